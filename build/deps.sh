@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Earshot needs to build, run and test:
+# Fyne's cgo build (GL, X11, Wayland headers), ALSA headers for audio output,
+# a real Secret Service (gnome-keyring) on a private D-Bus, Xvfb for the UI,
+# ffmpeg for M4A/AAC decoding, and Chromium for the web-player browser test.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(
+  gcc pkg-config
+  libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
+  libxxf86vm-dev libwayland-dev libxkbcommon-dev wayland-protocols
+  libasound2-dev alsa-utils
+  gnome-keyring libsecret-tools dbus dbus-x11
+  xvfb xauth imagemagick
+  ffmpeg espeak-ng
+  chromium
+  curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "Installing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

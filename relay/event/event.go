@@ -1,0 +1,107 @@
+// Package event defines the typed events the relay moves from the OpenScanner
+// backend to its consumers (the loopback HTTP server and the desktop UI).
+//
+// It owns only plain data types and their JSON shape; it does no I/O and must
+// not import any other relay package, so every part of the relay can share it.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Types of Event, as they appear in the "type" field on the relay's /v1/live
+// WebSocket. They mirror the OpenScanner v1 frame names.
+const (
+	TypeCall       = "call.new"
+	TypeTranscript = "call.transcript"
+	TypeStatus     = "status"
+)
+
+// Call is one radio call: the server's metadata with system and talkgroup
+// labels resolved from the server's scanner.config. Field names and JSON tags
+// follow the server's v1 history shape so local consumers see familiar data.
+type Call struct {
+	ID             int64   `json:"id"`
+	DateTime       int64   `json:"dateTime"` // unix seconds, as the server sends it
+	SystemID       int64   `json:"systemId"`
+	SystemLabel    string  `json:"systemLabel,omitempty"`
+	TalkgroupID    int64   `json:"talkgroupId"`
+	TalkgroupLabel string  `json:"talkgroupLabel,omitempty"`
+	TalkgroupName  string  `json:"talkgroupName,omitempty"`
+	TalkgroupGroup string  `json:"talkgroupGroup,omitempty"`
+	TalkgroupTag   string  `json:"talkgroupTag,omitempty"`
+	LEDColor       string  `json:"ledColor,omitempty"`
+	Frequency      int64   `json:"frequency,omitempty"`
+	Duration       float64 `json:"duration,omitempty"` // seconds
+	Source         int64   `json:"source,omitempty"`
+	TalkerAlias    string  `json:"talkerAlias,omitempty"`
+	Site           string  `json:"site,omitempty"`
+	Channel        string  `json:"channel,omitempty"`
+	AudioName      string  `json:"audioName,omitempty"`
+	AudioType      string  `json:"audioType,omitempty"` // as the uploader declared it; often wrong
+	Transcript     string  `json:"transcript,omitempty"`
+	// AudioURL is the relay-local audio path ("/v1/calls/{id}/audio"), set by
+	// the relay before the call reaches consumers.
+	AudioURL string `json:"audioUrl,omitempty"`
+
+	// InlineAudio holds audio bytes a 1.1-and-older server sent inside the CAL
+	// frame itself. The relay stores them in its cache and clears the field
+	// before publishing; it never goes over the wire to consumers.
+	InlineAudio []byte `json:"-"`
+}
+
+// Time returns the call's date and time.
+func (c *Call) Time() time.Time { return time.Unix(c.DateTime, 0) }
+
+// Transcript is the text of a call that arrives after the call itself.
+type Transcript struct {
+	CallID int64  `json:"callId"`
+	Text   string `json:"text"`
+}
+
+// Backend connection states reported in Status.State.
+const (
+	StateConnecting   = "connecting"   // dialling or signing in
+	StateConnected    = "connected"    // live feed up
+	StateDisconnected = "disconnected" // lost; retrying with backoff
+	StateRejected     = "rejected"     // server refused the connection (e.g. max_clients); backing off longer
+	StateSignedOut    = "signed_out"   // credentials refused: the user must sign in again; no retries
+	StateStopped      = "stopped"      // the session was shut down
+)
+
+// Status describes the backend connection. It never carries secrets.
+type Status struct {
+	State  string    `json:"state"`
+	Server string    `json:"server,omitempty"`
+	User   string    `json:"user,omitempty"`
+	Reason string    `json:"reason,omitempty"` // human-readable why, for disconnected/rejected/signed_out
+	Since  time.Time `json:"since"`
+	// RetryAt is when the next connection attempt is due, if one is scheduled.
+	RetryAt time.Time `json:"retryAt,omitzero"`
+}
+
+// Event is one item of the live feed. Exactly one of Call, Transcript and
+// Status is set, matching Type.
+type Event struct {
+	Type       string      `json:"type"`
+	Call       *Call       `json:"call,omitempty"`
+	Transcript *Transcript `json:"transcript,omitempty"`
+	Status     *Status     `json:"status,omitempty"`
+}
+
+// MarshalJSON writes the event in the relay's wire shape, which follows the
+// OpenScanner v1 frames: {"type":"call.new","call":{…}},
+// {"type":"call.transcript","callId":…,"text":…} and
+// {"type":"status","status":{…}}.
+func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Type == TypeTranscript && e.Transcript != nil {
+		return json.Marshal(struct {
+			Type   string `json:"type"`
+			CallID int64  `json:"callId"`
+			Text   string `json:"text"`
+		}{e.Type, e.Transcript.CallID, e.Transcript.Text})
+	}
+	type plain Event // drops this method, so no recursion
+	return json.Marshal(plain(e))
+}
