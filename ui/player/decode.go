@@ -96,14 +96,6 @@ func (s *Stream) Close() error {
 	return s.closeErr
 }
 
-// Duration returns the stream's length at its rate, or 0 when unknown.
-func (s *Stream) Duration() float64 {
-	if s.Frames < 0 || s.Rate <= 0 {
-		return 0
-	}
-	return float64(s.Frames) / float64(s.Rate)
-}
-
 // Decoder decodes call audio to PCM. Its zero value is ready: it decodes
 // WAV and MP3 in Go and hands every other format to an ffmpeg found in PATH.
 type Decoder struct {

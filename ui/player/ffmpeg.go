@@ -42,8 +42,14 @@ func (d Decoder) ffmpegPath(format media.Format) (string, error) {
 	return p, nil
 }
 
-// decodeFFmpeg runs `ffmpeg -nostdin -v error -i <input> -f s16le -ac 2 -ar
-// <rate> pipe:1` and streams its output. The process lives until the stream
+// monoToStereo is the ffmpeg filter that puts a mono call on both channels
+// at full level, as the Go decoders do. With -ac 2 alone ffmpeg upmixes
+// mono at -3 dB, so M4A calls would play quieter than WAV and MP3 ones.
+// Channels a file lacks count as silent, so stereo passes unchanged.
+const monoToStereo = "pan=stereo|FL=FC+FL|FR=FC+FR"
+
+// decodeFFmpeg runs `ffmpeg -nostdin -v error -i <input> -af <monoToStereo>
+// -f s16le -ac 2 -ar <rate> pipe:1` and streams its output. The process lives until the stream
 // ends, is closed, or ctx is done.
 func (d Decoder) decodeFFmpeg(ctx context.Context, r io.ReadSeeker, format media.Format, outRate int) (*Stream, error) {
 	path, err := d.ffmpegPath(format)
@@ -63,7 +69,7 @@ func (d Decoder) decodeFFmpeg(ctx context.Context, r io.ReadSeeker, format media
 		}
 	}
 	cmd := exec.CommandContext(ctx, path, "-nostdin", "-hide_banner", "-v", "error",
-		"-i", input, "-vn", "-f", "s16le", "-ac", "2", "-ar", strconv.Itoa(outRate), "pipe:1")
+		"-i", input, "-vn", "-af", monoToStereo, "-f", "s16le", "-ac", "2", "-ar", strconv.Itoa(outRate), "pipe:1")
 	cmd.Stdin = stdin
 	stderr := &cappedBuffer{max: maxFFmpegStderr}
 	cmd.Stderr = stderr

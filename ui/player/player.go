@@ -87,6 +87,11 @@ type Player struct {
 	wake  chan struct{} // to Run: state changed
 	fetch chan struct{} // to the prefetcher: the queue's head may need decoding
 
+	// readMu serialises feed.Read: the playing stream is read outside mu
+	// and must never be read by two goroutines at once, whatever the
+	// Output does.
+	readMu sync.Mutex
+
 	mu       sync.Mutex
 	cond     *sync.Cond // the feeder waits on it for something to play
 	onChange func(State)
@@ -789,6 +794,8 @@ func (f feed) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	p.readMu.Lock()
+	defer p.readMu.Unlock()
 	p.mu.Lock()
 	empty := 0
 	for {

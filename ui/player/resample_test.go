@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"testing"
 	"testing/iotest"
 )
@@ -27,18 +28,74 @@ func resampleAll(t testing.TB, src io.Reader, in, out int) []int16 {
 	return samples(b)
 }
 
-func TestResampler_Interpolates(t *testing.T) {
-	// Doubling the rate puts a midpoint between neighbours; the last input
-	// frame is held.
-	got := resampleAll(t, bytes.NewReader(s16(0, 100, 1000, -100, 2000, 300)), 8000, 16000)
-	want := []int16{0, 100, 500, 0, 1000, -100, 1500, 100, 2000, 300, 2000, 300}
-	if !equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+// tone is n stereo frames of a sine at f Hz sampled at rate, amplitude a.
+func tone(n int, f, rate, a float64) []byte {
+	v := make([]int16, 0, 2*n)
+	for i := 0; i < n; i++ {
+		x := int16(math.Round(a * math.Sin(2*math.Pi*f*float64(i)/rate)))
+		v = append(v, x, x)
 	}
-	// Halving keeps every other frame.
-	got = resampleAll(t, bytes.NewReader(s16(1, 1, 2, 2, 3, 3, 4, 4, 5, 5)), 16000, 8000)
-	if want := []int16{1, 1, 3, 3, 5, 5}; !equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+	return s16(v...)
+}
+
+// errorDB compares got with the ideal sine (f Hz at rate, amplitude a) away
+// from the edges and returns the error energy relative to the signal, in dB.
+func errorDB(got []int16, f, rate, a float64, edge int) float64 {
+	var e, sig float64
+	for i := edge; i < len(got)/2-edge; i++ {
+		want := a * math.Sin(2*math.Pi*f*float64(i)/rate)
+		d := float64(got[2*i]) - want
+		e += d * d
+		sig += want * want
+	}
+	return 10 * math.Log10(e/sig)
+}
+
+func TestResampler_KeepsTheVoiceBandClean(t *testing.T) {
+	for _, tt := range []struct {
+		in    int
+		f     float64
+		maxDB float64 // error energy relative to the tone
+	}{
+		{8000, 400, -60},
+		{8000, 1000, -60},
+		{8000, 3000, -40}, // linear interpolation: about -10 dB here
+		{11025, 3000, -50},
+		{16000, 3000, -60},
+		{22050, 5000, -60},
+		{44100, 10000, -60},
+	} {
+		got := resampleAll(t, bytes.NewReader(tone(tt.in, tt.f, float64(tt.in), 16000)), tt.in, 48000)
+		if db := errorDB(got, tt.f, 48000, 16000, 48000/20); db > tt.maxDB {
+			t.Errorf("%g Hz tone, %d→48000 Hz: error %.1f dB, want ≤ %g dB", tt.f, tt.in, db, tt.maxDB)
+		}
+	}
+}
+
+func TestResampler_DownsamplingDoesNotAlias(t *testing.T) {
+	// 1 kHz passes; 6 kHz is above the 4 kHz output Nyquist frequency and
+	// must be filtered out rather than fold down to 2 kHz.
+	got := resampleAll(t, bytes.NewReader(tone(48000, 1000, 48000, 16000)), 48000, 8000)
+	if db := errorDB(got, 1000, 8000, 16000, 400); db > -50 {
+		t.Errorf("1 kHz tone, 48000→8000 Hz: error %.1f dB", db)
+	}
+	got = resampleAll(t, bytes.NewReader(tone(48000, 6000, 48000, 16000)), 48000, 8000)
+	if r := rms(got[800 : len(got)-800]); r > 16000.0/32768*0.01 {
+		t.Errorf("6 kHz tone leaked through 48000→8000 Hz at RMS %.5f (more than -40 dB)", r)
+	}
+}
+
+func TestResampler_ConstantStaysConstant(t *testing.T) {
+	in := make([]int16, 2*3000)
+	for i := range in {
+		in[i] = -12345
+	}
+	got := resampleAll(t, bytes.NewReader(s16(in...)), 22050, 48000)
+	edge := 2 * 40 // the filter's ramp in and out of the zeros around the call
+	for i := edge; i < len(got)-edge; i++ {
+		if d := int(got[i]) + 12345; d < -1 || d > 1 {
+			t.Fatalf("sample %d = %d, want -12345", i, got[i])
+		}
 	}
 }
 
