@@ -69,6 +69,9 @@ type State struct {
 	// LastError is the most recent problem with a call, for the listener
 	// ("" if none).
 	LastError string
+	// Filter is the filter applied to live calls (a copy); it changes when
+	// a hold or avoid expires, too.
+	Filter Filter
 }
 
 // Player plays calls one at a time, in order. Create it with New, start it
@@ -359,6 +362,7 @@ func (p *Player) stateLocked() State {
 		Device:        p.device,
 		FFmpegMissing: p.ffmpegMissing,
 		LastError:     p.lastErr,
+		Filter:        p.filter.Clone(),
 	}
 	if t := p.cur; t != nil {
 		c := t.e.call
@@ -521,8 +525,9 @@ func (p *Player) Play(c event.Call) {
 }
 
 func (p *Player) playNowLocked(e *entry) {
-	// A newer press wins over an earlier one that has not started yet.
-	q := slices.DeleteFunc(slices.Clone(p.queue), func(x *entry) bool { return x.user })
+	// A newer press wins over an earlier one that has not started yet, and
+	// the call does not play a second time from the live queue.
+	q := slices.DeleteFunc(slices.Clone(p.queue), func(x *entry) bool { return x.user || x.call.ID == e.call.ID })
 	q = slices.Insert(q, 0, e)
 	if p.cur != nil {
 		p.skip = true
@@ -719,10 +724,11 @@ func (p *Player) problemLocked(c event.Call, err error) {
 			// Said once: every M4A/Ogg call would repeat it.
 			p.log.Warn("ffmpeg is not installed, so calls recorded as M4A/AAC or Ogg are skipped; install the ffmpeg package to hear them", "call", c.ID, "err", err)
 		}
+		p.lastErr = fmt.Sprintf("Call %d (%s) needs ffmpeg, which is not installed: install the ffmpeg package to hear M4A/AAC and Ogg calls.", c.ID, callLabel(c))
 	} else {
 		p.log.Warn("cannot play call; skipping it", "call", c.ID, "err", err)
+		p.lastErr = fmt.Sprintf("Call %d (%s) cannot be played: %v", c.ID, callLabel(c), err)
 	}
-	p.lastErr = fmt.Sprintf("Call %d (%s) %s: %v", c.ID, callLabel(c), short, err)
 	if _, ok := p.problems[c.ID]; !ok {
 		p.problemOrder = append(p.problemOrder, c.ID)
 		if len(p.problemOrder) > maxProblems {

@@ -311,9 +311,36 @@ func TestPlayer_Filters(t *testing.T) {
 	if len(f.Avoids) != 1 || f.Avoids[0].SystemID != 1 {
 		t.Fatalf("Filter() = %+v", f)
 	}
+	if st := h.p.State(); !reflect.DeepEqual(st.Filter, f) {
+		t.Fatalf("State().Filter = %+v, want %+v", st.Filter, f)
+	}
 	h.p.SetFilter(Filter{})
 	if !h.p.Enqueue(mk(13, 1, 10)) {
 		t.Error("SetFilter(Filter{}) did not clear the avoid")
+	}
+}
+
+func TestPlayer_ExpiredHoldLeavesState(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	h := newHarness(t, Options{Now: clock})
+	h.p.HoldTalkgroup(1, 10, now.Add(time.Minute))
+	h.waitFor("the hold in State", func(s State) bool { return s.Filter.Hold != nil })
+	clockMu.Lock()
+	now = now.Add(time.Hour)
+	clockMu.Unlock()
+	// The periodic tick prunes it, so the window's hold button can update.
+	h.waitFor("the expired hold to go", func(s State) bool { return s.Filter.Hold == nil })
+}
+
+func TestPlayer_PlayRemovesTheSameCallFromTheQueue(t *testing.T) {
+	h := newHarness(t, Options{})
+	c := h.addCalls(1, 2, 3)
+	h.enqueue(c...)
+	h.p.Play(c[2])
+	if got := ids(h.p.Queue()); !reflect.DeepEqual(got, []int64{3, 1, 2}) {
+		t.Fatalf("Queue() = %v, want [3 1 2]", got)
 	}
 }
 
@@ -366,7 +393,7 @@ func TestPlayer_MissingFFmpegSaysSoOnceAndMovesOn(t *testing.T) {
 	// Both M4A calls are passed over; the WAV plays.
 	checkRuns(t, h.out.pull(t, 10), want(300, 20))
 	st := h.p.State()
-	if !st.FFmpegMissing || !strings.Contains(st.LastError, "needs ffmpeg") {
+	if !st.FFmpegMissing || !strings.Contains(st.LastError, "needs ffmpeg") || !strings.Contains(st.LastError, "install the ffmpeg package") {
 		t.Fatalf("State = %+v, want FFmpegMissing and a needs-ffmpeg LastError", st)
 	}
 	for _, id := range []int64{1, 2} {
