@@ -263,7 +263,19 @@ type harness struct {
 	notify chan struct{}
 }
 
+// newHarness runs a player with its de-click ramps off, so tests can
+// check the PCM sample for sample; newFadingHarness keeps them on.
 func newHarness(t testing.TB, opts Options) *harness {
+	t.Helper()
+	return startHarness(t, opts, false)
+}
+
+func newFadingHarness(t testing.TB, opts Options) *harness {
+	t.Helper()
+	return startHarness(t, opts, true)
+}
+
+func startHarness(t testing.TB, opts Options, fades bool) *harness {
 	t.Helper()
 	h := &harness{t: t, notify: make(chan struct{}, 1)}
 	if opts.Output == nil {
@@ -282,6 +294,9 @@ func newHarness(t testing.TB, opts Options) *harness {
 		t.Fatal(err)
 	}
 	h.p = p
+	if !fades {
+		p.fadeFrames = 0
+	}
 	p.OnChange(func(State) {
 		select {
 		case h.notify <- struct{}{}:

@@ -113,6 +113,8 @@ type Player struct {
 	prepCancel context.CancelFunc
 	cur        *track // playing; only the feeder sets it
 	skip       bool   // feeder: drop cur at the next read
+	lastGain   int32  // feeder: gain (Q15) at the end of the last buffer handed out
+	fadeFrames int    // length of de-click ramps; 0 turns them off (tests)
 	history    []event.Call
 	replayPos  int // index in history of the call Replay last chose; -1 none
 
@@ -147,9 +149,10 @@ func (t *track) close() {
 }
 
 const (
-	maxReplay   = 5   // Replay reaches back this many calls
-	maxProblems = 500 // per-call problems remembered for CallProblem
-	sniffBytes  = 512 // head of a file given to media.Sniff
+	maxReplay   = 5                    // Replay reaches back this many calls
+	fadeTime    = 5 * time.Millisecond // de-click ramp on pause, skip and volume changes
+	maxProblems = 500                  // per-call problems remembered for CallProblem
+	sniffBytes  = 512                  // head of a file given to media.Sniff
 )
 
 // New returns a stopped player; call Run to start it. It starts live, not
@@ -166,20 +169,22 @@ func New(opts Options) (*Player, error) {
 		return nil, fmt.Errorf("player: output sample rate %d Hz is out of range", rate)
 	}
 	p := &Player{
-		audio:     opts.Audio,
-		out:       opts.Output,
-		dec:       Decoder{FFmpeg: opts.FFmpeg},
-		log:       opts.Logger,
-		now:       opts.Now,
-		rate:      rate,
-		maxQueue:  opts.MaxQueue,
-		tick:      opts.Tick,
-		wake:      make(chan struct{}, 1),
-		fetch:     make(chan struct{}, 1),
-		live:      true,
-		volume:    1,
-		replayPos: -1,
-		problems:  make(map[int64]string),
+		audio:      opts.Audio,
+		out:        opts.Output,
+		dec:        Decoder{FFmpeg: opts.FFmpeg},
+		log:        opts.Logger,
+		now:        opts.Now,
+		rate:       rate,
+		maxQueue:   opts.MaxQueue,
+		tick:       opts.Tick,
+		wake:       make(chan struct{}, 1),
+		fetch:      make(chan struct{}, 1),
+		live:       true,
+		volume:     1,
+		lastGain:   unityGain,
+		fadeFrames: int(int64(rate) * int64(fadeTime) / int64(time.Second)),
+		replayPos:  -1,
+		problems:   make(map[int64]string),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -779,12 +784,15 @@ func (p *Player) endLocked(err error) {
 	p.changedLocked()
 }
 
-// gainLocked is the sample gain in Q15 (32768 = unity).
+// unityGain is a gain of 1 in Q15.
+const unityGain = 1 << 15
+
+// gainLocked is the sample gain in Q15.
 func (p *Player) gainLocked() int32 {
 	if p.muted {
 		return 0
 	}
-	return int32(p.volume*32768 + 0.5)
+	return int32(p.volume*unityGain + 0.5)
 }
 
 // feed is the reader the Output pulls PCM from.
@@ -794,6 +802,12 @@ type feed struct{ p *Player }
 // next call without a gap. It blocks while paused or while nothing is
 // ready to play, and returns io.EOF once the player stops. Commands take
 // effect at the next Read, so within one output buffer.
+//
+// So that cutting into a call does not click, a pause, skip or interrupting
+// Play/Replay first hands over a 5 ms fade-out of the playing call, and
+// playback after it (and any volume change) ramps to the new gain over
+// 5 ms. A call that ends by itself is followed by the next with no ramp:
+// back-to-back calls stay sample-exact.
 func (f feed) Read(b []byte) (int, error) {
 	p := f.p
 	b = b[:len(b)/FrameSize*FrameSize]
@@ -808,6 +822,27 @@ func (f feed) Read(b []byte) (int, error) {
 		if p.stopped {
 			p.unlock()
 			return 0, io.EOF
+		}
+		if t := p.cur; t != nil && (p.skip || p.paused) && p.fadeFrames > 0 && p.lastGain > 0 {
+			from := p.lastGain
+			fb := b[:min(len(b), p.fadeFrames*FrameSize)]
+			p.unlock()
+			n, err := t.stream.Read(fb)
+			p.mu.Lock()
+			if p.cur != t {
+				continue
+			}
+			t.pos += int64(n / FrameSize)
+			if err != nil {
+				p.endLocked(err)
+			}
+			if n > 0 {
+				p.lastGain = 0
+				p.unlock()
+				applyGainRamp(fb[:n], from, 0, n/FrameSize)
+				return n, nil
+			}
+			continue
 		}
 		if p.skip {
 			p.skip = false
@@ -836,18 +871,36 @@ func (f feed) Read(b []byte) (int, error) {
 			p.endLocked(err)
 		}
 		if n > 0 {
-			gain := p.gainLocked()
+			from, to := p.lastGain, p.gainLocked()
+			p.lastGain = to
+			ramp := p.fadeFrames
 			p.unlock()
-			applyGain(b[:n], gain)
+			applyGainRamp(b[:n], from, to, ramp)
 			return n, nil
 		}
 	}
 }
 
+// applyGainRamp scales s16le stereo frames by a gain (Q15) going linearly
+// from `from` to `to` over the first ramp frames, then holding at `to`.
+func applyGainRamp(b []byte, from, to int32, ramp int) {
+	if from == to || ramp <= 0 {
+		applyGain(b, to)
+		return
+	}
+	frames := len(b) / FrameSize
+	k := 0
+	for ; k < frames && k < ramp; k++ {
+		g := from + (to-from)*int32(k+1)/int32(ramp)
+		applyGain(b[k*FrameSize:(k+1)*FrameSize], g)
+	}
+	applyGain(b[k*FrameSize:], to)
+}
+
 // applyGain scales s16le samples by gain/32768.
 func applyGain(b []byte, gain int32) {
 	switch {
-	case gain >= 32768:
+	case gain >= unityGain:
 		return
 	case gain <= 0:
 		clear(b)

@@ -534,3 +534,77 @@ func TestNew_RequiresAudioAndOutput(t *testing.T) {
 		t.Error("New without Output succeeded")
 	}
 }
+
+// fadeFrames at 48 kHz: 5 ms.
+const fade = 240
+
+// checkRamp checks that s (interleaved stereo, both channels equal) moves
+// monotonically from about `from` to about `to` over its frames.
+func checkRamp(t *testing.T, s []int16, from, to int) {
+	t.Helper()
+	if len(s) != 2*fade {
+		t.Fatalf("ramp of %d frames, want %d", len(s)/2, fade)
+	}
+	step := abs(to-from)/fade + 2
+	if abs(int(s[0])-from) > step || abs(int(s[len(s)-1])-to) > step {
+		t.Fatalf("ramp runs %d → %d, want %d → %d", s[0], s[len(s)-1], from, to)
+	}
+	for i := 2; i < len(s); i += 2 {
+		d := int(s[i]) - int(s[i-2])
+		if s[i] != s[i+1] || (to < from && d > 0) || (to > from && d < 0) || abs(d) > step {
+			t.Fatalf("ramp not smooth at frame %d: %d after %d", i/2, s[i], s[i-2])
+		}
+	}
+}
+
+func TestPlayer_FadesOnPauseAndResume(t *testing.T) {
+	h := newFadingHarness(t, Options{})
+	h.enqueue(h.audio.put(t, 1, constWAV(10000, 4800)))
+	checkRuns(t, h.out.pull(t, 100), want(10000, 200))
+	h.p.Pause()
+	checkRamp(t, h.out.pull(t, fade), 10000, 0)
+	pending := h.out.pullAsync(2 * fade)
+	h.waitFor("paused state sent", func(s State) bool { return s.Paused })
+	select {
+	case <-pending:
+		t.Fatal("paused player handed over more than its fade-out")
+	default:
+	}
+	h.p.Resume()
+	got := await(t, pending, "audio after resume")
+	checkRamp(t, got[:2*fade], 0, 10000)
+	checkRuns(t, got[2*fade:], want(10000, 2*fade))
+	// The fade-out is part of the call: no audio was lost or repeated.
+	if st := h.p.State(); st.Position != framesToDuration(100+3*fade, 48000) {
+		t.Fatalf("Position = %v, want %v", st.Position, framesToDuration(100+3*fade, 48000))
+	}
+}
+
+func TestPlayer_FadesOnSkipAndVolume(t *testing.T) {
+	h := newFadingHarness(t, Options{})
+	h.enqueue(h.audio.put(t, 1, constWAV(10000, 4800)), h.audio.put(t, 2, constWAV(20000, 4800)))
+	h.out.pull(t, 100)
+	h.p.Skip()
+	checkRamp(t, h.out.pull(t, fade), 10000, 0)
+	got := h.out.pull(t, fade+10)
+	checkRamp(t, got[:2*fade], 0, 20000)
+	checkRuns(t, got[2*fade:], want(20000, 20))
+	h.p.SetVolume(0.5)
+	got = h.out.pull(t, fade+10)
+	checkRamp(t, got[:2*fade], 20000, 10000)
+	checkRuns(t, got[2*fade:], want(10000, 20))
+}
+
+func TestPlayer_NoRampBetweenCallsThatEndByThemselves(t *testing.T) {
+	h := newFadingHarness(t, Options{})
+	h.enqueue(h.addCalls(1, 2, 3)...)
+	checkRuns(t, h.out.pull(t, 3*callFrames), want(100, 2*callFrames, 200, 2*callFrames, 300, 2*callFrames))
+}
+
+func TestApplyGainRamp(t *testing.T) {
+	b := s16(1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000)
+	applyGainRamp(b, unityGain, 0, 4)
+	if got, want := samples(b), []int16{750, 750, 500, 500, 250, 250, 0, 0}; !equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
