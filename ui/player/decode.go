@@ -165,6 +165,11 @@ func formatName(f media.Format) string {
 		return "WAV"
 	case media.Ogg:
 		return "Ogg"
+	case media.Unknown:
+		return "an unrecognised format"
+	}
+	if s, ok := any(f).(fmt.Stringer); ok { // formats media may add later (AAC, …)
+		return s.String()
 	}
 	return "an unrecognised format"
 }
