@@ -513,7 +513,15 @@ func TestPlayer_StopsCleanly(t *testing.T) {
 	// A reader blocked waiting for audio is released by the stop.
 	p.Pause()
 	blocked := make(chan error, 1)
-	go func() { _, err := out.src.Read(buf); blocked <- err }()
+	go func() {
+		// The pause's de-click ramp may still yield a few samples first.
+		for {
+			if _, err := out.src.Read(buf); err != nil {
+				blocked <- err
+				return
+			}
+		}
+	}()
 	cancel()
 	if err := await(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v", err)
