@@ -69,6 +69,23 @@ type Cache struct {
 	lru      *list.List               // front = most recently used
 	size     int64
 	inflight map[string]*fill
+	closed   bool
+	fills    sync.WaitGroup
+}
+
+// ErrClosed is returned by Get after Close.
+var ErrClosed = errors.New("the audio cache is closed")
+
+// Close cancels the downloads in flight and waits for them to end. Entries
+// stay on disk for the next Open.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true
+	for _, f := range c.inflight {
+		f.cancel()
+	}
+	c.mu.Unlock()
+	c.fills.Wait()
 }
 
 // fill is one download shared by everyone who asked for the key meanwhile.
@@ -246,11 +263,16 @@ func (c *Cache) Get(ctx context.Context, key string, fetch func(ctx context.Cont
 		c.mu.Unlock()
 		return el.Value.(*Entry), nil
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
 	f, ok := c.inflight[key]
 	if !ok {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &fill{done: make(chan struct{}), cancel: cancel}
 		c.inflight[key] = f
+		c.fills.Add(1)
 		go c.run(fctx, key, f, fetch)
 	}
 	f.waiters++
@@ -271,6 +293,7 @@ func (c *Cache) Get(ctx context.Context, key string, fetch func(ctx context.Cont
 }
 
 func (c *Cache) run(ctx context.Context, key string, f *fill, fetch func(ctx context.Context, w io.Writer) error) {
+	defer c.fills.Done()
 	defer f.cancel()
 	f.entry, f.err = c.store(key, func(w io.Writer) error {
 		return fetch(ctx, &cappedWriter{w: w, left: c.maxEntry})

@@ -292,3 +292,23 @@ func BenchmarkLookupHit(b *testing.B) {
 		c.Lookup("1")
 	}
 }
+
+func TestCloseCancelsAndWaitsForFills(t *testing.T) {
+	c := open(t, t.TempDir(), 1<<20)
+	started := make(chan struct{})
+	var finished atomic.Bool
+	go c.Get(context.Background(), "1", func(ctx context.Context, w io.Writer) error {
+		close(started)
+		<-ctx.Done()
+		finished.Store(true)
+		return ctx.Err()
+	})
+	<-started
+	c.Close()
+	if !finished.Load() {
+		t.Fatal("Close returned before the fill ended")
+	}
+	if _, err := c.Get(context.Background(), "2", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,379 @@
+// Package relay is the relay core: it runs the OpenScanner backend session,
+// keeps the recent calls, prefetches their audio into the on-disk cache and
+// fans events out to local consumers.
+//
+// Its Go API (Subscribe, Calls, Call, Audio, Status) is the one both the
+// loopback HTTP server (relay/server) and the desktop UI use, so the two can
+// never disagree about what the feed holds. It must not import any GUI
+// package, and it never talks HTTP to local consumers itself.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"earshot/relay/cache"
+	"earshot/relay/event"
+	"earshot/relay/hub"
+)
+
+// Backend is what the relay needs of the OpenScanner session
+// (relay/backend.Session implements it; tests fake it).
+type Backend interface {
+	// Run keeps the live feed up and calls emit with every event, calls in
+	// id order, until ctx ends or the session cannot continue.
+	Run(ctx context.Context, emit func(event.Event)) error
+	// FetchAudio writes a call's audio to w and returns the server's
+	// declared content type.
+	FetchAudio(ctx context.Context, call event.Call, w io.Writer) (string, error)
+	Status() event.Status
+}
+
+// Errors returned by Audio. The HTTP server maps them to status codes.
+var (
+	// ErrNotFound: the call is unknown or its audio is not available to
+	// this account (the server answered 404).
+	ErrNotFound = errors.New("call not found")
+	// ErrUnavailable: the audio is not cached and the server cannot be
+	// reached right now.
+	ErrUnavailable = errors.New("the OpenScanner server is unreachable and this call's audio is not cached")
+)
+
+// Options configure a Relay.
+type Options struct {
+	Backend Backend
+	Cache   *cache.Cache
+	Logger  *slog.Logger
+	// RecentCalls is how many calls are kept in memory for Calls and for
+	// consumers that resume; 0 means 1000.
+	RecentCalls int
+	// Prefetchers is how many audio downloads run at once; 0 means 4.
+	Prefetchers int
+	// IsUnavailable reports whether a FetchAudio error means the call's audio
+	// is not available to this account (never worth retrying), as opposed to
+	// a passing network failure. nil treats every error as passing.
+	IsUnavailable func(error) bool
+}
+
+// Relay is the running relay core. Create it with New and start it with Run.
+type Relay struct {
+	backend       Backend
+	cache         *cache.Cache
+	hub           *hub.Hub
+	log           *slog.Logger
+	isUnavailable func(error) bool
+	prefetch      chan event.Call
+	prefetchers   int
+
+	mu          sync.Mutex
+	recent      []event.Call // ring of the newest calls, oldest first
+	maxRecent   int
+	byID        map[int64]int // call id → index into recent (rebuilt lazily)
+	unavailable map[int64]bool
+	unavailList []int64 // FIFO to bound unavailable
+	lastStatus  event.Status
+
+	callsReceived    atomic.Int64
+	prefetchFailures atomic.Int64
+	started          time.Time
+}
+
+// maxUnavailable bounds the memory of calls the server refused (404).
+const maxUnavailable = 4096
+
+// New returns a relay core for opts. It starts nothing: call Run.
+func New(opts Options) (*Relay, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("relay: no backend session configured")
+	}
+	if opts.Cache == nil {
+		return nil, errors.New("relay: no audio cache configured")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.RecentCalls <= 0 {
+		opts.RecentCalls = 1000
+	}
+	if opts.Prefetchers <= 0 {
+		opts.Prefetchers = 4
+	}
+	isUnavailable := opts.IsUnavailable
+	if isUnavailable == nil {
+		isUnavailable = func(error) bool { return false }
+	}
+	return &Relay{
+		backend:       opts.Backend,
+		cache:         opts.Cache,
+		hub:           hub.New(log),
+		log:           log,
+		isUnavailable: isUnavailable,
+		prefetch:      make(chan event.Call, 1024),
+		prefetchers:   opts.Prefetchers,
+		maxRecent:     opts.RecentCalls,
+		byID:          make(map[int64]int),
+		unavailable:   make(map[int64]bool),
+		lastStatus:    opts.Backend.Status(),
+		started:       time.Now(),
+	}, nil
+}
+
+// Run runs the backend session and the audio prefetchers until ctx ends or
+// the session stops for good (for instance when the server refuses the
+// stored sign-in). Subscribers are closed when Run returns.
+func (r *Relay) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range r.prefetchers {
+		wg.Go(func() { r.prefetchLoop(ctx) })
+	}
+	err := r.backend.Run(ctx, r.handle)
+	cancel()
+	wg.Wait()
+	r.handle(event.Event{Type: event.TypeStatus, Status: &event.Status{
+		State: event.StateStopped, Since: time.Now(), Reason: stopReason(err),
+	}})
+	r.hub.Close()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func stopReason(err error) string {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return "relay shut down"
+	}
+	return err.Error()
+}
+
+// handle takes one event from the backend: it stores it, publishes it and
+// queues audio prefetch. It runs on the backend's goroutine, in order.
+func (r *Relay) handle(e event.Event) {
+	switch e.Type {
+	case event.TypeCall:
+		if e.Call == nil {
+			return
+		}
+		c := *e.Call
+		c.AudioURL = AudioPath(c.ID)
+		inline := c.InlineAudio
+		c.InlineAudio = nil
+		if len(inline) > 0 {
+			// 1.1-and-older servers send the audio inside the frame:
+			// cache it before anyone can ask for it.
+			if _, err := r.cache.Put(cacheKey(c.ID), inline); err != nil {
+				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
+			}
+		}
+		r.remember(c)
+		r.callsReceived.Add(1)
+		e.Call = &c
+		r.hub.Publish(e)
+		if len(inline) == 0 {
+			select {
+			case r.prefetch <- c:
+			default:
+				// Prefetch is best effort; a consumer's request still
+				// fetches on demand.
+				r.log.Warn("audio prefetch queue full; call audio will be fetched on demand", "call", c.ID)
+			}
+		}
+	case event.TypeTranscript:
+		if e.Transcript == nil {
+			return
+		}
+		r.mu.Lock()
+		if i, ok := r.byID[e.Transcript.CallID]; ok {
+			r.recent[i].Transcript = e.Transcript.Text
+		}
+		r.mu.Unlock()
+		r.hub.Publish(e)
+	case event.TypeStatus:
+		if e.Status == nil {
+			return
+		}
+		r.mu.Lock()
+		r.lastStatus = *e.Status
+		r.mu.Unlock()
+		r.hub.Publish(e)
+	}
+}
+
+// remember appends c to the ring of recent calls.
+func (r *Relay) remember(c event.Call) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.byID[c.ID]; dup {
+		return
+	}
+	if len(r.recent) >= r.maxRecent {
+		// Drop the oldest quarter at once so the index is rebuilt rarely.
+		drop := max(1, r.maxRecent/4)
+		r.recent = append(r.recent[:0], r.recent[drop:]...)
+		clear(r.byID)
+		for i, old := range r.recent {
+			r.byID[old.ID] = i
+		}
+	}
+	r.byID[c.ID] = len(r.recent)
+	r.recent = append(r.recent, c)
+}
+
+func (r *Relay) prefetchLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-r.prefetch:
+			if _, err := r.audio(ctx, c); err != nil && ctx.Err() == nil {
+				r.prefetchFailures.Add(1)
+				if !errors.Is(err, ErrNotFound) {
+					r.log.Warn("audio prefetch failed; will fetch on demand", "call", c.ID, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// AudioPath is the relay-local URL path of a call's audio.
+func AudioPath(id int64) string { return "/v1/calls/" + strconv.FormatInt(id, 10) + "/audio" }
+
+func cacheKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Subscribe returns a subscription to the live events. queueLen bounds how
+// far the subscriber may fall behind before it is dropped.
+func (r *Relay) Subscribe(queueLen int) *hub.Subscriber { return r.hub.Subscribe(queueLen) }
+
+// Query selects recent calls. Before and After are call ids (exclusive);
+// zero means no bound. Limit 0 means 50; it is capped at the number held.
+type Query struct {
+	Limit  int
+	Before int64
+	After  int64
+}
+
+// Calls returns recent calls matching q, newest first.
+func (r *Relay) Calls(q Query) []event.Call {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]event.Call, 0, min(q.Limit, len(r.recent)))
+	for i := len(r.recent) - 1; i >= 0 && len(out) < q.Limit; i-- {
+		c := r.recent[i]
+		if q.Before != 0 && c.ID >= q.Before {
+			continue
+		}
+		if q.After != 0 && c.ID <= q.After {
+			break // ids only go down from here
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Call returns one recent call by id.
+func (r *Relay) Call(id int64) (event.Call, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.byID[id]
+	if !ok {
+		return event.Call{}, false
+	}
+	return r.recent[i], true
+}
+
+// Audio returns the cached audio of call id, fetching it from the server
+// first when it is not cached. Concurrent requests for one call share one
+// download. It returns ErrNotFound or ErrUnavailable when it cannot.
+func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
+	if id <= 0 {
+		return nil, ErrNotFound
+	}
+	c, ok := r.Call(id)
+	if !ok {
+		// Older than the calls held in memory: the server may still have
+		// it, and the backend needs only the id to fetch it.
+		c = event.Call{ID: id}
+	}
+	return r.audio(ctx, c)
+}
+
+func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
+	key := cacheKey(c.ID)
+	if e, ok := r.cache.Lookup(key); ok {
+		return e, nil
+	}
+	r.mu.Lock()
+	refused := r.unavailable[c.ID]
+	r.mu.Unlock()
+	if refused {
+		return nil, ErrNotFound
+	}
+	e, err := r.cache.Get(ctx, key, func(ctx context.Context, w io.Writer) error {
+		_, err := r.backend.FetchAudio(ctx, c, w)
+		return err
+	})
+	switch {
+	case err == nil:
+		return e, nil
+	case r.isUnavailable(err):
+		r.markUnavailable(c.ID)
+		r.log.Info("call audio is not available to this account", "call", c.ID)
+		return nil, fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+}
+
+func (r *Relay) markUnavailable(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unavailable[id] {
+		return
+	}
+	if len(r.unavailList) >= maxUnavailable {
+		delete(r.unavailable, r.unavailList[0])
+		r.unavailList = r.unavailList[1:]
+	}
+	r.unavailable[id] = true
+	r.unavailList = append(r.unavailList, id)
+}
+
+// Report is a snapshot of what the relay is doing. It holds no secrets.
+type Report struct {
+	Backend          event.Status `json:"backend"`
+	Consumers        int          `json:"consumers"`
+	CallsReceived    int64        `json:"callsReceived"`
+	CallsHeld        int          `json:"callsHeld"`
+	PrefetchFailures int64        `json:"prefetchFailures"`
+	Uptime           string       `json:"uptime"`
+}
+
+// Status reports the backend state and the relay's counters.
+func (r *Relay) Status() Report {
+	r.mu.Lock()
+	st, held := r.lastStatus, len(r.recent)
+	r.mu.Unlock()
+	return Report{
+		Backend:          st,
+		Consumers:        r.hub.Subscribers(),
+		CallsReceived:    r.callsReceived.Load(),
+		CallsHeld:        held,
+		PrefetchFailures: r.prefetchFailures.Load(),
+		Uptime:           time.Since(r.started).Round(time.Second).String(),
+	}
+}
