@@ -1,0 +1,486 @@
+// Package server is the relay's loopback HTTP and WebSocket front: the data
+// plane local programs use (live feed, recent calls, call audio, status).
+//
+// Every request passes one gate (gate.go) before routing: Host check, then
+// authentication, with security headers set. What a request or connection
+// was authenticated as travels with that request; the handler keeps no
+// per-connection state of its own. The server reads everything through the
+// relay core's Go API (the Source interface) and must never talk to the
+// OpenScanner server or import any GUI package.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"earshot/relay"
+	"earshot/relay/cache"
+	"earshot/relay/event"
+	"earshot/relay/hub"
+)
+
+// Source is the subset of the relay core the server serves from.
+type Source interface {
+	Subscribe(queueLen int) *hub.Subscriber
+	Calls(q relay.Query) []event.Call
+	Call(id int64) (event.Call, bool)
+	Audio(ctx context.Context, id int64) (*cache.Entry, error)
+	Status() relay.Report
+}
+
+var _ Source = (*relay.Relay)(nil)
+
+// Token scopes.
+const (
+	ScopeListen  = "listen"  // the data plane
+	ScopeControl = "control" // the data plane and token management
+)
+
+// Identity is what a request was authenticated as.
+type Identity struct {
+	TokenID string
+	Scope   string // ScopeListen or ScopeControl
+	// ViaCookie is set when the web player's session cookie, not a token,
+	// authenticated the request.
+	ViaCookie bool
+}
+
+// Authenticator verifies stream tokens. Implementations must be safe for
+// concurrent use and must not include the token in errors.
+type Authenticator interface {
+	Authenticate(token string) (Identity, error)
+	// Touch records that the token id was used from addr.
+	Touch(tokenID, addr string)
+	// Valid reports whether the token id may still be used now.
+	Valid(tokenID string) bool
+	// Changed returns a channel that is closed at the next change of the
+	// token registry (revoke, rotate), so live connections are re-checked
+	// at once.
+	Changed() <-chan struct{}
+}
+
+// Options configure a Server.
+type Options struct {
+	Source Source
+	Auth   Authenticator
+	// Admin is the token registry for the control plane; nil leaves the
+	// control plane out.
+	Admin  TokenAdmin
+	Logger *slog.Logger
+	// ExtraHosts are host names besides loopback ones that requests may
+	// address (only when the operator binds a non-loopback address).
+	ExtraHosts []string
+	// QueueLen bounds each live consumer's queue; 0 means 256.
+	QueueLen int
+	// Now is the clock for sessions and rate limits; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is an http.Handler serving the relay's API.
+type Server struct {
+	src        Source
+	auth       Authenticator
+	admin      TokenAdmin
+	log        *slog.Logger
+	extraHosts map[string]bool
+	queueLen   int
+	handler    http.Handler
+	now        func() time.Time
+	sessions   webSessions
+	limiter    failureLimiter
+	live       liveConns
+	stop       context.CancelFunc
+	stopped    chan struct{}
+
+	audioRequests atomic.Int64
+	bytesServed   atomic.Int64
+	liveConsumers atomic.Int64
+}
+
+// New builds the server's handler chain and starts its enforcer, which
+// closes live connections whose token dies; Close stops it.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil || opts.Auth == nil {
+		return nil, errors.New("server: a relay source and an authenticator are required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		src:        opts.Source,
+		auth:       opts.Auth,
+		admin:      opts.Admin,
+		log:        log,
+		extraHosts: make(map[string]bool),
+		queueLen:   opts.QueueLen,
+	}
+	if s.queueLen <= 0 {
+		s.queueLen = 256
+	}
+	s.now = opts.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, h := range opts.ExtraHosts {
+		s.extraHosts[strings.ToLower(h)] = true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/health", s.handleHealth)
+	mux.Handle("GET /v1/status", s.require(dataPlane, s.handleStatus))
+	mux.Handle("GET /v1/live", s.require(dataPlane, s.handleLive))
+	mux.Handle("GET /v1/calls", s.require(dataPlane, s.handleCalls))
+	mux.Handle("GET /v1/calls/{id}", s.require(dataPlane, s.handleCall))
+	mux.Handle("GET /v1/calls/{id}/audio", s.require(dataPlane, s.handleAudio))
+	mux.Handle("GET /v1/playlist.m3u", s.require(dataPlane, s.handlePlaylist))
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /app.js", s.handleAsset("app.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /app.css", s.handleAsset("app.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /login", s.handleLogin)
+	s.routeControlPlane(mux)
+	s.handler = s.gate(jsonNotFound(mux))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.stopped = cancel, make(chan struct{})
+	go func() {
+		defer close(s.stopped)
+		s.enforce(ctx)
+	}()
+	return s, nil
+}
+
+// Close stops the server's enforcer. Serve calls it when it returns.
+func (s *Server) Close() {
+	s.stop()
+	<-s.stopped
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Limits on what a client may send.
+const (
+	maxHeaderBytes = 16 << 10
+	readTimeout    = 15 * time.Second
+	writeTimeout   = 0 // audio and WebSocket responses run long; per-write deadlines are set instead
+	idleTimeout    = 120 * time.Second
+)
+
+// Serve serves on ln until ctx ends, then shuts down gracefully (open
+// WebSockets are closed).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// The things we care about we log ourselves, without query strings.
+		ErrorLog:    slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("relay HTTP server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(shutdownCtx)
+	if err != nil {
+		hs.Close()
+	}
+	<-errc
+	s.Close()
+	return nil
+}
+
+// Counters reports what the server has served.
+type Counters struct {
+	AudioRequests int64 `json:"audioRequests"`
+	BytesServed   int64 `json:"bytesServed"`
+	LiveConsumers int64 `json:"liveConsumers"`
+}
+
+// Counters returns the server's counters.
+func (s *Server) Counters() Counters {
+	return Counters{
+		AudioRequests: s.audioRequests.Load(),
+		BytesServed:   s.bytesServed.Load(),
+		LiveConsumers: s.liveConsumers.Load(),
+	}
+}
+
+// ServiceName identifies an Earshot relay in GET /v1/health, so the CLI can
+// tell it from another program on the same port.
+const ServiceName = "earshot"
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": ServiceName})
+}
+
+// StatusResponse is the body of GET /v1/status. It holds no secrets.
+type StatusResponse struct {
+	relay.Report
+	Served Counters `json:"served"`
+	// TokensInUse counts tokens used in the last hour (0 without a registry).
+	TokensInUse int `json:"tokensInUse"`
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st := StatusResponse{Report: s.src.Status(), Served: s.Counters()}
+	if s.admin != nil {
+		since := s.now().Add(-time.Hour)
+		for _, t := range s.admin.List() {
+			if t.LastUsed != nil && t.LastUsed.After(since) {
+				st.TokensInUse++
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// handlePlaylist serves an M3U playlist of the held calls' audio, newest
+// last, for players such as VLC that take a playlist URL. Each entry carries
+// the same token the request presented, because such players cannot send a
+// header; the response is marked no-store like every token-bearing one.
+func (s *Server) handlePlaylist(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r.URL.Query().Get("limit"), 50, 1, maxCallsPage)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: "+err.Error())
+		return
+	}
+	suffix := ""
+	if t := r.URL.Query().Get("token"); t != "" {
+		suffix = "?token=" + url.QueryEscape(t)
+	}
+	calls := s.src.Calls(relay.Query{Limit: limit})
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n")
+	for i := len(calls) - 1; i >= 0; i-- {
+		c := calls[i]
+		title := strings.NewReplacer("\n", " ", "\r", " ", ",", " ").Replace(strings.TrimSpace(c.SystemLabel + " - " + firstNonEmpty(c.TalkgroupLabel, c.TalkgroupName, strconv.FormatInt(c.TalkgroupID, 10))))
+		fmt.Fprintf(&b, "#EXTINF:%d,%s\nhttp://%s%s%s\n", int(c.Duration+0.5), title, r.Host, c.AudioURL, suffix)
+	}
+	w.Header().Set("Content-Type", "audio/x-mpegurl; charset=utf-8")
+	w.Header().Set("Content-Disposition", `inline; filename="earshot.m3u"`)
+	_, _ = io.WriteString(w, b.String())
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// maxCallsPage caps GET /v1/calls.
+const maxCallsPage = 500
+
+func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var query relay.Query
+	var err error
+	if query.Limit, err = intParam(q.Get("limit"), 50, 1, maxCallsPage); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "limit: "+err.Error())
+		return
+	}
+	before, err := idParam(q.Get("before"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "before: "+err.Error())
+		return
+	}
+	after, err := idParam(q.Get("after"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "after: "+err.Error())
+		return
+	}
+	query.Before, query.After = before, after
+	writeJSON(w, http.StatusOK, map[string]any{"calls": s.src.Calls(query)})
+}
+
+func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	c, found := s.src.Call(id)
+	if !found {
+		writeError(w, http.StatusNotFound, "not_found", "no recent call with that id")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call": c})
+}
+
+func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
+	var id int64
+	if r.PathValue("id") == "latest" {
+		newest := s.src.Calls(relay.Query{Limit: 1})
+		if len(newest) == 0 {
+			writeError(w, http.StatusNotFound, "not_found", "no call has arrived yet; try again in a moment")
+			return
+		}
+		id = newest[0].ID
+	} else {
+		var ok bool
+		if id, ok = pathID(w, r); !ok {
+			return
+		}
+	}
+	s.audioRequests.Add(1)
+	entry, err := s.src.Audio(r.Context(), id)
+	switch {
+	case err == nil:
+	case errors.Is(err, relay.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "call not found or not available to this account")
+		return
+	case errors.Is(err, relay.ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "the OpenScanner server is unreachable and this call's audio is not cached yet; try again shortly")
+		return
+	case r.Context().Err() != nil:
+		return // the client left
+	default:
+		s.log.Warn("serving call audio failed", "call", id, "err", err)
+		writeError(w, http.StatusBadGateway, "audio_failed", "could not get this call's audio from the server")
+		return
+	}
+	f, err := entry.Open()
+	if err != nil {
+		s.log.Warn("opening cached audio failed", "call", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "cache_error", "the cached audio could not be read")
+		return
+	}
+	defer f.Close()
+	rc := http.NewResponseController(w)
+	ctx, release := s.track(r.Context(), identityFrom(r.Context()).TokenID, func() {
+		// Unblock a write stuck on a slow reader at once.
+		_ = rc.SetWriteDeadline(time.Now())
+	})
+	defer release()
+	h := w.Header()
+	h.Set("Content-Type", entry.ContentType)
+	h.Set("ETag", entry.ETag)
+	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="call-%d%s"`, id, extFor(entry.ContentType)))
+	cw := &countingWriter{ResponseWriter: w, ctx: ctx}
+	http.ServeContent(cw, r.WithContext(ctx), "", entry.ModTime, f)
+	s.bytesServed.Add(cw.n)
+}
+
+func extFor(contentType string) string {
+	switch contentType {
+	case "audio/mpeg":
+		return ".mp3"
+	case "audio/mp4":
+		return ".m4a"
+	case "audio/wav":
+		return ".wav"
+	case "audio/ogg":
+		return ".ogg"
+	case "audio/aac":
+		return ".aac"
+	}
+	return ""
+}
+
+// countingWriter counts the body bytes of an audio response and stops
+// writing once its context ends (the token died or the relay stops).
+type countingWriter struct {
+	http.ResponseWriter
+	ctx context.Context
+	n   int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := idParam(r.PathValue("id"))
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "call id must be a positive integer")
+		return 0, false
+	}
+	return id, true
+}
+
+// idParam parses an optional positive call id.
+func idParam(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if len(v) > 19 {
+		return 0, errors.New("not a call id")
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errors.New("not a positive integer")
+	}
+	return id, nil
+}
+
+func intParam(v string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("must be an integer from %d to %d", lo, hi)
+	}
+	return n, nil
+}
+
+// apiError is the JSON error body: {"error":{"code":…,"message":…}}.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, message
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// jsonNotFound answers unknown routes with the JSON error shape instead of
+// the mux's plain text.
+func jsonNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
