@@ -1,0 +1,423 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"earshot/relay/backend/backendtest"
+	"earshot/relay/secrets"
+)
+
+// syncBuffer is a bytes.Buffer safe for a relay goroutine writing while the
+// test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is an Env with private directories and a keyring service of its
+// own on the real Secret Service, so tests never touch a user's items.
+func testEnv(t *testing.T, stdin string) (*Env, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		t.Fatal("these tests use the real Secret Service: run them under build/with-keyring.sh (build/test.sh does)")
+	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	keys := secrets.New("earshot-test-"+hex.EncodeToString(suffix[:]), keyringTimeout)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	return &Env{
+		Stdin:           strings.NewReader(stdin),
+		Stdout:          out,
+		Stderr:          errOut,
+		ConfigDir:       t.TempDir(),
+		CacheDir:        t.TempDir(),
+		Keyring:         keys,
+		StdinIsTerminal: func() bool { return false },
+	}, out, errOut
+}
+
+func newFake(t *testing.T, opts backendtest.Options) *backendtest.Server {
+	t.Helper()
+	s := backendtest.NewServer(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+const (
+	testUser     = "listener"
+	testPassword = "listener-pass"
+)
+
+func TestVersion(t *testing.T) {
+	env, out, _ := testEnv(t, "")
+	if code := Run(context.Background(), env, []string{"--version"}); code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.HasPrefix(out.String(), "earshot ") {
+		t.Errorf("--version printed %q", out.String())
+	}
+}
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	env, _, errOut := testEnv(t, "")
+	if code := Run(context.Background(), env, []string{"fly"}); code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(errOut.String(), "unknown command") {
+		t.Errorf("stderr = %q", errOut.String())
+	}
+}
+
+func TestLogin_WrongPasswordFailsOnceWithAClearMessage(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	env, _, errOut := testEnv(t, "not-the-password\n")
+	code := Run(context.Background(), env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"})
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want %d", code, ExitFailure)
+	}
+	if msg := errOut.String(); !strings.Contains(msg, "refused the user name or password") {
+		t.Errorf("message = %q, want it to say the password was refused", msg)
+	}
+	if n := fake.Counters().FailedLogins; n != 1 {
+		t.Errorf("login attempts = %d, want exactly 1", n)
+	}
+	if cfg, _ := LoadConfig(env.ConfigDir); cfg.HasAccount() {
+		t.Error("a failed login configured the account")
+	}
+}
+
+func TestLogin_KeepsRefreshTokenInKeyringOnly(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	env, out, _ := testEnv(t, testPassword+"\n")
+	ctx := context.Background()
+	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
+		t.Fatalf("login exit %d: %s", code, out.String())
+	}
+	refresh, err := env.Keyring.Get(ctx, refreshTokenItem(fake.URL(), testUser))
+	if err != nil || refresh == "" {
+		t.Fatalf("refresh token not in keyring: %v", err)
+	}
+	if _, err := env.Keyring.Get(ctx, passwordItem(fake.URL(), testUser)); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("password kept without --remember-password (err=%v)", err)
+	}
+	cfg, err := LoadConfig(env.ConfigDir)
+	if err != nil || cfg.Server != fake.URL() || cfg.User != testUser {
+		t.Fatalf("config = %+v, %v", cfg, err)
+	}
+	st, err := os.Stat(filepath.Join(env.ConfigDir, "config.json"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("config.json mode = %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	assertNoSecretInFiles(t, []string{refresh, testPassword}, env.ConfigDir, env.CacheDir)
+}
+
+func TestLogin_RememberPasswordKeepsIt(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	env, _, _ := testEnv(t, testPassword+"\n")
+	ctx := context.Background()
+	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin", "--remember-password"}); code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if pw, err := env.Keyring.Get(ctx, passwordItem(fake.URL(), testUser)); err != nil || pw != testPassword {
+		t.Errorf("remembered password = %v", err)
+	}
+}
+
+func TestLogout_RevokesOnServerAndForgets(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	env, _, _ := testEnv(t, testPassword+"\n")
+	ctx := context.Background()
+	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin", "--remember-password"}); code != ExitOK {
+		t.Fatalf("login exit %d", code)
+	}
+	if code := Run(ctx, env, []string{"logout"}); code != ExitOK {
+		t.Fatalf("logout exit %d", code)
+	}
+	if n := fake.Counters().Logouts; n != 1 {
+		t.Errorf("server logouts = %d, want 1", n)
+	}
+	for _, item := range []string{refreshTokenItem(fake.URL(), testUser), passwordItem(fake.URL(), testUser)} {
+		if _, err := env.Keyring.Get(ctx, item); !errors.Is(err, secrets.ErrNotFound) {
+			t.Errorf("keyring item %q still there after logout (err=%v)", item, err)
+		}
+	}
+	if cfg, _ := LoadConfig(env.ConfigDir); cfg.HasAccount() {
+		t.Error("account still configured after logout")
+	}
+}
+
+var tokenInURL = regexp.MustCompile(`token=([A-Za-z0-9._~%-]+)`)
+
+// runRelay starts `earshot relay` on a free loopback port and returns the
+// printed token and base URL once it serves.
+func runRelay(t *testing.T, env *Env, out *syncBuffer, args ...string) (token, base string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, env, append([]string{"relay", "--listen", "127.0.0.1:0"}, args...)) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("relay did not stop within 15s of cancel")
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	for time.Now().Before(deadline) {
+		text := out.String()
+		if m := re.FindStringSubmatch(text); m != nil {
+			base = m[1]
+			if tm := tokenInURL.FindStringSubmatch(text); tm != nil && !strings.HasPrefix(tm[1], "%3C") {
+				token = tm[1]
+			}
+			return token, base
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("relay exited with %d: %s", code, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("relay did not start: %s", out.String())
+	return "", ""
+}
+
+func getWithToken(t *testing.T, url, token string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+func TestRelay_SignsInWithRefreshTokenAndServesAudio(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	fake.AddSystem(1, "Harness County")
+	fake.AddTalkgroup(1, 101, "Fire Dispatch", "Fire Dispatch Main", "Fire", "Dispatch", "#ff0000")
+	env, out, _ := testEnv(t, testPassword+"\n")
+	ctx := context.Background()
+	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
+		t.Fatalf("login exit %d", code)
+	}
+	logins := fake.Counters().Logins
+
+	token, base := runRelay(t, env, out)
+	if token == "" {
+		t.Fatalf("first start printed no token: %s", out.String())
+	}
+	audio := backendtest.SynthWAV(1, 440, 8000)
+	var id int64
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// Add the call once the relay's live feed is up, so it arrives live.
+		resp, body := getWithToken(t, base+"/v1/status", token)
+		var st struct{ Backend struct{ State string } }
+		_ = json.Unmarshal(body, &st)
+		if resp.StatusCode == 200 && st.Backend.State == "connected" {
+			id = fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: time.Now(), Audio: audio, AudioName: "call.wav", AudioType: "application/octet-stream", Duration: 1})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend never connected: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var call struct {
+		Call struct {
+			ID             int64
+			TalkgroupLabel string
+			AudioURL       string
+		}
+	}
+	for {
+		resp, body := getWithToken(t, base+"/v1/calls/"+itoa(id), token)
+		if resp.StatusCode == 200 {
+			_ = json.Unmarshal(body, &call)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %d never reached the relay", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if call.Call.TalkgroupLabel != "Fire Dispatch" {
+		t.Errorf("talkgroup label = %q, want it resolved from the server's config", call.Call.TalkgroupLabel)
+	}
+	resp, body := getWithToken(t, base+call.Call.AudioURL, token)
+	if resp.StatusCode != 200 || !bytes.Equal(body, audio) {
+		t.Fatalf("audio = %d, %d bytes; want 200 and the call's %d bytes", resp.StatusCode, len(body), len(audio))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "audio/wav" {
+		t.Errorf("audio Content-Type = %q, want audio/wav sniffed from the bytes", ct)
+	}
+	c := fake.Counters()
+	if c.Logins != logins {
+		t.Errorf("relay signed in with the password (%d logins, want %d): it must use the stored refresh token", c.Logins, logins)
+	}
+	if c.AudioByBearer != 0 || c.AudioByCookie == 0 {
+		t.Errorf("audio fetched by bearer %d, by cookie %d; want cookie only", c.AudioByBearer, c.AudioByCookie)
+	}
+}
+
+func TestRelay_NoAccountRunsTheDemo(t *testing.T) {
+	env, out, _ := testEnv(t, "")
+	token, base := runRelay(t, env, out)
+	if !strings.Contains(out.String(), "No account is configured") {
+		t.Errorf("no demo notice in %q", out.String())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body := getWithToken(t, base+"/v1/calls/latest/audio", token)
+		if resp.StatusCode == 200 {
+			if len(body) < 44 || string(body[:4]) != "RIFF" {
+				t.Fatalf("demo audio is not a WAV file (%d bytes)", len(body))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo call audio within 30s: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRelay_SecondStartPrintsNoToken(t *testing.T) {
+	env, out, _ := testEnv(t, "")
+	first, _ := runRelay(t, env, out, "--demo")
+	if first == "" {
+		t.Fatal("first start printed no token")
+	}
+	// Stop the first relay before starting the second on the same config.
+	out2 := &syncBuffer{}
+	env2 := *env
+	env2.Stdout = out2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, &env2, []string{"relay", "--demo", "--listen", "127.0.0.1:0"}) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out2.String(), "listening on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("second relay did not start: %s", out2.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(out2.String(), first) {
+		t.Error("second start printed the token again")
+	}
+	cancel()
+	<-done
+}
+
+func TestConfig_RefusesFilesOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(`{"server":"https://scanner.example.org"}`), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(dir)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("LoadConfig of a world-writable file: %v, want a refusal that says how to fix it", err)
+	}
+}
+
+func TestConfig_RoundTripAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	want := &Config{Server: "https://scanner.example.org", User: "alice", Listen: "127.0.0.1:7000"}
+	if err := SaveConfig(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadConfig(dir)
+	if err != nil || got.Server != want.Server || got.User != want.User || got.Listen != want.Listen {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range []string{
+		`{"server":"ftp://x"}`, `{"server":"https://u:p@x"}`, `{"listen":"nohostport"}`,
+		`{"cacheMB":-1}`, `not json`, `{"server":"https://x"} trailing`, `{"user":"a\nb"}`,
+	} {
+		if _, err := ParseConfig([]byte(bad), "config.json"); err == nil {
+			t.Errorf("ParseConfig(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"server":"https://scanner.example.org","user":"alice","listen":"127.0.0.1:7373","cacheMB":64,"preferences":{"volume":0.5}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"server":"http://[::1]:80/x/"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "config.json")
+		if err != nil {
+			return
+		}
+		// Whatever is accepted must survive a save and load unchanged.
+		dir := t.TempDir()
+		if err := SaveConfig(dir, c); err != nil {
+			t.Fatalf("accepted config does not save: %v", err)
+		}
+		if _, err := LoadConfig(dir); err != nil {
+			t.Fatalf("saved config does not load: %v", err)
+		}
+	})
+}
+
+// assertNoSecretInFiles walks dirs and fails if any file holds a secret.
+func assertNoSecretInFiles(t *testing.T, secretValues []string, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil
+			}
+			for _, s := range secretValues {
+				if s != "" && bytes.Contains(data, []byte(s)) {
+					t.Errorf("%s contains a secret", path)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,210 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is config.json: where the account lives and how the relay runs.
+// It never holds a secret; those are in the keyring.
+type Config struct {
+	// Server is the OpenScanner base URL, e.g. https://scanner.example.org.
+	Server string `json:"server,omitempty"`
+	// User is the account name; empty for public-access servers.
+	User string `json:"user,omitempty"`
+	// Listen is the relay's address; empty means DefaultListen.
+	Listen string `json:"listen,omitempty"`
+	// CacheMB bounds the audio cache; 0 means DefaultCacheMB.
+	CacheMB int64 `json:"cacheMB,omitempty"`
+	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
+	Preferences map[string]json.RawMessage `json:"preferences,omitempty"`
+}
+
+// Defaults.
+const (
+	DefaultListen  = "127.0.0.1:7373"
+	DefaultCacheMB = 256
+	maxConfigBytes = 1 << 20
+)
+
+// HasAccount reports whether a server is configured.
+func (c *Config) HasAccount() bool { return c.Server != "" }
+
+// Validate checks values a hand-edited file could get wrong.
+func (c *Config) Validate() error {
+	if c.Server != "" {
+		if _, err := NormalizeServerURL(c.Server); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+	if len(c.User) > 256 || strings.ContainsAny(c.User, "\x00\r\n") {
+		return errors.New("user: not a valid account name")
+	}
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("listen: %q is not host:port", c.Listen)
+		}
+	}
+	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
+		return errors.New("cacheMB: must be between 0 and 1048576")
+	}
+	return nil
+}
+
+// NormalizeServerURL checks an OpenScanner base URL and returns it without a
+// trailing slash. Only http and https are accepted; user info, queries and
+// fragments are refused (they would end up in every request).
+func NormalizeServerURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if len(raw) > 2048 {
+		return "", errors.New("the server URL is too long")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL", raw)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("the server URL must start with https:// (or http://), got %q", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("the server URL %q has no host", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("the server URL must not contain a user name, password, query or fragment")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u.String(), nil
+}
+
+// ConfigDir is where config.json and tokens.json live.
+func ConfigDir() (string, error) {
+	if d := os.Getenv("EARSHOT_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the configuration directory: %w", err)
+	}
+	return filepath.Join(base, "earshot"), nil
+}
+
+// CacheDir is where the audio cache lives.
+func CacheDir() (string, error) {
+	if d := os.Getenv("EARSHOT_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the cache directory: %w", err)
+	}
+	return filepath.Join(base, "earshot", "audio"), nil
+}
+
+// LoadConfig reads config.json from dir. A missing file is an empty config.
+// It refuses a file others can write: someone could point Earshot at their
+// own server and collect the user's password.
+func LoadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, "config.json")
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := checkPrivate(f, path); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return ParseConfig(data, path)
+}
+
+// ParseConfig decodes and validates config.json's contents; path is only
+// for messages.
+func ParseConfig(data []byte, path string) (*Config, error) {
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes; it is not an Earshot configuration", path, maxConfigBytes)
+	}
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON (%v); fix or delete it", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s has data after the JSON object; fix or delete it", path)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// checkPrivate refuses files that group or others may write.
+func checkPrivate(f *os.File, path string) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s can be changed by other users (mode %v); run `chmod 600 %s` and start again", path, st.Mode().Perm(), path)
+	}
+	return nil
+}
+
+// SaveConfig writes config.json atomically with mode 0600.
+func SaveConfig(dir string, c *Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode configuration: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, so a crash leaves either the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"earshot/relay"
+	"earshot/relay/backend"
+	"earshot/relay/cache"
+	"earshot/relay/demo"
+	"earshot/relay/secrets"
+	"earshot/relay/server"
+	"earshot/relay/tokens"
+)
+
+// relayFlags are the flags of `earshot relay` (and of `earshot`).
+type relayFlags struct {
+	demo        bool
+	listen      string
+	allowRemote bool
+	verbose     bool
+}
+
+func cmdRelay(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "relay")
+	var f relayFlags
+	fs.BoolVar(&f.demo, "demo", false, "use the built-in demo server instead of the configured account")
+	fs.StringVar(&f.listen, "listen", "", "relay address (default "+DefaultListen+")")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow --listen on an address other machines can reach")
+	fs.BoolVar(&f.verbose, "v", false, "log every request (without query strings)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	log := newLogger(env.Stderr, f.verbose)
+	inst, err := startRelay(ctx, env, cfg, f, log)
+	if err != nil {
+		return err
+	}
+	return inst.wait()
+}
+
+// instance is a running relay: backend session, core, HTTP server.
+type instance struct {
+	Core    *relay.Relay
+	Server  *server.Server
+	Tokens  *tokens.Manager
+	Addr    string // host:port the relay listens on
+	cleanup []func()
+	errc    chan error
+	cancel  context.CancelFunc
+}
+
+// wait blocks until the relay stops and releases what it held.
+func (in *instance) wait() error {
+	err := <-in.errc
+	in.cancel()
+	for i := len(in.cleanup) - 1; i >= 0; i-- {
+		in.cleanup[i]()
+	}
+	if backend.IsSignInAgain(err) {
+		return fmt.Errorf("%w\nSign in again with `earshot login --server URL --user NAME`", err)
+	}
+	return err
+}
+
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger) (inst *instance, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			cancel()
+			for i := len(inst.cleanup) - 1; i >= 0; i-- {
+				inst.cleanup[i]()
+			}
+		}
+	}()
+
+	listen := f.listen
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	if listen == "" {
+		listen = DefaultListen
+	}
+	loopback, err := isLoopbackAddr(listen)
+	if err != nil {
+		return nil, usagef("relay: --listen: %v", err)
+	}
+	if !loopback {
+		if !f.allowRemote {
+			return nil, usagef("relay: %s is reachable from other machines; the relay binds loopback only unless you also pass --allow-remote", listen)
+		}
+		log.Warn("THE RELAY IS LISTENING ON A NON-LOOPBACK ADDRESS: anyone who can reach it and holds a stream token can listen", "listen", listen)
+	}
+
+	keys := env.keyring()
+	tm, err := tokens.Open(ctx, filepath.Join(env.ConfigDir, "tokens.json"), keys, tokens.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the stream-token registry: %w", err)
+	}
+	inst.Tokens = tm
+	inst.cleanup = append(inst.cleanup, func() {
+		closeCtx, done := context.WithTimeout(context.Background(), keyringTimeout)
+		defer done()
+		if err := tm.Close(closeCtx); err != nil {
+			log.Warn("saving token last-used times failed", "err", err)
+		}
+	})
+
+	sess, label, cacheDir, err := openBackend(ctx, env, cfg, f.demo, log, inst)
+	if err != nil {
+		return nil, err
+	}
+	maxMB := cfg.CacheMB
+	if maxMB == 0 {
+		maxMB = DefaultCacheMB
+	}
+	audioCache, err := cache.Open(cacheDir, maxMB<<20, log)
+	if err != nil {
+		return nil, fmt.Errorf("open the audio cache: %w", err)
+	}
+	inst.cleanup = append(inst.cleanup, audioCache.Close)
+	core, err := relay.New(relay.Options{
+		Backend:       sess,
+		Cache:         audioCache,
+		Logger:        log,
+		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	inst.Core = core
+	srv, err := server.New(server.Options{Source: core, Auth: tokenAuth{tm}, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	inst.Server = srv
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another Earshot running? use --listen to pick another address)", listen, err)
+	}
+	inst.Addr = ln.Addr().String()
+
+	if err := printWelcome(ctx, env.Stdout, tm, inst.Addr, label); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	var wg sync.WaitGroup
+	var coreErr, srvErr error
+	wg.Go(func() {
+		coreErr = core.Run(ctx)
+		cancel() // the server has nothing to serve without the core
+	})
+	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
+	go func() {
+		wg.Wait()
+		inst.errc <- errors.Join(coreErr, srvErr)
+	}()
+	return inst, nil
+}
+
+// openBackend returns the backend session for the configured account, or
+// for the in-process demo server, with a description and the audio cache
+// directory for it.
+func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger, inst *instance) (*backend.Session, string, string, error) {
+	if forceDemo || !cfg.HasAccount() {
+		if !forceDemo {
+			fmt.Fprintln(env.Stdout, "No account is configured: running against the built-in demo server.")
+			fmt.Fprintln(env.Stdout, "Sign in to your own server with `earshot login --server URL --user NAME`.")
+		}
+		fake, err := demo.Start(ctx, log.With("part", "demo-server"))
+		if err != nil {
+			return nil, "", "", fmt.Errorf("start the demo server: %w", err)
+		}
+		inst.cleanup = append(inst.cleanup, fake.Close)
+		// Demo call ids start again at 1 on every run: never reuse a cache.
+		dir, err := os.MkdirTemp("", "earshot-demo-audio-")
+		if err != nil {
+			return nil, "", "", fmt.Errorf("create the demo audio cache: %w", err)
+		}
+		inst.cleanup = append(inst.cleanup, func() { os.RemoveAll(dir) })
+		sess, err := backend.New(backend.Options{ServerURL: fake.URL(), Logger: log.With("part", "backend")})
+		if err != nil {
+			return nil, "", "", err
+		}
+		return sess, "the built-in demo server", dir, nil
+	}
+
+	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: log.With("part", "backend")}
+	if cfg.User != "" {
+		keys := env.keyring()
+		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
+		switch {
+		case errors.Is(err, secrets.ErrNotFound):
+			pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
+			if perr != nil {
+				return nil, "", "", fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
+			}
+			opts.Password = pw
+		case err != nil:
+			return nil, "", "", fmt.Errorf("read the stored sign-in: %w", err)
+		default:
+			opts.RefreshToken = refresh
+		}
+		item := refreshTokenItem(cfg.Server, cfg.User)
+		opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+	}
+	sess, err := backend.New(opts)
+	if err != nil {
+		return nil, "", "", err
+	}
+	label := cfg.Server
+	if cfg.User != "" {
+		label = cfg.User + " on " + cfg.Server
+	}
+	// One cache per server and account: call ids are only unique within a server.
+	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
+	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+}
+
+// printWelcome tells the user where the relay is. The first time (no stream
+// token exists yet) it creates a listen token named "default" and prints
+// ready URLs containing it, once; afterwards the URLs carry a placeholder.
+func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
+	base := "http://" + addr
+	token, fresh := "<your stream token>", false
+	if len(tm.List()) == 0 {
+		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
+		if err != nil {
+			return fmt.Errorf("create the first stream token: %w", err)
+		}
+		token, fresh = t, true
+	}
+	fmt.Fprintf(w, "Earshot relay for %s, listening on %s\n", label, base)
+	fmt.Fprintf(w, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
+	fmt.Fprintf(w, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
+	fmt.Fprintf(w, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
+	if fresh {
+		fmt.Fprintln(w, "This stream token (named \"default\") is shown only once: keep it. Programs can also send it as")
+		fmt.Fprintln(w, "\"Authorization: Bearer <token>\" instead of ?token=.")
+	}
+	return nil
+}
+
+func isLoopbackAddr(hostport string) (bool, error) {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false, fmt.Errorf("%q is not host:port", hostport)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false, fmt.Errorf("%q: give an IP address, e.g. 127.0.0.1:7373", hostport)
+	}
+	return ip.IsLoopback(), nil
+}
+
+// tokenAuth adapts the token registry to the server's Authenticator.
+type tokenAuth struct{ m *tokens.Manager }
+
+func (a tokenAuth) Authenticate(token string) (server.Identity, error) {
+	c, err := a.m.Verify(token)
+	if err != nil {
+		return server.Identity{}, err
+	}
+	return server.Identity{TokenID: c.ID, Scope: c.Scope}, nil
+}
+
+func (a tokenAuth) Touch(id, addr string) { a.m.Touch(id, addr) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

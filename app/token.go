@@ -1,0 +1,420 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"earshot/relay/secrets"
+	"earshot/relay/server"
+	"earshot/relay/tokens"
+)
+
+// operatorTokenItem is the keyring item holding the control token the CLI
+// uses to reach a running relay's control plane.
+const operatorTokenItem = "operator-token"
+
+// tokenAdmin is what the token commands do, either through a running relay's
+// control plane or directly on the registry file (under its lock).
+type tokenAdmin interface {
+	List(ctx context.Context) ([]tokens.Info, error)
+	Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error)
+	Revoke(ctx context.Context, id string) error
+	Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error)
+	RotateAll(ctx context.Context, grace time.Duration) error
+	Close()
+}
+
+func cmdToken(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("token: say what to do: create, list, revoke, rotate or rotate-all")
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlags(env, "token "+sub)
+	var (
+		name    = new(string)
+		scope   = new(string)
+		expires = new(time.Duration)
+		grace   = new(time.Duration)
+		asJSON  = new(bool)
+	)
+	switch sub {
+	case "create":
+		fs.StringVar(name, "name", "", "what the token is for, e.g. OBS")
+		fs.StringVar(scope, "scope", tokens.ScopeListen, "listen (feed and audio) or control (also token management)")
+		fs.DurationVar(expires, "expires", 0, "lifetime, e.g. 720h (default: no expiry)")
+	case "list":
+		fs.BoolVar(asJSON, "json", false, "print JSON for scripts")
+	case "rotate":
+		fs.DurationVar(grace, "grace", 0, "how long the old token keeps working, e.g. 10m")
+	case "rotate-all":
+		fs.DurationVar(grace, "grace", 0, "how long the old tokens keep working")
+	case "revoke":
+	default:
+		return usagef("token: unknown action %q (create, list, revoke, rotate, rotate-all)", sub)
+	}
+	// Flags may come before or after the id.
+	var id string
+	if (sub == "revoke" || sub == "rotate") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (sub == "revoke" || sub == "rotate") && id == "" {
+		return usagef("token %s: give the token id (see `earshot token list`)", sub)
+	}
+	if sub == "create" {
+		if strings.TrimSpace(*name) == "" {
+			return usagef("token create: --name is required, e.g. --name OBS")
+		}
+		if *scope != tokens.ScopeListen && *scope != tokens.ScopeControl {
+			return usagef("token create: --scope must be listen or control")
+		}
+		if *expires < 0 {
+			return usagef("token create: --expires must be positive")
+		}
+	}
+	if *grace < 0 {
+		return usagef("token %s: --grace must not be negative", sub)
+	}
+
+	cfg, err := LoadConfig(env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	admin, base, err := openTokenAdmin(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+
+	switch sub {
+	case "create":
+		token, info, err := admin.Create(ctx, *name, *scope, *expires)
+		if err != nil {
+			return err
+		}
+		printIssued(env.Stdout, base, token, info)
+	case "list":
+		list, err := admin.List(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(list)
+		}
+		printTokenTable(env.Stdout, list, time.Now())
+	case "revoke":
+		if err := admin.Revoke(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "Revoked %s: it stops working now, on open connections too.\n", id)
+	case "rotate":
+		token, info, err := admin.Rotate(ctx, id, *grace)
+		if err != nil {
+			return err
+		}
+		if *grace > 0 {
+			fmt.Fprintf(env.Stdout, "Rotated %s: the old token keeps working for %s.\n", id, *grace)
+		} else {
+			fmt.Fprintf(env.Stdout, "Rotated %s: the old token stopped working.\n", id)
+		}
+		printIssued(env.Stdout, base, token, info)
+	case "rotate-all":
+		if err := admin.RotateAll(ctx, *grace); err != nil {
+			return err
+		}
+		if *grace > 0 {
+			fmt.Fprintf(env.Stdout, "New signing key: every existing token stops working in %s. Create new ones with `earshot token create`.\n", *grace)
+		} else {
+			fmt.Fprintln(env.Stdout, "New signing key: every existing token stopped working. Create new ones with `earshot token create`.")
+		}
+	}
+	return nil
+}
+
+// printIssued shows a new token once, with ready-to-paste URLs.
+func printIssued(w io.Writer, base, token string, info tokens.Info) {
+	host := strings.TrimPrefix(base, "http://")
+	q := url.QueryEscape(token)
+	fmt.Fprintf(w, "Token %s (%s, scope %s):\n\n  %s\n\n", info.ID, info.Name, info.Scope, token)
+	fmt.Fprintln(w, "It is shown only once. Ready-to-paste URLs:")
+	fmt.Fprintf(w, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", host, q)
+	fmt.Fprintf(w, "  Web player login link:  %s/login?token=%s\n", base, q)
+	fmt.Fprintf(w, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, q)
+	fmt.Fprintf(w, "  M3U playlist (VLC):     %s/v1/playlist.m3u?token=%s\n", base, q)
+	fmt.Fprintln(w, "Programs can also send it as \"Authorization: Bearer <token>\".")
+}
+
+func printTokenTable(w io.Writer, list []tokens.Info, now time.Time) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "No stream tokens. Create one with `earshot token create --name NAME`.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
+	for _, t := range list {
+		expires, used := "never", "never"
+		if t.Expires != nil {
+			expires = t.Expires.Local().Format("2006-01-02 15:04")
+		}
+		if t.LastUsed != nil {
+			used = t.LastUsed.Local().Format("2006-01-02 15:04")
+			if t.LastAddr != "" {
+				used += " (" + t.LastAddr + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+			t.Created.Local().Format("2006-01-02 15:04"), expires, used, t.Status(now))
+	}
+	tw.Flush()
+}
+
+// openTokenAdmin reaches a running relay's control plane when one answers
+// on the configured address, and otherwise opens the registry directly.
+// It returns the relay's base URL for printing.
+func openTokenAdmin(ctx context.Context, env *Env, cfg *Config) (tokenAdmin, string, error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	base := "http://" + listen
+	keys := env.keyring()
+	reg, err := tokens.Open(ctx, filepath.Join(env.ConfigDir, "tokens.json"), keys, tokens.Options{Logger: discardLogger()})
+	if err != nil {
+		return nil, "", fmt.Errorf("open the stream-token registry: %w", err)
+	}
+	if !relayRunning(ctx, base) {
+		return directAdmin{reg}, base, nil
+	}
+	op, err := operatorToken(ctx, keys, reg)
+	if err != nil {
+		reg.Close(ctx)
+		return nil, "", err
+	}
+	// The running relay re-reads the registry; the CLI's copy is done.
+	if err := reg.Close(ctx); err != nil {
+		return nil, "", err
+	}
+	return &controlClient{base: base, token: op, http: &http.Client{Timeout: 10 * time.Second}}, base, nil
+}
+
+// operatorToken returns the CLI's control token from the keyring, creating
+// it (in the registry, under its lock) on first use or when it no longer
+// verifies.
+func operatorToken(ctx context.Context, keys secrets.KeyStore, reg *tokens.Manager) (string, error) {
+	tok, err := keys.Get(ctx, operatorTokenItem)
+	if err == nil {
+		if _, verr := reg.Verify(tok); verr == nil {
+			return tok, nil
+		}
+	} else if !errors.Is(err, secrets.ErrNotFound) {
+		return "", fmt.Errorf("read the operator token from the keyring: %w", err)
+	}
+	tok, _, err = reg.Create(ctx, "earshot CLI (operator)", tokens.ScopeControl, 0)
+	if err != nil {
+		return "", fmt.Errorf("create the operator token: %w", err)
+	}
+	if err := keys.Set(ctx, operatorTokenItem, tok); err != nil {
+		return "", fmt.Errorf("keep the operator token in the keyring: %w", err)
+	}
+	return tok, nil
+}
+
+// relayRunning reports whether an Earshot relay answers at base.
+func relayRunning(ctx context.Context, base string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/health", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var body struct{ Status, Service string }
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) != nil {
+		return false
+	}
+	return resp.StatusCode == 200 && body.Service == server.ServiceName
+}
+
+// directAdmin edits the registry file when no relay runs.
+type directAdmin struct{ m *tokens.Manager }
+
+func (d directAdmin) List(context.Context) ([]tokens.Info, error) { return d.m.List(), nil }
+func (d directAdmin) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {
+	return d.m.Create(ctx, name, scope, ttl)
+}
+func (d directAdmin) Revoke(ctx context.Context, id string) error { return d.m.Revoke(ctx, id) }
+func (d directAdmin) Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error) {
+	return d.m.Rotate(ctx, id, grace)
+}
+func (d directAdmin) RotateAll(ctx context.Context, grace time.Duration) error {
+	return d.m.RotateAll(ctx, grace)
+}
+func (d directAdmin) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
+	defer cancel()
+	_ = d.m.Close(ctx)
+}
+
+// controlClient calls a running relay's control plane.
+type controlClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func (c *controlClient) Close() {}
+
+func (c *controlClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the running relay at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("read the relay's answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			if e.Error.Code == "not_found" {
+				return fmt.Errorf("%w: %s", tokens.ErrNotFound, e.Error.Message)
+			}
+			return fmt.Errorf("the running relay refused: %s", e.Error.Message)
+		}
+		return fmt.Errorf("the running relay answered %s", resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("the relay's answer is not what this version of earshot expects: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *controlClient) List(ctx context.Context) ([]tokens.Info, error) {
+	var out struct{ Tokens []tokens.Info }
+	err := c.do(ctx, "GET", "/v1/tokens", nil, &out)
+	return out.Tokens, err
+}
+
+func (c *controlClient) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {
+	req := server.CreateRequest{Name: name, Scope: scope}
+	if ttl > 0 {
+		req.Expires = ttl.String()
+	}
+	var out server.IssuedResponse
+	err := c.do(ctx, "POST", "/v1/tokens", req, &out)
+	return out.Token, out.Info, err
+}
+
+func (c *controlClient) Revoke(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/v1/tokens/"+url.PathEscape(id), nil, nil)
+}
+
+func (c *controlClient) Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error) {
+	var out server.IssuedResponse
+	err := c.do(ctx, "POST", "/v1/tokens/"+url.PathEscape(id)+"/rotate", server.GraceRequest{Grace: grace.String()}, &out)
+	return out.Token, out.Info, err
+}
+
+func (c *controlClient) RotateAll(ctx context.Context, grace time.Duration) error {
+	return c.do(ctx, "POST", "/v1/tokens/rotate-all", server.GraceRequest{Grace: grace.String()}, nil)
+}
+
+// cmdStatus prints what the running relay is doing.
+func cmdStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "status")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	base := "http://" + listen
+	if !relayRunning(ctx, base) {
+		fmt.Fprintf(env.Stdout, "No Earshot relay is running at %s. Start one with `earshot relay`.\n", base)
+		return errNotRunning
+	}
+	keys := env.keyring()
+	reg, err := tokens.Open(ctx, filepath.Join(env.ConfigDir, "tokens.json"), keys, tokens.Options{Logger: discardLogger()})
+	if err != nil {
+		return fmt.Errorf("open the stream-token registry: %w", err)
+	}
+	op, err := operatorToken(ctx, keys, reg)
+	reg.Close(ctx)
+	if err != nil {
+		return err
+	}
+	c := &controlClient{base: base, token: op, http: &http.Client{Timeout: 10 * time.Second}}
+	var st server.StatusResponse
+	if err := c.do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	b := st.Backend
+	fmt.Fprintf(env.Stdout, "Relay:       %s (up %s)\n", base, st.Uptime)
+	fmt.Fprintf(env.Stdout, "Backend:     %s", b.State)
+	if b.Reason != "" {
+		fmt.Fprintf(env.Stdout, " — %s", b.Reason)
+	}
+	fmt.Fprintln(env.Stdout)
+	if b.Server != "" {
+		fmt.Fprintf(env.Stdout, "Server:      %s\n", b.Server)
+	}
+	if b.User != "" {
+		fmt.Fprintf(env.Stdout, "User:        %s\n", b.User)
+	}
+	fmt.Fprintf(env.Stdout, "Consumers:   %d live\n", st.Served.LiveConsumers)
+	fmt.Fprintf(env.Stdout, "Calls:       %d received, %d held\n", st.CallsReceived, st.CallsHeld)
+	fmt.Fprintf(env.Stdout, "Audio:       %d requests, %d bytes served\n", st.Served.AudioRequests, st.Served.BytesServed)
+	fmt.Fprintf(env.Stdout, "Tokens used: %d in the last hour\n", st.TokensInUse)
+	return nil
+}
+
+var errNotRunning = errors.New("the relay is not running")

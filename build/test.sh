@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every Earshot test on this machine: installs what the tests need
+# (build/deps.sh), checks formatting and go vet, runs the whole suite with the
+# race detector inside a private D-Bus session with a real, throwaway
+# gnome-keyring (build/with-keyring.sh), then runs each fuzz target briefly.
+#
+# FUZZTIME (default 10s) sets how long each fuzz target runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash build/deps.sh
+export LANG=en_US.UTF-8
+export LC_ALL=C.UTF-8
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt wants to change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race (real Secret Service on a private D-Bus)"
+build/with-keyring.sh go test -race -count=1 -timeout 40m ./...
+
+echo "== fuzz targets (${FUZZTIME:-10s} each)"
+# Every func FuzzXxx in a _test.go file, run on its own package.
+grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+  pkg="./$(dirname "${file#./}")"
+  for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2); do
+    echo "-- $pkg $target"
+    build/with-keyring.sh go test -run='^$' -fuzz="^${target}\$" -fuzztime="${FUZZTIME:-10s}" "$pkg"
+  done
+done
