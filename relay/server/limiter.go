@@ -50,9 +50,9 @@ func (l *failureLimiter) fail(key string, now time.Time) bool {
 	}
 	f.count++
 	if f.count >= maxFailures {
+		// This attempt still gets its 401; the ones after it, 429.
 		f.blockedUntil = now.Add(blockFor)
 		f.windowStart, f.count = now, 0
-		return true
 	}
 	return false
 }

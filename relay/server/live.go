@@ -95,7 +95,8 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	ctx, release := s.track(r.Context(), identityFrom(r.Context()).TokenID, nil)
+	tokenID := identityFrom(r.Context()).TokenID
+	ctx, release := s.track(r.Context(), tokenID, nil)
 	defer release()
 	ping := time.NewTicker(livePingEvery)
 	defer ping.Stop()
@@ -125,6 +126,13 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 			}
 			if e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent {
 				continue // already replayed from the held calls
+			}
+			// The enforcer closes dead tokens' connections within its sweep;
+			// this check makes sure not one event goes out after the moment
+			// of revocation, whatever the sweep's timing.
+			if !s.auth.Valid(tokenID) {
+				closeWith(conn, closeTokenRevoked, "stream token revoked, rotated out or expired")
+				return
 			}
 			if err := send(e); err != nil {
 				return

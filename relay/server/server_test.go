@@ -30,12 +30,13 @@ type fakeSource struct {
 	down  bool         // audio not cached → ErrUnavailable
 }
 
-func newFakeSource(t *testing.T) *fakeSource {
+func newFakeSource(t testing.TB) *fakeSource {
 	t.Helper()
-	c, err := cache.Open(t.TempDir(), 1<<20, nil)
+	c, err := cache.Open(t.TempDir(), 64<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
 	return &fakeSource{hub: hub.New(nil), cache: c}
 }
 
@@ -165,14 +166,30 @@ func (a *fakeAuth) Touch(id, addr string) {
 
 func newTestServer(t *testing.T) (*Server, *fakeSource, *httptest.Server) {
 	t.Helper()
+	s, src, _, ts := newTestServerOpts(t, Options{QueueLen: 8})
+	return s, src, ts
+}
+
+// newTestServerOpts starts a server with opts plus a fake source and
+// authenticator (unless opts has its own).
+func newTestServerOpts(t *testing.T, opts Options) (*Server, *fakeSource, *fakeAuth, *httptest.Server) {
+	t.Helper()
 	src := newFakeSource(t)
-	s, err := New(Options{Source: src, Auth: newFakeAuth(), QueueLen: 8})
+	auth := newFakeAuth()
+	opts.Source = src
+	if opts.Auth == nil {
+		opts.Auth = auth
+	}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	return s, src, ts
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+	})
+	return s, src, auth, ts
 }
 
 // wavFile is a small but well-formed WAV header plus silence.
