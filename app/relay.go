@@ -143,7 +143,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.Core = core
-	srv, err := server.New(server.Options{Source: core, Auth: tokenAuth{tm}, Logger: log})
+	srv, err := server.New(server.Options{Source: core, Auth: tokenAuth{tm}, Admin: tm, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +283,8 @@ func (a tokenAuth) Authenticate(token string) (server.Identity, error) {
 	return server.Identity{TokenID: c.ID, Scope: c.Scope}, nil
 }
 
-func (a tokenAuth) Touch(id, addr string) { a.m.Touch(id, addr) }
+func (a tokenAuth) Touch(id, addr string)    { a.m.Touch(id, addr) }
+func (a tokenAuth) Valid(id string) bool     { return a.m.Valid(id) }
+func (a tokenAuth) Changed() <-chan struct{} { return a.m.Changed() }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
