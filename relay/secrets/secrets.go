@@ -1,0 +1,164 @@
+// Package secrets keeps Earshot's secrets (refresh tokens, remembered
+// passwords, stream-token signing keys, the CLI's operator token) in the
+// operating system's keyring, and nowhere else.
+//
+// It owns the bound on every keyring call: a Secret Service that is locked,
+// wedged or absent yields a clear error within the timeout instead of a
+// hang, and there is no fallback to a file. Errors never contain a secret.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// ErrNotFound means the keyring holds no item under that key.
+var ErrNotFound = errors.New("not in the system keyring")
+
+// KeyStore is what the rest of Earshot needs from a keyring. *Store
+// implements it; tests may use an in-memory one.
+type KeyStore interface {
+	Get(ctx context.Context, key string) (string, error)
+	Set(ctx context.Context, key, value string) error
+	Delete(ctx context.Context, key string) error
+}
+
+// DefaultTimeout bounds a keyring call when New is given none.
+const DefaultTimeout = 3 * time.Second
+
+// MaxValueLen caps what Earshot stores in one item.
+const MaxValueLen = 16 << 10
+
+// Store is the system keyring under one service name. Calls are serialized
+// (Secret Service implementations handle concurrent prompts badly) and
+// each is bounded by the timeout.
+type Store struct {
+	service string
+	timeout time.Duration
+	// turn is a one-slot semaphore: holding it means a keyring call is in
+	// flight. A call that never returns keeps it, so later calls fail
+	// within their bound instead of piling up.
+	turn chan struct{}
+}
+
+var _ KeyStore = (*Store)(nil)
+
+// New returns the keyring store for service ("earshot" in production).
+func New(service string, timeout time.Duration) *Store {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Store{service: service, timeout: timeout, turn: make(chan struct{}, 1)}
+}
+
+// Get returns the item stored under key, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.do(ctx, "read", key, func() error {
+		var err error
+		v, err = keyring.Get(s.service, key)
+		return err
+	})
+	return v, err
+}
+
+// Set stores value under key, replacing any item there.
+func (s *Store) Set(ctx context.Context, key, value string) error {
+	if len(value) > MaxValueLen {
+		return fmt.Errorf("keyring item %q is too large (%d bytes, limit %d)", key, len(value), MaxValueLen)
+	}
+	return s.do(ctx, "write", key, func() error { return keyring.Set(s.service, key, value) })
+}
+
+// Delete removes the item under key. Deleting a missing item is not an
+// error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.do(ctx, "delete", key, func() error { return keyring.Delete(s.service, key) })
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// do runs one keyring call with the bound. The call itself cannot be
+// cancelled (the keyring library takes no context); if it never returns,
+// its goroutine ends when the D-Bus connection does.
+func (s *Store) do(ctx context.Context, verb, key string, call func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return s.timeoutError(ctx, verb, key)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-s.turn }()
+		done <- call()
+	}()
+	select {
+	case err := <-done:
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, keyring.ErrNotFound):
+			return fmt.Errorf("keyring item %q: %w", key, ErrNotFound)
+		case errors.Is(err, keyring.ErrSetDataTooBig):
+			return fmt.Errorf("keyring item %q is too large for this keyring", key)
+		default:
+			// The library's errors describe D-Bus failures, never the value.
+			return fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
+		}
+	case <-ctx.Done():
+		return s.timeoutError(ctx, verb, key)
+	}
+}
+
+func (s *Store) timeoutError(ctx context.Context, verb, key string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("could not %s %q: the system keyring did not answer within %s; is a Secret Service (GNOME Keyring, KWallet, KeePassXC) running and unlocked?", verb, key, s.timeout)
+	}
+	return fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, ctx.Err())
+}
+
+// Memory is an in-memory KeyStore for tests of code that only needs
+// somewhere to keep secrets. It is safe for concurrent use.
+type Memory struct {
+	mu sync.Mutex
+	v  map[string]string
+}
+
+// NewMemory returns an empty in-memory KeyStore.
+func NewMemory() *Memory { return &Memory{v: map[string]string{}} }
+
+// Get implements KeyStore.
+func (m *Memory) Get(_ context.Context, key string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.v[key]
+	if !ok {
+		return "", fmt.Errorf("keyring item %q: %w", key, ErrNotFound)
+	}
+	return v, nil
+}
+
+// Set implements KeyStore.
+func (m *Memory) Set(_ context.Context, key, value string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.v[key] = value
+	return nil
+}
+
+// Delete implements KeyStore.
+func (m *Memory) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.v, key)
+	return nil
+}
