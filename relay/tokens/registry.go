@@ -1,0 +1,196 @@
+package tokens
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// registry is tokens.json.
+type registry struct {
+	Version    int       `json:"version"`
+	CurrentKey string    `json:"currentKey,omitempty"`
+	Keys       []keyInfo `json:"keys"`
+	Tokens     []Info    `json:"tokens"`
+}
+
+// keyInfo names a signing key; the key itself is in the keyring.
+type keyInfo struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+}
+
+func (r *registry) find(id string) *Info {
+	for i := range r.Tokens {
+		if r.Tokens[i].ID == id {
+			return &r.Tokens[i]
+		}
+	}
+	return nil
+}
+
+// maxRegistryBytes caps tokens.json (thousands of tokens fit).
+const maxRegistryBytes = 4 << 20
+
+// registryFile is tokens.json on disk with its lock file beside it.
+type registryFile struct {
+	path string
+
+	mu sync.Mutex // serializes this process's lockers (flock is per file description)
+
+	seenMu sync.Mutex
+	seen   fileStamp // what this process last read or wrote
+}
+
+func (f *registryFile) setSeen(fi os.FileInfo) {
+	f.seenMu.Lock()
+	f.seen = stampOf(fi)
+	f.seenMu.Unlock()
+}
+
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*unix.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+func openRegistryFile(path string) (*registryFile, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	return &registryFile{path: path}, nil
+}
+
+// lock takes the advisory lock shared by every Earshot process.
+func (f *registryFile) lock(ctx context.Context) (func(), error) {
+	f.mu.Lock()
+	lf, err := os.OpenFile(f.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("open the token registry lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			lf.Close()
+			f.mu.Unlock()
+			return nil, fmt.Errorf("lock the token registry: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			lf.Close()
+			f.mu.Unlock()
+			return nil, fmt.Errorf("lock the token registry (another earshot command holds it): %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return func() {
+		_ = unix.Flock(int(lf.Fd()), unix.LOCK_UN)
+		lf.Close()
+		f.mu.Unlock()
+	}, nil
+}
+
+// read loads the registry; a missing file is an empty registry. A file
+// others can write is refused: whoever can edit it can mint access.
+func (f *registryFile) read() (registry, error) {
+	fh, err := os.Open(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return registry{Version: 1}, nil
+	}
+	if err != nil {
+		return registry{}, fmt.Errorf("read the token registry: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return registry{}, fmt.Errorf("read the token registry: %w", err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return registry{}, fmt.Errorf("%s can be changed by other users (mode %v); fix it with `chmod 600 %s`", f.path, fi.Mode().Perm(), f.path)
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, maxRegistryBytes+1))
+	if err != nil {
+		return registry{}, fmt.Errorf("read the token registry: %w", err)
+	}
+	if len(data) > maxRegistryBytes {
+		return registry{}, fmt.Errorf("%s is larger than %d bytes; it is not a token registry Earshot wrote", f.path, maxRegistryBytes)
+	}
+	var reg registry
+	if err := json.Unmarshal(data, &reg); err != nil {
+		return registry{}, fmt.Errorf("%s is not a valid token registry (%v); move it away to start afresh", f.path, err)
+	}
+	if reg.Version != 1 {
+		return registry{}, fmt.Errorf("%s has registry version %d; this Earshot reads version 1", f.path, reg.Version)
+	}
+	f.setSeen(fi)
+	return reg, nil
+}
+
+// write replaces the registry atomically (temp file, fsync, rename).
+func (f *registryFile) write(reg registry) error {
+	reg.Version = 1
+	data, err := json.MarshalIndent(reg, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".tokens-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), f.path); err != nil {
+		return fmt.Errorf("write the token registry: %w", err)
+	}
+	if fi, err := os.Stat(f.path); err == nil {
+		f.setSeen(fi)
+	}
+	return nil
+}
+
+// changedOnDisk reports whether the file differs from what this process
+// last read or wrote.
+func (f *registryFile) changedOnDisk() bool {
+	fi, err := os.Stat(f.path)
+	if err != nil {
+		return false
+	}
+	f.seenMu.Lock()
+	defer f.seenMu.Unlock()
+	return stampOf(fi) != f.seen
+}
