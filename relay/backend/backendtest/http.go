@@ -1,0 +1,423 @@
+package backendtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// routes builds the handler for this generation: v1 under /api/v1 (1.3
+// only) and the legacy twins under /api.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	add := func(method, path string, h func(w http.ResponseWriter, r *http.Request, v1 bool)) {
+		if s.hasV1() {
+			mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) { h(w, r, true) })
+		}
+		mux.HandleFunc(method+" /api"+path, func(w http.ResponseWriter, r *http.Request) {
+			legacyHeaders(w, "/api/v1"+path)
+			h(w, r, false)
+		})
+	}
+	add("GET", "/health", s.handleHealth)
+	add("GET", "/setup/status", s.handleSetupStatus)
+	add("POST", "/auth/login", s.handleLogin)
+	add("POST", "/auth/refresh", s.handleRefresh)
+	add("POST", "/auth/logout", s.handleLogout)
+	add("GET", "/auth/me", s.handleMe)
+	add("GET", "/calls", s.handleHistory)
+	add("GET", "/calls/{id}/audio", s.handleAudio)
+	if s.hasV1() {
+		mux.HandleFunc("GET /api/v1/ws/listener", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, true) })
+	}
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, false) })
+	mux.HandleFunc("GET /api/ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, false) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			s.unhandled(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// unhandled answers a route the real server does not have (for this
+// generation, /api/v1 on 1.2 and older answers 404 too: clients fall back).
+func (s *Server) unhandled(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") && !s.hasV1() {
+		// The expected 404 a pre-1.3 server gives; clients probe it.
+		http.Error(w, "404 page not found", http.StatusNotFound)
+		return
+	}
+	s.mu.Lock()
+	s.counters.Unhandled++
+	s.mu.Unlock()
+	s.log.Error("backendtest: request to a route OpenScanner does not have", "method", r.Method, "path", r.URL.Path)
+	writeV1Error(w, http.StatusNotFound, "not_found", "route not found")
+}
+
+func legacyHeaders(w http.ResponseWriter, successor string) {
+	h := w.Header()
+	h.Set("Deprecation", "true")
+	h.Set("Sunset", "Mon, 26 Apr 2027 00:00:00 GMT")
+	h.Set("Link", "<"+successor+`>; rel="successor-version"`)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeV1Error(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+func writeError(w http.ResponseWriter, v1 bool, status int, code, msg string) {
+	if v1 {
+		writeV1Error(w, status, code, msg)
+		return
+	}
+	writeJSON(w, status, map[string]any{"error": msg})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, v1 bool) {
+	writeJSON(w, 200, map[string]any{"status": "ok", "version": s.opts.Generation.version()})
+}
+
+func (s *Server) handleSetupStatus(w http.ResponseWriter, r *http.Request, v1 bool) {
+	writeJSON(w, 200, map[string]any{"needsSetup": false, "publicAccess": s.opts.PublicAccess})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const maxAuthBody = 64 << 10
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
+	var body struct {
+		Username   string `json:"username"`
+		Password   string `json:"password"`
+		RememberMe bool   `json:"rememberMe"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(r.Body, maxAuthBody))
+	if err := json.Unmarshal(data, &body); err != nil {
+		writeError(w, v1, 400, "bad_request", "invalid request body")
+		return
+	}
+	ip := clientIP(r)
+	s.mu.Lock()
+	now := s.clock.Now()
+	f := s.fails[ip]
+	if f != nil && now.Before(f.blockedUntil) {
+		s.counters.FailedLogins++
+		s.mu.Unlock()
+		writeError(w, v1, 429, "rate_limited", "too many failed attempts, try again later")
+		return
+	}
+	u := s.users[body.Username]
+	if u == nil || u.password != body.Password {
+		s.counters.FailedLogins++
+		if f == nil {
+			f = &failures{}
+			s.fails[ip] = f
+		}
+		f.count++
+		if f.count >= 3 {
+			f.blockedUntil, f.count = now.Add(10*time.Minute), 0
+		}
+		s.mu.Unlock()
+		if !v1 {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		writeError(w, v1, 401, "invalid_credentials", "invalid credentials")
+		return
+	}
+	delete(s.fails, ip)
+	s.counters.Logins++
+	fam := &family{id: randomHex(8), user: u, created: now}
+	s.families[fam.id] = fam
+	u.families = append(u.families, fam.id)
+	if len(u.families) > 20 {
+		s.revokeFamilyLocked(s.families[u.families[0]])
+	}
+	refresh := randomHex(32)
+	s.refresh[refresh] = &refreshEntry{family: fam, expires: now.Add(s.opts.RefreshTTL)}
+	access, _ := s.issueAccessLocked(u, fam)
+	s.mu.Unlock()
+	s.setAuthCookies(w, r, access, refresh, body.RememberMe)
+	writeJSON(w, 200, map[string]any{
+		"token":              access,
+		"user":               map[string]any{"id": u.id, "username": u.name, "role": "listener"},
+		"passwordNeedChange": false,
+	})
+}
+
+// setAuthCookies sets os_session (1.2+) and refresh_token with the real
+// server's attributes.
+func (s *Server) setAuthCookies(w http.ResponseWriter, r *http.Request, access string, refresh string, remember bool) {
+	secure := r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+	rc := &http.Cookie{Name: "refresh_token", Value: refresh, Path: "/api", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
+	if remember {
+		rc.MaxAge = int(s.opts.RefreshTTL / time.Second)
+	}
+	http.SetCookie(w, rc)
+	if s.setsSessionCookie() {
+		http.SetCookie(w, &http.Cookie{Name: "os_session", Value: access, Path: "/api", HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: secure, MaxAge: int(s.opts.AccessTTL / time.Second)})
+	}
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request, v1 bool) {
+	fail := func(msg string) {
+		s.mu.Lock()
+		s.counters.RefreshFailures++
+		s.mu.Unlock()
+		writeError(w, v1, 401, "invalid_credentials", msg)
+	}
+	ck, err := r.Cookie("refresh_token")
+	if err != nil || ck.Value == "" {
+		fail("no refresh token")
+		return
+	}
+	s.mu.Lock()
+	now := s.clock.Now()
+	e := s.refresh[ck.Value]
+	switch {
+	case e == nil || e.family.revoked:
+		s.mu.Unlock()
+		fail("invalid refresh token")
+		return
+	case !now.Before(e.expires):
+		s.mu.Unlock()
+		fail("refresh token expired")
+		return
+	}
+	successor := e.successor
+	if !e.usedAt.IsZero() {
+		if now.Sub(e.usedAt) > s.opts.ReplayGrace {
+			// Replay after the grace: treated as theft.
+			s.revokeFamilyLocked(e.family)
+			closing := s.closeFamilySocketsLocked(e.family.id)
+			s.mu.Unlock()
+			for _, c := range closing {
+				c.expire()
+			}
+			s.log.Warn("backendtest: refresh token replayed after the grace; family revoked")
+			fail("invalid refresh token")
+			return
+		}
+	} else {
+		successor = randomHex(32)
+		e.usedAt, e.successor = now, successor
+		s.refresh[successor] = &refreshEntry{family: e.family, expires: now.Add(s.opts.RefreshTTL)}
+	}
+	s.counters.Refreshes++
+	access, _ := s.issueAccessLocked(e.family.user, e.family)
+	u := e.family.user
+	s.mu.Unlock()
+	s.setAuthCookies(w, r, access, successor, true)
+	writeJSON(w, 200, map[string]any{"token": access, "user": map[string]any{"id": u.id, "username": u.name, "role": "listener"}})
+}
+
+func bearer(r *http.Request) string {
+	v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, v1 bool) {
+	s.mu.Lock()
+	u, famID, ok := s.userForAccessLocked(bearer(r))
+	if !ok {
+		s.mu.Unlock()
+		writeError(w, v1, 401, "invalid_credentials", "authentication required")
+		return
+	}
+	_ = u
+	var closing []*wsClient
+	if f := s.families[famID]; f != nil {
+		s.revokeFamilyLocked(f)
+		closing = s.closeFamilySocketsLocked(famID)
+	}
+	if ck, err := r.Cookie("refresh_token"); err == nil {
+		if e := s.refresh[ck.Value]; e != nil {
+			s.revokeFamilyLocked(e.family)
+		}
+	}
+	s.counters.Logouts++
+	s.mu.Unlock()
+	for _, c := range closing {
+		c.expire()
+	}
+	http.SetCookie(w, &http.Cookie{Name: "refresh_token", Path: "/api", MaxAge: -1, HttpOnly: true})
+	if s.setsSessionCookie() {
+		http.SetCookie(w, &http.Cookie{Name: "os_session", Path: "/api", MaxAge: -1, HttpOnly: true})
+	}
+	writeJSON(w, 200, map[string]any{"message": "logged out"})
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, v1 bool) {
+	s.mu.Lock()
+	u, _, ok := s.userForAccessLocked(bearer(r))
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, v1, 401, "invalid_credentials", "authentication required")
+		return
+	}
+	writeJSON(w, 200, map[string]any{"id": u.id, "username": u.name, "role": "listener"})
+}
+
+// identity resolves who a history or audio request is: Bearer, else the
+// os_session cookie (same-site only), else anonymous. Invalid credentials
+// fall through silently, like the real server.
+func (s *Server) identityLocked(r *http.Request) (u *user, how string) {
+	if tok := bearer(r); tok != "" {
+		if u, _, ok := s.userForAccessLocked(tok); ok {
+			return u, "bearer"
+		}
+	}
+	if s.setsSessionCookie() {
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "same-site", "none":
+			if ck, err := r.Cookie("os_session"); err == nil {
+				if u, _, ok := s.userForAccessLocked(ck.Value); ok {
+					return u, "cookie"
+				}
+			}
+		}
+	}
+	return nil, "anonymous"
+}
+
+func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	s.counters.AudioRequests++
+	u, how := s.identityLocked(r)
+	if u == nil && !s.opts.PublicAccess {
+		s.mu.Unlock()
+		writeError(w, v1, 401, "invalid_credentials", "authentication required")
+		return
+	}
+	var c *call
+	if err == nil && id >= 1 && id <= int64(len(s.calls)) {
+		c = s.calls[id-1]
+	}
+	if c == nil || !u.visible(c) {
+		s.mu.Unlock()
+		writeError(w, v1, 404, "not_found", "call not found")
+		return
+	}
+	switch how {
+	case "bearer":
+		s.counters.AudioByBearer++
+	case "cookie":
+		s.counters.AudioByCookie++
+	default:
+		s.counters.AudioAnonymous++
+	}
+	spec := c.spec
+	uploaded := c.uploaded
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", spec.AudioType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q; filename*=UTF-8''%s`, spec.AudioName, spec.AudioName))
+	http.ServeContent(w, r, "", uploaded, strings.NewReader(string(spec.Audio)))
+}
+
+// historyCall is one call in the history response.
+type historyCall struct {
+	ID             int64   `json:"id"`
+	AudioName      string  `json:"audioName"`
+	AudioType      string  `json:"audioType"`
+	DateTime       int64   `json:"dateTime"`
+	SystemID       int64   `json:"systemId"`
+	SystemLabel    string  `json:"systemLabel"`
+	TalkgroupID    int64   `json:"talkgroupId"`
+	TalkgroupLabel string  `json:"talkgroupLabel"`
+	TalkgroupName  string  `json:"talkgroupName"`
+	TalkgroupGroup string  `json:"talkgroupGroup,omitempty"`
+	TalkgroupTag   string  `json:"talkgroupTag,omitempty"`
+	Frequency      int64   `json:"frequency,omitempty"`
+	Duration       float64 `json:"duration"`
+	Source         int64   `json:"source,omitempty"`
+	Transcript     string  `json:"transcript,omitempty"`
+	Bookmarked     bool    `json:"bookmarked"`
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) {
+	q := r.URL.Query()
+	num := func(k string, def int64) (int64, bool) {
+		v := q.Get(k)
+		if v == "" {
+			return def, true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	}
+	from, ok1 := num("date_from", 0)
+	to, ok2 := num("date_to", 1<<62)
+	limit, ok3 := num("limit", 50)
+	page, ok4 := num("page", 1)
+	sortDir := q.Get("sort")
+	if !ok1 || !ok2 || !ok3 || !ok4 || (sortDir != "" && sortDir != "asc" && sortDir != "desc") {
+		writeError(w, v1, 400, "bad_request", "invalid query parameters")
+		return
+	}
+	limit = min(max(limit, 1), 100)
+	page = max(page, 1)
+	s.mu.Lock()
+	s.counters.HistoryRequests++
+	u, _ := s.identityLocked(r)
+	if u == nil && !s.opts.PublicAccess {
+		s.mu.Unlock()
+		writeError(w, v1, 401, "invalid_credentials", "authentication required")
+		return
+	}
+	var all []historyCall
+	for _, c := range s.calls {
+		dt := c.spec.DateTime.Unix()
+		if dt < from || dt > to || !u.visible(c) {
+			continue
+		}
+		h := historyCall{ID: c.id, AudioName: c.spec.AudioName, AudioType: c.spec.AudioType, DateTime: dt,
+			SystemID: c.spec.SystemID, TalkgroupID: c.spec.TalkgroupID, Frequency: c.spec.Frequency,
+			Duration: c.spec.Duration, Source: c.spec.Source, Transcript: c.transcript}
+		if sys := s.systemLocked(c.spec.SystemID); sys != nil {
+			h.SystemLabel = sys.label
+			if tg := s.talkgroupLocked(sys, c.spec.TalkgroupID); tg != nil {
+				h.TalkgroupLabel, h.TalkgroupName, h.TalkgroupGroup, h.TalkgroupTag = tg.label, tg.name, tg.group, tg.tag
+			}
+		}
+		all = append(all, h)
+	}
+	s.mu.Unlock()
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].DateTime != all[j].DateTime {
+			return all[i].DateTime < all[j].DateTime
+		}
+		return all[i].ID < all[j].ID
+	})
+	if sortDir != "asc" {
+		for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+			all[i], all[j] = all[j], all[i]
+		}
+	}
+	total := len(all)
+	start := min(int((page-1)*limit), total)
+	end := min(start+int(limit), total)
+	writeJSON(w, 200, map[string]any{"calls": append([]historyCall{}, all[start:end]...), "total": total})
+}

@@ -1,0 +1,605 @@
+// Package backendtest is an in-process fake OpenScanner server for tests and
+// the demo mode.
+//
+// It follows ../shared/openscanner-api.md (observed on OpenScanner 1.3.3)
+// to the letter, for the three server generations in the field: v1 and
+// legacy routes and WebSocket framings, login/refresh/logout with rotating
+// refresh-token families and the 30-second replay grace, the os_session and
+// refresh_token cookies with their real attributes, the audio route's
+// Bearer → cookie → anonymous order, history, and first-message WebSocket
+// auth. Its clock and token lifetimes are injectable and it has hooks to
+// drop broadcasts, close sockets, expire sessions, restart and count what
+// clients did. Routes the real server lacks answer 404 and are counted in
+// Counters().Unhandled, so a client calling something imaginary fails loudly.
+package backendtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Generation is an OpenScanner server generation.
+type Generation int
+
+const (
+	// Gen133 is 1.3.x: v1 and legacy APIs, os_session cookie, metadata-only calls.
+	Gen133 Generation = iota
+	// Gen120 is 1.2.x: legacy API only (v1 answers 404), os_session cookie.
+	Gen120
+	// Gen112 is 1.1.x and older: legacy only, no os_session cookie (audio by
+	// Bearer only), and CAL frames carry the audio inline.
+	Gen112
+)
+
+func (g Generation) version() string {
+	switch g {
+	case Gen120:
+		return "1.2.0"
+	case Gen112:
+		return "1.1.2"
+	}
+	return "1.3.3"
+}
+
+// Clock is the server's notion of now.
+type Clock interface{ Now() time.Time }
+
+// ManualClock is a Clock tests move by hand. It is safe for concurrent use.
+type ManualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewManualClock returns a clock set to t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
+
+// Now returns the clock's time.
+func (c *ManualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Set sets the clock to t.
+func (c *ManualClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Options configure a Server.
+type Options struct {
+	Generation   Generation
+	PublicAccess bool
+	// Clock drives token lifetimes and the replay grace; nil is real time.
+	Clock       Clock
+	AccessTTL   time.Duration // 0: 15 minutes
+	RefreshTTL  time.Duration // 0: 30 days
+	ReplayGrace time.Duration // 0: 30 seconds
+	// Users maps user names to passwords; nil is {"listener": "listener-pass"}.
+	Users map[string]string
+	// Addr to listen on; "" is 127.0.0.1:0.
+	Addr   string
+	Logger *slog.Logger
+}
+
+// Counters count what clients did.
+type Counters struct {
+	Logins          int // successful logins
+	FailedLogins    int // logins refused (wrong credentials or rate limited)
+	Refreshes       int // successful refreshes
+	RefreshFailures int
+	RevokedFamilies int // families revoked for replay, cap or logout
+	Logouts         int
+	AudioRequests   int
+	AudioByCookie   int // audio served on the os_session cookie
+	AudioByBearer   int // audio served on the Bearer header
+	AudioAnonymous  int // audio served anonymously (public access)
+	HistoryRequests int
+	WSConnects      int // WebSocket upgrades
+	WSAuthorized    int // sockets that passed first-message auth (or public)
+	Unhandled       int // requests to routes the real server does not have
+}
+
+// CallSpec describes a call to add.
+type CallSpec struct {
+	SystemID    int64 // radio system id
+	TalkgroupID int64 // radio talkgroup id
+	DateTime    time.Time
+	Audio       []byte
+	AudioName   string
+	AudioType   string // as an uploader would declare it; often application/octet-stream
+	Frequency   int64
+	Duration    float64
+	Source      int64
+	TalkerAlias string
+	Site        string
+	Channel     string
+}
+
+type call struct {
+	id         int64
+	spec       CallSpec
+	transcript string
+	systemRow  int64
+	tgRow      int64
+	uploaded   time.Time
+}
+
+type system struct {
+	row, id    int64
+	label, led string
+	tgs        []*talkgroup
+}
+
+type talkgroup struct {
+	row, id                      int64
+	label, name, group, tag, led string
+}
+
+type user struct {
+	id       int64
+	name     string
+	password string
+	grants   map[int64]bool // radio system ids; nil = all
+	families []string       // live family ids, oldest first
+}
+
+type family struct {
+	id      string
+	user    *user
+	revoked bool
+	created time.Time
+}
+
+type refreshEntry struct {
+	family    *family
+	expires   time.Time
+	usedAt    time.Time // zero until rotated
+	successor string
+}
+
+type failures struct {
+	count        int
+	blockedUntil time.Time
+}
+
+// Server is the fake. Its methods are safe for concurrent use.
+type Server struct {
+	opts   Options
+	clock  Clock
+	log    *slog.Logger
+	secret []byte
+
+	mu           sync.Mutex
+	addr         string
+	ln           net.Listener
+	hs           *http.Server
+	serveDone    chan struct{}
+	systems      []*system
+	calls        []*call
+	users        map[string]*user
+	families     map[string]*family
+	refresh      map[string]*refreshEntry
+	accessFamily map[string]string // access jti → family id
+	revokedJTI   map[string]bool
+	fails        map[string]*failures
+	clients      map[*wsClient]struct{}
+	dropNext     int
+	rejectNext   int
+	rejectReason string
+	counters     Counters
+	nextRow      int64
+}
+
+// NewServer starts a fake server listening on loopback. It panics if it
+// cannot listen (a test machine without loopback is beyond saving).
+func NewServer(opts Options) *Server {
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.AccessTTL == 0 {
+		opts.AccessTTL = 15 * time.Minute
+	}
+	if opts.RefreshTTL == 0 {
+		opts.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if opts.ReplayGrace == 0 {
+		opts.ReplayGrace = 30 * time.Second
+	}
+	if opts.Users == nil {
+		opts.Users = map[string]string{"listener": "listener-pass"}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	s := &Server{
+		opts:         opts,
+		clock:        opts.Clock,
+		log:          opts.Logger,
+		secret:       randomBytes(32),
+		users:        map[string]*user{},
+		families:     map[string]*family{},
+		refresh:      map[string]*refreshEntry{},
+		accessFamily: map[string]string{},
+		revokedJTI:   map[string]bool{},
+		fails:        map[string]*failures{},
+		clients:      map[*wsClient]struct{}{},
+		addr:         opts.Addr,
+	}
+	var uid int64 = 1 // 1 is the admin on a real server
+	names := make([]string, 0, len(opts.Users))
+	for n := range opts.Users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		uid++
+		s.users[n] = &user{id: uid, name: n, password: opts.Users[n]}
+	}
+	if err := s.Start(); err != nil {
+		panic(fmt.Sprintf("backendtest: %v", err))
+	}
+	return s
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
+
+// URL is the server's base URL, e.g. http://127.0.0.1:41234.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return "http://" + s.addr
+}
+
+// Start listens again on the server's address (after Stop).
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	// The port may linger briefly after Stop.
+	for i := 0; i < 100; i++ {
+		if ln, err = net.Listen("tcp", s.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.addr, err)
+	}
+	s.ln = ln
+	s.addr = ln.Addr().String()
+	s.hs = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	hs, done := s.hs, s.serveDone
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	return nil
+}
+
+// Stop takes the server down: the listener and every connection close.
+// State (calls, users, sessions) survives for Start, like a real restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	hs, done := s.hs, s.serveDone
+	s.hs, s.ln = nil, nil
+	clients := s.takeClientsLocked()
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.conn.Close()
+	}
+	if hs != nil {
+		_ = hs.Close()
+		<-done
+	}
+}
+
+// Restart stops and starts the server on the same address.
+func (s *Server) Restart() error {
+	s.Stop()
+	return s.Start()
+}
+
+// Close stops the server for good.
+func (s *Server) Close() { s.Stop() }
+
+func (s *Server) takeClientsLocked() []*wsClient {
+	out := make([]*wsClient, 0, len(s.clients))
+	for c := range s.clients {
+		out = append(out, c)
+		delete(s.clients, c)
+	}
+	return out
+}
+
+// Counters returns a snapshot of the counters.
+func (s *Server) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counters
+}
+
+// AddSystem adds (or relabels) a radio system and broadcasts the config.
+func (s *Server) AddSystem(id int64, label string) {
+	s.mu.Lock()
+	if sys := s.systemLocked(id); sys != nil {
+		sys.label = label
+	} else {
+		s.nextRow++
+		s.systems = append(s.systems, &system{row: s.nextRow, id: id, label: label})
+	}
+	s.mu.Unlock()
+	s.broadcastConfig()
+}
+
+// AddTalkgroup adds (or updates) a talkgroup of system systemID (created if
+// needed) and broadcasts the config.
+func (s *Server) AddTalkgroup(systemID, tgID int64, label, name, group, tag, led string) {
+	s.mu.Lock()
+	sys := s.systemLocked(systemID)
+	if sys == nil {
+		s.nextRow++
+		sys = &system{row: s.nextRow, id: systemID, label: fmt.Sprintf("System %d", systemID)}
+		s.systems = append(s.systems, sys)
+	}
+	var tg *talkgroup
+	for _, t := range sys.tgs {
+		if t.id == tgID {
+			tg = t
+		}
+	}
+	if tg == nil {
+		s.nextRow++
+		tg = &talkgroup{row: s.nextRow, id: tgID}
+		sys.tgs = append(sys.tgs, tg)
+	}
+	tg.label, tg.name, tg.group, tg.tag, tg.led = label, name, group, tag, led
+	s.mu.Unlock()
+	s.broadcastConfig()
+}
+
+func (s *Server) systemLocked(id int64) *system {
+	for _, sys := range s.systems {
+		if sys.id == id {
+			return sys
+		}
+	}
+	return nil
+}
+
+func (s *Server) talkgroupLocked(sys *system, id int64) *talkgroup {
+	if sys == nil {
+		return nil
+	}
+	for _, t := range sys.tgs {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// AddCall stores a call as an upload would and broadcasts it (unless a
+// DropBroadcasts is pending). It returns the call id; ids increase.
+func (s *Server) AddCall(spec CallSpec) int64 {
+	s.mu.Lock()
+	if spec.DateTime.IsZero() {
+		spec.DateTime = s.clock.Now()
+	}
+	if spec.AudioName == "" {
+		spec.AudioName = "call.wav"
+	}
+	if spec.AudioType == "" {
+		spec.AudioType = "application/octet-stream"
+	}
+	c := &call{id: int64(len(s.calls)) + 1, spec: spec, uploaded: s.clock.Now()}
+	sys := s.systemLocked(spec.SystemID)
+	if sys != nil {
+		c.systemRow = sys.row
+		if tg := s.talkgroupLocked(sys, spec.TalkgroupID); tg != nil {
+			c.tgRow = tg.row
+		}
+	}
+	s.calls = append(s.calls, c)
+	drop := s.dropNext > 0
+	if drop {
+		s.dropNext--
+	}
+	s.mu.Unlock()
+	if !drop {
+		s.broadcastCall(c)
+	}
+	return c.id
+}
+
+// SetTranscript sets a call's transcript and broadcasts it.
+func (s *Server) SetTranscript(callID int64, text string) {
+	s.mu.Lock()
+	var c *call
+	if callID >= 1 && callID <= int64(len(s.calls)) {
+		c = s.calls[callID-1]
+		c.transcript = text
+	}
+	s.mu.Unlock()
+	if c != nil {
+		s.broadcastTranscript(c)
+	}
+}
+
+// Calls is the number of stored calls.
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// DropBroadcasts makes the next n call broadcasts go to nobody, as when the
+// server's own queue is full. The calls are still stored (history has them).
+func (s *Server) DropBroadcasts(n int) {
+	s.mu.Lock()
+	s.dropNext += n
+	s.mu.Unlock()
+}
+
+// CloseSockets closes every live WebSocket abruptly (no close frame).
+func (s *Server) CloseSockets() {
+	s.mu.Lock()
+	clients := s.takeClientsLocked()
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.conn.Close()
+	}
+}
+
+// ExpireSessions sends every live WebSocket a session-expired frame and
+// closes it, and makes every access token issued so far invalid, as when
+// the server's secret rotates.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	for jti := range s.accessFamily {
+		s.revokedJTI[jti] = true
+	}
+	clients := s.takeClientsLocked()
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.expire()
+	}
+}
+
+// RejectNext makes the next n WebSocket connections get a rejected frame
+// with reason (e.g. "max_clients") and close.
+func (s *Server) RejectNext(n int, reason string) {
+	s.mu.Lock()
+	s.rejectNext, s.rejectReason = n, reason
+	s.mu.Unlock()
+}
+
+// GrantSystems restricts user to the given radio systems (none given: all).
+func (s *Server) GrantSystems(username string, systemIDs ...int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[username]
+	if u == nil {
+		return
+	}
+	if len(systemIDs) == 0 {
+		u.grants = nil
+		return
+	}
+	u.grants = map[int64]bool{}
+	for _, id := range systemIDs {
+		u.grants[id] = true
+	}
+}
+
+// visible reports whether u (nil: anonymous) may see c.
+func (u *user) visible(c *call) bool {
+	return u == nil || u.grants == nil || u.grants[c.spec.SystemID]
+}
+
+// accessClaims are the access JWT's claims, as the real server issues them.
+type accessClaims struct {
+	UserID   int64  `json:"userId"`
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+func (s *Server) issueAccessLocked(u *user, fam *family) (string, time.Time) {
+	now := s.clock.Now()
+	exp := now.Add(s.opts.AccessTTL)
+	jti := randomHex(16)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, accessClaims{
+		UserID: u.id, Username: u.name, Role: "listener",
+		RegisteredClaims: jwt.RegisteredClaims{
+			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: jti,
+		},
+	})
+	signed, err := t.SignedString(s.secret)
+	if err != nil {
+		panic(err)
+	}
+	s.accessFamily[jti] = fam.id
+	return signed, exp
+}
+
+// userForAccessLocked validates an access JWT against the fake's clock.
+func (s *Server) userForAccessLocked(token string) (*user, string, bool) {
+	var c accessClaims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.secret, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(s.clock.Now), jwt.WithExpirationRequired())
+	if err != nil || s.revokedJTI[c.ID] {
+		return nil, "", false
+	}
+	famID := s.accessFamily[c.ID]
+	if f := s.families[famID]; f == nil || f.revoked {
+		return nil, "", false
+	}
+	u := s.users[c.Username]
+	if u == nil {
+		return nil, "", false
+	}
+	return u, famID, true
+}
+
+func (s *Server) revokeFamilyLocked(f *family) {
+	if f.revoked {
+		return
+	}
+	f.revoked = true
+	s.counters.RevokedFamilies++
+	for i, id := range f.user.families {
+		if id == f.id {
+			f.user.families = append(f.user.families[:i], f.user.families[i+1:]...)
+			break
+		}
+	}
+	for jti, fid := range s.accessFamily {
+		if fid == f.id {
+			s.revokedJTI[jti] = true
+		}
+	}
+}
+
+// closeFamilySocketsLocked takes the sockets of family id for closing.
+func (s *Server) closeFamilySocketsLocked(id string) []*wsClient {
+	var out []*wsClient
+	for c := range s.clients {
+		if c.family == id {
+			out = append(out, c)
+			delete(s.clients, c)
+		}
+	}
+	return out
+}
+
+// hasV1 reports whether this generation serves /api/v1.
+func (s *Server) hasV1() bool { return s.opts.Generation == Gen133 }
+
+// setsSessionCookie reports whether this generation sets os_session.
+func (s *Server) setsSessionCookie() bool { return s.opts.Generation != Gen112 }

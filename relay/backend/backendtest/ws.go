@@ -1,0 +1,311 @@
+package backendtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsClient is one listener socket.
+type wsClient struct {
+	conn   *websocket.Conn
+	v1     bool
+	user   *user
+	family string
+	send   chan []byte
+
+	writeMu sync.Mutex
+}
+
+func (c *wsClient) write(data []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return c.conn.WriteMessage(websocket.TextMessage, data)
+}
+
+// expire sends a session-expired frame and closes the socket.
+func (c *wsClient) expire() {
+	_ = c.write(frame(c.v1, "session.expired", "XPR", nil, nil))
+	c.conn.Close()
+}
+
+// frame encodes one frame in the client's framing: {"type":…, …fields} on
+// v1, [CMD, payload] (or [CMD]) on legacy.
+func frame(v1 bool, typ, cmd string, fields map[string]any, legacy any) []byte {
+	var b []byte
+	if v1 {
+		m := map[string]any{"type": typ}
+		for k, v := range fields {
+			m[k] = v
+		}
+		b, _ = json.Marshal(m)
+	} else if legacy == nil {
+		b, _ = json.Marshal([]any{cmd})
+	} else {
+		b, _ = json.Marshal([]any{cmd, legacy})
+	}
+	return b
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1"
+}
+
+const wsAuthWait = 10 * time.Second
+
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
+	if !s.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(64 << 10)
+	c := &wsClient{conn: conn, v1: v1, send: make(chan []byte, 256)}
+	s.mu.Lock()
+	s.counters.WSConnects++
+	reject := s.rejectNext > 0
+	reason := s.rejectReason
+	if reject {
+		s.rejectNext--
+	}
+	s.mu.Unlock()
+	if reject {
+		_ = c.write(frame(v1, "connection.rejected", "MAX", map[string]any{"reason": reason}, nil))
+		conn.Close()
+		return
+	}
+	if !s.opts.PublicAccess {
+		_ = conn.SetReadDeadline(time.Now().Add(wsAuthWait))
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			conn.Close()
+			return
+		}
+		u, fam, ok := s.authFrame(msg)
+		if !ok {
+			c.expire()
+			return
+		}
+		c.user, c.family = u, fam
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	s.mu.Lock()
+	if s.hs == nil { // stopped meanwhile
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.counters.WSAuthorized++
+	c.send <- frame(v1, "connection.welcome", "VER",
+		map[string]any{"version": s.opts.Generation.version(), "branding": "", "email": ""},
+		map[string]any{"version": s.opts.Generation.version(), "branding": "", "email": ""})
+	c.send <- s.configFrameLocked(v1)
+	s.clients[c] = struct{}{}
+	count := len(s.clients)
+	s.mu.Unlock()
+	c.send <- frame(v1, "listener.count", "LSC", map[string]any{"count": count}, count)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			// Public servers accept a late sign-in on the same socket.
+			if s.opts.PublicAccess && c.user == nil {
+				if u, fam, ok := s.authFrame(msg); ok {
+					s.mu.Lock()
+					c.user, c.family = u, fam
+					s.mu.Unlock()
+				}
+			}
+		}
+	}()
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	defer func() {
+		s.mu.Lock()
+		delete(s.clients, c)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ping.C:
+			c.writeMu.Lock()
+			err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
+			c.writeMu.Unlock()
+			if err != nil {
+				return
+			}
+		case b := <-c.send:
+			if err := c.write(b); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// authFrame checks a first message: a JSON array whose first element is
+// the access JWT.
+func (s *Server) authFrame(msg []byte) (*user, string, bool) {
+	var arr []json.RawMessage
+	if json.Unmarshal(msg, &arr) != nil || len(arr) == 0 {
+		return nil, "", false
+	}
+	var tok string
+	if json.Unmarshal(arr[0], &tok) != nil || strings.Count(tok, ".") != 2 {
+		return nil, "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userForAccessLocked(tok)
+}
+
+func (s *Server) configLocked() map[string]any {
+	systems := []any{}
+	for _, sys := range s.systems {
+		tgs := []any{}
+		for _, tg := range sys.tgs {
+			t := map[string]any{"id": tg.row, "talkgroupId": tg.id, "label": tg.label}
+			if tg.name != "" {
+				t["name"] = tg.name
+			}
+			if tg.group != "" {
+				t["group"] = tg.group
+			}
+			if tg.tag != "" {
+				t["tag"] = tg.tag
+			}
+			if tg.led != "" {
+				t["ledColor"] = tg.led
+			}
+			tgs = append(tgs, t)
+		}
+		m := map[string]any{"id": sys.row, "systemId": sys.id, "label": sys.label, "talkgroups": tgs}
+		if sys.led != "" {
+			m["ledColor"] = sys.led
+		}
+		systems = append(systems, m)
+	}
+	return map[string]any{"keypadBeeps": "uniden", "playbackGoesLive": false, "shareableLinks": false,
+		"showListenersCount": false, "systems": systems, "time12hFormat": false, "transcriptionEnabled": false}
+}
+
+func (s *Server) configFrameLocked(v1 bool) []byte {
+	cfg := s.configLocked()
+	return frame(v1, "scanner.config", "CFG", map[string]any{"config": cfg}, cfg)
+}
+
+// deliverLocked queues a frame for every client that may see it; a full
+// queue drops the frame, as the real server does.
+func (s *Server) deliverLocked(build func(c *wsClient) []byte) {
+	for c := range s.clients {
+		b := build(c)
+		if b == nil {
+			continue
+		}
+		select {
+		case c.send <- b:
+		default:
+		}
+	}
+}
+
+func (s *Server) broadcastConfig() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v1, legacy := s.configFrameLocked(true), s.configFrameLocked(false)
+	s.deliverLocked(func(c *wsClient) []byte {
+		if c.v1 {
+			return v1
+		}
+		return legacy
+	})
+}
+
+func (s *Server) callPayloadLocked(c *call, inline bool) map[string]any {
+	m := map[string]any{
+		"id": c.id, "audioName": c.spec.AudioName, "audioType": c.spec.AudioType,
+		"dateTime": c.spec.DateTime.Unix(), "duration": c.spec.Duration, "frequency": c.spec.Frequency,
+		"system": c.systemRow, "systemId": c.spec.SystemID, "talkgroup": c.tgRow, "talkgroupId": c.spec.TalkgroupID,
+	}
+	if c.spec.Source != 0 {
+		m["source"] = c.spec.Source
+	}
+	if c.spec.TalkerAlias != "" {
+		m["talkerAlias"] = c.spec.TalkerAlias
+	}
+	if c.spec.Site != "" {
+		m["site"] = c.spec.Site
+	}
+	if c.spec.Channel != "" {
+		m["channel"] = c.spec.Channel
+	}
+	if inline {
+		m["audio"] = c.spec.Audio // []byte marshals as base64, as 1.1 sends it
+	}
+	return m
+}
+
+func (s *Server) broadcastCall(cl *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inline := s.opts.Generation == Gen112
+	p := s.callPayloadLocked(cl, inline)
+	v1 := frame(true, "call.new", "CAL", map[string]any{"call": p}, nil)
+	legacy := frame(false, "call.new", "CAL", nil, p)
+	s.deliverLocked(func(c *wsClient) []byte {
+		if !c.user.visible(cl) {
+			return nil
+		}
+		if c.v1 {
+			return v1
+		}
+		return legacy
+	})
+}
+
+func (s *Server) broadcastTranscript(cl *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := map[string]any{"callId": cl.id, "text": cl.transcript}
+	v1 := frame(true, "call.transcript", "TRN", p, nil)
+	legacy := frame(false, "call.transcript", "TRN", nil, p)
+	s.deliverLocked(func(c *wsClient) []byte {
+		if !c.user.visible(cl) {
+			return nil
+		}
+		if c.v1 {
+			return v1
+		}
+		return legacy
+	})
+}
