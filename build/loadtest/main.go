@@ -226,6 +226,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	// Sample the relay's RSS while driving calls.
 	var maxRSS atomic.Int64
 	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
 	go func() {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()

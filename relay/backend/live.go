@@ -1,0 +1,428 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"earshot/relay/event"
+)
+
+// labelBook resolves radio ids to the names in scanner.config.
+type labelBook struct {
+	mu      sync.Mutex
+	systems map[int64]ConfigSystem
+	tgs     map[[2]int64]ConfigTalkgroup
+}
+
+func (b *labelBook) update(c *Config) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.systems = map[int64]ConfigSystem{}
+	b.tgs = map[[2]int64]ConfigTalkgroup{}
+	for _, sys := range c.Systems {
+		b.systems[sys.ID] = sys
+		for _, tg := range sys.Talkgroups {
+			b.tgs[[2]int64{sys.ID, tg.ID}] = tg
+		}
+	}
+}
+
+// resolve fills c's labels from the config (history rows bring their own;
+// the config wins where it has a name).
+func (b *labelBook) resolve(c *event.Call) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sys, ok := b.systems[c.SystemID]; ok {
+		if sys.Label != "" {
+			c.SystemLabel = sys.Label
+		}
+		if c.LEDColor == "" {
+			c.LEDColor = sys.LEDColor
+		}
+	}
+	if tg, ok := b.tgs[[2]int64{c.SystemID, c.TalkgroupID}]; ok {
+		if tg.Label != "" {
+			c.TalkgroupLabel = tg.Label
+		}
+		if tg.Name != "" {
+			c.TalkgroupName = tg.Name
+		}
+		if tg.Group != "" {
+			c.TalkgroupGroup = tg.Group
+		}
+		if tg.Tag != "" {
+			c.TalkgroupTag = tg.Tag
+		}
+		if tg.LEDColor != "" {
+			c.LEDColor = tg.LEDColor
+		}
+	}
+}
+
+// feed is the ordering and de-duplication state of the emitted calls.
+type feed struct {
+	emit     func(event.Event)
+	lastID   int64 // highest call id emitted
+	lastDate int64 // its dateTime
+	started  bool  // a first backfill happened
+}
+
+func (f *feed) call(c *event.Call) {
+	if c.ID <= f.lastID {
+		return // already emitted (backfill and live overlap)
+	}
+	f.lastID = c.ID
+	if c.DateTime > f.lastDate {
+		f.lastDate = c.DateTime
+	}
+	f.emit(event.Event{Type: event.TypeCall, Call: c})
+}
+
+// Run keeps the live feed going until ctx ends: it signs in, connects,
+// backfills from history after every (re)connect, and emits calls in id
+// order without repeats, plus transcripts and status changes. It returns
+// ctx's error, or ErrSignInAgain when the server refuses the stored sign-in
+// (it never retries that).
+func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
+	s.mu.Lock()
+	s.emitStatus = func(st event.Status) { emit(event.Event{Type: event.TypeStatus, Status: &st}) }
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.emitStatus = nil
+		s.mu.Unlock()
+	}()
+	f := &feed{emit: emit}
+	attempt := 0
+	for {
+		s.setStatus(event.StateConnecting, "", time.Time{})
+		connected, wait, err := s.session(ctx, f)
+		switch {
+		case ctx.Err() != nil:
+			s.setStatus(event.StateStopped, "", time.Time{})
+			return ctx.Err()
+		case IsSignInAgain(err):
+			s.setStatus(event.StateSignedOut, err.Error(), time.Time{})
+			return err
+		}
+		if connected {
+			attempt = 0
+		}
+		state := event.StateDisconnected
+		var rejected *rejectedError
+		switch {
+		case errors.As(err, &rejected):
+			state = event.StateRejected
+			wait = max(wait, rejectedBackoff)
+		case errors.Is(err, ErrRateLimited):
+			wait = max(wait, rateLimitWait)
+		}
+		if wait == 0 {
+			wait = backoff(attempt)
+			attempt++
+		}
+		reason := "connection lost"
+		if err != nil {
+			reason = err.Error()
+		}
+		s.log.Info("live feed down; retrying", "reason", reason, "in", wait.Round(time.Millisecond))
+		s.setStatus(state, reason, time.Now().Add(wait))
+		select {
+		case <-ctx.Done():
+			s.setStatus(event.StateStopped, "", time.Time{})
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// backoff is the capped exponential backoff with ±20 % jitter.
+func backoff(attempt int) time.Duration {
+	d := backoffBase << min(attempt, 10)
+	d = min(d, backoffCap)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+type rejectedError struct{ reason string }
+
+func (e *rejectedError) Error() string {
+	return "the server refused the live connection (" + e.reason + ")"
+}
+
+var errSessionExpired = errors.New("the server ended the session")
+
+// session runs one connection. connected reports whether it got as far as
+// the server's welcome; wait, if set, is how long to wait before the next.
+func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait time.Duration, err error) {
+	if err := s.ensureProbed(ctx); err != nil {
+		return false, 0, err
+	}
+	tok, err := s.accessToken(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	s.mu.Lock()
+	public := s.publicAccess
+	s.mu.Unlock()
+	if tok == "" && !public {
+		return false, 0, fmt.Errorf("%w: this server needs an account (it has no public access)", ErrSignInAgain)
+	}
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return false, 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { <-ctx.Done(); conn.Close() }()
+	conn.SetReadLimit(MaxFrameSize)
+	if tok != "" {
+		first, _ := json.Marshal([]string{tok})
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := conn.WriteMessage(websocket.TextMessage, first); err != nil {
+			return false, 0, fmt.Errorf("authenticate the live feed: %w", err)
+		}
+	}
+	frames := make(chan Frame, 1024)
+	readErr := make(chan error, 1)
+	go s.readFrames(conn, frames, readErr)
+
+	// Refresh ahead of expiry while connected, so audio downloads never
+	// wait on a refresh.
+	go s.keepFresh(ctx)
+
+	backfillTick := time.NewTicker(s.opts.BackfillEvery)
+	defer backfillTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return connected, 0, ctx.Err()
+		case err := <-readErr:
+			// Frames read before the error still count.
+			for {
+				select {
+				case fr := <-frames:
+					if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+						return c, w, e
+					}
+					continue
+				default:
+				}
+				break
+			}
+			return connected, 0, fmt.Errorf("live feed: %w", err)
+		case fr := <-frames:
+			if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+				return c, w, e
+			}
+		case <-backfillTick.C:
+			if connected {
+				if err := s.backfill(ctx, f); err != nil {
+					s.log.Warn("history backfill failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// handle processes one frame.
+func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool) (bool, time.Duration, error) {
+	switch fr.Kind {
+	case FrameWelcome:
+		*connected = true
+		s.mu.Lock()
+		if fr.Version != "" && s.version == "" {
+			s.version = fr.Version
+		}
+		s.mu.Unlock()
+		s.setStatus(event.StateConnected, "", time.Time{})
+		// Fill what was missed while disconnected, before live calls.
+		if err := s.backfill(ctx, f); err != nil {
+			s.log.Warn("history backfill failed; calls missed while disconnected may be lost", "err", err)
+		}
+	case FrameConfig:
+		s.labels.update(fr.Config)
+	case FrameCall:
+		c := fr.Call
+		if !*connected {
+			*connected = true // public servers may skip the welcome
+			s.setStatus(event.StateConnected, "", time.Time{})
+		}
+		if f.lastID != 0 && c.ID > f.lastID+1 {
+			// A gap: the server may have dropped broadcasts. History has
+			// them (or they belong to systems this account cannot see).
+			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
+				s.log.Warn("history backfill failed", "err", err)
+			}
+		}
+		s.labels.resolve(c)
+		f.call(c)
+	case FrameTranscript:
+		f.emit(event.Event{Type: event.TypeTranscript, Transcript: fr.Transcript})
+	case FrameSessionExpired:
+		s.mu.Lock()
+		stale := s.access
+		s.mu.Unlock()
+		if stale != "" {
+			if err := s.refresh(ctx, stale); err != nil {
+				return *connected, 0, err
+			}
+		}
+		return *connected, 100 * time.Millisecond, errSessionExpired
+	case FrameRejected:
+		return *connected, 0, &rejectedError{reason: fr.Reason}
+	}
+	return *connected, 0, nil
+}
+
+func (s *Session) dial(ctx context.Context) (*websocket.Conn, error) {
+	u := *s.base
+	if u.Scheme == "https" {
+		u.Scheme = "wss"
+	} else {
+		u.Scheme = "ws"
+	}
+	s.mu.Lock()
+	if s.v1 {
+		u.Path += "/api/v1/ws/listener"
+	} else {
+		u.Path += "/ws"
+	}
+	s.mu.Unlock()
+	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
+	// No Origin: a native client. The token goes in the first message,
+	// never in the URL.
+	conn, resp, err := d.DialContext(ctx, u.String(), nil)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("open the live feed: the server answered %d", resp.StatusCode)
+		}
+		return nil, fmt.Errorf("open the live feed: %w", err)
+	}
+	return conn, nil
+}
+
+// readFrames reads until the connection fails, parsing each frame;
+// malformed frames are logged (without content) and skipped.
+func (s *Session) readFrames(conn *websocket.Conn, out chan<- Frame, errc chan<- error) {
+	_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(10*time.Second))
+	})
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			errc <- err
+			return
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
+		fr, err := ParseFrame(data)
+		if err != nil {
+			s.log.Warn("skipping a malformed frame from the server", "bytes", len(data), "err", err)
+			continue
+		}
+		if fr.Kind == FrameUnknown {
+			s.log.Debug("ignoring a frame type Earshot does not use", "type", fr.Type)
+			continue
+		}
+		out <- fr
+	}
+}
+
+// keepFresh refreshes the access token ahead of its expiry until ctx ends.
+func (s *Session) keepFresh(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		due := s.access != "" && !s.freshLocked()
+		stale := s.access
+		s.mu.Unlock()
+		if due {
+			if err := s.refresh(ctx, stale); err != nil && ctx.Err() == nil {
+				s.log.Warn("refreshing the sign-in ahead of expiry failed; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// backfill emits the calls in history newer than the last one emitted.
+func (s *Session) backfill(ctx context.Context, f *feed) error {
+	return s.backfillUntil(ctx, f, 0)
+}
+
+// backfillUntil emits history calls with ids above the last emitted (and
+// below until, if set), oldest first.
+func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error {
+	from := f.lastDate
+	if !f.started {
+		f.started = true
+		if f.lastID == 0 {
+			from = time.Now().Add(-firstBackfill).Unix()
+		}
+	}
+	tok, err := s.accessToken(ctx)
+	if err != nil {
+		return err
+	}
+	var calls []*event.Call
+	for page := 1; page <= maxBackfillRuns; page++ {
+		q := url.Values{}
+		q.Set("date_from", strconv.FormatInt(from, 10))
+		q.Set("sort", "asc")
+		q.Set("limit", strconv.Itoa(maxBackfillPage))
+		q.Set("page", strconv.Itoa(page))
+		var ans struct {
+			Calls []json.RawMessage `json:"calls"`
+			Total int               `json:"total"`
+		}
+		if err := s.do(ctx, "GET", s.prefix()+"/calls?"+q.Encode(), nil, tok, &ans); err != nil {
+			return err
+		}
+		for _, raw := range ans.Calls {
+			c, err := parseCall(raw)
+			if err != nil {
+				s.log.Warn("skipping a malformed history row", "err", err)
+				continue
+			}
+			calls = append(calls, c)
+		}
+		if len(ans.Calls) < maxBackfillPage {
+			break
+		}
+	}
+	sort.Slice(calls, func(i, j int) bool { return calls[i].ID < calls[j].ID })
+	n := 0
+	for _, c := range calls {
+		if until != 0 && c.ID >= until {
+			break
+		}
+		if c.ID <= f.lastID {
+			continue
+		}
+		s.labels.resolve(c)
+		f.call(c)
+		n++
+	}
+	if n > 0 {
+		s.log.Info("filled calls from history", "calls", n)
+	}
+	return nil
+}

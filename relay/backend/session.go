@@ -1,0 +1,606 @@
+// Package backend is Earshot's OpenScanner client: one signed-in session
+// with a server, its live feed and its call audio.
+//
+// It owns everything about talking to the server: discovery (v1 with legacy
+// fallback), sign-in and the refresh-token life cycle (refresh ahead of
+// expiry, single flight, every rotated refresh token persisted before it is
+// used again), the live WebSocket (first-message auth, both framings,
+// reconnect with capped backoff, backfill from history so no call is lost
+// or repeated), and audio downloads (the os_session cookie where the server
+// sets one, the Bearer header on 1.1, inline audio as is). It knows nothing
+// about local consumers; it emits typed events.
+package backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"earshot/relay/event"
+)
+
+var (
+	// ErrSignInAgain means the server refused the stored credentials: the
+	// user must sign in again. The session never retries it in a loop.
+	ErrSignInAgain = errors.New("the server refused the sign-in; sign in again")
+	// ErrRateLimited means the server is refusing sign-ins for a while
+	// after failed attempts (OpenScanner: 10 minutes).
+	ErrRateLimited = errors.New("the server is refusing sign-ins after too many failed attempts; wait 10 minutes")
+	// ErrCallUnavailable means the server does not offer the call to this
+	// account (not granted, or gone).
+	ErrCallUnavailable = errors.New("the server does not offer this call to this account")
+	// ErrNotOpenScanner means the URL does not answer like an OpenScanner server.
+	ErrNotOpenScanner = errors.New("this address does not answer like an OpenScanner server")
+)
+
+// IsSignInAgain reports whether err means the user must sign in again.
+func IsSignInAgain(err error) bool { return errors.Is(err, ErrSignInAgain) }
+
+// Limits.
+const (
+	maxJSONBody     = 4 << 20
+	maxAudioBytes   = 64 << 20
+	wsReadWait      = 90 * time.Second // the server pings every 30 s
+	backoffBase     = 500 * time.Millisecond
+	backoffCap      = 30 * time.Second
+	rejectedBackoff = 2 * time.Minute
+	rateLimitWait   = 10 * time.Minute
+	firstBackfill   = 10 * time.Minute // history fetched on the very first connect
+	maxBackfillPage = 100
+	maxBackfillRuns = 50 // pages per backfill
+)
+
+// Options configure a Session.
+type Options struct {
+	ServerURL string
+	Username  string // empty for a public-access server
+	// RefreshToken is the stored refresh token, preferred over Password.
+	RefreshToken string
+	// Password is used only without a refresh token (or when the server
+	// refused it and the password is remembered).
+	Password string
+	// SaveRefreshToken persists every rotated refresh token; it is called
+	// before the new token is used again.
+	SaveRefreshToken func(ctx context.Context, token string) error
+	// HTTPClient is used for every request; nil builds one with a cookie
+	// jar and timeouts. A client without a jar gets one.
+	HTTPClient *http.Client
+	// Now is the clock used to schedule refreshes; nil means time.Now.
+	Now func() time.Time
+	// BackfillEvery re-reads history while connected, to catch broadcasts
+	// the server dropped; 0 means 60 s.
+	BackfillEvery time.Duration
+	Logger        *slog.Logger
+}
+
+// Session is one client session with an OpenScanner server. Its methods are
+// safe for concurrent use; Run may be called once.
+type Session struct {
+	opts Options
+	base *url.URL
+	http *http.Client
+	jar  http.CookieJar
+	now  func() time.Time
+	log  *slog.Logger
+
+	mu           sync.Mutex
+	probed       bool
+	v1           bool
+	version      string
+	publicAccess bool
+	access       string
+	accessExp    time.Time
+	accessMargin time.Duration // refresh this long before accessExp
+	refreshTok   string
+	cookieAudio  bool // the server set os_session at sign-in
+	inflight     *refreshCall
+	status       event.Status
+	emitStatus   func(event.Status)
+
+	labels labelBook
+}
+
+type refreshCall struct {
+	done chan struct{}
+	err  error
+}
+
+// New checks opts and returns a session; nothing is sent yet.
+func New(opts Options) (*Session, error) {
+	u, err := url.Parse(strings.TrimRight(opts.ServerURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q must look like https://scanner.example.org", opts.ServerURL)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BackfillEvery <= 0 {
+		opts.BackfillEvery = 60 * time.Second
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 60 * time.Second}
+	} else {
+		c := *client
+		client = &c
+	}
+	if client.Jar == nil {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return nil, err
+		}
+		client.Jar = jar
+	}
+	s := &Session{
+		opts: opts, base: u, http: client, jar: client.Jar, now: opts.Now, log: opts.Logger,
+		refreshTok: opts.RefreshToken,
+		status:     event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()},
+	}
+	if opts.RefreshToken != "" {
+		s.setRefreshCookie(opts.RefreshToken)
+	}
+	return s, nil
+}
+
+func (s *Session) apiURL() *url.URL { u := *s.base; u.Path += "/api/"; return &u }
+
+func (s *Session) setRefreshCookie(tok string) {
+	s.jar.SetCookies(s.apiURL(), []*http.Cookie{{Name: "refresh_token", Value: tok, Path: "/api"}})
+}
+
+func (s *Session) cookie(name string) string {
+	for _, c := range s.jar.Cookies(s.apiURL()) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (s *Session) prefix() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.v1 {
+		return "/api/v1"
+	}
+	return "/api"
+}
+
+// ServerInfo returns what discovery learned (after Probe, Login or Run).
+func (s *Session) ServerInfo() (version string, publicAccess bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version, s.publicAccess
+}
+
+// Status is the connection state now.
+func (s *Session) Status() event.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *Session) setStatus(state, reason string, retryAt time.Time) {
+	s.mu.Lock()
+	if s.status.State == state && s.status.Reason == reason && s.status.RetryAt.Equal(retryAt) {
+		s.mu.Unlock()
+		return
+	}
+	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(), RetryAt: retryAt}
+	st, emit := s.status, s.emitStatus
+	s.mu.Unlock()
+	if emit != nil {
+		emit(st)
+	}
+}
+
+// apiError is an error answer from the server, v1 or legacy shape.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("server answered %d: %s", e.Status, e.Message)
+	}
+	return fmt.Sprintf("server answered %d", e.Status)
+}
+
+func readAPIError(resp *http.Response) *apiError {
+	e := &apiError{Status: resp.StatusCode}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var v1 struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(body, &v1) == nil && (v1.Error.Code != "" || v1.Error.Message != "") {
+		e.Code, e.Message = v1.Error.Code, v1.Error.Message
+		return e
+	}
+	var legacy struct{ Error string }
+	if json.Unmarshal(body, &legacy) == nil {
+		e.Message = legacy.Error
+	}
+	return e
+}
+
+// do sends one request to path (relative to the server) and decodes a JSON
+// answer into out on 2xx.
+func (s *Session) do(ctx context.Context, method, path string, body any, bearer string, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base.String()+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach %s: %w", s.base.Host, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return readAPIError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)).Decode(out); err != nil {
+		return fmt.Errorf("%w: %s %s answered something that is not its JSON (%v)", ErrNotOpenScanner, method, path, err)
+	}
+	return nil
+}
+
+// redactURLError drops query strings from URL errors (none carry secrets
+// today; this keeps it so).
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery = ""
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}
+
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// Probe discovers the server: v1 or legacy API, version and whether it
+// offers public access. It needs no credentials.
+func (s *Session) Probe(ctx context.Context) error {
+	var health struct{ Status, Version string }
+	v1 := true
+	err := s.do(ctx, "GET", "/api/v1/health", nil, "", &health)
+	if statusOf(err) == http.StatusNotFound {
+		v1 = false
+		err = s.do(ctx, "GET", "/api/health", nil, "", &health)
+	}
+	if err != nil {
+		if statusOf(err) != 0 {
+			return fmt.Errorf("%w (%v)", ErrNotOpenScanner, err)
+		}
+		return err
+	}
+	if health.Status == "" {
+		return ErrNotOpenScanner
+	}
+	prefix := "/api"
+	if v1 {
+		prefix = "/api/v1"
+	}
+	var setup struct {
+		PublicAccess bool `json:"publicAccess"`
+	}
+	if err := s.do(ctx, "GET", prefix+"/setup/status", nil, "", &setup); err != nil {
+		return fmt.Errorf("read the server's setup: %w", err)
+	}
+	s.mu.Lock()
+	s.probed, s.v1, s.version, s.publicAccess = true, v1, health.Version, setup.PublicAccess
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Session) ensureProbed(ctx context.Context) error {
+	s.mu.Lock()
+	probed := s.probed
+	s.mu.Unlock()
+	if probed {
+		return nil
+	}
+	return s.Probe(ctx)
+}
+
+type authAnswer struct {
+	Token string `json:"token"`
+}
+
+// Login signs in with a password and returns the new refresh token (the
+// caller keeps it in the keyring). A refused password is ErrSignInAgain;
+// exactly one attempt is made.
+func (s *Session) Login(ctx context.Context, username, password string) (string, error) {
+	if err := s.ensureProbed(ctx); err != nil {
+		return "", err
+	}
+	var ans authAnswer
+	err := s.do(ctx, "POST", s.prefix()+"/auth/login",
+		map[string]any{"username": username, "password": password, "rememberMe": true}, "", &ans)
+	switch statusOf(err) {
+	case 0:
+	case http.StatusUnauthorized:
+		return "", fmt.Errorf("%w: the user name or password was refused", ErrSignInAgain)
+	case http.StatusTooManyRequests:
+		return "", ErrRateLimited
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
+	refresh := s.cookie("refresh_token")
+	if ans.Token == "" || refresh == "" {
+		return "", fmt.Errorf("%w: the sign-in answer has no token", ErrNotOpenScanner)
+	}
+	s.mu.Lock()
+	s.setAccessLocked(ans.Token)
+	s.refreshTok = refresh
+	s.cookieAudio = s.cookie("os_session") != ""
+	s.mu.Unlock()
+	return refresh, nil
+}
+
+func (s *Session) setAccessLocked(token string) {
+	s.access = token
+	s.accessExp = time.Time{}
+	// exp is read unverified, only to schedule the refresh.
+	var c jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err == nil && c.ExpiresAt != nil {
+		s.accessExp = c.ExpiresAt.Time
+		s.accessMargin = refreshMargin(s.accessExp.Sub(s.now()))
+	}
+}
+
+// hasCredentials reports whether the session can sign in at all.
+func (s *Session) hasCredentials() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshTok != "" || (s.opts.Username != "" && s.opts.Password != "")
+}
+
+// freshLocked reports whether the access token is good for a while yet.
+func (s *Session) freshLocked() bool {
+	return s.access != "" && (s.accessExp.IsZero() || s.now().Before(s.accessExp.Add(-s.accessMargin)))
+}
+
+// refreshMargin is how long before exp a token is refreshed.
+func refreshMargin(ttl time.Duration) time.Duration {
+	return min(time.Minute, max(ttl/4, time.Second))
+}
+
+// accessToken returns a usable access token, refreshing (or signing in)
+// first when there is none or it is about to expire. "" means anonymous.
+func (s *Session) accessToken(ctx context.Context) (string, error) {
+	if !s.hasCredentials() {
+		return "", nil
+	}
+	s.mu.Lock()
+	tok, fresh := s.access, s.freshLocked()
+	s.mu.Unlock()
+	if fresh {
+		return tok, nil
+	}
+	if err := s.refresh(ctx, tok); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.access, nil
+}
+
+// refresh gets a new access token unless it changed from stale meanwhile.
+// Concurrent callers share one refresh.
+func (s *Session) refresh(ctx context.Context, stale string) error {
+	s.mu.Lock()
+	if s.access != stale && s.freshLocked() {
+		s.mu.Unlock()
+		return nil // someone else refreshed already
+	}
+	if c := s.inflight; c != nil {
+		s.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c := &refreshCall{done: make(chan struct{})}
+	s.inflight = c
+	s.mu.Unlock()
+	// The refresh outlives one caller's cancellation: others wait on it.
+	c.err = s.doRefresh(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	s.inflight = nil
+	s.mu.Unlock()
+	close(c.done)
+	return c.err
+}
+
+func (s *Session) doRefresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.ensureProbed(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	haveRefresh, user, pw := s.refreshTok != "", s.opts.Username, s.opts.Password
+	s.mu.Unlock()
+	if haveRefresh {
+		var ans authAnswer
+		err := s.do(ctx, "POST", s.prefix()+"/auth/refresh", nil, "", &ans)
+		switch {
+		case err == nil && ans.Token != "":
+			next := s.cookie("refresh_token")
+			// Persist the rotated token before anything can use it again.
+			if s.opts.SaveRefreshToken != nil && next != "" {
+				if serr := s.opts.SaveRefreshToken(ctx, next); serr != nil {
+					s.log.Warn("could not keep the rotated refresh token in the keyring; the next start will need a password", "err", serr)
+				}
+			}
+			s.mu.Lock()
+			s.setAccessLocked(ans.Token)
+			s.refreshTok = next
+			s.cookieAudio = s.cookie("os_session") != ""
+			s.mu.Unlock()
+			s.log.Debug("access token refreshed")
+			return nil
+		case statusOf(err) == http.StatusTooManyRequests:
+			return ErrRateLimited
+		case statusOf(err) == http.StatusUnauthorized:
+			s.mu.Lock()
+			s.refreshTok, s.access = "", ""
+			s.mu.Unlock()
+			if pw == "" {
+				return fmt.Errorf("%w: the stored sign-in was refused (signed out elsewhere, or expired)", ErrSignInAgain)
+			}
+			s.log.Info("the stored sign-in was refused; signing in with the remembered password")
+		case err != nil:
+			return fmt.Errorf("refresh the sign-in: %w", err)
+		}
+	}
+	if user == "" || pw == "" {
+		return fmt.Errorf("%w: no stored sign-in", ErrSignInAgain)
+	}
+	refresh, err := s.Login(ctx, user, pw)
+	if err != nil {
+		return err
+	}
+	if s.opts.SaveRefreshToken != nil {
+		if serr := s.opts.SaveRefreshToken(ctx, refresh); serr != nil {
+			s.log.Warn("could not keep the refresh token in the keyring", "err", serr)
+		}
+	}
+	return nil
+}
+
+// Logout signs out on the server (revoking the session there). A session
+// holding only a refresh token refreshes first to get the Bearer token
+// logout needs.
+func (s *Session) Logout(ctx context.Context) error {
+	if err := s.ensureProbed(ctx); err != nil {
+		return err
+	}
+	tok, err := s.accessToken(ctx)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return nil // nothing to sign out of
+	}
+	if err := s.do(ctx, "POST", s.prefix()+"/auth/logout", nil, tok, nil); err != nil && statusOf(err) != http.StatusUnauthorized {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	s.mu.Lock()
+	s.access, s.refreshTok = "", ""
+	s.mu.Unlock()
+	return nil
+}
+
+// FetchAudio writes call's audio to w and returns its declared content
+// type. Inline audio (1.1) is written as is. On 401 it refreshes once and
+// retries once; 404 is ErrCallUnavailable.
+func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (string, error) {
+	if len(c.InlineAudio) > 0 {
+		_, err := w.Write(c.InlineAudio)
+		return c.AudioType, err
+	}
+	if err := s.ensureProbed(ctx); err != nil {
+		return "", err
+	}
+	path := s.prefix() + "/calls/" + strconv.FormatInt(c.ID, 10) + "/audio"
+	for attempt := 0; ; attempt++ {
+		tok, err := s.accessToken(ctx)
+		if err != nil {
+			return "", err
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", s.base.String()+path, nil)
+		if err != nil {
+			return "", err
+		}
+		s.mu.Lock()
+		useCookie := s.cookieAudio
+		s.mu.Unlock()
+		if tok != "" && !useCookie {
+			// 1.1 and older set no cookie: Bearer is the only way.
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := s.http.Do(req)
+		if err != nil {
+			return "", fmt.Errorf("download call %d: %w", c.ID, redactURLError(err))
+		}
+		switch resp.StatusCode {
+		case http.StatusOK, http.StatusPartialContent:
+			defer resp.Body.Close()
+			n, err := io.Copy(w, io.LimitReader(resp.Body, maxAudioBytes+1))
+			if err != nil {
+				return "", fmt.Errorf("download call %d: %w", c.ID, err)
+			}
+			if n > maxAudioBytes {
+				return "", fmt.Errorf("call %d's audio is larger than %d bytes", c.ID, maxAudioBytes)
+			}
+			return resp.Header.Get("Content-Type"), nil
+		case http.StatusUnauthorized:
+			resp.Body.Close()
+			if attempt == 0 && tok != "" {
+				if err := s.refresh(ctx, tok); err != nil {
+					return "", err
+				}
+				continue
+			}
+			return "", fmt.Errorf("download call %d: the server wants a sign-in for audio", c.ID)
+		case http.StatusNotFound:
+			resp.Body.Close()
+			return "", fmt.Errorf("call %d: %w", c.ID, ErrCallUnavailable)
+		case http.StatusTooManyRequests:
+			resp.Body.Close()
+			return "", ErrRateLimited
+		default:
+			e := readAPIError(resp)
+			resp.Body.Close()
+			return "", fmt.Errorf("download call %d: %w", c.ID, e)
+		}
+	}
+}
