@@ -129,6 +129,9 @@ type Manager struct {
 	changed chan struct{}
 	used    map[string]usage // pending last-used updates
 
+	reloadMu   sync.Mutex
+	lastReload time.Time
+
 	stop    context.CancelFunc
 	stopped chan struct{}
 }
@@ -319,7 +322,16 @@ func (m *Manager) Verify(token string) (Claims, error) {
 	key := m.secrets[hdr.Kid]
 	m.mu.RUnlock()
 	if key == nil {
-		return Claims{}, ErrInvalid
+		// Perhaps another process (the CLI) just made a new key.
+		if !m.reloadIfChanged() {
+			return Claims{}, ErrInvalid
+		}
+		m.mu.RLock()
+		key = m.secrets[hdr.Kid]
+		m.mu.RUnlock()
+		if key == nil {
+			return Claims{}, ErrInvalid
+		}
 	}
 	var sum [sha256.Size]byte
 	if base64.RawURLEncoding.DecodedLen(len(sig)) != len(sum) {
@@ -342,12 +354,46 @@ func (m *Manager) Verify(token string) (Claims, error) {
 		return Claims{}, ErrInvalid
 	}
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	t, ok := m.byID[c.Jti]
+	m.mu.RUnlock()
+	if !ok && m.reloadIfChanged() {
+		// A correctly signed token we have not seen: another process
+		// created it a moment ago.
+		m.mu.RLock()
+		t, ok = m.byID[c.Jti]
+		m.mu.RUnlock()
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if !ok || t.KeyID != hdr.Kid || t.Scope != c.Scope || !t.usable(now) {
 		return Claims{}, ErrInvalid
 	}
 	return Claims{ID: t.ID, Name: t.Name, Scope: t.Scope}, nil
+}
+
+// reloadIfChanged reloads the registry now if another process changed it,
+// at most every 50 ms, and reports whether it did. Only correctly signed
+// tokens (or ones naming a key we lack) get here, so a flood of garbage
+// cannot make the relay re-read its file.
+func (m *Manager) reloadIfChanged() bool {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	if time.Since(m.lastReload) < 50*time.Millisecond || !m.file.changedOnDisk() {
+		return false
+	}
+	m.lastReload = time.Now()
+	reg, err := m.file.read()
+	if err != nil {
+		m.log.Warn("could not reload the token registry", "err", err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := m.install(ctx, reg, true); err != nil {
+		m.log.Warn("could not reload the token registry", "err", err)
+		return false
+	}
+	return true
 }
 
 // decodeSegment decodes one base64url JSON segment strictly.
