@@ -56,15 +56,9 @@ func New(service string, timeout time.Duration) *Store {
 	return &Store{service: service, timeout: timeout, turn: make(chan struct{}, 1)}
 }
 
-// Get returns the item stored under key, or ErrNotFound.
+// Get returns the item stored under key, or an error wrapping ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.do(ctx, "read", key, func() error {
-		var err error
-		v, err = keyring.Get(s.service, key)
-		return err
-	})
-	return v, err
+	return s.do(ctx, "read", key, func() (string, error) { return keyring.Get(s.service, key) })
 }
 
 // Set stores value under key, replacing any item there.
@@ -72,50 +66,60 @@ func (s *Store) Set(ctx context.Context, key, value string) error {
 	if len(value) > MaxValueLen {
 		return fmt.Errorf("keyring item %q is too large (%d bytes, limit %d)", key, len(value), MaxValueLen)
 	}
-	return s.do(ctx, "write", key, func() error { return keyring.Set(s.service, key, value) })
+	_, err := s.do(ctx, "write", key, func() (string, error) { return "", keyring.Set(s.service, key, value) })
+	return err
 }
 
 // Delete removes the item under key. Deleting a missing item is not an
 // error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	err := s.do(ctx, "delete", key, func() error { return keyring.Delete(s.service, key) })
+	_, err := s.do(ctx, "delete", key, func() (string, error) { return "", keyring.Delete(s.service, key) })
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	return err
 }
 
+// result carries a keyring call's outcome from its goroutine.
+type result struct {
+	v   string
+	err error
+}
+
 // do runs one keyring call with the bound. The call itself cannot be
-// cancelled (the keyring library takes no context); if it never returns,
-// its goroutine ends when the D-Bus connection does.
-func (s *Store) do(ctx context.Context, verb, key string, call func() error) error {
+// cancelled (the keyring library takes no context): on timeout it is
+// abandoned, keeps the turn until it returns, and its result (which only
+// it and the buffered channel ever see) is dropped. Its goroutine ends when
+// the call does, at the latest when the D-Bus connection goes.
+func (s *Store) do(ctx context.Context, verb, key string, call func() (string, error)) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	select {
 	case s.turn <- struct{}{}:
 	case <-ctx.Done():
-		return s.timeoutError(ctx, verb, key)
+		return "", s.timeoutError(ctx, verb, key)
 	}
-	done := make(chan error, 1)
+	done := make(chan result, 1)
 	go func() {
 		defer func() { <-s.turn }()
-		done <- call()
+		v, err := call()
+		done <- result{v, err}
 	}()
 	select {
-	case err := <-done:
-		switch {
+	case r := <-done:
+		switch err := r.err; {
 		case err == nil:
-			return nil
+			return r.v, nil
 		case errors.Is(err, keyring.ErrNotFound):
-			return fmt.Errorf("keyring item %q: %w", key, ErrNotFound)
+			return "", fmt.Errorf("keyring item %q: %w", key, ErrNotFound)
 		case errors.Is(err, keyring.ErrSetDataTooBig):
-			return fmt.Errorf("keyring item %q is too large for this keyring", key)
+			return "", fmt.Errorf("keyring item %q is too large for this keyring", key)
 		default:
 			// The library's errors describe D-Bus failures, never the value.
-			return fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
+			return "", fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
 		}
 	case <-ctx.Done():
-		return s.timeoutError(ctx, verb, key)
+		return "", s.timeoutError(ctx, verb, key)
 	}
 }
 

@@ -1,32 +1,30 @@
-// Package tokens issues, verifies, lists, revokes and rotates the relay's
-// stream tokens: the credentials local programs present to the loopback
-// relay.
+// Package tokens owns the relay's stream tokens: the credentials local
+// programs present to the loopback relay. It issues, verifies, lists,
+// revokes and rotates them, and keeps their registry (tokens.json).
 //
 // A stream token is an HS256 JWT (iss "earshot", aud "earshot-relay", kid =
-// signing key, jti = token id, scope listen|control, optional exp). The
-// signing keys live only in the keyring (secrets.KeyStore); the registry
-// (tokens.json, 0600) holds every token's metadata, never a token value.
-// Edits are read-modify-write under an advisory file lock, so two Earshot
-// processes (a running relay and `earshot token …`) never lose each other's
-// changes, and a running Manager notices edits made by another process.
+// signing key id, jti = token id, scope listen|control, iat, optional exp).
+// The signing keys (32 random bytes each) live only in the keyring
+// (secrets.KeyStore, items "token-signing-key:<kid>"); the registry (0600,
+// written atomically) holds every token's metadata and never a token value
+// or a key. Edits are read-modify-write under an advisory file lock, so two
+// Earshot processes (a running relay and `earshot token …`) never lose each
+// other's changes, and a running Manager notices edits made by another
+// process within about a second.
+//
+// It must not log, return or store a token value or a key, and it must not
+// give a caller any hint about why a token was refused (ErrInvalid covers
+// every reason).
 package tokens
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"earshot/relay/secrets"
 )
@@ -47,9 +45,9 @@ const (
 const MaxTokenLen = 4 << 10
 
 var (
-	// ErrInvalid is every reason a token is refused (bad signature,
-	// unknown, revoked, rotated out, expired): callers get one answer, so
-	// the relay is no oracle about which.
+	// ErrInvalid is every reason a token is refused (malformed, bad
+	// signature, another key's, unknown, revoked, rotated out, expired):
+	// callers get one answer, so the relay is no oracle about which.
 	ErrInvalid = errors.New("invalid stream token")
 	// ErrNotFound means no token has that id.
 	ErrNotFound = errors.New("no stream token with that id")
@@ -72,7 +70,9 @@ type Info struct {
 	RetiresAt *time.Time `json:"retiresAt,omitempty"`
 }
 
-// Status says in a word or two whether the token works at now.
+// Status says in a word or two whether the token works at now: "active",
+// "revoked", "expired", "rotated out", or "rotated (until …)" while a
+// rotated-out token is in its grace period.
 func (i Info) Status(now time.Time) string {
 	switch {
 	case i.Revoked:
@@ -82,7 +82,7 @@ func (i Info) Status(now time.Time) string {
 	case i.RetiresAt != nil && !now.Before(*i.RetiresAt):
 		return "rotated out"
 	case i.RetiresAt != nil:
-		return "rotated (works until " + i.RetiresAt.Local().Format("15:04") + ")"
+		return "rotated (until " + i.RetiresAt.Local().Format("Jan 2 15:04:05") + ")"
 	}
 	return "active"
 }
@@ -105,35 +105,45 @@ type Claims struct {
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger gets warnings about the registry; nil discards them.
+	// Logger gets warnings about the registry and the keyring; nil
+	// discards them. Nothing secret is ever logged.
 	Logger *slog.Logger
 	// ReloadEvery is how often the registry file is checked for edits by
 	// other processes; 0 means 1 s, negative disables the check.
 	ReloadEvery time.Duration
-	// FlushEvery is how often last-used times are written; 0 means 10 s.
+	// FlushEvery is how often pending last-used times are written; 0
+	// means 5 s.
 	FlushEvery time.Duration
 }
 
-// Manager is the token registry of one relay. It is safe for concurrent
+// Manager is the token registry of one process. It is safe for concurrent
 // use. Close it to flush last-used times and stop its goroutine.
 type Manager struct {
-	file *registryFile
-	keys secrets.KeyStore
-	now  func() time.Time
-	log  *slog.Logger
+	file  *registryFile
+	store secrets.KeyStore
+	now   func() time.Time
+	log   *slog.Logger
+
+	// syncMu orders every read-and-install of the registry (edits and
+	// reloads), so an older file can never be installed over a newer one.
+	syncMu sync.Mutex
 
 	mu      sync.RWMutex
 	reg     registry
 	byID    map[string]*Info
-	secrets map[string][]byte // key id → HMAC key
+	keys    map[string]*signingKey // key id → key, for keys in reg.Keys
+	headers map[string]*signingKey // issued header segment → key
 	changed chan struct{}
-	used    map[string]usage // pending last-used updates
+	used    map[string]usage // last-used times not yet on disk
+
+	claims claimsCache
 
 	reloadMu   sync.Mutex
 	lastReload time.Time
 
-	stop    context.CancelFunc
-	stopped chan struct{}
+	stopOnce sync.Once
+	stop     context.CancelFunc
+	stopped  chan struct{}
 }
 
 type usage struct {
@@ -141,10 +151,16 @@ type usage struct {
 	addr string
 }
 
-// Open opens (creating it if needed) the registry at path, with signing keys
-// in keys. The keyring is read once here and again only when another
-// process adds a key.
+func keyItem(kid string) string { return "token-signing-key:" + kid }
+
+// Open opens the registry at path (creating it on the first edit), with
+// signing keys in keys. It refuses a registry that other users can write.
+// The keyring is read here and again only when a key appears that this
+// process has not loaded yet.
 func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options) (*Manager, error) {
+	if keys == nil {
+		return nil, errors.New("open the token registry: no keyring given")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -155,7 +171,7 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 		opts.ReloadEvery = time.Second
 	}
 	if opts.FlushEvery <= 0 {
-		opts.FlushEvery = 10 * time.Second
+		opts.FlushEvery = 5 * time.Second
 	}
 	f, err := openRegistryFile(path)
 	if err != nil {
@@ -163,10 +179,11 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 	}
 	m := &Manager{
 		file:    f,
-		keys:    keys,
+		store:   keys,
 		now:     opts.Now,
 		log:     opts.Logger,
-		secrets: map[string][]byte{},
+		keys:    map[string]*signingKey{},
+		headers: map[string]*signingKey{},
 		changed: make(chan struct{}),
 		used:    map[string]usage{},
 	}
@@ -186,43 +203,53 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 	return m, nil
 }
 
-// install makes reg the in-memory registry, loading any signing key not yet
-// in memory from the keyring.
+// install makes reg the in-memory registry: it loads signing keys not yet
+// in memory from the keyring, forgets keys the registry no longer lists,
+// and (with signal) wakes everyone waiting on Changed.
 func (m *Manager) install(ctx context.Context, reg registry, signal bool) error {
 	m.mu.RLock()
 	var missing []string
 	for _, k := range reg.Keys {
-		if _, ok := m.secrets[k.ID]; !ok {
+		if _, ok := m.keys[k.ID]; !ok {
 			missing = append(missing, k.ID)
 		}
 	}
 	m.mu.RUnlock()
-	loaded := map[string][]byte{}
+	loaded := map[string]*signingKey{}
 	for _, kid := range missing {
-		v, err := m.keys.Get(ctx, keyItem(kid))
-		if errors.Is(err, secrets.ErrNotFound) {
+		raw, err := m.loadKey(ctx, kid)
+		if errors.Is(err, secrets.ErrNotFound) || errors.Is(err, errBadKey) {
 			// Tokens of a key the keyring lost can never verify again.
-			m.log.Warn("a stream-token signing key is missing from the keyring; its tokens no longer work", "key", kid)
+			m.log.Warn("a stream-token signing key is missing or damaged in the keyring; its tokens no longer work", "key", kid)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("read a stream-token signing key: %w", err)
+			return err
 		}
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(b) < 32 {
-			m.log.Warn("a stream-token signing key in the keyring is malformed; its tokens no longer work", "key", kid)
-			continue
-		}
-		loaded[kid] = b
+		loaded[kid] = newSigningKey(kid, raw)
 	}
+	listed := make(map[string]bool, len(reg.Keys))
+	for _, k := range reg.Keys {
+		listed[k.ID] = true
+	}
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, v := range loaded {
-		m.secrets[k] = v
+	for kid, k := range loaded {
+		m.keys[kid] = k
+	}
+	for kid := range m.keys {
+		if !listed[kid] {
+			delete(m.keys, kid)
+		}
+	}
+	clear(m.headers)
+	for _, k := range m.keys {
+		m.headers[k.header] = k
 	}
 	m.reg = reg
 	m.byID = make(map[string]*Info, len(reg.Tokens))
-	for i := range reg.Tokens {
+	for i := range m.reg.Tokens {
 		t := &m.reg.Tokens[i]
 		// Last-used times not flushed yet stay visible.
 		if u, ok := m.used[t.ID]; ok && (t.LastUsed == nil || u.at.After(*t.LastUsed)) {
@@ -238,11 +265,28 @@ func (m *Manager) install(ctx context.Context, reg registry, signal bool) error 
 	return nil
 }
 
-func keyItem(kid string) string { return "token-signing-key:" + kid }
+var errBadKey = errors.New("malformed signing key")
+
+// loadKey reads signing key kid from the keyring.
+func (m *Manager) loadKey(ctx context.Context, kid string) ([]byte, error) {
+	v, err := m.store.Get(ctx, keyItem(kid))
+	if err != nil {
+		if errors.Is(err, secrets.ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("read stream-token signing key %s: %w", kid, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(raw) < 32 {
+		return nil, errBadKey
+	}
+	return raw, nil
+}
 
 // Changed returns a channel that is closed at the next change of the
-// registry (create, revoke, rotate, or an edit by another process). Call it
-// again after it fires for the following change.
+// registry (create, revoke, rotate, or an edit by another process noticed
+// by the reload). Each change closes the current channel and replaces it:
+// after it fires, re-check what you hold and call Changed again.
 func (m *Manager) Changed() <-chan struct{} {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -269,8 +313,10 @@ func (m *Manager) Get(id string) (Info, bool) {
 	return *t, true
 }
 
-// Valid reports whether token id may still be used now. Live connections
-// call it to re-check the token they were opened with.
+// Valid reports whether token id may still be used now: known, not revoked,
+// not expired, not rotated out past its grace, and its signing key still
+// live. It is cheap (a map lookup under a read lock); live connections call
+// it to re-check the token they were opened with.
 func (m *Manager) Valid(id string) bool {
 	now := m.now()
 	m.mu.RLock()
@@ -279,361 +325,51 @@ func (m *Manager) Valid(id string) bool {
 	if !ok || !t.usable(now) {
 		return false
 	}
-	_, haveKey := m.secrets[t.KeyID]
-	return haveKey
-}
-
-// tokenHeader is the only JOSE header Earshot issues and accepts.
-type tokenHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-	Typ string `json:"typ"`
-}
-
-type tokenClaims struct {
-	Iss   string `json:"iss"`
-	Aud   string `json:"aud"`
-	Jti   string `json:"jti"`
-	Scope string `json:"scope"`
-	Iat   int64  `json:"iat"`
-	Exp   int64  `json:"exp,omitempty"`
-}
-
-// Verify checks a presented token: size, the pinned HS256 header, the
-// signature (constant time), issuer, audience, and the registry's word on
-// the token (known, not revoked, not rotated out, not expired).
-func (m *Manager) Verify(token string) (Claims, error) {
-	if len(token) > MaxTokenLen || len(token) < 20 {
-		return Claims{}, ErrInvalid
-	}
-	h, rest, ok := strings.Cut(token, ".")
-	if !ok {
-		return Claims{}, ErrInvalid
-	}
-	p, sig, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(sig, ".") {
-		return Claims{}, ErrInvalid
-	}
-	var hdr tokenHeader
-	if !decodeSegment(h, &hdr) || hdr.Alg != "HS256" || hdr.Typ != "JWT" || hdr.Kid == "" {
-		return Claims{}, ErrInvalid
-	}
-	m.mu.RLock()
-	key := m.secrets[hdr.Kid]
-	m.mu.RUnlock()
-	if key == nil {
-		// Perhaps another process (the CLI) just made a new key.
-		if !m.reloadIfChanged() {
-			return Claims{}, ErrInvalid
-		}
-		m.mu.RLock()
-		key = m.secrets[hdr.Kid]
-		m.mu.RUnlock()
-		if key == nil {
-			return Claims{}, ErrInvalid
-		}
-	}
-	var sum [sha256.Size]byte
-	if base64.RawURLEncoding.DecodedLen(len(sig)) != len(sum) {
-		return Claims{}, ErrInvalid
-	}
-	if _, err := base64.RawURLEncoding.Decode(sum[:], []byte(sig)); err != nil {
-		return Claims{}, ErrInvalid
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(token[:len(h)+1+len(p)]))
-	if !hmac.Equal(mac.Sum(nil), sum[:]) {
-		return Claims{}, ErrInvalid
-	}
-	var c tokenClaims
-	if !decodeSegment(p, &c) || c.Iss != Issuer || c.Aud != Audience || c.Jti == "" {
-		return Claims{}, ErrInvalid
-	}
-	now := m.now()
-	if c.Exp != 0 && now.Unix() >= c.Exp {
-		return Claims{}, ErrInvalid
-	}
-	m.mu.RLock()
-	t, ok := m.byID[c.Jti]
-	m.mu.RUnlock()
-	if !ok && m.reloadIfChanged() {
-		// A correctly signed token we have not seen: another process
-		// created it a moment ago.
-		m.mu.RLock()
-		t, ok = m.byID[c.Jti]
-		m.mu.RUnlock()
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if !ok || t.KeyID != hdr.Kid || t.Scope != c.Scope || !t.usable(now) {
-		return Claims{}, ErrInvalid
-	}
-	return Claims{ID: t.ID, Name: t.Name, Scope: t.Scope}, nil
+	_, live := m.keys[t.KeyID]
+	return live
 }
 
 // reloadIfChanged reloads the registry now if another process changed it,
-// at most every 50 ms, and reports whether it did. Only correctly signed
-// tokens (or ones naming a key we lack) get here, so a flood of garbage
-// cannot make the relay re-read its file.
+// at most every 50 ms, and reports whether it did. Verify calls it only for
+// a well-formed token it cannot place, so garbage cannot make the relay
+// re-read its file.
 func (m *Manager) reloadIfChanged() bool {
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
-	if time.Since(m.lastReload) < 50*time.Millisecond || !m.file.changedOnDisk() {
+	if time.Since(m.lastReload) < 50*time.Millisecond {
 		return false
 	}
 	m.lastReload = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	did, err := m.reload(ctx)
+	if err != nil {
+		m.log.Warn("could not reload the token registry", "err", err)
+	}
+	return did
+}
+
+// reload installs the registry from disk if it changed since this process
+// last read or wrote it.
+func (m *Manager) reload(ctx context.Context) (bool, error) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	if !m.file.changedOnDisk() {
+		return false, nil
+	}
 	reg, err := m.file.read()
 	if err != nil {
-		m.log.Warn("could not reload the token registry", "err", err)
-		return false
+		return false, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
 	if err := m.install(ctx, reg, true); err != nil {
-		m.log.Warn("could not reload the token registry", "err", err)
-		return false
+		return false, err
 	}
-	return true
+	return true, nil
 }
 
-// decodeSegment decodes one base64url JSON segment strictly.
-func decodeSegment(seg string, v any) bool {
-	if len(seg) > MaxTokenLen {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return false
-	}
-	return json.Unmarshal(b, v) == nil
-}
-
-// sign makes the compact JWT for claims with key kid.
-func sign(kid string, key []byte, c tokenClaims) (string, error) {
-	claims := jwt.MapClaims{"iss": c.Iss, "aud": c.Aud, "jti": c.Jti, "scope": c.Scope, "iat": c.Iat}
-	if c.Exp != 0 {
-		claims["exp"] = c.Exp
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["kid"] = kid
-	s, err := t.SignedString(key)
-	if err != nil {
-		return "", fmt.Errorf("sign a stream token: %w", err)
-	}
-	return s, nil
-}
-
-func randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // the OS is broken; nothing safe to do
-	}
-	return hex.EncodeToString(b)
-}
-
-// validName accepts 1–64 printable characters.
-func validName(name string) error {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("%w: a token name has 1 to 64 characters", ErrInvalidRequest)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: a token name cannot hold control characters", ErrInvalidRequest)
-		}
-	}
-	return nil
-}
-
-// ErrInvalidRequest marks a bad create or rotate request (name, scope,
-// lifetime). It wraps ErrInvalid so callers map both to "bad request".
-var ErrInvalidRequest = fmt.Errorf("%w request", ErrInvalid)
-
-// Create issues a token named name with scope, valid for ttl (0: until
-// revoked). The value is returned once and never stored.
-func (m *Manager) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, Info, error) {
-	if err := validName(name); err != nil {
-		return "", Info{}, err
-	}
-	if scope != ScopeListen && scope != ScopeControl {
-		return "", Info{}, fmt.Errorf("%w: scope must be listen or control", ErrInvalidRequest)
-	}
-	if ttl < 0 {
-		return "", Info{}, fmt.Errorf("%w: a lifetime cannot be negative", ErrInvalidRequest)
-	}
-	var token string
-	var info Info
-	err := m.mutate(ctx, func(reg *registry) error {
-		var err error
-		token, info, err = m.issueLocked(ctx, reg, strings.TrimSpace(name), scope, ttl)
-		return err
-	})
-	return token, info, err
-}
-
-// issueLocked adds a token to reg (under the file lock).
-func (m *Manager) issueLocked(ctx context.Context, reg *registry, name, scope string, ttl time.Duration) (string, Info, error) {
-	kid, key, err := m.currentKeyLocked(ctx, reg)
-	if err != nil {
-		return "", Info{}, err
-	}
-	now := m.now().UTC().Truncate(time.Second)
-	info := Info{ID: randomID(6), Name: name, Scope: scope, KeyID: kid, Created: now}
-	c := tokenClaims{Iss: Issuer, Aud: Audience, Jti: info.ID, Scope: scope, Iat: now.Unix()}
-	if ttl > 0 {
-		exp := now.Add(ttl)
-		info.Expires = &exp
-		c.Exp = exp.Unix()
-	}
-	token, err := sign(kid, key, c)
-	if err != nil {
-		return "", Info{}, err
-	}
-	reg.Tokens = append(reg.Tokens, info)
-	return token, info, nil
-}
-
-// currentKeyLocked returns the current signing key, creating one (in the
-// keyring first, then the registry) when there is none.
-func (m *Manager) currentKeyLocked(ctx context.Context, reg *registry) (string, []byte, error) {
-	if reg.CurrentKey != "" {
-		m.mu.RLock()
-		key := m.secrets[reg.CurrentKey]
-		m.mu.RUnlock()
-		if key != nil {
-			return reg.CurrentKey, key, nil
-		}
-		v, err := m.keys.Get(ctx, keyItem(reg.CurrentKey))
-		if err == nil {
-			if b, derr := base64.StdEncoding.DecodeString(v); derr == nil && len(b) >= 32 {
-				m.mu.Lock()
-				m.secrets[reg.CurrentKey] = b
-				m.mu.Unlock()
-				return reg.CurrentKey, b, nil
-			}
-		} else if !errors.Is(err, secrets.ErrNotFound) {
-			return "", nil, fmt.Errorf("read the stream-token signing key: %w", err)
-		}
-		m.log.Warn("the current stream-token signing key is gone from the keyring; making a new one")
-	}
-	return m.newKeyLocked(ctx, reg)
-}
-
-func (m *Manager) newKeyLocked(ctx context.Context, reg *registry) (string, []byte, error) {
-	kid := randomID(4)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return "", nil, fmt.Errorf("make a signing key: %w", err)
-	}
-	if err := m.keys.Set(ctx, keyItem(kid), base64.StdEncoding.EncodeToString(key)); err != nil {
-		return "", nil, fmt.Errorf("keep the stream-token signing key in the keyring: %w", err)
-	}
-	m.mu.Lock()
-	m.secrets[kid] = key
-	m.mu.Unlock()
-	reg.Keys = append(reg.Keys, keyInfo{ID: kid, Created: m.now().UTC().Truncate(time.Second)})
-	reg.CurrentKey = kid
-	return kid, key, nil
-}
-
-// Revoke stops token id now, open connections included.
-func (m *Manager) Revoke(ctx context.Context, id string) error {
-	return m.mutate(ctx, func(reg *registry) error {
-		t := reg.find(id)
-		if t == nil {
-			return ErrNotFound
-		}
-		if !t.Revoked {
-			now := m.now().UTC()
-			t.Revoked, t.RevokedAt = true, &now
-		}
-		return nil
-	})
-}
-
-// Rotate issues a new token with the same name, scope and lifetime as id;
-// id keeps working for grace (0: it stops now).
-func (m *Manager) Rotate(ctx context.Context, id string, grace time.Duration) (string, Info, error) {
-	if grace < 0 {
-		return "", Info{}, fmt.Errorf("%w: grace cannot be negative", ErrInvalidRequest)
-	}
-	var token string
-	var info Info
-	err := m.mutate(ctx, func(reg *registry) error {
-		old := reg.find(id)
-		if old == nil {
-			return ErrNotFound
-		}
-		if old.Revoked {
-			return fmt.Errorf("%w: token %s is revoked; create a new one instead", ErrInvalidRequest, id)
-		}
-		var ttl time.Duration
-		if old.Expires != nil {
-			ttl = old.Expires.Sub(old.Created)
-		}
-		name, scope := old.Name, old.Scope
-		retire(old, m.now().UTC(), grace)
-		var err error
-		token, info, err = m.issueLocked(ctx, reg, name, scope, ttl)
-		return err
-	})
-	return token, info, err
-}
-
-// retire ends t at now+grace (now when grace is 0).
-func retire(t *Info, now time.Time, grace time.Duration) {
-	if grace == 0 {
-		t.Revoked, t.RevokedAt = true, &now
-		return
-	}
-	until := now.Add(grace)
-	if t.RetiresAt == nil || until.Before(*t.RetiresAt) {
-		t.RetiresAt = &until
-	}
-}
-
-// RotateAll makes a new signing key; every existing token stops working
-// after grace.
-func (m *Manager) RotateAll(ctx context.Context, grace time.Duration) error {
-	if grace < 0 {
-		return fmt.Errorf("%w: grace cannot be negative", ErrInvalidRequest)
-	}
-	var oldKeys []string
-	err := m.mutate(ctx, func(reg *registry) error {
-		now := m.now().UTC()
-		for i := range reg.Tokens {
-			if !reg.Tokens[i].Revoked {
-				retire(&reg.Tokens[i], now, grace)
-			}
-		}
-		for _, k := range reg.Keys {
-			oldKeys = append(oldKeys, k.ID)
-		}
-		_, _, err := m.newKeyLocked(ctx, reg)
-		if err != nil {
-			return err
-		}
-		if grace == 0 {
-			// Nothing signed with the old keys can work again: forget them.
-			reg.Keys = reg.Keys[len(reg.Keys)-1:]
-		}
-		return nil
-	})
-	if err == nil && grace == 0 {
-		for _, kid := range oldKeys {
-			if derr := m.keys.Delete(ctx, keyItem(kid)); derr != nil {
-				m.log.Warn("could not delete a retired signing key from the keyring", "key", kid, "err", derr)
-			}
-			m.mu.Lock()
-			delete(m.secrets, kid)
-			m.mu.Unlock()
-		}
-	}
-	return err
-}
-
-// Touch records that token id was used from addr. It is cheap: times are
-// kept in memory and written in batches.
+// Touch records that token id was used from addr. It is cheap and never
+// touches the disk: last-used times are kept in memory and written every
+// few seconds and on Close.
 func (m *Manager) Touch(id, addr string) {
 	now := m.now().UTC().Truncate(time.Second)
 	m.mu.Lock()
@@ -642,48 +378,11 @@ func (m *Manager) Touch(id, addr string) {
 	if !ok {
 		return
 	}
-	if t.LastUsed != nil && t.LastUsed.Equal(now) && t.LastAddr == addr {
+	if t.LastUsed != nil && !now.After(*t.LastUsed) && t.LastAddr == addr {
 		return
 	}
 	t.LastUsed, t.LastAddr = &now, addr
 	m.used[id] = usage{at: now, addr: addr}
-}
-
-// mutate applies fn to the registry as it is on disk, under the file lock,
-// writes it and installs it.
-func (m *Manager) mutate(ctx context.Context, fn func(*registry) error) error {
-	unlock, err := m.file.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	reg, err := m.file.read()
-	if err != nil {
-		return err
-	}
-	m.mergeUsage(&reg)
-	if err := fn(&reg); err != nil {
-		return err
-	}
-	if err := m.file.write(reg); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	clear(m.used)
-	m.mu.Unlock()
-	return m.install(ctx, reg, true)
-}
-
-// mergeUsage folds pending last-used times into reg.
-func (m *Manager) mergeUsage(reg *registry) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for id, u := range m.used {
-		if t := reg.find(id); t != nil && (t.LastUsed == nil || u.at.After(*t.LastUsed)) {
-			at := u.at
-			t.LastUsed, t.LastAddr = &at, u.addr
-		}
-	}
 }
 
 // flush writes pending last-used times.
@@ -694,7 +393,10 @@ func (m *Manager) flush(ctx context.Context) error {
 	if pending == 0 {
 		return nil
 	}
-	return m.mutate(ctx, func(*registry) error { return nil })
+	if err := m.mutate(ctx, func(*registry) error { return nil }); err != nil {
+		return fmt.Errorf("save token last-used times: %w", err)
+	}
+	return nil
 }
 
 // background reloads the registry when another process edits it and
@@ -713,28 +415,21 @@ func (m *Manager) background(ctx context.Context, reloadEvery, flushEvery time.D
 		case <-ctx.Done():
 			return
 		case <-reload:
-			if !m.file.changedOnDisk() {
-				continue
-			}
-			reg, err := m.file.read()
-			if err != nil {
-				m.log.Warn("could not reload the token registry", "err", err)
-				continue
-			}
-			if err := m.install(ctx, reg, true); err != nil {
+			if _, err := m.reload(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("could not reload the token registry", "err", err)
 			}
 		case <-flush.C:
-			if err := m.flush(ctx); err != nil {
+			if err := m.flush(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("could not save token last-used times", "err", err)
 			}
 		}
 	}
 }
 
-// Close flushes last-used times and stops the background work.
+// Close stops the background work and writes pending last-used times. It
+// may be called more than once.
 func (m *Manager) Close(ctx context.Context) error {
-	m.stop()
+	m.stopOnce.Do(m.stop)
 	<-m.stopped
 	return m.flush(ctx)
 }

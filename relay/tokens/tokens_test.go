@@ -80,7 +80,7 @@ func TestCreateVerifyList(t *testing.T) {
 	// A standard JWT library accepts what we issue (we are not inventing a
 	// format), and the claims are the documented ones.
 	parsed, err := jwt.Parse(tok, func(tk *jwt.Token) (any, error) {
-		return m.secrets[tk.Header["kid"].(string)], nil
+		return m.keys[tk.Header["kid"].(string)].raw, nil
 	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(Issuer), jwt.WithAudience(Audience))
 	if err != nil || !parsed.Valid {
 		t.Fatalf("jwt/v5 rejects our token: %v", err)
@@ -116,7 +116,7 @@ func TestRefusesTamperedAndForeignTokens(t *testing.T) {
 	}
 	resign := func(h, p string) string {
 		kid := m.reg.CurrentKey
-		mac := hmac.New(sha256.New, m.secrets[kid])
+		mac := hmac.New(sha256.New, m.keys[kid].raw)
 		mac.Write([]byte(h + "." + p))
 		return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 	}
