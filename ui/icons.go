@@ -105,3 +105,6 @@ func (ic iconCache) For(v View) fyne.Resource {
 	ic[key] = r
 	return r
 }
+
+// BrandColor is Earshot's own colour (the app icon's).
+var BrandColor = color.NRGBA{0x00, 0x7a, 0xff, 0xff}

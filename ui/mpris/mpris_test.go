@@ -1,0 +1,104 @@
+package mpris
+
+import (
+	"bufio"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// privateBus starts a dbus-daemon of its own and connects to it.
+func privateBus(t *testing.T) (*dbus.Conn, string) {
+	t.Helper()
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = strings.TrimSpace(addr)
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, addr
+}
+
+type fakePlayer struct {
+	mu    sync.Mutex
+	calls []string
+	now   NowPlaying
+}
+
+func (f *fakePlayer) rec(s string) { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
+func (f *fakePlayer) PlayPause() {
+	f.rec("PlayPause")
+	f.mu.Lock()
+	f.now.Paused = !f.now.Paused
+	f.mu.Unlock()
+}
+func (f *fakePlayer) Play()     { f.rec("Play") }
+func (f *fakePlayer) Pause()    { f.rec("Pause") }
+func (f *fakePlayer) Next()     { f.rec("Next") }
+func (f *fakePlayer) Previous() { f.rec("Previous") }
+func (f *fakePlayer) Now() NowPlaying {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func TestMPRISOnAPrivateBus(t *testing.T) {
+	server, addr := privateBus(t)
+	fp := &fakePlayer{now: NowPlaying{Playing: true, CallID: 42, Title: "Fire Dispatch", Artist: "Harness County", Length: 4 * time.Second}}
+	b, err := StartOn(server, fp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// A second connection plays the desktop widget.
+	client, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	obj := client.Object(BusName, ObjectPath)
+	for _, m := range []string{"PlayPause", "Next", "Previous"} {
+		if call := obj.Call(playerIface+"."+m, 0); call.Err != nil {
+			t.Fatalf("%s: %v", m, call.Err)
+		}
+	}
+	fp.mu.Lock()
+	got := strings.Join(fp.calls, ",")
+	fp.mu.Unlock()
+	if got != "PlayPause,Next,Previous" {
+		t.Fatalf("player got %s", got)
+	}
+	v, err := obj.GetProperty(playerIface + ".Metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := v.Value().(map[string]dbus.Variant)
+	if md["xesam:title"].Value() != "Fire Dispatch" || md["xesam:artist"].Value().([]string)[0] != "Harness County" {
+		t.Fatalf("metadata %v", md)
+	}
+	st, _ := obj.GetProperty(playerIface + ".PlaybackStatus")
+	if st.Value() != "Paused" {
+		t.Fatalf("status after PlayPause = %v, want Paused", st.Value())
+	}
+	id, _ := client.Object(BusName, ObjectPath).GetProperty(rootIface + ".Identity")
+	if id.Value() != "Earshot" {
+		t.Fatalf("Identity %v", id.Value())
+	}
+}
