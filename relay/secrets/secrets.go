@@ -92,6 +92,9 @@ type result struct {
 // it and the buffered channel ever see) is dropped. Its goroutine ends when
 // the call does, at the latest when the D-Bus connection goes.
 func (s *Store) do(ctx context.Context, verb, key string, call func() (string, error)) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	select {
