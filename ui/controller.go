@@ -51,6 +51,11 @@ type Controller struct {
 	notify     map[player.Talkgroup]bool
 	notified   map[player.Talkgroup]time.Time
 
+	// uiMu serializes window updates. Fyne's own driver runs fyne.Do
+	// functions one at a time on its goroutine; the test driver runs them
+	// on the caller's, so the controller does not rely on that.
+	uiMu sync.Mutex
+
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
@@ -248,6 +253,8 @@ func (c *Controller) View() View {
 // refresh brings the tray and the window up to date. Call it on the Fyne
 // goroutine (through fyne.Do from elsewhere).
 func (c *Controller) refresh() {
+	c.uiMu.Lock()
+	defer c.uiMu.Unlock()
 	v := c.View()
 	c.mu.Lock()
 	c.view = v

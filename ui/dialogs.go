@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -25,6 +26,7 @@ type signInForm struct {
 	submit                 *widget.Button
 	message                *widget.Label
 	content                fyne.CanvasObject
+	pending                sync.WaitGroup // sign-ins in flight (tests wait on it)
 }
 
 // SignInMessage words a sign-in failure for the person at the window: what
@@ -34,6 +36,8 @@ func SignInMessage(err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, ErrNeedsAccount):
+		return "This server has no public access: enter your user name and password."
 	case backend.IsSignInAgain(err):
 		return "The server refused this user name or password. Check them and try again (after 3 failures the server locks sign-in for 10 minutes)."
 	case errors.Is(err, backend.ErrRateLimited):
@@ -76,11 +80,13 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 		}
 		f.submit.Disable()
 		f.message.SetText("Signing in…")
+		f.pending.Add(1)
 		go func() {
+			defer f.pending.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := c.signIn(ctx, server, user, pw, remember)
-			fyne.Do(func() {
+			fyne.DoAndWait(func() {
 				f.submit.Enable()
 				if err != nil {
 					f.message.SetText(SignInMessage(err))
@@ -105,6 +111,10 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 	return f
 }
 
+// ErrNeedsAccount means a sign-in without a user name reached a server
+// that has no public access.
+var ErrNeedsAccount = errors.New("this server has no public access; a user name and password are needed")
+
 // signIn checks the server first: a public-access server needs no account.
 func (c *Controller) signIn(ctx context.Context, server, user, pw string, remember bool) error {
 	if c.opts.Accounts == nil {
@@ -115,7 +125,7 @@ func (c *Controller) signIn(ctx context.Context, server, user, pw string, rememb
 		return err
 	}
 	if user == "" && !public {
-		return fmt.Errorf("%w: this server has no public access; enter a user name and password", backend.ErrSignInAgain)
+		return ErrNeedsAccount
 	}
 	return c.opts.Accounts.SignIn(ctx, server, user, pw, remember)
 }
@@ -144,6 +154,7 @@ type tokensView struct {
 	table   *widget.List
 	status  *widget.Label
 	content fyne.CanvasObject
+	pending sync.WaitGroup // operations in flight (tests wait on it)
 }
 
 var graceChoices = map[string]time.Duration{"now": 0, "10 minutes": 10 * time.Minute, "1 hour": time.Hour, "1 day": 24 * time.Hour}
@@ -212,11 +223,13 @@ func (tv *tokensView) reload() {
 		tv.status.SetText("Token management is not available.")
 		return
 	}
+	tv.pending.Add(1)
 	go func() {
+		defer tv.pending.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		list, err := ops.List(ctx)
-		fyne.Do(func() {
+		fyne.DoAndWait(func() {
 			if err != nil {
 				tv.status.SetText("Could not list tokens: " + err.Error())
 				return
@@ -230,11 +243,13 @@ func (tv *tokensView) reload() {
 
 // run does a token operation off the UI goroutine, then reloads.
 func (tv *tokensView) run(what string, op func(ctx context.Context) error) {
+	tv.pending.Add(1)
 	go func() {
+		defer tv.pending.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		err := op(ctx)
-		fyne.Do(func() {
+		fyne.DoAndWait(func() {
 			if err != nil {
 				tv.status.SetText("Could not " + what + ": " + err.Error())
 			}

@@ -142,7 +142,11 @@ func newPlayerWindow(c *Controller) *playerWindow {
 
 	pw.search = widget.NewEntry()
 	pw.search.SetPlaceHolder("Search talkgroups, groups, tags…")
-	pw.search.OnChanged = func(string) { pw.reloadTalkgroups() }
+	pw.search.OnChanged = func(string) {
+		c.uiMu.Lock()
+		defer c.uiMu.Unlock()
+		pw.reloadTalkgroups()
+	}
 	pw.tgList = widget.NewList(
 		func() int { return len(pw.tgItems) },
 		func() fyne.CanvasObject {
@@ -154,6 +158,8 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	allBtn := widget.NewButton("Hear everything", func() {
 		p.SetSelection(nil)
 		c.savePrefs()
+		c.uiMu.Lock()
+		defer c.uiMu.Unlock()
 		pw.reloadTalkgroups()
 	})
 	tgTab := container.NewBorder(container.NewVBox(pw.search, container.NewHBox(selectShown, clearShown, allBtn)), nil, nil, nil, pw.tgList)
@@ -284,12 +290,16 @@ func (pw *playerWindow) update(v View, st player.State) {
 		pw.led.FillColor = color.NRGBA{0x8e, 0x8e, 0x93, 0xff}
 	}
 	pw.led.Refresh()
-	if st.Duration > 0 {
+	if st.Call != nil && st.Duration > 0 {
 		pw.progress.SetValue(min(1, float64(st.Position)/float64(st.Duration)))
 	} else {
 		pw.progress.SetValue(0)
 	}
-	pw.times.SetText(fmt.Sprintf("%s / %s", st.Position.Round(time.Second), st.Duration.Round(time.Second)))
+	if st.Call != nil {
+		pw.times.SetText(fmt.Sprintf("%s / %s", st.Position.Round(time.Second), st.Duration.Round(time.Second)))
+	} else {
+		pw.times.SetText("")
+	}
 	pw.queue.SetText(fmt.Sprintf("queue %d", st.Queue))
 	if st.Paused {
 		pw.playBtn.SetText("Play")
@@ -423,6 +433,8 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 // setSelected adds or removes talkgroups from the selection. Unchecking
 // one while everything is heard selects all the others.
 func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
+	pw.c.uiMu.Lock()
+	defer pw.c.uiMu.Unlock()
 	p := pw.c.opts.Player
 	cur := p.Filter().Selection
 	set := map[player.Talkgroup]bool{}
@@ -455,5 +467,8 @@ func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
 }
 
 func (pw *playerWindow) selectShown(on bool) {
-	pw.setSelected(append([]player.Talkgroup(nil), pw.tgItems...), on)
+	pw.c.uiMu.Lock()
+	shown := append([]player.Talkgroup(nil), pw.tgItems...)
+	pw.c.uiMu.Unlock()
+	pw.setSelected(shown, on)
 }

@@ -1,0 +1,481 @@
+package ui
+
+// Fyne tests share one global app: no t.Parallel here.
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"earshot/relay"
+	"earshot/relay/backend"
+	"earshot/relay/event"
+	"earshot/relay/hub"
+	"earshot/relay/tokens"
+	"earshot/ui/player"
+)
+
+// fakePlayer records what the UI asked of the player.
+type fakePlayer struct {
+	mu     sync.Mutex
+	st     player.State
+	filter player.Filter
+	did    []string
+	queued []int64
+}
+
+func newFakePlayer() *fakePlayer { return &fakePlayer{st: player.State{Live: true, Volume: 1}} }
+
+func (f *fakePlayer) rec(s string) { f.did = append(f.did, s) }
+func (f *fakePlayer) State() player.State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	st.Filter = f.filter
+	return st
+}
+func (f *fakePlayer) Enqueue(c event.Call) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queued = append(f.queued, c.ID)
+	return true
+}
+func (f *fakePlayer) Play(c event.Call) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("play")
+	f.st.Call = &c
+}
+func (f *fakePlayer) SetLive(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("live")
+	f.st.Live = on
+}
+func (f *fakePlayer) TogglePause() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("pause")
+	f.st.Paused = !f.st.Paused
+}
+func (f *fakePlayer) Skip()   { f.mu.Lock(); defer f.mu.Unlock(); f.rec("skip") }
+func (f *fakePlayer) Replay() { f.mu.Lock(); defer f.mu.Unlock(); f.rec("replay") }
+func (f *fakePlayer) SetVolume(v float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Volume = v
+}
+func (f *fakePlayer) SetMuted(m bool) { f.mu.Lock(); defer f.mu.Unlock(); f.st.Muted = m }
+func (f *fakePlayer) ToggleMute() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("mute")
+	f.st.Muted = !f.st.Muted
+}
+func (f *fakePlayer) HoldTalkgroup(s, t int64, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("hold")
+	f.filter.HoldTalkgroup(s, t, until)
+}
+func (f *fakePlayer) HoldSystem(s int64, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filter.HoldSystem(s, until)
+}
+func (f *fakePlayer) ReleaseHold() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("release")
+	f.filter.ReleaseHold()
+}
+func (f *fakePlayer) AvoidTalkgroup(s, t int64, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("avoid")
+	f.filter.AvoidTalkgroup(s, t, until)
+}
+func (f *fakePlayer) Unavoid(s, t int64) { f.mu.Lock(); defer f.mu.Unlock(); f.filter.Unavoid(s, t) }
+func (f *fakePlayer) SetSelection(tgs []player.Talkgroup) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filter.SetSelection(tgs)
+}
+func (f *fakePlayer) Filter() player.Filter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.filter.Clone()
+}
+
+func (f *fakePlayer) actions() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.did, ",")
+}
+
+// fakeFeed is a relay feed with a real hub.
+type fakeFeed struct {
+	hub   *hub.Hub
+	calls []event.Call
+	state string
+}
+
+func (f *fakeFeed) Subscribe(n int) *hub.Subscriber { return f.hub.Subscribe(n) }
+func (f *fakeFeed) Calls(relay.Query) []event.Call  { return f.calls }
+func (f *fakeFeed) Status() relay.Report {
+	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org"}}
+}
+
+type memPrefs struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+func (p *memPrefs) Load(key string, v any) bool { return false }
+func (p *memPrefs) Save(key string, v any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]any{}
+	}
+	p.m[key] = v
+}
+
+func call(id int64, tg int64, label string) event.Call {
+	return event.Call{ID: id, SystemID: 1, SystemLabel: "Harness County", TalkgroupID: tg, TalkgroupLabel: label, DateTime: time.Now().Unix(), LEDColor: "#ff0000"}
+}
+
+func TestTrayStateAndTooltip(t *testing.T) {
+	c := call(1, 101, "Fire Dispatch")
+	for _, tc := range []struct {
+		v    View
+		want TrayState
+	}{
+		{View{Backend: event.StateSignedOut}, TraySignedOut},
+		{View{Backend: event.StateConnecting}, TrayConnecting},
+		{View{Backend: event.StateDisconnected}, TrayConnecting},
+		{View{Backend: event.StateConnected}, TrayIdle},
+		{View{Backend: event.StateConnected, Call: &c}, TrayPlaying},
+		{View{Backend: event.StateConnected, Call: &c, Paused: true}, TrayPaused},
+		{View{Backend: event.StateConnected, Device: "no sound card"}, TrayError},
+		{View{Backend: event.StateRejected}, TrayError},
+	} {
+		if got := tc.v.TrayState(); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.v, got, tc.want)
+		}
+	}
+	tip := View{Backend: event.StateConnected, Call: &c, Server: "https://scanner.example.org", Queue: 3}.Tooltip()
+	for _, want := range []string{"playing", "Fire Dispatch", "scanner.example.org", "3 in queue"} {
+		if !strings.Contains(tip, want) {
+			t.Errorf("tooltip %q lacks %q", tip, want)
+		}
+	}
+}
+
+func TestTrayMenuItemsAndActions(t *testing.T) {
+	c := call(1, 101, "Fire Dispatch")
+	var did []string
+	act := func(name string) func() { return func() { did = append(did, name) } }
+	a := Actions{OpenPlayer: act("open"), ToggleLive: act("live"), PauseResume: act("pause"), Skip: act("skip"),
+		ToggleMute: act("mute"), HoldTalkgroup: act("hold"), CopyStreamURL: act("copy"), ManageTokens: act("tokens"),
+		SignIn: act("signin"), SignOut: act("signout"), Quit: act("quit")}
+	m := TrayMenu(View{Live: true, Muted: true, Paused: true, Call: &c, SignedIn: true}, a)
+	var labels []string
+	for _, it := range m.Items {
+		if it.IsSeparator {
+			continue
+		}
+		labels = append(labels, it.Label)
+		it.Action()
+		switch it.Label {
+		case "Live", "Mute":
+			if !it.Checked {
+				t.Errorf("%s not checked", it.Label)
+			}
+		}
+	}
+	want := "Open player|Live|Resume|Skip|Mute|Hold Fire Dispatch|Copy stream URL|Manage tokens…|Sign out|Quit"
+	if got := strings.Join(labels, "|"); got != want {
+		t.Fatalf("menu %q, want %q", got, want)
+	}
+	if got := strings.Join(did, ","); got != "open,live,pause,skip,mute,hold,copy,tokens,signout,quit" {
+		t.Fatalf("actions %s", got)
+	}
+	m = TrayMenu(View{}, a)
+	for _, it := range m.Items {
+		if (it.Label == "Skip" || it.Label == "Hold this talkgroup") && !it.Disabled {
+			t.Errorf("%s enabled with nothing playing", it.Label)
+		}
+		if it.Label == "Sign out" {
+			t.Error("signed-out menu offers Sign out")
+		}
+	}
+}
+
+func TestIconsPerStateAndLED(t *testing.T) {
+	ic := iconCache{}
+	c := call(1, 101, "Fire Dispatch")
+	idle := ic.For(View{Backend: event.StateConnected})
+	playing := ic.For(View{Backend: event.StateConnected, Call: &c})
+	c2 := c
+	c2.LEDColor = "#00ff00"
+	green := ic.For(View{Backend: event.StateConnected, Call: &c2})
+	if idle.Name() == playing.Name() || playing.Name() == green.Name() {
+		t.Fatal("icons do not differ by state and LED colour")
+	}
+	if string(playing.Content()[1:4]) != "PNG" {
+		t.Fatal("icon is not a PNG")
+	}
+	if _, ok := ParseLED("#f00"); !ok {
+		t.Fatal("short LED colour refused")
+	}
+	if _, ok := ParseLED("nonsense"); ok {
+		t.Fatal("bad LED colour accepted")
+	}
+}
+
+func newTestController(t *testing.T) (*Controller, *fakePlayer, *fakeFeed, fyne.App) {
+	a := test.NewTempApp(t)
+	fp := newFakePlayer()
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
+	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c.Start(ctx)
+	return c, fp, feed, a
+}
+
+func TestWindowShowsCallsAndHistory(t *testing.T) {
+	c, fp, feed, _ := newTestController(t)
+	if n := len(c.History()); n != 2 {
+		t.Fatalf("history has %d calls, want the 2 held by the relay", n)
+	}
+	live := call(3, 101, "Fire Dispatch")
+	live.Frequency = 851012500
+	live.Transcript = "engine 5 respond"
+	feed.hub.Publish(event.Event{Type: event.TypeCall, Call: &live})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(c.History()) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("live call not added to history")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h := c.History(); h[0].ID != 3 {
+		t.Fatalf("history not newest first: %v", h[0].ID)
+	}
+	fp.Play(live)
+	fyne.DoAndWait(c.refresh)
+	pw := c.win
+	if pw.tg.Text != "Fire Dispatch" || !strings.Contains(pw.meta.Text, "851.0125 MHz") || pw.transcript.Text != "engine 5 respond" {
+		t.Fatalf("now playing: %q / %q / %q", pw.tg.Text, pw.meta.Text, pw.transcript.Text)
+	}
+	// Activating a history row plays it.
+	pw.history.Select(1)
+	if !strings.Contains(fp.actions(), "play") {
+		t.Fatal("selecting a history row did not play it")
+	}
+}
+
+func TestKeyboardShortcuts(t *testing.T) {
+	c, fp, _, _ := newTestController(t)
+	cur := call(1, 101, "Fire Dispatch")
+	fp.Play(cur)
+	cv := c.win.w.Canvas()
+	test.TypeOnCanvas(cv, " ")
+	cv.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyRight})
+	cv.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyLeft})
+	for _, r := range "HMLA" {
+		cv.OnTypedRune()(r)
+	}
+	got := fp.actions()
+	for _, want := range []string{"skip", "replay", "hold", "mute", "live", "avoid"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("keyboard did not %s (did %s)", want, got)
+		}
+	}
+	if f := fp.Filter(); len(f.Avoids) != 1 || f.Avoids[0].Until.IsZero() {
+		t.Fatalf("A did not avoid the talkgroup for a while: %+v", f.Avoids)
+	}
+}
+
+func TestTalkgroupChecklistSearchAndSelection(t *testing.T) {
+	c, fp, _, _ := newTestController(t)
+	pw := c.win
+	test.Type(pw.search, "tac")
+	if len(pw.tgItems) != 1 || pw.tgItems[0].TalkgroupID != 102 {
+		t.Fatalf("search kept %v", pw.tgItems)
+	}
+	pw.selectShown(false) // hear everything but Fire Tac
+	sel := fp.Filter().Selection
+	if len(sel) != 1 || sel[0].TalkgroupID != 101 {
+		t.Fatalf("selection %v, want only 101", sel)
+	}
+	c.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 101}, true)
+	if !c.notifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 101}) {
+		t.Fatal("notify not set")
+	}
+}
+
+func TestNotificationsAtMostOncePerMinute(t *testing.T) {
+	c, _, _, _ := newTestController(t)
+	now := time.Now()
+	c.opts.Now = func() time.Time { return now }
+	tg := player.Talkgroup{SystemID: 1, TalkgroupID: 101}
+	c.SetNotify(tg, true)
+	cl := call(9, 101, "Fire Dispatch")
+	test.AssertNotificationSent(t, fyne.NewNotification("Fire Dispatch", "Harness County"), func() { c.maybeNotify(cl) })
+	test.AssertNotificationSent(t, nil, func() { c.maybeNotify(cl) })
+	now = now.Add(61 * time.Second)
+	test.AssertNotificationSent(t, fyne.NewNotification("Fire Dispatch", "Harness County"), func() { c.maybeNotify(cl) })
+	other := call(10, 102, "Fire Tac")
+	test.AssertNotificationSent(t, nil, func() { c.maybeNotify(other) })
+}
+
+// fakeAccounts plays `earshot login`.
+type fakeAccounts struct {
+	public bool
+	err    error
+	signed []string
+}
+
+func (f *fakeAccounts) Account() (string, string) { return "", "" }
+func (f *fakeAccounts) Probe(context.Context, string) (bool, error) {
+	return f.public, nil
+}
+func (f *fakeAccounts) SignIn(_ context.Context, server, user, pw string, remember bool) error {
+	f.signed = append(f.signed, server+"|"+user)
+	return f.err
+}
+func (f *fakeAccounts) SignOut(context.Context) error { return nil }
+
+func TestSignInFormErrorsAndSuccess(t *testing.T) {
+	c, _, _, _ := newTestController(t)
+	acc := &fakeAccounts{err: backend.ErrSignInAgain}
+	c.opts.Accounts = acc
+	done := false
+	f := c.newSignInForm(func() { done = true })
+	test.Type(f.server, "https://scanner.example.org")
+	test.Type(f.user, "alice")
+	test.Tap(f.submit)
+	if !strings.Contains(f.message.Text, "password") {
+		t.Fatalf("no password → %q", f.message.Text)
+	}
+	test.Type(f.password, "wrong")
+	test.Tap(f.submit)
+	f.pending.Wait()
+	waitText(t, f.message, "refused")
+	acc.err = nil
+	test.Tap(f.submit)
+	f.pending.Wait()
+	waitText(t, f.message, "Signed in")
+	if !done || len(acc.signed) != 2 {
+		t.Fatalf("done=%v signed=%v", done, acc.signed)
+	}
+	// A public server needs no account; a private one says so.
+	f.user.SetText("")
+	f.password.SetText("")
+	test.Tap(f.submit)
+	f.pending.Wait()
+	waitText(t, f.message, "no public access")
+	acc.public = true
+	test.Tap(f.submit)
+	f.pending.Wait()
+	waitText(t, f.message, "Signed in")
+}
+
+func waitText(t *testing.T, l *widget.Label, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var text string
+		fyne.DoAndWait(func() { text = l.Text })
+		if strings.Contains(text, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text %q never contained %q", text, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSignInMessages(t *testing.T) {
+	for err, want := range map[error]string{
+		backend.ErrSignInAgain:    "refused",
+		backend.ErrRateLimited:    "10 minutes",
+		backend.ErrNotOpenScanner: "OpenScanner",
+		errors.New("reach scanner.example.org: dial tcp: connection refused"):    "cannot be reached",
+		errors.New("tls: failed to verify certificate: x509: unknown authority"): "certificate",
+	} {
+		if got := SignInMessage(err); !strings.Contains(got, want) {
+			t.Errorf("%v → %q, want it to mention %q", err, got, want)
+		}
+	}
+}
+
+// fakeTokens records token operations.
+type fakeTokens struct {
+	mu   sync.Mutex
+	list []tokens.Info
+	ops  []string
+}
+
+func (f *fakeTokens) List(context.Context) ([]tokens.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]tokens.Info(nil), f.list...), nil
+}
+func (f *fakeTokens) Create(_ context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := tokens.Info{ID: "t1", Name: name, Scope: scope, Created: time.Now()}
+	f.list = append(f.list, info)
+	f.ops = append(f.ops, "create "+name)
+	return "tok-value", info, nil
+}
+func (f *fakeTokens) Revoke(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, "revoke "+id)
+	return nil
+}
+func (f *fakeTokens) Rotate(_ context.Context, id string, g time.Duration) (string, tokens.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, "rotate "+id+" "+g.String())
+	return "new-value", tokens.Info{ID: "t2"}, nil
+}
+func (f *fakeTokens) RotateAll(context.Context, time.Duration) error { return nil }
+func (f *fakeTokens) BaseURL() string                                { return "http://127.0.0.1:7373" }
+
+func TestTokensWindowListsAndRevokes(t *testing.T) {
+	c, _, _, a := newTestController(t)
+	ft := &fakeTokens{list: []tokens.Info{{ID: "abc", Name: "OBS", Scope: "listen", Created: time.Now()}}}
+	c.opts.Tokens = ft
+	w := a.NewWindow("tokens")
+	tv := c.newTokensView(w)
+	w.SetContent(tv.content)
+	tv.reload()
+	tv.pending.Wait()
+	waitText(t, tv.status, "1 tokens")
+	if line := tokenLine(tv.list[0], time.Now()); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
+		t.Fatalf("line %q", line)
+	}
+	tv.run("revoke", func(ctx context.Context) error { return ft.Revoke(ctx, "abc") })
+	tv.pending.Wait()
+	if len(ft.ops) != 1 || ft.ops[0] != "revoke abc" {
+		t.Fatalf("ops %v", ft.ops)
+	}
+	urls := IssuedURLs("http://127.0.0.1:7373", "a+b")
+	if urls[1][1] != "ws://127.0.0.1:7373/v1/live?token=a%2Bb" || !strings.HasSuffix(urls[2][1], "/login?token=a%2Bb") {
+		t.Fatalf("urls %v", urls)
+	}
+}
