@@ -78,8 +78,19 @@ func openRegistryFile(path string) (*registryFile, error) {
 	return &registryFile{path: path}, nil
 }
 
-// lock takes the advisory lock shared by every Earshot process.
+// maxLockWait bounds the wait for another process's lock when the caller's
+// context has no deadline: edits take milliseconds, so a longer hold means
+// a stuck process.
+const maxLockWait = 15 * time.Second
+
+// lock takes the advisory lock (flock on tokens.json.lock) shared by every
+// Earshot process.
 func (f *registryFile) lock(ctx context.Context) (func(), error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, maxLockWait)
+		defer cancel()
+	}
 	f.mu.Lock()
 	lf, err := os.OpenFile(f.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -100,7 +111,7 @@ func (f *registryFile) lock(ctx context.Context) (func(), error) {
 		case <-ctx.Done():
 			lf.Close()
 			f.mu.Unlock()
-			return nil, fmt.Errorf("lock the token registry (another earshot command holds it): %w", ctx.Err())
+			return nil, fmt.Errorf("lock the token registry: another earshot process still holds %s.lock (is one stuck?): %w", f.path, ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -176,6 +187,11 @@ func (f *registryFile) write(reg registry) error {
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("write the token registry: %w", err)
+	}
+	// Make the rename itself durable.
+	if d, err := os.Open(filepath.Dir(f.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	if fi, err := os.Stat(f.path); err == nil {
 		f.setSeen(fi)

@@ -114,6 +114,10 @@ type Options struct {
 	// FlushEvery is how often pending last-used times are written; 0
 	// means 5 s.
 	FlushEvery time.Duration
+
+	// afterReloadRead, when set (by tests), runs in a reload between
+	// reading the file and installing it.
+	afterReloadRead func()
 }
 
 // Manager is the token registry of one process. It is safe for concurrent
@@ -123,6 +127,7 @@ type Manager struct {
 	store secrets.KeyStore
 	now   func() time.Time
 	log   *slog.Logger
+	hook  func() // Options.afterReloadRead
 
 	// syncMu orders every read-and-install of the registry (edits and
 	// reloads), so an older file can never be installed over a newer one.
@@ -182,6 +187,7 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 		store:   keys,
 		now:     opts.Now,
 		log:     opts.Logger,
+		hook:    opts.afterReloadRead,
 		keys:    map[string]*signingKey{},
 		headers: map[string]*signingKey{},
 		changed: make(chan struct{}),
@@ -360,6 +366,9 @@ func (m *Manager) reload(ctx context.Context) (bool, error) {
 	reg, err := m.file.read()
 	if err != nil {
 		return false, err
+	}
+	if m.hook != nil {
+		m.hook()
 	}
 	if err := m.install(ctx, reg, true); err != nil {
 		return false, err
