@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"earshot/assets"
 	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/cache"
@@ -82,7 +83,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	}()
 
 	a := fyneapp.NewWithID(AppID)
-	a.SetIcon(fyne.NewStaticResource("earshot.png", ui.IconPNG(ui.TrayIdle, ui.BrandColor, 256)))
+	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
 	ctrl := ui.New(ui.Options{
 		App: a, Feed: feedProxy{g}, Player: p, Logger: log.With("part", "ui"),
 		Accounts:  guiAccounts{g},

@@ -12,7 +12,7 @@ packages=(
   libxxf86vm-dev libwayland-dev libxkbcommon-dev wayland-protocols
   libasound2-dev alsa-utils
   gnome-keyring libsecret-tools dbus dbus-x11
-  xvfb xauth imagemagick
+  xvfb xauth imagemagick xdotool
   ffmpeg espeak-ng
   chromium
   curl ca-certificates

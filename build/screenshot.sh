@@ -26,9 +26,13 @@ export DISPLAY=:87
 sleep 1
 build/out/earshot --demo --listen 127.0.0.1:0 >"$work/earshot.log" 2>&1 &
 app=\$!
-# Let a few demo calls arrive and one start playing.
+# Let a few demo calls arrive.
 sleep "\${SCREENSHOT_WAIT:-12}"
 import -window root build/out/screenshot.png
+# The history tab, for a second picture.
+xdotool mousemove 145 21 click 1
+sleep 1
+import -window root build/out/screenshot-history.png
 kill \$app; wait \$app || true
 kill \$xvfb
 INSIDE

@@ -108,3 +108,6 @@ func (ic iconCache) For(v View) fyne.Resource {
 
 // BrandColor is Earshot's own colour (the app icon's).
 var BrandColor = color.NRGBA{0x00, 0x7a, 0xff, 0xff}
+
+// StateColor is the tray icon's colour for st.
+func StateColor(st TrayState) color.NRGBA { return stateColors[st] }

@@ -1,0 +1,96 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+func TestSingleInstance_SecondLaunchShowsTheFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "earshot.sock")
+	first, err := claimSingleInstanceAt(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := make(chan struct{}, 1)
+	first.OnShow(func() { shown <- struct{}{} })
+	if _, err := claimSingleInstanceAt(context.Background(), path); !errors.Is(err, errAlreadyRunning) {
+		t.Fatalf("second claim = %v, want errAlreadyRunning", err)
+	}
+	select {
+	case <-shown:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first instance was not asked to show its window")
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, %v", st.Mode().Perm(), err)
+	}
+	first.Close()
+	// After the first exits (or crashed, leaving the socket), a new one
+	// takes over.
+	again, err := claimSingleInstanceAt(context.Background(), path)
+	if err != nil {
+		t.Fatalf("claim after close: %v", err)
+	}
+	again.Close()
+}
+
+func TestTrayHostDetection(t *testing.T) {
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dbus.Connect(strings.TrimSpace(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if nameHasOwner(conn, "org.kde.StatusNotifierWatcher") {
+		t.Fatal("a tray host reported on an empty bus")
+	}
+	if _, err := conn.RequestName("org.kde.StatusNotifierWatcher", 0); err != nil {
+		t.Fatal(err)
+	}
+	if !nameHasOwner(conn, "org.kde.StatusNotifierWatcher") {
+		t.Fatal("the tray host was not detected")
+	}
+}
+
+// TestHeadlessBuildLinksNoGUI builds with -tags headless and checks with
+// ldd that the binary links no GUI or audio library, so `earshot relay`
+// runs on servers without X11, GL or ALSA.
+func TestHeadlessBuildLinksNoGUI(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "earshot")
+	build := exec.Command("go", "build", "-tags", "headless", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("headless build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("ldd", bin).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "not a dynamic executable") {
+		t.Fatalf("ldd: %v\n%s", err, out)
+	}
+	for _, lib := range []string{"libGL", "libX11", "libasound", "libwayland", "libxkbcommon"} {
+		if strings.Contains(string(out), lib) {
+			t.Errorf("the headless binary links %s:\n%s", lib, out)
+		}
+	}
+	v, err := exec.Command(bin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(v), "earshot ") {
+		t.Fatalf("headless --version: %q, %v", v, err)
+	}
+}
