@@ -14,7 +14,7 @@ import (
 
 // routes builds the handler for this generation: v1 under /api/v1 (1.3
 // only) and the legacy twins under /api.
-func (s *Server) routes() http.Handler {
+func (s *Server) routes(in *instance) http.Handler {
 	mux := http.NewServeMux()
 	add := func(method, path string, h func(w http.ResponseWriter, r *http.Request, v1 bool)) {
 		if s.hasV1() {
@@ -34,11 +34,12 @@ func (s *Server) routes() http.Handler {
 	add("GET", "/calls", s.handleHistory)
 	add("GET", "/calls/{id}/audio", s.handleAudio)
 	if s.hasV1() {
-		mux.HandleFunc("GET /api/v1/ws/listener", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, true) })
+		mux.HandleFunc("GET /api/v1/ws/listener", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, true) })
 	}
-	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, false) })
-	mux.HandleFunc("GET /api/ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(w, r, false) })
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, false) })
+	mux.HandleFunc("GET /api/ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, false) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newUUID())
 		if _, pattern := mux.Handler(r); pattern == "" {
 			s.unhandled(w, r)
 			return
@@ -58,7 +59,11 @@ func (s *Server) unhandled(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.counters.Unhandled++
 	s.mu.Unlock()
+	// Loud on purpose: a client calling this would fail on a real server.
 	s.log.Error("backendtest: request to a route OpenScanner does not have", "method", r.Method, "path", r.URL.Path)
+	if s.opts.OnUnhandled != nil {
+		s.opts.OnUnhandled(r.Method, r.URL.Path)
+	}
 	writeV1Error(w, http.StatusNotFound, "not_found", "route not found")
 }
 
@@ -69,10 +74,17 @@ func legacyHeaders(w http.ResponseWriter, successor string) {
 	h.Set("Link", "<"+successor+`>; rel="successor-version"`)
 }
 
+// writeJSON writes v as the real server does: compact, no trailing newline,
+// with a Content-Length.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, status = []byte(`{"error":"internal error"}`), http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b)
 }
 
 func writeV1Error(w http.ResponseWriter, status int, code, msg string) {
@@ -88,7 +100,7 @@ func writeError(w http.ResponseWriter, v1 bool, status int, code, msg string) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, v1 bool) {
-	writeJSON(w, 200, map[string]any{"status": "ok", "version": s.opts.Generation.version()})
+	writeJSON(w, 200, map[string]any{"status": "ok", "version": s.opts.Version})
 }
 
 func (s *Server) handleSetupStatus(w http.ResponseWriter, r *http.Request, v1 bool) {
@@ -379,6 +391,15 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	}
 	limit = min(max(limit, 1), 100)
 	page = max(page, 1)
+	systemIDs, ok5 := idSet(q.Get("system_ids"))
+	tgIDs, ok6 := idSet(q.Get("talkgroup_ids"))
+	if !ok5 || !ok6 {
+		writeError(w, v1, 400, "bad_request", "invalid query parameters")
+		return
+	}
+	groups, tags := wordSet(q.Get("groups")), wordSet(q.Get("tags"))
+	transcript := strings.ToLower(q.Get("transcript"))
+	bookmarkedOnly := q.Get("bookmarked_only") == "true" || q.Get("bookmarked_only") == "1"
 	s.mu.Lock()
 	s.counters.HistoryRequests++
 	u, _ := s.identityLocked(r)
@@ -390,7 +411,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	var all []historyCall
 	for _, c := range s.calls {
 		dt := c.spec.DateTime.Unix()
-		if dt < from || dt > to || !u.visible(c) {
+		if dt < from || dt > to || !u.visible(c) || bookmarkedOnly ||
+			(systemIDs != nil && !systemIDs[c.spec.SystemID]) || (tgIDs != nil && !tgIDs[c.spec.TalkgroupID]) ||
+			(transcript != "" && !strings.Contains(strings.ToLower(c.transcript), transcript)) {
 			continue
 		}
 		h := historyCall{ID: c.id, AudioName: c.spec.AudioName, AudioType: c.spec.AudioType, DateTime: dt,
@@ -401,6 +424,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 			if tg := s.talkgroupLocked(sys, c.spec.TalkgroupID); tg != nil {
 				h.TalkgroupLabel, h.TalkgroupName, h.TalkgroupGroup, h.TalkgroupTag = tg.label, tg.name, tg.group, tg.tag
 			}
+		}
+		if (groups != nil && !groups[h.TalkgroupGroup]) || (tags != nil && !tags[h.TalkgroupTag]) {
+			continue
 		}
 		all = append(all, h)
 	}
@@ -420,4 +446,32 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	start := min(int((page-1)*limit), total)
 	end := min(start+int(limit), total)
 	writeJSON(w, 200, map[string]any{"calls": append([]historyCall{}, all[start:end]...), "total": total})
+}
+
+// idSet parses a comma-separated id list; "" is nil (no filter).
+func idSet(v string) (map[int64]bool, bool) {
+	if v == "" {
+		return nil, true
+	}
+	out := map[int64]bool{}
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		out[n] = true
+	}
+	return out, true
+}
+
+// wordSet parses a comma-separated list of names; "" is nil (no filter).
+func wordSet(v string) map[string]bool {
+	if v == "" {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, f := range strings.Split(v, ",") {
+		out[strings.TrimSpace(f)] = true
+	}
+	return out
 }

@@ -15,16 +15,19 @@ package backendtest
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 )
 
 // Generation is an OpenScanner server generation.
@@ -87,8 +90,15 @@ type Options struct {
 	// Users maps user names to passwords; nil is {"listener": "listener-pass"}.
 	Users map[string]string
 	// Addr to listen on; "" is 127.0.0.1:0.
-	Addr   string
-	Logger *slog.Logger
+	Addr string
+	// Version is what health and the welcome frame report; "" is the
+	// generation's version (1.3.3, 1.2.0, 1.1.2). Real development builds
+	// say "dev", as in the captures.
+	Version string
+	// OnUnhandled, if set, is called for every request to a route the real
+	// server does not have (tests pass a func that calls t.Errorf).
+	OnUnhandled func(method, path string)
+	Logger      *slog.Logger
 }
 
 // Counters count what clients did.
@@ -123,6 +133,10 @@ type CallSpec struct {
 	TalkerAlias string
 	Site        string
 	Channel     string
+	// SystemLabel and TalkgroupLabel label a system or talkgroup the
+	// server does not know yet, which an upload creates (and announces in a
+	// new scanner.config) as a real server does; "" labels it with its id.
+	SystemLabel, TalkgroupLabel string
 }
 
 type call struct {
@@ -172,6 +186,15 @@ type failures struct {
 	blockedUntil time.Time
 }
 
+// instance is one run of the server between Start and Stop.
+type instance struct {
+	hs      *http.Server
+	done    chan struct{} // closed when Serve returns
+	stopped bool
+	conns   map[*websocket.Conn]struct{} // every upgraded socket, authenticated or not
+	wg      sync.WaitGroup               // WebSocket handlers
+}
+
 // Server is the fake. Its methods are safe for concurrent use.
 type Server struct {
 	opts   Options
@@ -181,9 +204,8 @@ type Server struct {
 
 	mu           sync.Mutex
 	addr         string
-	ln           net.Listener
-	hs           *http.Server
-	serveDone    chan struct{}
+	cur          *instance // nil while stopped
+	closed       bool
 	systems      []*system
 	calls        []*call
 	users        map[string]*user
@@ -197,7 +219,8 @@ type Server struct {
 	rejectNext   int
 	rejectReason string
 	counters     Counters
-	nextRow      int64
+	systemRows   int64 // row ids, as the real server's tables number them
+	tgRows       int64
 }
 
 // NewServer starts a fake server listening on loopback. It panics if it
@@ -223,6 +246,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Version == "" {
+		opts.Version = opts.Generation.version()
 	}
 	s := &Server{
 		opts:         opts,
@@ -264,6 +290,16 @@ func randomBytes(n int) []byte {
 
 func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
 
+// newUUID is a random (version 4) UUID, the shape of the real server's
+// token ids and request ids.
+func newUUID() string {
+	b := randomBytes(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // URL is the server's base URL, e.g. http://127.0.0.1:41234.
 func (s *Server) URL() string {
 	s.mu.Lock()
@@ -275,7 +311,10 @@ func (s *Server) URL() string {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln != nil {
+	if s.closed {
+		return errors.New("backendtest: the server is closed")
+	}
+	if s.cur != nil {
 		return nil
 	}
 	var ln net.Listener
@@ -288,35 +327,45 @@ func (s *Server) Start() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.addr, err)
+		return fmt.Errorf("backendtest: listen on %s: %w", s.addr, err)
 	}
-	s.ln = ln
 	s.addr = ln.Addr().String()
-	s.hs = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	hs, done := s.hs, s.serveDone
+	in := &instance{done: make(chan struct{}), conns: map[*websocket.Conn]struct{}{}}
+	in.hs = &http.Server{Handler: s.routes(in), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.cur = in
 	go func() {
-		defer close(done)
-		_ = hs.Serve(ln)
+		defer close(in.done)
+		_ = in.hs.Serve(ln)
 	}()
 	return nil
 }
 
-// Stop takes the server down: the listener and every connection close.
-// State (calls, users, sessions) survives for Start, like a real restart.
+// Stop takes the server down: the listener and every connection close, and
+// every goroutine of this run ends before Stop returns. State (calls,
+// users, sessions) survives for Start, like a real restart.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	hs, done := s.hs, s.serveDone
-	s.hs, s.ln = nil, nil
-	clients := s.takeClientsLocked()
+	in := s.cur
+	s.cur = nil
+	var conns []*websocket.Conn
+	if in != nil {
+		in.stopped = true
+		for c := range in.conns {
+			conns = append(conns, c)
+		}
+	}
+	clear(s.clients)
 	s.mu.Unlock()
-	for _, c := range clients {
-		c.conn.Close()
+	if in == nil {
+		return
 	}
-	if hs != nil {
-		_ = hs.Close()
-		<-done
+	_ = in.hs.Close() // listener and plain HTTP connections
+	for _, c := range conns {
+		c.Close() // hijacked: http.Server no longer tracks them
 	}
+	<-in.done
+	in.wg.Wait()
 }
 
 // Restart stops and starts the server on the same address.
@@ -325,8 +374,13 @@ func (s *Server) Restart() error {
 	return s.Start()
 }
 
-// Close stops the server for good.
-func (s *Server) Close() { s.Stop() }
+// Close stops the server for good; Start fails afterwards.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.Stop()
+}
 
 func (s *Server) takeClientsLocked() []*wsClient {
 	out := make([]*wsClient, 0, len(s.clients))
@@ -347,40 +401,61 @@ func (s *Server) Counters() Counters {
 // AddSystem adds (or relabels) a radio system and broadcasts the config.
 func (s *Server) AddSystem(id int64, label string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if sys := s.systemLocked(id); sys != nil {
 		sys.label = label
 	} else {
-		s.nextRow++
-		s.systems = append(s.systems, &system{row: s.nextRow, id: id, label: label})
+		s.newSystemLocked(id, label)
 	}
-	s.mu.Unlock()
-	s.broadcastConfig()
+	s.broadcastConfigLocked()
+}
+
+// SetSystemLED sets a system's LED colour (e.g. "red" or "#ff0000") and
+// broadcasts the config.
+func (s *Server) SetSystemLED(id int64, led string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sys := s.systemLocked(id); sys != nil {
+		sys.led = led
+		s.broadcastConfigLocked()
+	}
 }
 
 // AddTalkgroup adds (or updates) a talkgroup of system systemID (created if
 // needed) and broadcasts the config.
 func (s *Server) AddTalkgroup(systemID, tgID int64, label, name, group, tag, led string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	sys := s.systemLocked(systemID)
 	if sys == nil {
-		s.nextRow++
-		sys = &system{row: s.nextRow, id: systemID, label: fmt.Sprintf("System %d", systemID)}
-		s.systems = append(s.systems, sys)
+		sys = s.newSystemLocked(systemID, "")
 	}
-	var tg *talkgroup
-	for _, t := range sys.tgs {
-		if t.id == tgID {
-			tg = t
-		}
-	}
+	tg := s.talkgroupLocked(sys, tgID)
 	if tg == nil {
-		s.nextRow++
-		tg = &talkgroup{row: s.nextRow, id: tgID}
-		sys.tgs = append(sys.tgs, tg)
+		tg = s.newTalkgroupLocked(sys, tgID, "")
 	}
 	tg.label, tg.name, tg.group, tg.tag, tg.led = label, name, group, tag, led
-	s.mu.Unlock()
-	s.broadcastConfig()
+	s.broadcastConfigLocked()
+}
+
+func (s *Server) newSystemLocked(id int64, label string) *system {
+	if label == "" {
+		label = strconv.FormatInt(id, 10)
+	}
+	s.systemRows++
+	sys := &system{row: s.systemRows, id: id, label: label}
+	s.systems = append(s.systems, sys)
+	return sys
+}
+
+func (s *Server) newTalkgroupLocked(sys *system, id int64, label string) *talkgroup {
+	if label == "" {
+		label = strconv.FormatInt(id, 10)
+	}
+	s.tgRows++
+	tg := &talkgroup{row: s.tgRows, id: id, label: label}
+	sys.tgs = append(sys.tgs, tg)
+	return tg
 }
 
 func (s *Server) systemLocked(id int64) *system {
@@ -405,11 +480,16 @@ func (s *Server) talkgroupLocked(sys *system, id int64) *talkgroup {
 }
 
 // AddCall stores a call as an upload would and broadcasts it (unless a
-// DropBroadcasts is pending). It returns the call id; ids increase.
+// DropBroadcasts is pending). Like an upload, a call of a system or
+// talkgroup the server does not know creates it, and each creation
+// broadcasts a new scanner.config first. It returns the call id; ids
+// increase from 1.
 func (s *Server) AddCall(spec CallSpec) int64 {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
 	if spec.DateTime.IsZero() {
-		spec.DateTime = s.clock.Now()
+		spec.DateTime = now
 	}
 	if spec.AudioName == "" {
 		spec.AudioName = "call.wav"
@@ -417,37 +497,53 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 	if spec.AudioType == "" {
 		spec.AudioType = "application/octet-stream"
 	}
-	c := &call{id: int64(len(s.calls)) + 1, spec: spec, uploaded: s.clock.Now()}
+	spec.Audio = append([]byte(nil), spec.Audio...)
 	sys := s.systemLocked(spec.SystemID)
-	if sys != nil {
-		c.systemRow = sys.row
-		if tg := s.talkgroupLocked(sys, spec.TalkgroupID); tg != nil {
-			c.tgRow = tg.row
-		}
+	if sys == nil {
+		sys = s.newSystemLocked(spec.SystemID, spec.SystemLabel)
+		s.broadcastConfigLocked()
 	}
+	tg := s.talkgroupLocked(sys, spec.TalkgroupID)
+	if tg == nil {
+		tg = s.newTalkgroupLocked(sys, spec.TalkgroupID, spec.TalkgroupLabel)
+		s.broadcastConfigLocked()
+	}
+	c := &call{id: int64(len(s.calls)) + 1, spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
 	s.calls = append(s.calls, c)
-	drop := s.dropNext > 0
-	if drop {
+	if s.dropNext > 0 {
 		s.dropNext--
+		return c.id
 	}
-	s.mu.Unlock()
-	if !drop {
-		s.broadcastCall(c)
-	}
+	s.broadcastCallLocked(c)
 	return c.id
 }
 
 // SetTranscript sets a call's transcript and broadcasts it.
 func (s *Server) SetTranscript(callID int64, text string) {
 	s.mu.Lock()
-	var c *call
+	defer s.mu.Unlock()
 	if callID >= 1 && callID <= int64(len(s.calls)) {
-		c = s.calls[callID-1]
+		c := s.calls[callID-1]
 		c.transcript = text
+		s.broadcastTranscriptLocked(c)
 	}
-	s.mu.Unlock()
-	if c != nil {
-		s.broadcastTranscript(c)
+}
+
+// SetAudio replaces a stored call's audio (and its declared name and type,
+// when not ""), e.g. to serve an MP3 or M4A fixture.
+func (s *Server) SetAudio(callID int64, audio []byte, name, typ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if callID >= 1 && callID <= int64(len(s.calls)) {
+		c := s.calls[callID-1]
+		c.spec.Audio = append([]byte(nil), audio...)
+		if name != "" {
+			c.spec.AudioName = name
+		}
+		if typ != "" {
+			c.spec.AudioType = typ
+		}
+		c.uploaded = s.clock.Now()
 	}
 }
 
@@ -533,7 +629,7 @@ type accessClaims struct {
 func (s *Server) issueAccessLocked(u *user, fam *family) (string, time.Time) {
 	now := s.clock.Now()
 	exp := now.Add(s.opts.AccessTTL)
-	jti := randomHex(16)
+	jti := newUUID()
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, accessClaims{
 		UserID: u.id, Username: u.name, Role: "listener",
 		RegisteredClaims: jwt.RegisteredClaims{

@@ -334,6 +334,7 @@ func TestWebSocketAuthDropRestartAndHooks(t *testing.T) {
 	}
 	_, body := post(t, client(t), s.URL()+"/api/v1/auth/login", goodLogin)
 	tok := body["token"].(string)
+	s.AddTalkgroup(1, 1, "TG 1", "", "", "", "")
 	ws := dialWS(t, s, "/api/v1/ws/listener", tok)
 	for i := 0; i < 3; i++ {
 		readFrame(t, ws)

@@ -25,9 +25,12 @@ type wsClient struct {
 func (c *wsClient) write(data []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(wsWriteLimit))
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
+
+// signedIn reports whether the socket authenticated (s.mu guards user).
+func (c *wsClient) signedIn() bool { return c.family != "" }
 
 // expire sends a session-expired frame and closes the socket.
 func (c *wsClient) expire() {
@@ -69,11 +72,17 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return h == "localhost" || h == "127.0.0.1"
 }
 
-const wsAuthWait = 10 * time.Second
+const (
+	wsAuthWait   = 10 * time.Second // the real server's wait for the first message
+	wsPingEvery  = 30 * time.Second
+	wsReadLimit  = 64 << 10
+	wsQueueLen   = 256
+	wsWriteLimit = 10 * time.Second
+)
 
-func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
+func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, v1 bool) {
 	if !s.originAllowed(r) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		writeError(w, v1, http.StatusForbidden, "forbidden", "origin not allowed")
 		return
 	}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
@@ -81,9 +90,14 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 	if err != nil {
 		return
 	}
-	conn.SetReadLimit(64 << 10)
-	c := &wsClient{conn: conn, v1: v1, send: make(chan []byte, 256)}
 	s.mu.Lock()
+	if in.stopped {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	in.conns[conn] = struct{}{}
+	in.wg.Add(1)
 	s.counters.WSConnects++
 	reject := s.rejectNext > 0
 	reason := s.rejectReason
@@ -91,20 +105,28 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 		s.rejectNext--
 	}
 	s.mu.Unlock()
+	defer in.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(in.conns, conn)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	conn.SetReadLimit(wsReadLimit)
+	c := &wsClient{conn: conn, v1: v1, send: make(chan []byte, wsQueueLen)}
 	if reject {
 		_ = c.write(frame(v1, "connection.rejected", "MAX", map[string]any{"reason": reason}, nil))
-		conn.Close()
 		return
 	}
 	if !s.opts.PublicAccess {
 		_ = conn.SetReadDeadline(time.Now().Add(wsAuthWait))
 		_, msg, err := conn.ReadMessage()
 		if err != nil {
-			conn.Close()
 			return
 		}
 		u, fam, ok := s.authFrame(msg)
 		if !ok {
+			s.log.Debug("backendtest: WebSocket first message refused")
 			c.expire()
 			return
 		}
@@ -113,20 +135,17 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 	_ = conn.SetReadDeadline(time.Time{})
 
 	s.mu.Lock()
-	if s.hs == nil { // stopped meanwhile
+	if in.stopped {
 		s.mu.Unlock()
-		conn.Close()
 		return
 	}
 	s.counters.WSAuthorized++
-	c.send <- frame(v1, "connection.welcome", "VER",
-		map[string]any{"version": s.opts.Generation.version(), "branding": "", "email": ""},
-		map[string]any{"version": s.opts.Generation.version(), "branding": "", "email": ""})
-	c.send <- s.configFrameLocked(v1)
+	welcome := map[string]any{"version": s.opts.Version, "branding": "", "email": ""}
+	c.send <- frame(v1, "connection.welcome", "VER", welcome, welcome)
+	c.send <- s.configFrameLocked(c)
 	s.clients[c] = struct{}{}
-	count := len(s.clients)
+	s.broadcastCountLocked()
 	s.mu.Unlock()
-	c.send <- frame(v1, "listener.count", "LSC", map[string]any{"count": count}, count)
 
 	done := make(chan struct{})
 	go func() {
@@ -136,8 +155,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 			if err != nil {
 				return
 			}
-			// Public servers accept a late sign-in on the same socket.
-			if s.opts.PublicAccess && c.user == nil {
+			// Public servers accept a sign-in on the same socket later.
+			if s.opts.PublicAccess && !c.signedIn() {
 				if u, fam, ok := s.authFrame(msg); ok {
 					s.mu.Lock()
 					c.user, c.family = u, fam
@@ -146,13 +165,17 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 			}
 		}
 	}()
-	ping := time.NewTicker(30 * time.Second)
+	ping := time.NewTicker(wsPingEvery)
 	defer ping.Stop()
 	defer func() {
 		s.mu.Lock()
-		delete(s.clients, c)
+		if _, ok := s.clients[c]; ok {
+			delete(s.clients, c)
+			s.broadcastCountLocked()
+		}
 		s.mu.Unlock()
 		conn.Close()
+		<-done
 	}()
 	for {
 		select {
@@ -160,7 +183,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request, v1 bool) {
 			return
 		case <-ping.C:
 			c.writeMu.Lock()
-			err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
+			err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteLimit))
 			c.writeMu.Unlock()
 			if err != nil {
 				return
@@ -189,9 +212,14 @@ func (s *Server) authFrame(msg []byte) (*user, string, bool) {
 	return s.userForAccessLocked(tok)
 }
 
-func (s *Server) configLocked() map[string]any {
+// configLocked is the scanner config as user u (nil: anonymous) sees it:
+// only granted systems.
+func (s *Server) configLocked(u *user) map[string]any {
 	systems := []any{}
 	for _, sys := range s.systems {
+		if u != nil && u.grants != nil && !u.grants[sys.id] {
+			continue
+		}
 		tgs := []any{}
 		for _, tg := range sys.tgs {
 			t := map[string]any{"id": tg.row, "talkgroupId": tg.id, "label": tg.label}
@@ -219,9 +247,9 @@ func (s *Server) configLocked() map[string]any {
 		"showListenersCount": false, "systems": systems, "time12hFormat": false, "transcriptionEnabled": false}
 }
 
-func (s *Server) configFrameLocked(v1 bool) []byte {
-	cfg := s.configLocked()
-	return frame(v1, "scanner.config", "CFG", map[string]any{"config": cfg}, cfg)
+func (s *Server) configFrameLocked(c *wsClient) []byte {
+	cfg := s.configLocked(c.user)
+	return frame(c.v1, "scanner.config", "CFG", map[string]any{"config": cfg}, cfg)
 }
 
 // deliverLocked queues a frame for every client that may see it; a full
@@ -235,14 +263,19 @@ func (s *Server) deliverLocked(build func(c *wsClient) []byte) {
 		select {
 		case c.send <- b:
 		default:
+			s.log.Debug("backendtest: a client's queue is full; frame dropped")
 		}
 	}
 }
 
-func (s *Server) broadcastConfig() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v1, legacy := s.configFrameLocked(true), s.configFrameLocked(false)
+func (s *Server) broadcastConfigLocked() {
+	s.deliverLocked(s.configFrameLocked)
+}
+
+func (s *Server) broadcastCountLocked() {
+	n := len(s.clients)
+	v1 := frame(true, "listener.count", "LSC", map[string]any{"count": n}, nil)
+	legacy := frame(false, "listener.count", "LSC", nil, n)
 	s.deliverLocked(func(c *wsClient) []byte {
 		if c.v1 {
 			return v1
@@ -275,9 +308,7 @@ func (s *Server) callPayloadLocked(c *call, inline bool) map[string]any {
 	return m
 }
 
-func (s *Server) broadcastCall(cl *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) broadcastCallLocked(cl *call) {
 	inline := s.opts.Generation == Gen112
 	p := s.callPayloadLocked(cl, inline)
 	v1 := frame(true, "call.new", "CAL", map[string]any{"call": p}, nil)
@@ -293,9 +324,7 @@ func (s *Server) broadcastCall(cl *call) {
 	})
 }
 
-func (s *Server) broadcastTranscript(cl *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) broadcastTranscriptLocked(cl *call) {
 	p := map[string]any{"callId": cl.id, "text": cl.transcript}
 	v1 := frame(true, "call.transcript", "TRN", p, nil)
 	legacy := frame(false, "call.transcript", "TRN", nil, p)
