@@ -381,13 +381,20 @@ func (m *Manager) reload(ctx context.Context) (bool, error) {
 // few seconds and on Close.
 func (m *Manager) Touch(id, addr string) {
 	now := m.now().UTC().Truncate(time.Second)
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	fresh := func(t *Info) bool { return t.LastUsed != nil && !now.After(*t.LastUsed) && t.LastAddr == addr }
+	// Most calls find the time already recorded this second: a read lock
+	// keeps them from contending with Verify.
+	m.mu.RLock()
 	t, ok := m.byID[id]
-	if !ok {
+	skip := !ok || fresh(t)
+	m.mu.RUnlock()
+	if skip {
 		return
 	}
-	if t.LastUsed != nil && !now.After(*t.LastUsed) && t.LastAddr == addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok = m.byID[id]
+	if !ok || fresh(t) {
 		return
 	}
 	t.LastUsed, t.LastAddr = &now, addr

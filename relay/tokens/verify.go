@@ -140,7 +140,7 @@ func (cc *claimsCache) get(seg string) (tokenClaims, bool) {
 		cc.m.Clear()
 		cc.n.Store(1)
 	}
-	cc.m.Store(seg, c)
+	cc.m.Store(strings.Clone(seg), c) // not a slice of the whole token
 	return c, true
 }
 
