@@ -4,7 +4,13 @@
 //
 // It owns the bound on every keyring call: a Secret Service that is locked,
 // wedged or absent yields a clear error within the timeout instead of a
-// hang, and there is no fallback to a file. Errors never contain a secret.
+// hang, and there is no fallback to a file. Calls are serialized; a call the
+// Secret Service never answers is abandoned (its goroutine, at most one per
+// Store, ends if the service ever replies) and later calls fail within
+// their own bound until it does.
+//
+// It must not write a secret anywhere but the keyring, log one, or put one
+// in an error: errors name the item (the key), never its value.
 package secrets
 
 import (

@@ -80,7 +80,7 @@ func (m *Manager) issueLocked(ctx context.Context, reg *registry, name, scope st
 	}
 	now := m.now().UTC().Truncate(time.Second)
 	info := Info{ID: id, Name: name, Scope: scope, KeyID: k.id, Created: now}
-	c := tokenClaims{Iss: Issuer, Aud: Audience, Jti: id, Scope: scope, Iat: now.Unix()}
+	c := tokenClaims{Iss: m.iss, Aud: m.aud, Jti: id, Scope: scope, Iat: now.Unix()}
 	if ttl > 0 {
 		exp := now.Add(ttl)
 		if ttl < time.Second || exp.Unix() <= now.Unix() {

@@ -35,7 +35,8 @@ const (
 	ScopeControl = "control" // also token management
 )
 
-// Claim values that pin a token to this relay.
+// Default claim values that pin a token to the relay (Options may change
+// them, e.g. to keep two installs' tokens apart).
 const (
 	Issuer   = "earshot"
 	Audience = "earshot-relay"
@@ -105,6 +106,9 @@ type Claims struct {
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Issuer and Audience are the iss and aud claims issued and required;
+	// empty means Issuer and Audience.
+	Issuer, Audience string
 	// Logger gets warnings about the registry and the keyring; nil
 	// discards them. Nothing secret is ever logged.
 	Logger *slog.Logger
@@ -128,6 +132,8 @@ type Manager struct {
 	now   func() time.Time
 	log   *slog.Logger
 	hook  func() // Options.afterReloadRead
+	iss   string
+	aud   string
 
 	// syncMu orders every read-and-install of the registry (edits and
 	// reloads), so an older file can never be installed over a newer one.
@@ -172,6 +178,12 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Issuer == "" {
+		opts.Issuer = Issuer
+	}
+	if opts.Audience == "" {
+		opts.Audience = Audience
+	}
 	if opts.ReloadEvery == 0 {
 		opts.ReloadEvery = time.Second
 	}
@@ -188,6 +200,8 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 		now:     opts.Now,
 		log:     opts.Logger,
 		hook:    opts.afterReloadRead,
+		iss:     opts.Issuer,
+		aud:     opts.Audience,
 		keys:    map[string]*signingKey{},
 		headers: map[string]*signingKey{},
 		changed: make(chan struct{}),

@@ -238,6 +238,21 @@ func TestRefusesTamperedAndForeignTokens(t *testing.T) {
 	}
 }
 
+// A registry configured for another audience refuses this one's tokens
+// even with the same keyring and file.
+func TestAudienceIsPinned(t *testing.T) {
+	m, c, path, keys := setup(t)
+	tok, _, _ := m.Create(ctx, "a", ScopeListen, 0)
+	other, err := Open(ctx, path, keys, Options{Now: c.Now, Audience: "another-relay", ReloadEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	if _, err := other.Verify(tok); err != ErrInvalid {
+		t.Fatalf("a token for another audience verified: %v", err)
+	}
+}
+
 func flip(s string) string {
 	b := []byte(s)
 	if b[0] == 'A' {

@@ -186,7 +186,7 @@ func (m *Manager) Verify(token string) (Claims, error) {
 		return Claims{}, ErrInvalid
 	}
 	c, ok := m.claims.get(p)
-	if !ok || c.Iss != Issuer || c.Aud != Audience || c.Jti == "" {
+	if !ok || c.Iss != m.iss || c.Aud != m.aud || c.Jti == "" {
 		return Claims{}, ErrInvalid
 	}
 	now := m.now()
