@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -158,7 +159,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 	}
 	delete(s.fails, ip)
 	s.counters.Logins++
-	fam := &family{id: randomHex(8), user: u, created: now}
+	fam := &family{id: randomHex(8), user: u, created: now, remember: body.RememberMe}
 	s.families[fam.id] = fam
 	u.families = append(u.families, fam.id)
 	if len(u.families) > 20 {
@@ -237,9 +238,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request, v1 bool) 
 	}
 	s.counters.Refreshes++
 	access, _ := s.issueAccessLocked(e.family.user, e.family)
-	u := e.family.user
+	u, remember := e.family.user, e.family.remember
 	s.mu.Unlock()
-	s.setAuthCookies(w, r, access, successor, true)
+	s.setAuthCookies(w, r, access, successor, remember)
 	writeJSON(w, 200, map[string]any{"token": access, "user": map[string]any{"id": u.id, "username": u.name, "role": "listener"}})
 }
 
@@ -347,7 +348,7 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", spec.AudioType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q; filename*=UTF-8''%s`, spec.AudioName, spec.AudioName))
-	http.ServeContent(w, r, "", uploaded, strings.NewReader(string(spec.Audio)))
+	http.ServeContent(w, r, "", uploaded, bytes.NewReader(spec.Audio))
 }
 
 // historyCall is one call in the history response.

@@ -15,8 +15,8 @@ package backendtest
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -172,6 +172,8 @@ type family struct {
 	user    *user
 	revoked bool
 	created time.Time
+	// remember is the login's rememberMe: persistent refresh cookies.
+	remember bool
 }
 
 type refreshEntry struct {

@@ -281,7 +281,7 @@ func shape(t *testing.T, b []byte) string {
 
 func capture(t *testing.T, gen, dir, name string) []byte {
 	// Real frames from real servers, copied from the team's captures.
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "captures", gen, dir, name))
+	b, err := os.ReadFile(filepath.Join("testdata", "captures", gen, dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
