@@ -152,6 +152,9 @@ type Manager struct {
 	reloadMu   sync.Mutex
 	lastReload time.Time
 
+	warnMu     sync.Mutex
+	lastWarned string // the reload error last logged, so a bad file is reported once, not every second
+
 	stopOnce sync.Once
 	stop     context.CancelFunc
 	stopped  chan struct{}
@@ -363,10 +366,23 @@ func (m *Manager) reloadIfChanged() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	did, err := m.reload(ctx)
-	if err != nil {
-		m.log.Warn("could not reload the token registry", "err", err)
-	}
+	m.noteReloadError(err)
 	return did
+}
+
+// noteReloadError logs a reload failure once per distinct error, and its
+// end.
+func (m *Manager) noteReloadError(err error) {
+	m.warnMu.Lock()
+	defer m.warnMu.Unlock()
+	switch {
+	case err == nil && m.lastWarned != "":
+		m.log.Info("the token registry reloads again")
+		m.lastWarned = ""
+	case err != nil && err.Error() != m.lastWarned:
+		m.log.Warn("could not reload the token registry; keeping the tokens as they were", "err", err)
+		m.lastWarned = err.Error()
+	}
 }
 
 // reload installs the registry from disk if it changed since this process
@@ -445,8 +461,8 @@ func (m *Manager) background(ctx context.Context, reloadEvery, flushEvery time.D
 		case <-ctx.Done():
 			return
 		case <-reload:
-			if _, err := m.reload(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("could not reload the token registry", "err", err)
+			if _, err := m.reload(ctx); ctx.Err() == nil {
+				m.noteReloadError(err)
 			}
 		case <-flush.C:
 			if err := m.flush(ctx); err != nil && ctx.Err() == nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -713,6 +714,78 @@ func TestRefusesUnsafeOrBrokenRegistry(t *testing.T) {
 		if _, err := Open(ctx, path, secrets.NewMemory(), Options{}); err == nil {
 			t.Fatalf("registry %q accepted", bad)
 		}
+	}
+}
+
+// recorder is a slog handler that keeps every record's message.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := rec.Message
+	rec.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	r.msgs = append(r.msgs, line)
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+func (r *recorder) count(sub string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// A running manager whose file is replaced by one other users can write
+// keeps the tokens it had, says so once (not every second), and picks up
+// the file again once it is fixed.
+func TestReloadRefusesUnsafeEditAndSaysSoOnce(t *testing.T) {
+	c := newClock()
+	keys := secrets.NewMemory()
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	rec := &recorder{}
+	m, err := Open(ctx, path, keys, Options{Now: c.Now, ReloadEvery: time.Millisecond, Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	tok, info, _ := m.Create(ctx, "a", ScopeListen, 0)
+	reg := readRegistry(t, path)
+	reg.find(info.ID).Revoked = true
+	data, _ := json.Marshal(reg)
+	os.WriteFile(path+".edit", data, 0o600)
+	os.Chmod(path+".edit", 0o666)
+	os.Rename(path+".edit", path)
+	for rec.count("could not reload") == 0 {
+		time.Sleep(5 * time.Millisecond) // wait for the reload; the test's own timeout guards a hang
+	}
+	time.Sleep(50 * time.Millisecond) // many more reload ticks
+	if n := rec.count("could not reload"); n != 1 {
+		t.Fatalf("the unsafe file was reported %d times, want once", n)
+	}
+	if _, err := m.Verify(tok); err != nil {
+		t.Fatal("a tampered, world-writable registry was applied")
+	}
+	changed := m.Changed()
+	os.Chmod(path, 0o600)
+	os.Chtimes(path, time.Now(), time.Now().Add(time.Second)) // what an editor's save would do
+	waitFor(t, changed, "the reload of the fixed file")
+	if _, err := m.Verify(tok); err != ErrInvalid {
+		t.Fatal("the fixed registry's revoke was not applied")
+	}
+	key, _ := keys.Get(ctx, keyItem(info.KeyID))
+	if rec.count(tok) != 0 || rec.count(strings.Split(tok, ".")[2]) != 0 || rec.count(key) != 0 {
+		t.Fatal("a secret was logged")
 	}
 }
 
