@@ -1,13 +1,17 @@
 // Package demo runs Earshot's built-in demo: an in-process OpenScanner
-// server (backendtest) with public access that makes up radio traffic on a
-// few talkgroups, so a new user hears something before configuring an
-// account.
+// server (backendtest, playing a 1.3.3 server with public access) that
+// makes up radio traffic on a few talkgroups of two systems, so a new user
+// hears something before configuring an account.
 //
-// It owns only the made-up traffic; the server itself is the test fake.
+// It owns only the made-up traffic: the systems and talkgroups, a seeded
+// history, a call every few seconds with synthesized audio, and the odd
+// late transcript. The server itself is the test fake; the demo must not
+// reach outside the process or keep running after its context ends.
 package demo
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -17,85 +21,193 @@ import (
 
 // Options tune the demo; the zero value is what users get.
 type Options struct {
-	// MinGap and MaxGap bound the time between calls; 0 means 2 s and 6 s.
+	// MinGap and MaxGap bound the time between live calls; 0 means 2 s and
+	// 6 s.
 	MinGap, MaxGap time.Duration
-	// History is how many calls exist before the first live one; 0 means 10.
+	// History is how many calls exist before the first live one; 0 means
+	// 10, a negative number none.
 	History int
+	// TranscriptEvery makes every Nth call (on average) get a transcript
+	// a moment after it; 0 means 3.
+	TranscriptEvery int
+	// TranscriptDelay is how long after its call a transcript arrives;
+	// 0 means 1.5 s.
+	TranscriptDelay time.Duration
+	// Seed fixes the random traffic (0: a new seed each run).
+	Seed uint64
 }
 
 type talkgroup struct {
 	system                       int64
 	id                           int64
 	label, name, group, tag, led string
-	tone                         float64
+	voice                        float64 // the synthesized talker's pitch, Hz
 	transcripts                  []string
 }
 
-var talkgroups = []talkgroup{
-	{1, 101, "Fire Dispatch", "County Fire Dispatch", "Fire", "Dispatch", "#ff3b30", 620, []string{"Engine 5, respond to a reported structure fire, 1200 Oak Street.", "Medic 2 en route."}},
-	{1, 102, "Fire Tac 2", "Fireground Tactical 2", "Fire", "Tactical", "#ff9500", 700, []string{"Command, interior crew is going in on side Alpha."}},
-	{1, 201, "EMS Ops", "EMS Operations", "EMS", "Operations", "#34c759", 540, []string{"Medic 7 transporting one to General, ETA ten minutes."}},
-	{2, 301, "PD North", "Police North District", "Law", "Dispatch", "#007aff", 480, []string{"Unit 12, traffic stop on Route 9 at mile marker 14."}},
-	{2, 302, "PD South", "Police South District", "Law", "Dispatch", "#5856d6", 450, []string{"Unit 31, copy, show me clear."}},
-	{2, 901, "Public Works", "Public Works / Roads", "Services", "Public Works", "#ffcc00", 760, []string{"Plow 4 starting the north loop."}},
+type system struct {
+	id         int64
+	label, led string
+}
+
+// systems and talkgroups are functions, not package variables, so the
+// package has no mutable state.
+func systems() []system {
+	return []system{
+		{1, "Harness County Fire & EMS", "red"},
+		{2, "Harness County Law & Services", "blue"},
+	}
+}
+
+func talkgroups() []talkgroup {
+	return []talkgroup{
+		{1, 101, "Fire Dispatch", "County Fire Dispatch", "Fire", "Dispatch", "red", 150,
+			[]string{"Engine 5, Truck 2, respond to a reported structure fire, 1200 Oak Street.", "Medic 2 en route to the station."}},
+		{1, 102, "Fire Tac 2", "Fireground Tactical 2", "Fire", "Tactical", "orange", 120,
+			[]string{"Command, interior crew is making entry on side Alpha.", "Primary search is negative."}},
+		{1, 201, "EMS Ops", "EMS Operations", "EMS", "Operations", "green", 190,
+			[]string{"Medic 7 transporting one to General, ETA ten minutes.", "Medic 3 available."}},
+		{2, 301, "PD North", "Police North District", "Law", "Law Dispatch", "blue", 110,
+			[]string{"Unit 12, traffic stop on Route 9 at mile marker 14.", "Unit 14, copy, en route."}},
+		{2, 302, "PD South", "Police South District", "Law", "Law Dispatch", "cyan", 210,
+			[]string{"Unit 31, show me clear.", "Unit 33, caller reports a loose dog near the school."}},
+		{2, 901, "Public Works", "Public Works / Roads", "Services", "Public Works", "yellow", 135,
+			[]string{"Plow 4 starting the north loop.", "Water crew on scene at Fifth and Main."}},
+	}
 }
 
 // Start starts the demo server and its traffic; both stop when ctx ends.
+// The server is public: the live feed and audio need no account.
 func Start(ctx context.Context, logger *slog.Logger) (*backendtest.Server, error) {
 	return StartWith(ctx, logger, Options{})
 }
 
 // StartWith is Start with options (tests use a faster pace).
 func StartWith(ctx context.Context, logger *slog.Logger, opts Options) (*backendtest.Server, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("demo: not started: %w", err)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MinGap <= 0 {
 		opts.MinGap = 2 * time.Second
 	}
-	if opts.MaxGap < opts.MinGap {
-		opts.MaxGap = max(opts.MinGap, 6*time.Second)
+	if opts.MaxGap <= 0 {
+		opts.MaxGap = 6 * time.Second
 	}
-	if opts.History == 0 {
+	opts.MaxGap = max(opts.MaxGap, opts.MinGap)
+	switch {
+	case opts.History == 0:
 		opts.History = 10
+	case opts.History < 0:
+		opts.History = 0
 	}
+	if opts.TranscriptEvery <= 0 {
+		opts.TranscriptEvery = 3
+	}
+	if opts.TranscriptDelay <= 0 {
+		opts.TranscriptDelay = 1500 * time.Millisecond
+	}
+	if opts.Seed == 0 {
+		opts.Seed = uint64(time.Now().UnixNano())
+	}
+
 	srv := backendtest.NewServer(backendtest.Options{PublicAccess: true, Logger: logger})
-	srv.AddSystem(1, "Harness County Fire & EMS")
-	srv.AddSystem(2, "Harness County Law & Services")
-	for _, tg := range talkgroups {
+	for _, sys := range systems() {
+		srv.AddSystem(sys.id, sys.label)
+		srv.SetSystemLED(sys.id, sys.led)
+	}
+	tgs := talkgroups()
+	for _, tg := range tgs {
 		srv.AddTalkgroup(tg.system, tg.id, tg.label, tg.name, tg.group, tg.tag, tg.led)
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	d := &traffic{srv: srv, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), tgs: tgs, opts: opts, log: logger}
 	now := time.Now()
 	for i := opts.History; i > 0; i-- {
-		addCall(srv, rng, now.Add(-time.Duration(i)*20*time.Second))
-	}
-	go func() {
-		defer srv.Close()
-		for {
-			gap := opts.MinGap + time.Duration(rng.Int64N(int64(opts.MaxGap-opts.MinGap)+1))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(gap):
-			}
-			addCall(srv, rng, time.Now())
+		at := now.Add(-time.Duration(i) * (opts.MinGap + opts.MaxGap) / 2)
+		id, tg := d.call(at)
+		if d.rng.IntN(opts.TranscriptEvery) == 0 {
+			srv.SetTranscript(id, tg.transcripts[d.rng.IntN(len(tg.transcripts))])
 		}
-	}()
+	}
+	logger.Info("demo server started", "url", srv.URL(), "history", opts.History)
+	go d.run(ctx)
 	return srv, nil
 }
 
-func addCall(srv *backendtest.Server, rng *rand.Rand, at time.Time) {
-	tg := talkgroups[rng.IntN(len(talkgroups))]
-	seconds := 1 + rng.Float64()*3
-	id := srv.AddCall(backendtest.CallSpec{
-		SystemID: tg.system, TalkgroupID: tg.id, DateTime: at,
-		Audio:     backendtest.SynthWAV(seconds, tg.tone, 16000),
-		AudioName: "call.wav", AudioType: "application/octet-stream",
-		Frequency: 851_000_000 + tg.id*12_500, Duration: seconds,
-		Source: 1000 + rng.Int64N(9000),
-	})
-	if rng.IntN(3) == 0 {
-		srv.SetTranscript(id, tg.transcripts[rng.IntN(len(tg.transcripts))])
+// traffic makes up calls; only its run goroutine touches it after Start.
+type traffic struct {
+	srv  *backendtest.Server
+	rng  *rand.Rand
+	tgs  []talkgroup
+	opts Options
+	log  *slog.Logger
+}
+
+type pendingTranscript struct {
+	due  time.Time
+	id   int64
+	text string
+}
+
+func (d *traffic) run(ctx context.Context) {
+	defer func() {
+		d.srv.Close()
+		d.log.Info("demo server stopped")
+	}()
+	nextCall := time.Now().Add(d.gap())
+	var pending []pendingTranscript
+	timer := time.NewTimer(time.Until(nextCall))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		if !now.Before(nextCall) {
+			id, tg := d.call(now)
+			if d.rng.IntN(d.opts.TranscriptEvery) == 0 {
+				pending = append(pending, pendingTranscript{now.Add(d.opts.TranscriptDelay), id,
+					tg.transcripts[d.rng.IntN(len(tg.transcripts))]})
+			}
+			nextCall = now.Add(d.gap())
+		}
+		next := nextCall
+		kept := pending[:0]
+		for _, p := range pending {
+			if !now.Before(p.due) {
+				d.srv.SetTranscript(p.id, p.text)
+				continue
+			}
+			kept = append(kept, p)
+			if p.due.Before(next) {
+				next = p.due
+			}
+		}
+		pending = kept
+		timer.Reset(time.Until(next))
 	}
+}
+
+func (d *traffic) gap() time.Duration {
+	return d.opts.MinGap + time.Duration(d.rng.Int64N(int64(d.opts.MaxGap-d.opts.MinGap)+1))
+}
+
+// call adds one call at time at on a random talkgroup, with 1-4 s of
+// synthesized radio audio.
+func (d *traffic) call(at time.Time) (int64, talkgroup) {
+	tg := d.tgs[d.rng.IntN(len(d.tgs))]
+	seconds := 1 + d.rng.Float64()*3
+	id := d.srv.AddCall(backendtest.CallSpec{
+		SystemID: tg.system, TalkgroupID: tg.id, DateTime: at,
+		Audio:     backendtest.SynthRadioWAV(seconds, tg.voice, 16000, d.rng.Uint64()),
+		AudioName: fmt.Sprintf("%d-%d-%s.wav", tg.system, tg.id, at.UTC().Format("20060102150405")),
+		AudioType: "application/octet-stream", // what recorders commonly declare
+		Frequency: 851_000_000 + tg.id*12_500, Duration: float64(int(seconds*10)) / 10,
+		Source: 1000 + d.rng.Int64N(9000),
+	})
+	return id, tg
 }

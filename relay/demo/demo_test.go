@@ -1,57 +1,160 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
-func TestDemoMakesPublicCallsWithAudio(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := StartWith(ctx, nil, Options{MinGap: 10 * time.Millisecond, MaxGap: 20 * time.Millisecond, History: 3})
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Calls() < 6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d calls", srv.Calls())
-		}
-		time.Sleep(10 * time.Millisecond)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d", u, resp.StatusCode)
 	}
-	resp, err := http.Get(srv.URL() + "/api/v1/setup/status")
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDemoTrafficOverTheAPI listens to the demo like a client would: the
+// public live feed brings config, calls and transcripts, each call's audio
+// is a real WAV, and the seeded history is there.
+func TestDemoTrafficOverTheAPI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := StartWith(ctx, nil, Options{MinGap: 5 * time.Millisecond, MaxGap: 20 * time.Millisecond,
+		History: 4, TranscriptEvery: 1, TranscriptDelay: time.Millisecond, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st struct{ PublicAccess bool }
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
+	getJSON(t, srv.URL()+"/api/v1/setup/status", &st)
 	if !st.PublicAccess {
 		t.Fatal("the demo server is not public")
 	}
-	resp, err = http.Get(srv.URL() + "/api/v1/calls/4/audio")
+	var hist struct {
+		Calls []struct {
+			ID             int64
+			TalkgroupLabel string
+			TalkgroupGroup string
+		}
+		Total int
+	}
+	getJSON(t, srv.URL()+"/api/v1/calls?date_from=0&sort=asc&limit=4", &hist)
+	if hist.Total < 4 || len(hist.Calls) != 4 || hist.Calls[0].ID != 1 || hist.Calls[0].TalkgroupLabel == "" || hist.Calls[0].TalkgroupGroup == "" {
+		t.Fatalf("seeded history: %+v", hist)
+	}
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL(), "http")+"/api/v1/ws/listener", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := make([]byte, 12)
-	resp.Body.Read(head)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(head[:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
-		t.Fatalf("demo audio: %d % x", resp.StatusCode, head)
+	defer ws.Close()
+	var calls []int64
+	var transcripts, systems, talkgroups int
+	for len(calls) < 3 || transcripts == 0 {
+		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d calls, %d transcripts: %v", len(calls), transcripts, err)
+		}
+		var f struct {
+			Type   string
+			Call   struct{ ID int64 }
+			Text   string
+			Config struct {
+				Systems []struct {
+					LedColor   string
+					Talkgroups []struct{ Label, Name, Group, Tag, LedColor string }
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("frame %s: %v", b, err)
+		}
+		switch f.Type {
+		case "scanner.config":
+			systems = len(f.Config.Systems)
+			talkgroups = 0
+			for _, s := range f.Config.Systems {
+				if s.LedColor == "" {
+					t.Errorf("system without a LED colour: %s", b)
+				}
+				for _, tg := range s.Talkgroups {
+					if tg.Label == "" || tg.Name == "" || tg.Group == "" || tg.Tag == "" || tg.LedColor == "" {
+						t.Errorf("talkgroup not fully described: %+v", tg)
+					}
+					talkgroups++
+				}
+			}
+		case "call.new":
+			calls = append(calls, f.Call.ID)
+		case "call.transcript":
+			if f.Text == "" {
+				t.Errorf("empty transcript %s", b)
+			}
+			transcripts++
+		}
 	}
+	if systems != 2 || talkgroups < 5 {
+		t.Errorf("config: %d systems, %d talkgroups", systems, talkgroups)
+	}
+	for _, id := range calls {
+		resp, err := http.Get(srv.URL() + "/api/v1/calls/" + itoa(id) + "/audio")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(b) < 44 || !bytes.HasPrefix(b, []byte("RIFF")) || string(b[8:12]) != "WAVE" {
+			t.Fatalf("call %d audio: %d, %d bytes", id, resp.StatusCode, len(b))
+		}
+		// 1 to 4 s of 16-bit mono at 16 kHz.
+		if secs := float64(len(b)-44) / 32000; secs < 0.99 || secs > 4.01 {
+			t.Errorf("call %d: %.2f s of audio", id, secs)
+		}
+	}
+	if n := srv.Counters().Unhandled; n != 0 {
+		t.Errorf("%d unhandled requests", n)
+	}
+
 	cancel()
-	// The server stops with the context.
-	deadline = time.Now().Add(10 * time.Second)
+	// The server goes away with the context.
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	for i := 0; ; i++ {
 		if _, err := http.Get(srv.URL() + "/api/v1/health"); err != nil {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("demo server still up after cancel")
+		if i == 200 {
+			t.Fatal("demo server still up long after its context ended")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestStartWithDoneContextFails(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Start(ctx, nil); err == nil {
+		t.Fatal("started with a done context")
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

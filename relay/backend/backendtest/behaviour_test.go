@@ -624,3 +624,38 @@ func BenchmarkBroadcastToListener(b *testing.B) {
 		}
 	}
 }
+
+func TestSynthRadioWAV(t *testing.T) {
+	w := SynthRadioWAV(2, 140, 16000, 7)
+	le := binary.LittleEndian
+	if string(w[:4]) != "RIFF" || string(w[8:16]) != "WAVEfmt " || le.Uint32(w[40:]) != 64000 || len(w) != 64044 {
+		t.Fatalf("header % x, %d bytes", w[:44], len(w))
+	}
+	if !bytes.Equal(w, SynthRadioWAV(2, 140, 16000, 7)) {
+		t.Fatal("not deterministic")
+	}
+	if bytes.Equal(w, SynthRadioWAV(2, 140, 16000, 8)) {
+		t.Fatal("the seed changes nothing")
+	}
+	// Speech-like: loud syllables and quiet gaps, never clipped.
+	var loud, quiet int
+	for k := 44; k+3200 <= len(w); k += 3200 { // 100 ms windows
+		var sum float64
+		for i := k; i < k+3200; i += 2 {
+			v := float64(int16(le.Uint16(w[i:])))
+			if math.Abs(v) >= 32767 {
+				t.Fatal("clipped")
+			}
+			sum += v * v
+		}
+		switch rms := math.Sqrt(sum / 1600); {
+		case rms > 1500:
+			loud++
+		case rms < 800:
+			quiet++
+		}
+	}
+	if loud == 0 || quiet == 0 {
+		t.Fatalf("%d loud and %d quiet windows", loud, quiet)
+	}
+}
