@@ -104,7 +104,8 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 			bus.Changed()
 		})
 	}
-	a.Lifecycle().SetOnStarted(func() { ctrl.Start(pctx) })
+	// Before Run: Fyne starts the tray only if its menu is set by then.
+	ctrl.Start(pctx)
 	go func() {
 		<-ctx.Done()
 		fyne.Do(a.Quit)

@@ -79,11 +79,13 @@ func (in *instance) wait() error {
 func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
+	// The named result is nil after a failed return; clean up through a copy.
+	started := inst
 	defer func() {
 		if err != nil {
 			cancel()
-			for i := len(inst.cleanup) - 1; i >= 0; i-- {
-				inst.cleanup[i]()
+			for i := len(started.cleanup) - 1; i >= 0; i-- {
+				started.cleanup[i]()
 			}
 		}
 	}()

@@ -56,6 +56,8 @@ type Controller struct {
 	// on the caller's, so the controller does not rely on that.
 	uiMu sync.Mutex
 
+	trayHost bool // decided once at Start
+
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
@@ -154,7 +156,10 @@ func (c *Controller) Start(ctx context.Context) {
 	}
 	c.win = newPlayerWindow(c)
 	c.refresh()
-	if desk, ok := c.app.(desktop.App); ok && c.opts.TrayHost() {
+	desk, isDesktop := c.app.(desktop.App)
+	c.trayHost = isDesktop && c.opts.TrayHost()
+	c.log.Info("starting the UI", "tray", c.trayHost)
+	if c.trayHost {
 		desk.SetSystemTrayMenu(c.menu())
 		desk.SetSystemTrayIcon(c.icons.For(c.View()))
 	} else {
@@ -259,7 +264,7 @@ func (c *Controller) refresh() {
 	c.mu.Lock()
 	c.view = v
 	c.mu.Unlock()
-	if desk, ok := c.app.(desktop.App); ok && c.opts.TrayHost() {
+	if desk, ok := c.app.(desktop.App); ok && c.trayHost {
 		desk.SetSystemTrayMenu(c.menu())
 		desk.SetSystemTrayIcon(c.icons.For(v))
 	}
@@ -373,7 +378,7 @@ func (c *Controller) SetNotify(t player.Talkgroup, on bool) {
 // closeIntercept hides the window to the tray when a tray host exists;
 // otherwise closing quits, so Earshot never runs unreachable.
 func (c *Controller) closeIntercept() {
-	if c.opts.TrayHost() {
+	if c.trayHost {
 		c.win.w.Hide()
 		return
 	}
