@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -657,5 +659,46 @@ func TestSynthRadioWAV(t *testing.T) {
 	}
 	if loud == 0 || quiet == 0 {
 		t.Fatalf("%d loud and %d quiet windows", loud, quiet)
+	}
+}
+
+func TestCallUpload(t *testing.T) {
+	s := newServer(t, Options{PublicAccess: true, OnUnhandled: strict(t)})
+	ws := dialWS(t, s, "/ws", "")
+	wsFrames(t, ws, 2)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, kv := range [][2]string{{"key", "test-api-key"}, {"audioName", "call.mp3"}, {"dateTime", "2026-11-22T14:13:15Z"},
+		{"system", "1"}, {"talkgroup", "101"}, {"systemLabel", "Harness County"}, {"talkgroupLabel", "Fire Dispatch"},
+		{"frequency", "851012500"}} {
+		mw.WriteField(kv[0], kv[1])
+	}
+	fw, _ := mw.CreateFormFile("audio", "call.mp3")
+	fw.Write([]byte("ID3 audio"))
+	mw.Close()
+	resp, err := http.Post(s.URL()+"/api/call-upload", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != `{"id":1,"message":"Call imported successfully."}` {
+		t.Fatalf("upload = %d %s", resp.StatusCode, b)
+	}
+	f, _ := wsFrames(t, ws, 3) // config (system), config (talkgroup), call
+	if !strings.Contains(string(f[1]), "Fire Dispatch") || !strings.HasPrefix(string(f[2]), `["CAL"`) ||
+		!strings.Contains(string(f[2]), `"dateTime":1795356795`) {
+		t.Fatalf("frames after upload: %s", f)
+	}
+	if r, b := do(t, client(t), "GET", s.URL()+"/api/v1/calls/1/audio", "", nil); r.StatusCode != 200 || string(b) != "ID3 audio" {
+		t.Fatalf("uploaded audio = %d %q", r.StatusCode, b)
+	}
+	resp, err = http.Post(s.URL()+"/api/call-upload", "multipart/form-data; boundary=x", strings.NewReader("--x\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nwrong\r\n--x--\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("upload with a wrong key = %d", resp.StatusCode)
 	}
 }

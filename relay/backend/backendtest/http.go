@@ -34,6 +34,8 @@ func (s *Server) routes(in *instance) http.Handler {
 	add("GET", "/auth/me", s.handleMe)
 	add("GET", "/calls", s.handleHistory)
 	add("GET", "/calls/{id}/audio", s.handleAudio)
+	// Uploads have no v1 twin.
+	mux.HandleFunc("POST /api/call-upload", s.handleUpload)
 	if s.hasV1() {
 		mux.HandleFunc("GET /api/v1/ws/listener", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, true) })
 	}
@@ -475,4 +477,69 @@ func wordSet(v string) map[string]bool {
 		out[strings.TrimSpace(f)] = true
 	}
 	return out
+}
+
+const maxUpload = 32 << 20
+
+// handleUpload imports a call as a recorder would (multipart: key, audio,
+// audioName, audioType, dateTime, system, talkgroup, systemLabel,
+// talkgroupLabel, frequency, source, talkerAlias, site, channel).
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	if err := r.ParseMultipartForm(maxUpload); err != nil {
+		writeError(w, false, 400, "bad_request", "invalid multipart form")
+		return
+	}
+	if r.FormValue("key") != s.opts.APIKey {
+		writeError(w, false, 401, "invalid_api_key", "invalid API key")
+		return
+	}
+	f, hdr, err := r.FormFile("audio")
+	if err != nil {
+		writeError(w, false, 400, "bad_request", "no audio")
+		return
+	}
+	audio, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		writeError(w, false, 400, "bad_request", "unreadable audio")
+		return
+	}
+	num := func(k string) (int64, bool) {
+		v := r.FormValue(k)
+		if v == "" {
+			return 0, true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	}
+	sys, ok1 := num("system")
+	tg, ok2 := num("talkgroup")
+	freq, ok3 := num("frequency")
+	src, ok4 := num("source")
+	if !ok1 || !ok2 || !ok3 || !ok4 || sys == 0 || tg == 0 {
+		writeError(w, false, 400, "bad_request", "invalid system, talkgroup, frequency or source")
+		return
+	}
+	var at time.Time
+	if v := r.FormValue("dateTime"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			at = time.Unix(n, 0)
+		} else if at, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(w, false, 400, "bad_request", "invalid dateTime")
+			return
+		}
+	}
+	name := r.FormValue("audioName")
+	if name == "" {
+		name = hdr.Filename
+	}
+	typ := r.FormValue("audioType")
+	if typ == "" {
+		typ = hdr.Header.Get("Content-Type")
+	}
+	id := s.AddCall(CallSpec{SystemID: sys, TalkgroupID: tg, DateTime: at, Audio: audio, AudioName: name, AudioType: typ,
+		Frequency: freq, Source: src, TalkerAlias: r.FormValue("talkerAlias"), Site: r.FormValue("site"),
+		Channel: r.FormValue("channel"), SystemLabel: r.FormValue("systemLabel"), TalkgroupLabel: r.FormValue("talkgroupLabel")})
+	writeJSON(w, 200, map[string]any{"id": id, "message": "Call imported successfully."})
 }

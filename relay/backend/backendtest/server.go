@@ -1,16 +1,26 @@
 // Package backendtest is an in-process fake OpenScanner server for tests and
-// the demo mode.
+// the demo mode, on a real loopback listener.
 //
 // It follows ../shared/openscanner-api.md (observed on OpenScanner 1.3.3)
-// to the letter, for the three server generations in the field: v1 and
-// legacy routes and WebSocket framings, login/refresh/logout with rotating
-// refresh-token families and the 30-second replay grace, the os_session and
+// and the captures of real 1.3.3, 1.2.0 and 1.1.2 servers (copied in
+// testdata/captures; the tests hold every frame and exchange to them), for
+// the three generations in the field: v1 and legacy routes and WebSocket
+// framings (1.2 and 1.1 answer 404 on /api/v1), login/refresh/logout with
+// rotating refresh-token families, the 30-second replay grace and theft
+// revocation, the 3-failure rate limit, the os_session (1.2+) and
 // refresh_token cookies with their real attributes, the audio route's
-// Bearer → cookie → anonymous order, history, and first-message WebSocket
-// auth. Its clock and token lifetimes are injectable and it has hooks to
-// drop broadcasts, close sockets, expire sessions, restart and count what
-// clients did. Routes the real server lacks answer 404 and are counted in
-// Counters().Unhandled, so a client calling something imaginary fails loudly.
+// Bearer → cookie → anonymous order, http.ServeContent audio, history,
+// uploads, first-message WebSocket auth, and 1.1's inline CAL audio. Its
+// clock and token lifetimes are injectable, and it has hooks to drop
+// broadcasts, close sockets, expire sessions, reject connections, restart
+// and count what clients did. It also synthesizes real WAV audio.
+//
+// It owns only the fake: it must not invent routes or fields the real
+// server lacks (a route it does not know answers 404, is counted in
+// Counters().Unhandled, logged at error level and passed to
+// Options.OnUnhandled, so a client calling something imaginary fails
+// loudly), keep package-level state, log secrets, or leave a goroutine
+// running after Stop or Close.
 package backendtest
 
 import (
@@ -95,6 +105,9 @@ type Options struct {
 	// generation's version (1.3.3, 1.2.0, 1.1.2). Real development builds
 	// say "dev", as in the captures.
 	Version string
+	// APIKey is the upload key POST /api/call-upload accepts; "" is
+	// "test-api-key".
+	APIKey string
 	// OnUnhandled, if set, is called for every request to a route the real
 	// server does not have (tests pass a func that calls t.Errorf).
 	OnUnhandled func(method, path string)
@@ -248,6 +261,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.APIKey == "" {
+		opts.APIKey = "test-api-key"
 	}
 	if opts.Version == "" {
 		opts.Version = opts.Generation.version()
