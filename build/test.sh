@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 bash build/deps.sh
 export LANG=en_US.UTF-8
-export LC_ALL=C.UTF-8
+export LC_ALL=en_US.UTF-8
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== gofmt"
