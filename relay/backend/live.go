@@ -247,9 +247,11 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		}
 		s.mu.Unlock()
 		s.setStatus(event.StateConnected, "", time.Time{})
-		// Fill what was missed while disconnected, before live calls.
+		// Fill what was missed while disconnected, before live calls. If
+		// history cannot be read now, the first live call's gap check
+		// (or the periodic backfill) tries again.
 		if err := s.backfill(ctx, f); err != nil {
-			s.log.Warn("history backfill failed; calls missed while disconnected may be lost", "err", err)
+			s.log.Warn("history backfill failed; will retry", "err", err)
 		}
 	case FrameConfig:
 		s.labels.update(fr.Config)
@@ -263,7 +265,9 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 			// A gap: the server may have dropped broadcasts. History has
 			// them (or they belong to systems this account cannot see).
 			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
-				s.log.Warn("history backfill failed", "err", err)
+				// Emitting this call now would lose the gap for good:
+				// reconnect instead, which backfills before anything else.
+				return *connected, 0, fmt.Errorf("fill a gap in the live feed from history: %w", err)
 			}
 		}
 		s.labels.resolve(c)
