@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash build/deps.sh
+# Fyne takes the UI language from the environment; C is not a language tag.
 export LANG=en_US.UTF-8
-export LC_ALL=en_US.UTF-8
+unset LC_ALL LC_MESSAGES
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== gofmt"
