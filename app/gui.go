@@ -38,13 +38,8 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "No display: running the relay without a window (`earshot relay`).")
 		return cmdRelay(ctx, env, args)
 	}
-	fs := newFlags(env, "earshot")
-	var f relayFlags
-	fs.BoolVar(&f.demo, "demo", false, "use the built-in demo server instead of the configured account")
-	fs.StringVar(&f.listen, "listen", "", "relay address (default "+DefaultListen+")")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow --listen on an address other machines can reach")
-	fs.BoolVar(&f.verbose, "v", false, "log every request (without query strings)")
-	if err := parseFlags(fs, args); err != nil {
+	f, err := parseRelayFlags(env, "earshot", args)
+	if err != nil {
 		return err
 	}
 	// One Earshot per user: a second launch brings the first one's window

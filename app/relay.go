@@ -30,14 +30,21 @@ type relayFlags struct {
 	verbose     bool
 }
 
-func cmdRelay(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "relay")
+// parseRelayFlags parses the flags `earshot relay` and `earshot` share.
+func parseRelayFlags(env *Env, name string, args []string) (relayFlags, error) {
+	fs := newFlags(env, name)
 	var f relayFlags
 	fs.BoolVar(&f.demo, "demo", false, "use the built-in demo server instead of the configured account")
 	fs.StringVar(&f.listen, "listen", "", "relay address (default "+DefaultListen+")")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow --listen on an address other machines can reach")
 	fs.BoolVar(&f.verbose, "v", false, "log every request (without query strings)")
-	if err := parseFlags(fs, args); err != nil {
+	err := parseFlags(fs, args)
+	return f, err
+}
+
+func cmdRelay(ctx context.Context, env *Env, args []string) error {
+	f, err := parseRelayFlags(env, "relay", args)
+	if err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(env.ConfigDir)

@@ -89,14 +89,23 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
+// decodeGrace reads a rotate request's grace period.
+func decodeGrace(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
 	var req GraceRequest
 	if !decodeBody(w, r, &req) {
-		return
+		return 0, false
 	}
 	grace, err := parseDuration(req.Grace)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "grace: "+err.Error())
+		return 0, false
+	}
+	return grace, true
+}
+
+func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
+	grace, ok := decodeGrace(w, r)
+	if !ok {
 		return
 	}
 	token, info, err := s.admin.Rotate(r.Context(), r.PathValue("id"), grace)
@@ -108,13 +117,8 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRotateAll(w http.ResponseWriter, r *http.Request) {
-	var req GraceRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	grace, err := parseDuration(req.Grace)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "grace: "+err.Error())
+	grace, ok := decodeGrace(w, r)
+	if !ok {
 		return
 	}
 	if err := s.admin.RotateAll(r.Context(), grace); err != nil {
