@@ -188,6 +188,18 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 			t.Errorf("tray menu lacks %q (has %v)", want, labels)
 		}
 	}
+	// The tooltip says the state and the server.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		v, err := conn.Object(item, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.ToolTip")
+		if err == nil && strings.Contains(fmt.Sprint(v.Value()), "Earshot") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tray tooltip = %v, %v", v, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	quit, ok := labels["Quit"]
 	if !ok {
 		t.FailNow()

@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
 
 	"earshot/relay"
 	"earshot/relay/event"
@@ -267,6 +268,9 @@ func (c *Controller) refresh() {
 	if desk, ok := c.app.(desktop.App); ok && c.trayHost {
 		desk.SetSystemTrayMenu(c.menu())
 		desk.SetSystemTrayIcon(c.icons.For(v))
+		// Fyne has no tooltip API; its tray library does (a no-op until
+		// the tray is up).
+		systray.SetTooltip(v.Tooltip())
 	}
 	if c.win != nil {
 		c.win.update(v, c.opts.Player.State())
