@@ -248,6 +248,7 @@ func (c *Controller) View() View {
 	v := View{
 		Backend: rep.Backend.State, Reason: rep.Backend.Reason, Server: rep.Backend.Server, User: rep.Backend.User,
 		Call: st.Call, Paused: st.Paused, Live: st.Live, Muted: st.Muted, Queue: st.Queue, Device: st.Device,
+		Listeners: rep.Backend.Listeners,
 	}
 	if c.opts.Accounts != nil {
 		server, _ := c.opts.Accounts.Account()

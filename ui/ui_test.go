@@ -130,7 +130,7 @@ type fakeFeed struct {
 func (f *fakeFeed) Subscribe(n int) *hub.Subscriber { return f.hub.Subscribe(n) }
 func (f *fakeFeed) Calls(relay.Query) []event.Call  { return f.calls }
 func (f *fakeFeed) Status() relay.Report {
-	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org"}}
+	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4}}
 }
 
 type memPrefs struct {
@@ -274,6 +274,9 @@ func TestWindowShowsCallsAndHistory(t *testing.T) {
 	fp.Play(live)
 	fyne.DoAndWait(c.refresh)
 	pw := c.win
+	if !strings.Contains(pw.queue.Text, "4 listening") {
+		t.Errorf("queue label %q lacks the listener count", pw.queue.Text)
+	}
 	if pw.tg.Text != "Fire Dispatch" || !strings.Contains(pw.meta.Text, "851.0125 MHz") || pw.transcript.Text != "engine 5 respond" {
 		t.Fatalf("now playing: %q / %q / %q", pw.tg.Text, pw.meta.Text, pw.transcript.Text)
 	}

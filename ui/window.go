@@ -300,7 +300,11 @@ func (pw *playerWindow) update(v View, st player.State) {
 	} else {
 		pw.times.SetText("")
 	}
-	pw.queue.SetText(fmt.Sprintf("queue %d", st.Queue))
+	queue := fmt.Sprintf("queue %d", st.Queue)
+	if v.Listeners > 0 {
+		queue += fmt.Sprintf(" · %d listening", v.Listeners)
+	}
+	pw.queue.SetText(queue)
 	if st.Paused {
 		pw.playBtn.SetText("Play")
 	} else {

@@ -274,6 +274,8 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		f.call(c)
 	case FrameTranscript:
 		f.emit(event.Event{Type: event.TypeTranscript, Transcript: fr.Transcript})
+	case FrameListenerCount:
+		s.setListeners(fr.Count)
 	case FrameSessionExpired:
 		s.mu.Lock()
 		stale := s.access

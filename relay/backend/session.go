@@ -202,7 +202,26 @@ func (s *Session) setStatus(state, reason string, retryAt time.Time) {
 		s.mu.Unlock()
 		return
 	}
-	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(), RetryAt: retryAt}
+	listeners := 0
+	if state == event.StateConnected {
+		listeners = s.status.Listeners
+	}
+	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(), RetryAt: retryAt, Listeners: listeners}
+	st, emit := s.status, s.emitStatus
+	s.mu.Unlock()
+	if emit != nil {
+		emit(st)
+	}
+}
+
+// setListeners records the server's listener count and reports it.
+func (s *Session) setListeners(n int) {
+	s.mu.Lock()
+	if s.status.Listeners == n || n < 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.status.Listeners = n
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {

@@ -392,6 +392,10 @@ func TestServerDownAtStartThenAppears(t *testing.T) {
 	col.waitFor(t, "connected", func(c *collector) bool { return c.state() == event.StateConnected })
 	addCall(srv)
 	col.waitFor(t, "a call", func(c *collector) bool { return len(c.calls) == 1 })
+	// The server's listener.count reaches the status.
+	col.waitFor(t, "the listener count", func(c *collector) bool {
+		return len(c.states) > 0 && c.states[len(c.states)-1].Listeners >= 1
+	})
 }
 
 func TestSessionExpiredRefreshesAndReconnects(t *testing.T) {

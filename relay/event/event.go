@@ -79,6 +79,9 @@ type Status struct {
 	Since  time.Time `json:"since"`
 	// RetryAt is when the next connection attempt is due, if one is scheduled.
 	RetryAt time.Time `json:"retryAt,omitzero"`
+	// Listeners is how many listeners the server reports connected
+	// (its listener.count), when it says.
+	Listeners int `json:"listeners,omitempty"`
 }
 
 // Event is one item of the live feed. Exactly one of Call, Transcript and
