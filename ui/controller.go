@@ -13,6 +13,7 @@ import (
 
 	"earshot/relay"
 	"earshot/relay/event"
+	"earshot/relay/hub"
 	"earshot/ui/player"
 )
 
@@ -166,21 +167,36 @@ func (c *Controller) Start(ctx context.Context) {
 	} else {
 		c.win.w.Show()
 	}
-	sub := c.opts.Feed.Subscribe(1024)
-	go func() {
-		defer sub.Close()
-		for {
+	// Subscribe before returning, so no event published after Start is lost.
+	go c.follow(ctx, c.opts.Feed.Subscribe(1024))
+}
+
+// follow takes the feed's events until ctx ends. A subscription ends when
+// the relay restarts (signing in or out); follow then subscribes again.
+func (c *Controller) follow(ctx context.Context, sub *hub.Subscriber) {
+	for {
+		for open := true; open; {
 			select {
 			case <-ctx.Done():
+				sub.Close()
 				return
 			case e, ok := <-sub.Events():
 				if !ok {
-					return
+					open = false
+					break
 				}
 				c.onEvent(e)
 			}
 		}
-	}()
+		sub.Close()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		sub = c.opts.Feed.Subscribe(1024)
+		fyne.Do(c.refresh)
+	}
 }
 
 // OnPlayerChange is the player's OnChange callback.

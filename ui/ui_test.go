@@ -122,13 +122,29 @@ func (f *fakePlayer) actions() string {
 
 // fakeFeed is a relay feed with a real hub.
 type fakeFeed struct {
+	mu    sync.Mutex
 	hub   *hub.Hub
 	calls []event.Call
 	state string
 }
 
-func (f *fakeFeed) Subscribe(n int) *hub.Subscriber { return f.hub.Subscribe(n) }
-func (f *fakeFeed) Calls(relay.Query) []event.Call  { return f.calls }
+func (f *fakeFeed) Subscribe(n int) *hub.Subscriber {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hub.Subscribe(n)
+}
+
+// restart swaps in a new hub, as a relay restart does.
+func (f *fakeFeed) restart() *hub.Hub {
+	f.mu.Lock()
+	old := f.hub
+	f.hub = hub.New(nil)
+	h := f.hub
+	f.mu.Unlock()
+	old.Close()
+	return h
+}
+func (f *fakeFeed) Calls(relay.Query) []event.Call { return f.calls }
 func (f *fakeFeed) Status() relay.Report {
 	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4}}
 }
@@ -481,4 +497,33 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 	if urls[1][1] != "ws://127.0.0.1:7373/v1/live?token=a%2Bb" || !strings.HasSuffix(urls[2][1], "/login?token=a%2Bb") {
 		t.Fatalf("urls %v", urls)
 	}
+}
+
+// After the relay restarts (sign-in), the window follows the new relay's
+// feed.
+func TestFollowsTheFeedAcrossRelayRestarts(t *testing.T) {
+	c, fp, feed, _ := newTestController(t)
+	h := feed.restart() // the old relay stopped, a new one runs
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Subscribers() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller did not subscribe to the new relay")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cl := call(7, 101, "Fire Dispatch")
+	h.Publish(event.Event{Type: event.TypeCall, Call: &cl})
+	for {
+		fp.mu.Lock()
+		n := len(fp.queued)
+		fp.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a call from the new relay was not queued")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = c
 }
