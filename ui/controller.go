@@ -49,6 +49,7 @@ type Controller struct {
 	mu         sync.Mutex
 	view       View
 	history    []event.Call // newest first
+	histRev    int          // bumped on every change to history
 	talkgroups map[player.Talkgroup]tgInfo
 	notify     map[player.Talkgroup]bool
 	notified   map[player.Talkgroup]time.Time
@@ -214,6 +215,7 @@ func (c *Controller) onEvent(e event.Event) {
 		for i := range c.history {
 			if c.history[i].ID == e.Transcript.CallID {
 				c.history[i].Transcript = e.Transcript.Text
+				c.histRev++
 			}
 		}
 		c.mu.Unlock()
@@ -224,6 +226,7 @@ func (c *Controller) onEvent(e event.Event) {
 func (c *Controller) addHistory(call event.Call, front bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.histRev++
 	if front {
 		c.history = append([]event.Call{call}, c.history...)
 	} else {
@@ -382,6 +385,12 @@ func (c *Controller) History() []event.Call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]event.Call(nil), c.history...)
+}
+
+func (c *Controller) historyRev() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.histRev
 }
 
 // SetNotify marks a talkgroup "notify me".

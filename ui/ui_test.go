@@ -4,6 +4,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -149,19 +150,29 @@ func (f *fakeFeed) Status() relay.Report {
 	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4}}
 }
 
+// memPrefs keeps settings as JSON, as config.json does.
 type memPrefs struct {
 	mu sync.Mutex
-	m  map[string]any
+	m  map[string][]byte
 }
 
-func (p *memPrefs) Load(key string, v any) bool { return false }
+func (p *memPrefs) Load(key string, v any) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	raw, ok := p.m[key]
+	return ok && json.Unmarshal(raw, v) == nil
+}
 func (p *memPrefs) Save(key string, v any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
-		p.m = map[string]any{}
+		p.m = map[string][]byte{}
 	}
-	p.m[key] = v
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	p.m[key] = raw
 }
 
 func call(id int64, tg int64, label string) event.Call {
@@ -526,4 +537,116 @@ func TestFollowsTheFeedAcrossRelayRestarts(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = c
+}
+
+func TestTalkgroupChecklistByGroupAndTag(t *testing.T) {
+	a := test.NewTempApp(t)
+	fp := newFakePlayer()
+	mk := func(id, tg int64, label, group, tag string) event.Call {
+		c := call(id, tg, label)
+		c.TalkgroupGroup, c.TalkgroupTag = group, tag
+		return c
+	}
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{
+		mk(3, 201, "PD North", "Law", "Dispatch"), mk(2, 102, "Fire Tac", "Fire", "Tactical"), mk(1, 101, "Fire Dispatch", "Fire", "Dispatch")}}
+	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx)
+	pw := c.win
+	want := "All|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical"
+	if got := strings.Join(pw.group.Options, "|"); got != want {
+		t.Fatalf("group choices %q, want %q", got, want)
+	}
+	shown := func() (ids []int64) {
+		for _, k := range pw.tgItems {
+			ids = append(ids, k.TalkgroupID)
+		}
+		return ids
+	}
+	pw.group.SetSelected("Tag: Dispatch")
+	if got := shown(); len(got) != 2 || got[0] != 101 || got[1] != 201 {
+		t.Fatalf("tag Dispatch shows %v, want [101 201]", got)
+	}
+	pw.group.SetSelected("Group: Fire")
+	test.Type(pw.search, "tac")
+	if got := shown(); len(got) != 1 || got[0] != 102 {
+		t.Fatalf("group Fire + search tac shows %v, want [102]", got)
+	}
+	// Selecting what a group shows selects the group.
+	pw.search.SetText("")
+	pw.selectShown(false)
+	sel := fp.Filter().Selection
+	if len(sel) != 1 || sel[0].TalkgroupID != 201 {
+		t.Fatalf("clearing group Fire leaves %v, want only 201", sel)
+	}
+}
+
+func TestAvoidShowsAndLifts(t *testing.T) {
+	c, fp, _, _ := newTestController(t)
+	pw := c.win
+	fp.Play(call(1, 101, "Fire Dispatch"))
+	fyne.DoAndWait(c.refresh)
+	if !pw.lift.Disabled() {
+		t.Fatal("Lift avoids enabled with nothing avoided")
+	}
+	pw.avoid.SetSelected("until lifted")
+	f := fp.Filter()
+	if len(f.Avoids) != 1 || !f.Avoids[0].Until.IsZero() {
+		t.Fatalf("avoids %+v, want 101 until lifted", f.Avoids)
+	}
+	if !strings.Contains(fp.actions(), "skip") {
+		t.Fatal("avoiding did not skip the call")
+	}
+	if pw.filters.Hidden || !strings.Contains(pw.filters.Text, "Avoiding Fire Dispatch") {
+		t.Fatalf("filter line %q (hidden %v)", pw.filters.Text, pw.filters.Hidden)
+	}
+	test.Tap(pw.lift)
+	if f := fp.Filter(); len(f.Avoids) != 0 {
+		t.Fatalf("avoids after lifting: %+v", f.Avoids)
+	}
+	if !pw.filters.Hidden {
+		t.Fatalf("filter line still shown: %q", pw.filters.Text)
+	}
+}
+
+func TestSettingsAreRememberedAcrossRestarts(t *testing.T) {
+	a := test.NewTempApp(t)
+	prefs := &memPrefs{}
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
+	fp := newFakePlayer()
+	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: prefs})
+	ctx, cancel := context.WithCancel(context.Background())
+	c.Start(ctx)
+	fp.Play(call(1, 101, "Fire Dispatch"))
+	act := c.Actions()
+	act.ToggleLive()
+	act.ToggleMute()
+	c.win.volume.SetValue(40)
+	c.win.volume.OnChangeEnded(40)
+	c.win.avoidCurrent("30 minutes")
+	c.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 102}, true)
+	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}}, false)
+	act.HoldTalkgroup()
+	cancel()
+
+	// The next start.
+	fp2 := newFakePlayer()
+	c2 := New(Options{App: a, Feed: feed, Player: fp2, Prefs: prefs})
+	st, f := fp2.State(), fp2.Filter()
+	if st.Live || !st.Muted || st.Volume != 0.4 {
+		t.Errorf("restored live=%v muted=%v volume=%v, want false true 0.4", st.Live, st.Muted, st.Volume)
+	}
+	if len(f.Avoids) != 1 || f.Avoids[0].TalkgroupID != 101 || f.Avoids[0].Until.IsZero() {
+		t.Errorf("restored avoids %+v", f.Avoids)
+	}
+	if len(f.Selection) != 1 || f.Selection[0].TalkgroupID != 101 {
+		t.Errorf("restored selection %+v, want only 101", f.Selection)
+	}
+	if f.Hold != nil {
+		t.Errorf("a hold was restored: %+v", f.Hold)
+	}
+	if !c2.notifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 102}) {
+		t.Error("notify me not restored")
+	}
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/relay/event"
@@ -24,12 +28,14 @@ type playerWindow struct {
 	state      *widget.Label
 	led        *canvas.Circle
 	tg         *widget.Label
+	system     *widget.Label
 	meta       *widget.Label
 	transcript *widget.Label
 	progress   *widget.ProgressBar
 	times      *widget.Label
 	queue      *widget.Label
 	problem    *widget.Label
+	filters    *widget.Label
 
 	live     *widget.Check
 	playBtn  *widget.Button
@@ -38,29 +44,55 @@ type playerWindow struct {
 	holdSys  *widget.Button
 	holdTG   *widget.Button
 	avoid    *widget.Select
+	lift     *widget.Button
 	volume   *widget.Slider
 	mute     *widget.Check
 	updating bool
 
 	history   *widget.List
 	histItems []event.Call
+	histRev   int    // the controller's history revision shown
+	filterKey string // the player filter the talkgroup rows show
 
 	search  *widget.Entry
+	group   *widget.Select
 	tgList  *widget.List
 	tgItems []player.Talkgroup
 }
 
-var avoidChoices = []string{"30 minutes", "60 minutes", "120 minutes", "until lifted"}
+// avoidChoice is one entry of the "Avoid talkgroup" choice.
+type avoidChoice struct {
+	label string
+	d     time.Duration // 0: until lifted
+}
+
+func avoidChoices() []avoidChoice {
+	return []avoidChoice{{"30 minutes", 30 * time.Minute}, {"60 minutes", 60 * time.Minute},
+		{"120 minutes", 120 * time.Minute}, {"until lifted", 0}}
+}
+
+// allGroups is the group/tag choice that shows every talkgroup.
+const allGroups = "All"
+
+var (
+	colorIdle = color.NRGBA{0x8e, 0x8e, 0x93, 0xff}
+	colorLive = color.NRGBA{0x00, 0x7a, 0xff, 0xff}
+)
 
 func newPlayerWindow(c *Controller) *playerWindow {
 	pw := &playerWindow{c: c, w: c.app.NewWindow("Earshot")}
 	p := c.opts.Player
 	pw.state = widget.NewLabel("connecting…")
-	pw.led = canvas.NewCircle(color.NRGBA{0x8e, 0x8e, 0x93, 0xff})
-	pw.led.Resize(fyne.NewSize(18, 18))
+	pw.state.Importance = widget.LowImportance
+	pw.led = canvas.NewCircle(colorIdle)
 	pw.tg = widget.NewLabelWithStyle("Waiting for the first call…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	pw.tg.SizeName = theme.SizeNameHeadingText
+	pw.tg.Truncation = fyne.TextTruncateEllipsis
+	pw.system = widget.NewLabel("")
+	pw.system.Truncation = fyne.TextTruncateEllipsis
 	pw.meta = widget.NewLabel("")
-	pw.transcript = widget.NewLabel("")
+	pw.meta.Truncation = fyne.TextTruncateEllipsis
+	pw.transcript = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 	pw.transcript.Wrapping = fyne.TextWrapWord
 	pw.progress = widget.NewProgressBar()
 	pw.progress.TextFormatter = func() string { return "" }
@@ -69,6 +101,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.problem = widget.NewLabel("")
 	pw.problem.Importance = widget.DangerImportance
 	pw.problem.Wrapping = fyne.TextWrapWord
+	pw.filters = widget.NewLabel("")
+	pw.filters.Importance = widget.LowImportance
+	pw.filters.Wrapping = fyne.TextWrapWord
 
 	act := c.Actions()
 	pw.live = widget.NewCheck("Live", func(on bool) {
@@ -78,9 +113,10 @@ func newPlayerWindow(c *Controller) *playerWindow {
 			c.refresh()
 		}
 	})
-	pw.playBtn = widget.NewButton("Pause", act.PauseResume)
-	pw.skipBtn = widget.NewButton("Skip ▶▶", act.Skip)
-	pw.replay = widget.NewButton("◀◀ Replay", func() { p.Replay(); c.refresh() })
+	pw.playBtn = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), act.PauseResume)
+	pw.playBtn.Importance = widget.HighImportance
+	pw.skipBtn = widget.NewButtonWithIcon("Skip", theme.MediaSkipNextIcon(), act.Skip)
+	pw.replay = widget.NewButtonWithIcon("Replay", theme.MediaSkipPreviousIcon(), func() { p.Replay(); c.refresh() })
 	pw.holdSys = widget.NewButton("Hold system", func() {
 		if f := p.Filter(); f.Hold != nil {
 			p.ReleaseHold()
@@ -90,7 +126,11 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		c.refresh()
 	})
 	pw.holdTG = widget.NewButton("Hold talkgroup", act.HoldTalkgroup)
-	pw.avoid = widget.NewSelect(avoidChoices, func(choice string) {
+	var labels []string
+	for _, ch := range avoidChoices() {
+		labels = append(labels, ch.label)
+	}
+	pw.avoid = widget.NewSelect(labels, func(choice string) {
 		if pw.updating || choice == "" {
 			return
 		}
@@ -100,6 +140,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		pw.updating = false
 	})
 	pw.avoid.PlaceHolder = "Avoid talkgroup…"
+	pw.lift = widget.NewButton("Lift avoids", pw.liftAvoids)
 	pw.volume = widget.NewSlider(0, 100)
 	pw.volume.OnChanged = func(v float64) {
 		if !pw.updating {
@@ -115,14 +156,16 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		}
 	})
 
-	ledBox := container.NewGridWrap(fyne.NewSize(18, 18), pw.led)
-	now := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil,
-		container.NewVBox(pw.tg, pw.meta, pw.transcript))
-	controls := container.NewHBox(pw.live, pw.replay, pw.playBtn, pw.skipBtn, pw.queue)
-	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid)
-	vol := container.NewBorder(nil, nil, widget.NewLabel("Volume"), pw.mute, pw.volume)
-	nowTab := container.NewVBox(container.NewHBox(widget.NewLabel("Earshot"), pw.state), widget.NewSeparator(),
-		now, container.NewBorder(nil, nil, nil, pw.times, pw.progress), controls, holds, vol, pw.problem)
+	ledBox := container.NewGridWrap(fyne.NewSize(22, 22), pw.led)
+	title := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil, pw.tg)
+	now := container.NewVBox(title, pw.system, pw.meta, pw.transcript)
+	transport := container.NewHBox(pw.replay, pw.playBtn, pw.skipBtn, layout.NewSpacer(), pw.live)
+	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid, pw.lift)
+	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
+	header := container.NewBorder(nil, nil, pw.state, pw.queue)
+	nowTab := container.NewVBox(header, widget.NewSeparator(), now,
+		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
+		transport, holds, pw.filters, vol, pw.problem)
 
 	pw.history = widget.NewList(
 		func() int { return len(pw.histItems) },
@@ -141,8 +184,18 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	}
 
 	pw.search = widget.NewEntry()
-	pw.search.SetPlaceHolder("Search talkgroups, groups, tags…")
+	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
 	pw.search.OnChanged = func(string) {
+		c.uiMu.Lock()
+		defer c.uiMu.Unlock()
+		pw.reloadTalkgroups()
+	}
+	pw.group = widget.NewSelect([]string{allGroups}, nil)
+	pw.group.SetSelected(allGroups)
+	pw.group.OnChanged = func(string) {
+		if pw.updating {
+			return
+		}
 		c.uiMu.Lock()
 		defer c.uiMu.Unlock()
 		pw.reloadTalkgroups()
@@ -162,15 +215,17 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		defer c.uiMu.Unlock()
 		pw.reloadTalkgroups()
 	})
-	tgTab := container.NewBorder(container.NewVBox(pw.search, container.NewHBox(selectShown, clearShown, allBtn)), nil, nil, nil, pw.tgList)
+	tgTop := container.NewVBox(container.NewBorder(nil, nil, nil, pw.group, pw.search),
+		container.NewHBox(selectShown, clearShown, allBtn))
+	tgTab := container.NewBorder(tgTop, nil, nil, nil, pw.tgList)
 
 	tabs := container.NewAppTabs(
-		container.NewTabItem("Now playing", container.NewPadded(nowTab)),
-		container.NewTabItem("History", pw.history),
-		container.NewTabItem("Talkgroups", tgTab),
+		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
+		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
+		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
 	pw.w.SetContent(tabs)
-	pw.w.Resize(fyne.NewSize(620, 460))
+	pw.w.Resize(fyne.NewSize(640, 440))
 	pw.w.SetCloseIntercept(c.closeIntercept)
 	pw.w.Canvas().SetOnTypedKey(pw.onKey)
 	pw.w.Canvas().SetOnTypedRune(pw.onRune)
@@ -219,7 +274,8 @@ func (pw *playerWindow) onRune(r rune) {
 	}
 }
 
-// avoidCurrent avoids the playing talkgroup for the chosen time and skips it.
+// avoidCurrent avoids the playing talkgroup for the chosen time (an
+// avoidChoices label) and skips it.
 func (pw *playerWindow) avoidCurrent(choice string) {
 	p := pw.c.opts.Player
 	st := p.State()
@@ -227,18 +283,59 @@ func (pw *playerWindow) avoidCurrent(choice string) {
 		return
 	}
 	var until time.Time
-	switch choice {
-	case "30 minutes":
-		until = pw.c.opts.Now().Add(30 * time.Minute)
-	case "60 minutes":
-		until = pw.c.opts.Now().Add(60 * time.Minute)
-	case "120 minutes":
-		until = pw.c.opts.Now().Add(120 * time.Minute)
+	for _, ch := range avoidChoices() {
+		if ch.label == choice && ch.d > 0 {
+			until = pw.c.opts.Now().Add(ch.d)
+		}
 	}
 	p.AvoidTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, until)
 	p.Skip()
 	pw.c.savePrefs()
 	pw.c.refresh()
+}
+
+// liftAvoids lifts every avoid.
+func (pw *playerWindow) liftAvoids() {
+	p := pw.c.opts.Player
+	for _, a := range p.Filter().Avoids {
+		p.Unavoid(a.SystemID, a.TalkgroupID)
+	}
+	pw.c.savePrefs()
+	pw.c.refresh()
+}
+
+// filterLine says which holds and avoids are in force.
+func (pw *playerWindow) filterLine(f player.Filter) string {
+	name := func(t player.Talkgroup) string {
+		info := pw.c.talkgroupInfo(t)
+		if info.Label != "" {
+			return info.Label
+		}
+		return fmt.Sprintf("TG %d", t.TalkgroupID)
+	}
+	until := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return " until " + t.Local().Format("15:04")
+	}
+	var parts []string
+	if h := f.Hold; h != nil {
+		if h.TalkgroupID == 0 {
+			sys := pw.c.systemLabel(h.SystemID)
+			parts = append(parts, "Holding "+sys+until(h.Until))
+		} else {
+			parts = append(parts, "Holding "+name(h.Talkgroup)+until(h.Until))
+		}
+	}
+	if len(f.Avoids) > 0 {
+		var names []string
+		for _, a := range f.Avoids {
+			names = append(names, name(a.Talkgroup)+until(a.Until))
+		}
+		parts = append(parts, "Avoiding "+strings.Join(names, ", "))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // update shows v and the player's state.
@@ -249,18 +346,25 @@ func (pw *playerWindow) update(v View, st player.State) {
 	if v.Reason != "" && v.Backend != event.StateConnected {
 		state += " — " + v.Reason
 	}
+	if v.Server != "" {
+		state += " · " + strings.TrimPrefix(strings.TrimPrefix(v.Server, "https://"), "http://")
+	}
+	if st.Replay > 0 {
+		state += fmt.Sprintf(" · replaying %d back", st.Replay)
+	}
 	pw.state.SetText(state)
 	if st.Call != nil {
 		c := *st.Call
 		pw.tg.SetText(callTitle(c))
-		meta := []string{}
-		if c.SystemLabel != "" {
-			meta = append(meta, c.SystemLabel)
+		sys := c.SystemLabel
+		if sys == "" {
+			sys = fmt.Sprintf("System %d", c.SystemID)
 		}
 		if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
-			meta = append(meta, c.TalkgroupName)
+			sys += " · " + c.TalkgroupName
 		}
-		meta = append(meta, time.Unix(c.DateTime, 0).Local().Format("Jan 2 15:04:05"))
+		setShown(pw.system, sys)
+		meta := []string{time.Unix(c.DateTime, 0).Local().Format("Mon Jan 2 15:04:05")}
 		if c.Frequency > 0 {
 			meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
 		}
@@ -270,24 +374,25 @@ func (pw *playerWindow) update(v View, st player.State) {
 		case c.Source != 0:
 			meta = append(meta, fmt.Sprintf("unit %d", c.Source))
 		}
-		pw.meta.SetText(strings.Join(meta, " · "))
+		setShown(pw.meta, strings.Join(meta, " · "))
 		text := c.Transcript
 		for _, h := range pw.c.History() {
 			if h.ID == c.ID && h.Transcript != "" {
 				text = h.Transcript
 			}
 		}
-		pw.transcript.SetText(text)
+		setShown(pw.transcript, text)
 		if led, ok := ParseLED(c.LEDColor); ok {
 			pw.led.FillColor = led
 		} else {
-			pw.led.FillColor = color.NRGBA{0x00, 0x7a, 0xff, 0xff}
+			pw.led.FillColor = colorLive
 		}
 	} else {
 		pw.tg.SetText("Waiting for the next call…")
-		pw.meta.SetText("")
-		pw.transcript.SetText("")
-		pw.led.FillColor = color.NRGBA{0x8e, 0x8e, 0x93, 0xff}
+		setShown(pw.system, "")
+		setShown(pw.meta, "")
+		setShown(pw.transcript, "")
+		pw.led.FillColor = colorIdle
 	}
 	pw.led.Refresh()
 	if st.Call != nil && st.Duration > 0 {
@@ -296,7 +401,7 @@ func (pw *playerWindow) update(v View, st player.State) {
 		pw.progress.SetValue(0)
 	}
 	if st.Call != nil {
-		pw.times.SetText(fmt.Sprintf("%s / %s", st.Position.Round(time.Second), st.Duration.Round(time.Second)))
+		pw.times.SetText(clock(st.Position) + " / " + clock(st.Duration))
 	} else {
 		pw.times.SetText("")
 	}
@@ -307,8 +412,19 @@ func (pw *playerWindow) update(v View, st player.State) {
 	pw.queue.SetText(queue)
 	if st.Paused {
 		pw.playBtn.SetText("Play")
+		pw.playBtn.SetIcon(theme.MediaPlayIcon())
 	} else {
 		pw.playBtn.SetText("Pause")
+		pw.playBtn.SetIcon(theme.MediaPauseIcon())
+	}
+	enable(pw.skipBtn, st.Call != nil || st.Queue > 0)
+	enable(pw.holdTG, st.Call != nil || st.Filter.Hold != nil)
+	enable(pw.holdSys, st.Call != nil || st.Filter.Hold != nil)
+	enable(pw.lift, len(st.Filter.Avoids) > 0)
+	if st.Call == nil {
+		pw.avoid.Disable()
+	} else {
+		pw.avoid.Enable()
 	}
 	pw.live.SetChecked(st.Live)
 	pw.mute.SetChecked(st.Muted)
@@ -325,6 +441,7 @@ func (pw *playerWindow) update(v View, st player.State) {
 		pw.holdSys.SetText("Hold system")
 		pw.holdTG.SetText("Hold talkgroup")
 	}
+	setShown(pw.filters, pw.filterLine(st.Filter))
 	problem := st.Device
 	switch {
 	case st.FFmpegMissing:
@@ -332,12 +449,45 @@ func (pw *playerWindow) update(v View, st player.State) {
 	case problem == "" && st.LastError != "":
 		problem = st.LastError
 	}
-	pw.problem.SetText(problem)
-	pw.histItems = pw.c.History()
-	pw.history.Refresh()
-	if len(pw.tgItems) != len(pw.c.talkgroupKeys()) {
-		pw.reloadTalkgroups()
+	setShown(pw.problem, problem)
+	if rev := pw.c.historyRev(); rev != pw.histRev {
+		pw.histRev = rev
+		pw.histItems = pw.c.History()
+		pw.history.Refresh()
 	}
+	filterKey := fmt.Sprint(st.Filter)
+	switch {
+	case len(pw.tgItems) != len(pw.c.talkgroupKeys()) || len(pw.group.Options) != len(pw.c.groupChoices()):
+		pw.reloadTalkgroups()
+	case filterKey != pw.filterKey:
+		pw.tgList.Refresh() // the rows show selection and avoids
+	}
+	pw.filterKey = filterKey
+}
+
+// setShown sets a label's text and hides it while empty, so empty lines
+// take no room.
+func setShown(l *widget.Label, text string) {
+	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
+	}
+}
+
+func enable(b *widget.Button, on bool) {
+	if on {
+		b.Enable()
+	} else {
+		b.Disable()
+	}
+}
+
+// clock formats a call's position or length as m:ss.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // talkgroupKeys lists the talkgroups seen, sorted by system then label.
@@ -374,16 +524,79 @@ func (c *Controller) notifyOn(t player.Talkgroup) bool {
 }
 
 func (pw *playerWindow) reloadTalkgroups() {
+	choices := pw.c.groupChoices()
+	if len(choices) != len(pw.group.Options) {
+		cur := pw.group.Selected
+		pw.updating = true
+		pw.group.SetOptions(choices)
+		if !slices.Contains(choices, cur) {
+			cur = allGroups
+		}
+		pw.group.SetSelected(cur)
+		pw.updating = false
+	}
+	group := pw.group.Selected
 	q := strings.ToLower(strings.TrimSpace(pw.search.Text))
 	pw.tgItems = pw.tgItems[:0]
 	for _, k := range pw.c.talkgroupKeys() {
 		info := pw.c.talkgroupInfo(k)
+		if !info.inGroup(group) {
+			continue
+		}
 		hay := strings.ToLower(strings.Join([]string{info.SystemLabel, info.Label, info.Name, info.Group, info.Tag, fmt.Sprint(k.TalkgroupID)}, " "))
 		if q == "" || strings.Contains(hay, q) {
 			pw.tgItems = append(pw.tgItems, k)
 		}
 	}
 	pw.tgList.Refresh()
+}
+
+// Group and tag choices are worded "Group: X" and "Tag: Y".
+const (
+	groupPrefix = "Group: "
+	tagPrefix   = "Tag: "
+)
+
+// inGroup tells whether the talkgroup belongs to a group/tag choice.
+func (i tgInfo) inGroup(choice string) bool {
+	switch {
+	case choice == "" || choice == allGroups:
+		return true
+	case strings.HasPrefix(choice, groupPrefix):
+		return i.Group == strings.TrimPrefix(choice, groupPrefix)
+	case strings.HasPrefix(choice, tagPrefix):
+		return i.Tag == strings.TrimPrefix(choice, tagPrefix)
+	}
+	return false
+}
+
+// groupChoices lists "All", then every group and tag seen, sorted.
+func (c *Controller) groupChoices() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	groups, tags := map[string]bool{}, map[string]bool{}
+	for _, info := range c.talkgroups {
+		if info.Group != "" {
+			groups[groupPrefix+info.Group] = true
+		}
+		if info.Tag != "" {
+			tags[tagPrefix+info.Tag] = true
+		}
+	}
+	g, t := slices.Sorted(maps.Keys(groups)), slices.Sorted(maps.Keys(tags))
+	return append(append([]string{allGroups}, g...), t...)
+}
+
+// systemLabel names a system seen in the feed.
+func (c *Controller) systemLabel(id int64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, info := range c.talkgroups {
+		if k.SystemID == id && info.SystemLabel != "" {
+			return info.SystemLabel
+		}
+	}
+	return fmt.Sprintf("system %d", id)
 }
 
 func selected(sel []player.Talkgroup, t player.Talkgroup) bool {
@@ -425,9 +638,15 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 			}
 		}
 	}
+	f := pw.c.opts.Player.Filter()
+	for _, a := range f.Avoids {
+		if a.Talkgroup == t {
+			extra = append(extra, "avoided")
+		}
+	}
 	sel.OnChanged = nil
 	sel.Text = label + "  (" + strings.Join(extra, " · ") + ")"
-	sel.SetChecked(selected(pw.c.opts.Player.Filter().Selection, t))
+	sel.SetChecked(selected(f.Selection, t))
 	sel.OnChanged = func(on bool) { pw.setSelected([]player.Talkgroup{t}, on) }
 	notify.OnChanged = nil
 	notify.SetChecked(pw.c.notifyOn(t))
