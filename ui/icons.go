@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+
+	"earshot/assets"
 )
 
 // stateColors are the icon's base colours per state.
@@ -84,6 +86,9 @@ func IconPNG(state TrayState, c color.NRGBA, size int) []byte {
 	return buf.Bytes()
 }
 
+// TrayIconSize is the tray icons' side in pixels.
+const TrayIconSize = 64
+
 // iconCache renders each (state, colour) icon once.
 type iconCache map[string]fyne.Resource
 
@@ -101,7 +106,13 @@ func (ic iconCache) For(v View) fyne.Resource {
 	if r, ok := ic[key]; ok {
 		return r
 	}
-	r := fyne.NewStaticResource("earshot-"+key+".png", IconPNG(st, c, 64))
+	// The state's own icon comes from assets/; a talkgroup's LED tint is
+	// drawn here.
+	png := assets.TrayPNG(int(st))
+	if png == nil || c != stateColors[st] {
+		png = IconPNG(st, c, TrayIconSize)
+	}
+	r := fyne.NewStaticResource("earshot-"+key+".png", png)
 	ic[key] = r
 	return r
 }

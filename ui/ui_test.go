@@ -3,6 +3,7 @@ package ui
 // Fyne tests share one global app: no t.Parallel here.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"earshot/assets"
 	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/event"
@@ -649,4 +651,35 @@ func TestSettingsAreRememberedAcrossRestarts(t *testing.T) {
 	if !c2.notifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 102}) {
 		t.Error("notify me not restored")
 	}
+}
+
+// The tray icons in assets/ are what IconPNG draws: after changing the
+// drawing, run `go run ./build/icongen`.
+func TestTrayIconAssetsAreCurrent(t *testing.T) {
+	for st := TraySignedOut; st <= TrayError; st++ {
+		got := assets.TrayPNG(int(st))
+		if got == nil {
+			t.Fatalf("assets lack the %v tray icon", st)
+		}
+		if !bytes.Equal(got, IconPNG(st, StateColor(st), TrayIconSize)) {
+			t.Errorf("assets' %v tray icon is stale: run go run ./build/icongen", st)
+		}
+		if r := (iconCache{}).For(viewIn(st)); !bytes.Equal(r.Content(), got) {
+			t.Errorf("tray shows a %v icon that is not the asset", st)
+		}
+	}
+}
+
+// viewIn is a view whose tray state is st.
+func viewIn(st TrayState) View {
+	c := call(1, 101, "Fire Dispatch")
+	c.LEDColor = ""
+	return [...]View{
+		TraySignedOut:  {Backend: event.StateSignedOut},
+		TrayConnecting: {Backend: event.StateConnecting},
+		TrayIdle:       {Backend: event.StateConnected},
+		TrayPlaying:    {Backend: event.StateConnected, Call: &c},
+		TrayPaused:     {Backend: event.StateConnected, Call: &c, Paused: true},
+		TrayError:      {Backend: event.StateRejected},
+	}[st]
 }

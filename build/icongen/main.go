@@ -26,7 +26,7 @@ func main() {
 	}
 	write("icon.png", ui.IconPNG(ui.TrayIdle, ui.BrandColor, 512))
 	for st := ui.TraySignedOut; st <= ui.TrayError; st++ {
-		write(fmt.Sprintf("tray-%d-%s.png", st, slug(st.String())), ui.IconPNG(st, ui.StateColor(st), 64))
+		write(fmt.Sprintf("tray-%d-%s.png", st, slug(st.String())), ui.IconPNG(st, ui.StateColor(st), ui.TrayIconSize))
 	}
 }
 
