@@ -90,7 +90,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	})
 	p.OnChange(ctrl.OnPlayerChange)
 	inst.OnShow(func() { fyne.Do(ctrl.ShowPlayer) })
-	if bus, err := mpris.Start(pctx, mprisPlayer{p}, log.With("part", "mpris")); err != nil {
+	if bus, err := mpris.Start(pctx, mprisPlayer{p, func() { fyne.Do(ctrl.ShowPlayer) }}, log.With("part", "mpris")); err != nil {
 		log.Info("media keys unavailable (no MPRIS on the session bus)", "err", err)
 	} else {
 		defer bus.Close()
@@ -375,9 +375,13 @@ func (p *configPrefs) Save(key string, v any) {
 	}
 }
 
-// mprisPlayer adapts the player to MPRIS.
-type mprisPlayer struct{ p *player.Player }
+// mprisPlayer adapts the player to MPRIS; Raise shows the window.
+type mprisPlayer struct {
+	p     *player.Player
+	raise func()
+}
 
+func (m mprisPlayer) Raise()     { m.raise() }
 func (m mprisPlayer) PlayPause() { m.p.TogglePause() }
 func (m mprisPlayer) Play()      { m.p.Resume() }
 func (m mprisPlayer) Pause()     { m.p.Pause() }

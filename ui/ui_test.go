@@ -485,8 +485,19 @@ func (f *fakeTokens) Rotate(_ context.Context, id string, g time.Duration) (stri
 	f.ops = append(f.ops, "rotate "+id+" "+g.String())
 	return "new-value", tokens.Info{ID: "t2"}, nil
 }
-func (f *fakeTokens) RotateAll(context.Context, time.Duration) error { return nil }
-func (f *fakeTokens) BaseURL() string                                { return "http://127.0.0.1:7373" }
+func (f *fakeTokens) RotateAll(_ context.Context, g time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, "rotate-all "+g.String())
+	return nil
+}
+func (f *fakeTokens) BaseURL() string { return "http://127.0.0.1:7373" }
+
+func (f *fakeTokens) did() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.ops, ",")
+}
 
 func TestTokensWindowListsAndRevokes(t *testing.T) {
 	c, _, _, a := newTestController(t)
@@ -682,4 +693,99 @@ func viewIn(st TrayState) View {
 		TrayPaused:     {Backend: event.StateConnected, Call: &c, Paused: true},
 		TrayError:      {Backend: event.StateRejected},
 	}[st]
+}
+
+// button finds the first button labelled text under o (dialogs included,
+// when o is a canvas's top overlay).
+func button(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	for _, x := range test.LaidOutObjects(o) {
+		if b, ok := x.(*widget.Button); ok && b.Text == text && !b.Hidden {
+			return b
+		}
+	}
+	t.Fatalf("no %q button", text)
+	return nil
+}
+
+func TestTokensWindowConfirmsBeforeBreakingConsumers(t *testing.T) {
+	c, _, _, a := newTestController(t)
+	ft := &fakeTokens{list: []tokens.Info{{ID: "abc", Name: "OBS", Scope: "listen", Created: time.Now()}}}
+	c.opts.Tokens = ft
+	w := a.NewWindow("tokens")
+	tv := c.newTokensView(w)
+	w.SetContent(tv.content)
+	w.Resize(fyne.NewSize(820, 420))
+	tv.reload()
+	tv.pending.Wait()
+	waitText(t, tv.status, "1 tokens")
+	top := func() fyne.CanvasObject {
+		o := w.Canvas().Overlays().Top()
+		if o == nil {
+			t.Fatal("no dialog shown")
+		}
+		return o
+	}
+	step := func(tap *widget.Button, answer string) {
+		t.Helper()
+		test.Tap(tap)
+		test.Tap(button(t, top(), answer))
+		tv.pending.Wait()
+	}
+
+	// Revoke asks first; "No" changes nothing.
+	step(button(t, w.Content(), "Revoke"), "No")
+	if ft.did() != "" {
+		t.Fatalf("declined revoke did %q", ft.did())
+	}
+	step(button(t, w.Content(), "Revoke"), "Yes")
+	if ft.did() != "revoke abc" {
+		t.Fatalf("confirmed revoke did %q", ft.did())
+	}
+
+	// Rotate offers the grace (10 minutes by default) and shows the new
+	// token once, with copy buttons.
+	step(button(t, w.Content(), "Rotate"), "Rotate")
+	if !strings.HasSuffix(ft.did(), "rotate abc 10m0s") {
+		t.Fatalf("rotate did %q", ft.did())
+	}
+	issued := top()
+	test.Tap(button(t, issued, "Copy"))
+	if got := a.Clipboard().Content(); got != "new-value" {
+		t.Fatalf("copied %q, want the new token", got)
+	}
+	test.Tap(button(t, issued, "Done"))
+
+	// Rotate all: every consumer breaks, so it asks too (grace "now").
+	step(button(t, w.Content(), "Rotate all…"), "Cancel")
+	if strings.Contains(ft.did(), "rotate-all") {
+		t.Fatal("cancelled rotate-all ran")
+	}
+	step(button(t, w.Content(), "Rotate all…"), "Rotate all")
+	if !strings.HasSuffix(ft.did(), "rotate-all 0s") {
+		t.Fatalf("rotate-all did %q", ft.did())
+	}
+
+	// Create names the token and shows its URLs once.
+	test.Tap(button(t, w.Content(), "Create token…"))
+	for _, x := range test.LaidOutObjects(top()) {
+		if e, ok := x.(*widget.Entry); ok {
+			test.Type(e, "VLC")
+			break
+		}
+	}
+	test.Tap(button(t, top(), "Create"))
+	tv.pending.Wait()
+	if !strings.HasSuffix(ft.did(), "create VLC") {
+		t.Fatalf("create did %q", ft.did())
+	}
+	var urls []string
+	for _, x := range test.LaidOutObjects(top()) {
+		if e, ok := x.(*widget.Entry); ok {
+			urls = append(urls, e.Text)
+		}
+	}
+	if len(urls) != 5 || urls[0] != "tok-value" || !strings.Contains(urls[2], "/login?token=tok-value") {
+		t.Fatalf("issued dialog shows %q", urls)
+	}
 }

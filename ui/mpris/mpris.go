@@ -44,6 +44,12 @@ type Controls interface {
 	Now() NowPlaying
 }
 
+// Raiser is a Controls that can also bring its window forward (MPRIS
+// Raise, e.g. a click on the desktop's media widget).
+type Raiser interface {
+	Raise()
+}
+
 // Bus is Earshot's MPRIS presence. Close removes it.
 type Bus struct {
 	conn  *dbus.Conn
@@ -86,10 +92,11 @@ func StartOn(conn *dbus.Conn, ctl Controls, logger *slog.Logger) (*Bus, error) {
 	}
 	now := ctl.Now()
 	b.last = now
+	_, canRaise := ctl.(Raiser)
 	props, err := prop.Export(conn, ObjectPath, prop.Map{
 		rootIface: {
 			"CanQuit":             {Value: false},
-			"CanRaise":            {Value: false},
+			"CanRaise":            {Value: canRaise},
 			"HasTrackList":        {Value: false},
 			"Identity":            {Value: "Earshot"},
 			"DesktopEntry":        {Value: "earshot"},
@@ -189,8 +196,13 @@ func (b *Bus) Close() {
 
 type root struct{ b *Bus }
 
-func (root) Raise() *dbus.Error { return nil }
-func (root) Quit() *dbus.Error  { return nil }
+func (r root) Raise() *dbus.Error {
+	if x, ok := r.b.ctl.(Raiser); ok {
+		x.Raise()
+	}
+	return nil
+}
+func (root) Quit() *dbus.Error { return nil }
 
 type methods struct{ b *Bus }
 

@@ -53,6 +53,7 @@ func (f *fakePlayer) Play()     { f.rec("Play") }
 func (f *fakePlayer) Pause()    { f.rec("Pause") }
 func (f *fakePlayer) Next()     { f.rec("Next") }
 func (f *fakePlayer) Previous() { f.rec("Previous") }
+func (f *fakePlayer) Raise()    { f.rec("Raise") }
 func (f *fakePlayer) Now() NowPlaying {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,6 +75,13 @@ func TestMPRISOnAPrivateBus(t *testing.T) {
 	}
 	defer client.Close()
 	obj := client.Object(BusName, ObjectPath)
+	// Desktop widgets follow PropertiesChanged.
+	if err := client.AddMatchSignal(dbus.WithMatchObjectPath(ObjectPath),
+		dbus.WithMatchInterface("org.freedesktop.DBus.Properties"), dbus.WithMatchMember("PropertiesChanged")); err != nil {
+		t.Fatal(err)
+	}
+	signals := make(chan *dbus.Signal, 16)
+	client.Signal(signals)
 	for _, m := range []string{"PlayPause", "Next", "Previous"} {
 		if call := obj.Call(playerIface+"."+m, 0); call.Err != nil {
 			t.Fatalf("%s: %v", m, call.Err)
@@ -84,6 +92,26 @@ func TestMPRISOnAPrivateBus(t *testing.T) {
 	fp.mu.Unlock()
 	if got != "PlayPause,Next,Previous" {
 		t.Fatalf("player got %s", got)
+	}
+	select {
+	case sig := <-signals:
+		if changed, _ := sig.Body[1].(map[string]dbus.Variant); changed["PlaybackStatus"].Value() != "Paused" {
+			t.Fatalf("PropertiesChanged %v, want PlaybackStatus Paused", sig.Body)
+		}
+	case <-time.After(10 * time.Second): // a hang, not a timing assertion
+		t.Fatal("no PropertiesChanged after PlayPause")
+	}
+	if call := client.Object(BusName, ObjectPath).Call(rootIface+".Raise", 0); call.Err != nil {
+		t.Fatalf("Raise: %v", call.Err)
+	}
+	if cr, _ := obj.GetProperty(rootIface + ".CanRaise"); cr.Value() != true {
+		t.Fatalf("CanRaise %v", cr.Value())
+	}
+	fp.mu.Lock()
+	got = strings.Join(fp.calls, ",")
+	fp.mu.Unlock()
+	if !strings.HasSuffix(got, ",Raise") {
+		t.Fatalf("Raise did not reach the player: %s", got)
 	}
 	v, err := obj.GetProperty(playerIface + ".Metadata")
 	if err != nil {
