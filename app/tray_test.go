@@ -29,7 +29,7 @@ func (w *watcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
 
 // startPrivateSession starts a dbus-daemon and a throwaway gnome-keyring on
 // it and returns the bus address.
-func startPrivateSession(t *testing.T, home string) string {
+func startPrivateSession(t testing.TB, home string) string {
 	t.Helper()
 	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
 	out, _ := bus.StdoutPipe()
@@ -64,7 +64,7 @@ func startPrivateSession(t *testing.T, home string) string {
 }
 
 // startXvfb starts a virtual display and returns its name.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	t.Helper()
 	for n := 90; n < 120; n++ {
 		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {

@@ -63,6 +63,38 @@ func NewOtoOutput(sampleRate, channels int) (*OtoOutput, error) {
 
 var _ Output = (*OtoOutput)(nil)
 
+// Suspender is an Output that can stop driving the sound device while
+// nothing plays. The Player suspends it after a moment of silence and
+// resumes it before the next call.
+type Suspender interface {
+	Suspend() error
+	Resume() error
+}
+
+var _ Suspender = (*OtoOutput)(nil)
+
+// Suspend implements Suspender: oto stops writing to the device.
+func (o *OtoOutput) Suspend() error {
+	o.mu.Lock()
+	c := o.ctx
+	o.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Suspend()
+}
+
+// Resume implements Suspender.
+func (o *OtoOutput) Resume() error {
+	o.mu.Lock()
+	c := o.ctx
+	o.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Resume()
+}
+
 // SampleRate implements Output.
 func (o *OtoOutput) SampleRate() int { return o.rate }
 

@@ -40,6 +40,10 @@ type Options struct {
 	// Tick is how often State is re-sent while a call plays (for the
 	// position) and the device's health is checked; 0 means 250 ms.
 	Tick time.Duration
+	// SuspendAfter is how long the output may sit idle (nothing queued or
+	// playing, or paused) before the player suspends it, if it is a
+	// Suspender; 0 means 2 s.
+	SuspendAfter time.Duration
 }
 
 // State is what the window and tray show. It is a snapshot: every field is
@@ -86,6 +90,7 @@ type Player struct {
 	rate     int
 	maxQueue int
 	tick     time.Duration
+	idleFor  time.Duration // SuspendAfter
 
 	wake  chan struct{} // to Run: state changed
 	fetch chan struct{} // to the prefetcher: the queue's head may need decoding
@@ -177,6 +182,7 @@ func New(opts Options) (*Player, error) {
 		rate:       rate,
 		maxQueue:   opts.MaxQueue,
 		tick:       opts.Tick,
+		idleFor:    opts.SuspendAfter,
 		wake:       make(chan struct{}, 1),
 		fetch:      make(chan struct{}, 1),
 		live:       true,
@@ -197,6 +203,9 @@ func New(opts Options) (*Player, error) {
 	}
 	if p.tick <= 0 {
 		p.tick = 250 * time.Millisecond
+	}
+	if p.idleFor <= 0 {
+		p.idleFor = 2 * time.Second
 	}
 	p.cond = sync.NewCond(&p.mu)
 	return p, nil
@@ -234,8 +243,10 @@ func (p *Player) Run(ctx context.Context) error {
 	}
 	ticker := time.NewTicker(p.tick)
 	defer ticker.Stop()
+	dev := deviceIdle{s: suspenderOf(p.out)}
 	for {
 		p.emit()
+		dev.update(p)
 		select {
 		case <-ctx.Done():
 			p.shutdown()
@@ -245,6 +256,55 @@ func (p *Player) Run(ctx context.Context) error {
 		case <-ticker.C:
 			p.periodic()
 		}
+	}
+}
+
+// deviceIdle suspends a Suspender output while nothing plays, so an idle
+// Earshot does not keep the sound device (and a CPU core, on devices that
+// take data unpaced) busy with silence. Only Run's goroutine uses it.
+type deviceIdle struct {
+	s         Suspender
+	idleSince time.Time
+	suspended bool
+}
+
+func suspenderOf(o Output) Suspender {
+	s, _ := o.(Suspender)
+	return s
+}
+
+// update resumes the device as soon as there is something to play and
+// suspends it after SuspendAfter without.
+func (d *deviceIdle) update(p *Player) {
+	if d.s == nil {
+		return
+	}
+	p.mu.Lock()
+	busy := !p.paused && (p.cur != nil || len(p.queue) > 0)
+	p.mu.Unlock()
+	now := p.now()
+	switch {
+	case busy:
+		d.idleSince = time.Time{}
+		if d.suspended {
+			if err := d.s.Resume(); err != nil {
+				p.setDevice(deviceError(err))
+				return
+			}
+			d.suspended = false
+			p.log.Debug("sound device resumed")
+		}
+	case d.suspended:
+	case d.idleSince.IsZero():
+		d.idleSince = now
+	case now.Sub(d.idleSince) >= p.idleFor:
+		if err := d.s.Suspend(); err != nil {
+			p.log.Warn("could not suspend the idle sound device", "err", err)
+			d.idleSince = now // try again later
+			return
+		}
+		d.suspended = true
+		p.log.Debug("sound device suspended while idle")
 	}
 }
 
