@@ -2,7 +2,7 @@
 // keeps the recent calls, prefetches their audio into the on-disk cache and
 // fans events out to local consumers.
 //
-// Its Go API (Subscribe, Calls, Call, Audio, Status) is the one both the
+// Its Go API (Subscribe, Calls, Call, Audio, Status, Catalog) is the one both the
 // loopback HTTP server (relay/server) and the desktop UI use, so the two can
 // never disagree about what the feed holds. It must not import any GUI
 // package, and it never talks HTTP to local consumers itself.
@@ -79,6 +79,7 @@ type Relay struct {
 	unavailable map[int64]bool
 	unavailList []int64 // FIFO to bound unavailable
 	lastStatus  event.Status
+	catalog     event.Catalog // the relay's own copy; never handed out
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -206,7 +207,27 @@ func (r *Relay) handle(e event.Event) {
 		r.lastStatus = *e.Status
 		r.mu.Unlock()
 		r.hub.Publish(e)
+	case event.TypeCatalog:
+		if e.Catalog == nil {
+			return
+		}
+		mine, theirs := e.Catalog.Clone(), e.Catalog.Clone()
+		r.mu.Lock()
+		r.catalog = mine
+		r.mu.Unlock()
+		e.Catalog = &theirs
+		r.hub.Publish(e)
 	}
+}
+
+// Catalog returns the server's systems and talkgroups as last announced
+// (the zero Catalog until the server sent its configuration). It is a copy
+// the caller may keep and change. Subscribers learn of changes from events
+// of type event.TypeCatalog, which carry the new catalog.
+func (r *Relay) Catalog() event.Catalog {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.catalog.Clone()
 }
 
 // remember appends c to the ring of recent calls.

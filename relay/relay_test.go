@@ -293,3 +293,34 @@ func TestRelay_RecentRingIsBounded(t *testing.T) {
 		t.Errorf("newest = %v", got)
 	}
 }
+
+func TestRelay_CatalogIsPublishedAndKeptAsACopy(t *testing.T) {
+	b := newFakeBackend()
+	r := startRelay(t, b)
+	if got := r.Catalog(); len(got.Systems) != 0 {
+		t.Fatalf("Catalog before any config = %+v, want empty", got)
+	}
+	sub := r.Subscribe(4)
+	defer sub.Close()
+	sent := &event.Catalog{Systems: []event.System{{ID: 1, Label: "Harness County", LEDColor: "red",
+		Talkgroups: []event.Talkgroup{{ID: 101, Label: "Fire Dispatch", Name: "County Fire Dispatch", Group: "Fire", Tag: "Dispatch", LEDColor: "#ff0000"}}}}}
+	b.send(event.Event{Type: event.TypeCatalog, Catalog: sent})
+	e := <-sub.Events()
+	if e.Type != event.TypeCatalog || e.Catalog == nil || e.Catalog.Systems[0].Talkgroups[0].Label != "Fire Dispatch" {
+		t.Fatalf("published %+v, want the catalog", e)
+	}
+	got := r.Catalog()
+	tg, sys, ok := got.Talkgroup(1, 101)
+	if !ok || tg.Name != "County Fire Dispatch" || tg.Group != "Fire" || tg.Tag != "Dispatch" || tg.LEDColor != "#ff0000" || sys.LEDColor != "red" {
+		t.Fatalf("Catalog() = %+v", got)
+	}
+	// Neither the backend's value, nor a subscriber's, nor an earlier
+	// snapshot is the relay's own copy.
+	sent.Systems[0].Label = "changed by the backend"
+	e.Catalog.Systems[0].Talkgroups[0].Label = "changed by a subscriber"
+	got.Systems[0].Talkgroups = nil
+	again := r.Catalog()
+	if again.Systems[0].Label != "Harness County" || len(again.Systems[0].Talkgroups) != 1 || again.Systems[0].Talkgroups[0].Label != "Fire Dispatch" {
+		t.Fatalf("Catalog() after outside changes = %+v", again)
+	}
+}

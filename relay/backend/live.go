@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -23,11 +24,21 @@ type labelBook struct {
 	mu      sync.Mutex
 	systems map[int64]ConfigSystem
 	tgs     map[[2]int64]ConfigTalkgroup
+	catalog event.Catalog // the last one announced
+	known   bool          // a config has been seen
 }
 
-func (b *labelBook) update(c *Config) {
+// update takes a new config. changed reports whether its catalog differs
+// from the last one (servers resend the same config after every connect
+// and several times in a row while new talkgroups appear).
+func (b *labelBook) update(c *Config) (cat event.Catalog, changed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	cat = catalogOf(c)
+	if b.known && reflect.DeepEqual(cat, b.catalog) {
+		return event.Catalog{}, false
+	}
+	b.catalog, b.known = cat, true
 	b.systems = map[int64]ConfigSystem{}
 	b.tgs = map[[2]int64]ConfigTalkgroup{}
 	for _, sys := range c.Systems {
@@ -36,6 +47,23 @@ func (b *labelBook) update(c *Config) {
 			b.tgs[[2]int64{sys.ID, tg.ID}] = tg
 		}
 	}
+	return cat.Clone(), true
+}
+
+// catalogOf turns a server config into the relay's catalog, in the
+// server's order.
+func catalogOf(c *Config) event.Catalog {
+	cat := event.Catalog{Systems: make([]event.System, 0, len(c.Systems))}
+	for _, sys := range c.Systems {
+		es := event.System{ID: sys.ID, Label: sys.Label, LEDColor: sys.LEDColor,
+			Talkgroups: make([]event.Talkgroup, 0, len(sys.Talkgroups))}
+		for _, tg := range sys.Talkgroups {
+			es.Talkgroups = append(es.Talkgroups, event.Talkgroup{ID: tg.ID, Label: tg.Label, Name: tg.Name,
+				Group: tg.Group, Tag: tg.Tag, LEDColor: tg.LEDColor})
+		}
+		cat.Systems = append(cat.Systems, es)
+	}
+	return cat
 }
 
 // resolve fills c's labels from the config (history rows bring their own;
@@ -254,7 +282,9 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 			s.log.Warn("history backfill failed; will retry", "err", err)
 		}
 	case FrameConfig:
-		s.labels.update(fr.Config)
+		if cat, changed := s.labels.update(fr.Config); changed {
+			f.emit(event.Event{Type: event.TypeCatalog, Catalog: &cat})
+		}
 	case FrameCall:
 		c := fr.Call
 		if !*connected {

@@ -251,11 +251,12 @@ func TestAudioUnavailableAndBearerOnOldServers(t *testing.T) {
 
 // collector gathers Run's events.
 type collector struct {
-	mu     sync.Mutex
-	calls  []event.Call
-	states []event.Status
-	trans  []event.Transcript
-	notify chan struct{}
+	mu       sync.Mutex
+	calls    []event.Call
+	states   []event.Status
+	trans    []event.Transcript
+	catalogs []event.Catalog
+	notify   chan struct{}
 }
 
 func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
@@ -269,6 +270,8 @@ func (c *collector) emit(e event.Event) {
 		c.states = append(c.states, *e.Status)
 	case event.TypeTranscript:
 		c.trans = append(c.trans, *e.Transcript)
+	case event.TypeCatalog:
+		c.catalogs = append(c.catalogs, *e.Catalog)
 	}
 	c.mu.Unlock()
 	select {

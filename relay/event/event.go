@@ -16,6 +16,10 @@ const (
 	TypeCall       = "call.new"
 	TypeTranscript = "call.transcript"
 	TypeStatus     = "status"
+	// TypeCatalog carries the server's systems and talkgroups (from its
+	// scanner.config) whenever they change, and once after the first
+	// connect. The relay's Catalog method returns the latest one.
+	TypeCatalog = "catalog"
 )
 
 // Call is one radio call: the server's metadata with system and talkgroup
@@ -84,19 +88,77 @@ type Status struct {
 	Listeners int `json:"listeners,omitempty"`
 }
 
-// Event is one item of the live feed. Exactly one of Call, Transcript and
-// Status is set, matching Type.
+// Catalog is the server's list of systems and their talkgroups, as the
+// account sees them (only granted systems), in the server's order. IDs are
+// the radio ids, the same as Call.SystemID and Call.TalkgroupID. The zero
+// Catalog means the server has not sent its configuration yet.
+type Catalog struct {
+	Systems []System `json:"systems"`
+}
+
+// System is one radio system of the catalog.
+type System struct {
+	ID         int64       `json:"systemId"`
+	Label      string      `json:"label"`
+	LEDColor   string      `json:"ledColor,omitempty"` // e.g. "red" or "#ff0000"; "" is the client's default
+	Talkgroups []Talkgroup `json:"talkgroups"`
+}
+
+// Talkgroup is one talkgroup of a system.
+type Talkgroup struct {
+	ID    int64  `json:"talkgroupId"`
+	Label string `json:"label"`          // short display name
+	Name  string `json:"name,omitempty"` // long name
+	Group string `json:"group,omitempty"`
+	Tag   string `json:"tag,omitempty"`
+	// LEDColor is the talkgroup's own colour; "" means it shows its
+	// system's (System.LEDColor), as Call.LEDColor already does.
+	LEDColor string `json:"ledColor,omitempty"`
+}
+
+// Clone returns a deep copy of c: changing it never changes c.
+func (c Catalog) Clone() Catalog {
+	if c.Systems == nil {
+		return Catalog{}
+	}
+	out := Catalog{Systems: make([]System, len(c.Systems))}
+	for i, sys := range c.Systems {
+		sys.Talkgroups = append([]Talkgroup(nil), sys.Talkgroups...)
+		out.Systems[i] = sys
+	}
+	return out
+}
+
+// Talkgroup looks up a talkgroup by its radio ids; system is its system.
+func (c Catalog) Talkgroup(systemID, talkgroupID int64) (tg Talkgroup, system System, ok bool) {
+	for _, sys := range c.Systems {
+		if sys.ID != systemID {
+			continue
+		}
+		for _, t := range sys.Talkgroups {
+			if t.ID == talkgroupID {
+				return t, sys, true
+			}
+		}
+	}
+	return Talkgroup{}, System{}, false
+}
+
+// Event is one item of the live feed. Exactly one of Call, Transcript,
+// Status and Catalog is set, matching Type. One Event value goes to every
+// subscriber: read it, never modify what its pointers point to.
 type Event struct {
 	Type       string      `json:"type"`
 	Call       *Call       `json:"call,omitempty"`
 	Transcript *Transcript `json:"transcript,omitempty"`
 	Status     *Status     `json:"status,omitempty"`
+	Catalog    *Catalog    `json:"catalog,omitempty"`
 }
 
 // MarshalJSON writes the event in the relay's wire shape, which follows the
 // OpenScanner v1 frames: {"type":"call.new","call":{…}},
-// {"type":"call.transcript","callId":…,"text":…} and
-// {"type":"status","status":{…}}.
+// {"type":"call.transcript","callId":…,"text":…},
+// {"type":"status","status":{…}} and {"type":"catalog","catalog":{…}}.
 func (e Event) MarshalJSON() ([]byte, error) {
 	if e.Type == TypeTranscript && e.Transcript != nil {
 		return json.Marshal(struct {
