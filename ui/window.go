@@ -37,26 +37,27 @@ type playerWindow struct {
 	problem    *widget.Label
 	filters    *widget.Label
 
-	live     *widget.Check
-	playBtn  *widget.Button
-	skipBtn  *widget.Button
-	replay   *widget.Button
-	holdSys  *widget.Button
-	holdTG   *widget.Button
-	avoid    *widget.Select
-	lift     *widget.Button
-	volume   *widget.Slider
-	mute     *widget.Check
+	live     *keyCheck
+	playBtn  *keyButton
+	skipBtn  *keyButton
+	replay   *keyButton
+	holdSys  *keyButton
+	holdTG   *keyButton
+	avoid    *keySelect
+	lift     *keyButton
+	volume   *keySlider
+	mute     *keyCheck
 	updating bool
 
-	history   *widget.List
+	history   *keyList
 	histItems []event.Call
 	histRev   int    // the controller's history revision shown
 	filterKey string // the player filter the talkgroup rows show
 
-	search  *widget.Entry
-	group   *widget.Select
-	tgList  *widget.List
+	tabs    *container.AppTabs
+	search  *searchEntry
+	group   *keySelect
+	tgList  *keyList
 	tgItems []player.Talkgroup
 }
 
@@ -106,18 +107,18 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.filters.Wrapping = fyne.TextWrapWord
 
 	act := c.Actions()
-	pw.live = widget.NewCheck("Live", func(on bool) {
+	pw.live = newKeyCheck(pw, "Live", func(on bool) {
 		if !pw.updating {
 			p.SetLive(on)
 			c.savePrefs()
 			c.refresh()
 		}
 	})
-	pw.playBtn = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), act.PauseResume)
+	pw.playBtn = newKeyButton(pw, "Pause", theme.MediaPauseIcon(), act.PauseResume)
 	pw.playBtn.Importance = widget.HighImportance
-	pw.skipBtn = widget.NewButtonWithIcon("Skip", theme.MediaSkipNextIcon(), act.Skip)
-	pw.replay = widget.NewButtonWithIcon("Replay", theme.MediaSkipPreviousIcon(), func() { p.Replay(); c.refresh() })
-	pw.holdSys = widget.NewButton("Hold system", func() {
+	pw.skipBtn = newKeyButton(pw, "Skip", theme.MediaSkipNextIcon(), act.Skip)
+	pw.replay = newKeyButton(pw, "Replay", theme.MediaSkipPreviousIcon(), func() { p.Replay(); c.refresh() })
+	pw.holdSys = newKeyButton(pw, "Hold system", nil, func() {
 		if f := p.Filter(); f.Hold != nil {
 			p.ReleaseHold()
 		} else if st := p.State(); st.Call != nil {
@@ -125,12 +126,12 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		}
 		c.refresh()
 	})
-	pw.holdTG = widget.NewButton("Hold talkgroup", act.HoldTalkgroup)
+	pw.holdTG = newKeyButton(pw, "Hold talkgroup", nil, act.HoldTalkgroup)
 	var labels []string
 	for _, ch := range avoidChoices() {
 		labels = append(labels, ch.label)
 	}
-	pw.avoid = widget.NewSelect(labels, func(choice string) {
+	pw.avoid = newKeySelect(pw, labels, "Avoid talkgroup…", func(choice string) {
 		if pw.updating || choice == "" {
 			return
 		}
@@ -139,16 +140,15 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		pw.avoid.ClearSelected()
 		pw.updating = false
 	})
-	pw.avoid.PlaceHolder = "Avoid talkgroup…"
-	pw.lift = widget.NewButton("Lift avoids", pw.liftAvoids)
-	pw.volume = widget.NewSlider(0, 100)
+	pw.lift = newKeyButton(pw, "Lift avoids", nil, pw.liftAvoids)
+	pw.volume = newKeySlider(pw, 0, 100)
 	pw.volume.OnChanged = func(v float64) {
 		if !pw.updating {
 			p.SetVolume(v / 100)
 		}
 	}
 	pw.volume.OnChangeEnded = func(float64) { c.savePrefs() }
-	pw.mute = widget.NewCheck("Mute", func(on bool) {
+	pw.mute = newKeyCheck(pw, "Mute", func(on bool) {
 		if !pw.updating {
 			p.SetMuted(on)
 			c.savePrefs()
@@ -167,7 +167,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
 		transport, holds, pw.filters, vol, pw.problem)
 
-	pw.history = widget.NewList(
+	pw.history = newKeyList(pw,
 		func() int { return len(pw.histItems) },
 		func() fyne.CanvasObject { return widget.NewLabel("00:00:00 — talkgroup (system)") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
@@ -183,14 +183,14 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		pw.history.UnselectAll()
 	}
 
-	pw.search = widget.NewEntry()
+	pw.search = newSearchEntry(pw)
 	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
 	pw.search.OnChanged = func(string) {
 		c.uiMu.Lock()
 		defer c.uiMu.Unlock()
 		pw.reloadTalkgroups()
 	}
-	pw.group = widget.NewSelect([]string{allGroups}, nil)
+	pw.group = newKeySelect(pw, []string{allGroups}, allGroups, nil)
 	pw.group.SetSelected(allGroups)
 	pw.group.OnChanged = func(string) {
 		if pw.updating {
@@ -200,15 +200,15 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		defer c.uiMu.Unlock()
 		pw.reloadTalkgroups()
 	}
-	pw.tgList = widget.NewList(
+	pw.tgList = newKeyList(pw,
 		func() int { return len(pw.tgItems) },
 		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, nil, widget.NewCheck("Notify", nil), widget.NewCheck("talkgroup", nil))
+			return container.NewBorder(nil, nil, nil, newKeyCheck(pw, "Notify", nil), newKeyCheck(pw, "talkgroup", nil))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
-	selectShown := widget.NewButton("Select shown", func() { pw.selectShown(true) })
-	clearShown := widget.NewButton("Clear shown", func() { pw.selectShown(false) })
-	allBtn := widget.NewButton("Hear everything", func() {
+	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
+	clearShown := newKeyButton(pw, "Clear shown", nil, func() { pw.selectShown(false) })
+	allBtn := newKeyButton(pw, "Hear everything", nil, func() {
 		p.SetSelection(nil)
 		c.savePrefs()
 		c.uiMu.Lock()
@@ -219,16 +219,16 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		container.NewHBox(selectShown, clearShown, allBtn))
 	tgTab := container.NewBorder(tgTop, nil, nil, nil, pw.tgList)
 
-	tabs := container.NewAppTabs(
+	pw.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
 		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
-	pw.w.SetContent(tabs)
+	pw.w.SetContent(pw.tabs)
 	pw.w.Resize(fyne.NewSize(640, 440))
 	pw.w.SetCloseIntercept(c.closeIntercept)
-	pw.w.Canvas().SetOnTypedKey(pw.onKey)
-	pw.w.Canvas().SetOnTypedRune(pw.onRune)
+	pw.w.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) { pw.shortcutKey(e) })
+	pw.w.Canvas().SetOnTypedRune(func(r rune) { pw.shortcutRune(r) })
 	return pw
 }
 
@@ -244,9 +244,9 @@ func historyLine(c event.Call) string {
 	return line
 }
 
-// onKey handles the keyboard shortcuts: space play/pause, → skip,
-// ← replay.
-func (pw *playerWindow) onKey(e *fyne.KeyEvent) {
+// shortcutKey handles the keyboard shortcuts that are keys: space
+// play/pause, → skip, ← replay. It reports whether e was one.
+func (pw *playerWindow) shortcutKey(e *fyne.KeyEvent) bool {
 	a := pw.c.Actions()
 	switch e.Name {
 	case fyne.KeySpace:
@@ -256,13 +256,18 @@ func (pw *playerWindow) onKey(e *fyne.KeyEvent) {
 	case fyne.KeyLeft:
 		pw.c.opts.Player.Replay()
 		pw.c.refresh()
+	default:
+		return false
 	}
+	return true
 }
 
-// onRune handles H hold, A avoid, M mute, L live.
-func (pw *playerWindow) onRune(r rune) {
+// shortcutRune handles H hold, A avoid, M mute, L live. A space is the
+// Space key's character: the key already acted (a driver sends both).
+func (pw *playerWindow) shortcutRune(r rune) bool {
 	a := pw.c.Actions()
 	switch r {
+	case ' ':
 	case 'h', 'H':
 		a.HoldTalkgroup()
 	case 'a', 'A':
@@ -271,8 +276,14 @@ func (pw *playerWindow) onRune(r rune) {
 		a.ToggleMute()
 	case 'l', 'L':
 		a.ToggleLive()
+	default:
+		return false
 	}
+	return true
 }
+
+// unfocus gives the keys back to the window's shortcuts.
+func (pw *playerWindow) unfocus() { pw.w.Canvas().Unfocus() }
 
 // avoidCurrent avoids the playing talkgroup for the chosen time (an
 // avoidChoices label) and skips it.
@@ -476,7 +487,7 @@ func setShown(l *widget.Label, text string) {
 	}
 }
 
-func enable(b *widget.Button, on bool) {
+func enable(b fyne.Disableable, on bool) {
 	if on {
 		b.Enable()
 	} else {
@@ -628,9 +639,9 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 	if info.Tag != "" {
 		extra = append(extra, info.Tag)
 	}
-	var sel, notify *widget.Check
+	var sel, notify *keyCheck
 	for _, o := range row.Objects {
-		if ch, ok := o.(*widget.Check); ok {
+		if ch, ok := o.(*keyCheck); ok {
 			if ch.Text == "Notify" {
 				notify = ch
 			} else {
