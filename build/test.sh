@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 bash build/deps.sh
 # Fyne takes the UI language from the environment; C is not a language tag.
-export LANG=en_US.UTF-8
+# (Unset the overrides first: bash warns when it cannot apply a locale.)
 unset LC_ALL LC_MESSAGES
+export LANG=en_US.UTF-8
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 echo "== gofmt"

@@ -1,0 +1,301 @@
+// Command soak runs a real headless `earshot relay --demo` for a long while
+// with one local consumer that does what a player does — follow the live
+// feed and download every call's audio — and reports the relay process's
+// resident memory over time. The issue's target: RSS ≤ 40 MB after
+// 10 minutes of demo traffic.
+//
+// Run it under a Secret Service (the relay keeps its stream-token key in the
+// keyring):
+//
+//	build/with-keyring.sh go run ./build/soak -duration 10m
+//
+// It exits 1 when the target is missed or the consumer lost calls.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long to run the demo traffic")
+	flag.DurationVar(&o.every, "sample", 10*time.Second, "how often to sample the relay's memory")
+	flag.StringVar(&o.bin, "bin", "", "earshot binary to test (default: build one with -tags headless)")
+	flag.Float64Var(&o.targetMB, "target-mb", 40, "RSS target at the end, MiB")
+	flag.BoolVar(&o.json, "json", false, "print the report as JSON")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+	if o.json {
+		json.NewEncoder(os.Stdout).Encode(rep)
+	} else {
+		rep.print(os.Stdout)
+	}
+	if !rep.Pass {
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration time.Duration
+	every    time.Duration
+	bin      string
+	targetMB float64
+	json     bool
+}
+
+// sample is the relay's memory at one moment of the run.
+type sample struct {
+	AtSeconds float64 `json:"atSeconds"`
+	RSSMB     float64 `json:"rssMB"`
+	AnonMB    float64 `json:"anonMB"`
+}
+
+type report struct {
+	DurationSeconds float64  `json:"durationSeconds"`
+	Calls           int64    `json:"calls"`
+	AudioFetched    int64    `json:"audioFetched"`
+	AudioBytes      int64    `json:"audioBytes"`
+	AudioFailures   int64    `json:"audioFailures"`
+	Samples         []sample `json:"samples"`
+	FinalRSSMB      float64  `json:"finalRssMB"`
+	MaxRSSMB        float64  `json:"maxRssMB"`
+	CPUPercent      float64  `json:"cpuPercent"`
+	TargetMB        float64  `json:"targetMB"`
+	Pass            bool     `json:"pass"`
+}
+
+func (r *report) print(w io.Writer) {
+	for _, s := range r.Samples {
+		fmt.Fprintf(w, "  t=%5.0fs  rss %6.1f MB  (anonymous %5.1f MB)\n", s.AtSeconds, s.RSSMB, s.AnonMB)
+	}
+	fmt.Fprintf(w, "demo traffic for %.0f s: %d calls, %d audio downloads (%d bytes, %d failed)\n",
+		r.DurationSeconds, r.Calls, r.AudioFetched, r.AudioBytes, r.AudioFailures)
+	fmt.Fprintf(w, "relay RSS at the end %.1f MB (max %.1f MB, target ≤ %.0f MB), CPU %.2f %%\n",
+		r.FinalRSSMB, r.MaxRSSMB, r.TargetMB, r.CPUPercent)
+	if r.Pass {
+		fmt.Fprintln(w, "PASS")
+	} else {
+		fmt.Fprintln(w, "FAIL")
+	}
+}
+
+func run(ctx context.Context, o options) (*report, error) {
+	work, err := os.MkdirTemp("", "earshot-soak-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(work, "earshot")
+		build := exec.CommandContext(ctx, "go", "build", "-tags", "headless", "-o", bin, ".")
+		build.Dir = moduleRoot()
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build earshot: %w", err)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	cmd := exec.CommandContext(relayCtx, bin, "relay", "--demo", "--listen", addr)
+	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+filepath.Join(work, "config"), "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		stopRelay()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		stopRelay()
+		return nil, fmt.Errorf("start the relay: %w", err)
+	}
+	// Stop the relay (SIGINT) before waiting for it.
+	defer func() { stopRelay(); cmd.Wait() }()
+	token, err := readToken(stdout)
+	if err != nil {
+		return nil, err
+	}
+	go io.Copy(io.Discard, stdout)
+
+	rep := &report{TargetMB: o.targetMB}
+	var calls, fetched, bytes, failures atomic.Int64
+	c, _, err := (&websocket.Dialer{HandshakeTimeout: 10 * time.Second}).DialContext(ctx, "ws://"+addr+"/v1/live",
+		http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the live feed: %w", err)
+	}
+	defer c.Close()
+	consumerDone := make(chan struct{})
+	go func() {
+		defer close(consumerDone)
+		client := &http.Client{Timeout: 30 * time.Second}
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var e struct {
+				Type string
+				Call *struct{ AudioURL string }
+			}
+			if json.Unmarshal(data, &e) != nil || e.Type != "call.new" || e.Call == nil {
+				continue
+			}
+			calls.Add(1)
+			n, err := fetch(ctx, client, "http://"+addr+e.Call.AudioURL, token)
+			if err != nil {
+				failures.Add(1)
+				fmt.Fprintln(os.Stderr, "soak: audio:", err)
+				continue
+			}
+			fetched.Add(1)
+			bytes.Add(n)
+		}
+	}()
+
+	pid := cmd.Process.Pid
+	cpu0 := cpuTicks(pid)
+	start := time.Now()
+	tick := time.NewTicker(o.every)
+	defer tick.Stop()
+	for time.Since(start) < o.duration {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		s := sample{AtSeconds: time.Since(start).Seconds(), RSSMB: statusMB(pid, "VmRSS"), AnonMB: statusMB(pid, "RssAnon")}
+		rep.Samples = append(rep.Samples, s)
+		rep.MaxRSSMB = max(rep.MaxRSSMB, s.RSSMB)
+	}
+	elapsed := time.Since(start)
+	rep.CPUPercent = float64(cpuTicks(pid)-cpu0) / clockTicks / elapsed.Seconds() * 100
+	rep.FinalRSSMB = statusMB(pid, "VmRSS")
+	rep.MaxRSSMB = max(rep.MaxRSSMB, rep.FinalRSSMB)
+	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.Close()
+	<-consumerDone
+	rep.DurationSeconds = elapsed.Seconds()
+	rep.Calls, rep.AudioFetched, rep.AudioBytes, rep.AudioFailures = calls.Load(), fetched.Load(), bytes.Load(), failures.Load()
+	rep.Pass = rep.FinalRSSMB <= o.targetMB && rep.Calls > 0 && rep.AudioFailures == 0
+	return rep, nil
+}
+
+// fetch downloads one call's audio the way a player does and returns its size.
+func fetch(ctx context.Context, client *http.Client, url, token string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return n, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return n, fmt.Errorf("%s: %s", strings.TrimPrefix(url, "http://"), resp.Status)
+	}
+	return n, nil
+}
+
+// readToken reads the relay's welcome until the live-feed URL and returns
+// the stream token in it (the first start prints it once).
+func readToken(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), "/v1/live?token="); ok {
+			tok := strings.TrimSpace(after)
+			if strings.HasPrefix(tok, "<") {
+				return "", errors.New("the relay printed no token: its registry was not fresh")
+			}
+			return tok, nil
+		}
+	}
+	return "", errors.New("the relay exited before printing its live-feed URL (is a Secret Service running? use build/with-keyring.sh)")
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// statusMB reads a memory figure (VmRSS, RssAnon) of a process, in MiB.
+func statusMB(pid int, field string) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// clockTicks is USER_HZ, 100 on every Linux build Go supports.
+const clockTicks = 100
+
+// cpuTicks is a process's user+system CPU time in clock ticks.
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
