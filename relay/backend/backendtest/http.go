@@ -137,6 +137,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 	f := s.fails[ip]
 	if f != nil && now.Before(f.blockedUntil) {
 		s.counters.FailedLogins++
+		s.counters.RateLimited++
 		s.mu.Unlock()
 		writeError(w, v1, 429, "rate_limited", "too many failed attempts, try again later")
 		return
@@ -201,13 +202,24 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request, v1 bool) 
 		s.mu.Unlock()
 		writeError(w, v1, 401, "invalid_credentials", msg)
 	}
+	// The real server puts refresh behind the same per-IP lockout as
+	// login: a locked-out address gets 429 here too.
+	s.mu.Lock()
+	now := s.clock.Now()
+	if f := s.fails[clientIP(r)]; f != nil && now.Before(f.blockedUntil) {
+		s.counters.RateLimited++
+		s.mu.Unlock()
+		writeError(w, v1, 429, "rate_limited", "too many failed attempts, try again later")
+		return
+	}
+	s.mu.Unlock()
 	ck, err := r.Cookie("refresh_token")
 	if err != nil || ck.Value == "" {
 		fail("no refresh token")
 		return
 	}
 	s.mu.Lock()
-	now := s.clock.Now()
+	now = s.clock.Now()
 	e := s.refresh[ck.Value]
 	switch {
 	case e == nil || e.family.revoked:

@@ -10,10 +10,12 @@
 // revocation, the 3-failure rate limit, the os_session (1.2+) and
 // refresh_token cookies with their real attributes, the audio route's
 // Bearer → cookie → anonymous order, http.ServeContent audio, history,
-// uploads, first-message WebSocket auth, and 1.1's inline CAL audio. Its
-// clock and token lifetimes are injectable, and it has hooks to drop
-// broadcasts, close sockets, expire sessions, reject connections, restart
-// and count what clients did. It also synthesizes real WAV audio.
+// uploads, first-message WebSocket auth, the per-address lockout in front
+// of login and refresh, and 1.1's inline CAL audio. Its clock and token
+// lifetimes are injectable, and it has hooks to drop broadcasts, close or
+// freeze sockets, expire sessions, refuse socket sign-ins, reject
+// connections, send raw frames, restart and count what clients did
+// (pings included). It also synthesizes real WAV audio.
 //
 // It owns only the fake: it must not invent routes or fields the real
 // server lacks (a route it does not know answers 404, is counted in
@@ -129,6 +131,9 @@ type Counters struct {
 	HistoryRequests int
 	WSConnects      int // WebSocket upgrades
 	WSAuthorized    int // sockets that passed first-message auth (or public)
+	WSRefused       int // sockets whose first-message auth was refused (session-expired frame)
+	WSPings         int // pings received from clients
+	RateLimited     int // login and refresh requests answered 429 (the per-IP lockout)
 	Unhandled       int // requests to routes the real server does not have
 }
 
@@ -217,25 +222,26 @@ type Server struct {
 	log    *slog.Logger
 	secret []byte
 
-	mu           sync.Mutex
-	addr         string
-	cur          *instance // nil while stopped
-	closed       bool
-	systems      []*system
-	calls        []*call
-	users        map[string]*user
-	families     map[string]*family
-	refresh      map[string]*refreshEntry
-	accessFamily map[string]string // access jti → family id
-	revokedJTI   map[string]bool
-	fails        map[string]*failures
-	clients      map[*wsClient]struct{}
-	dropNext     int
-	rejectNext   int
-	rejectReason string
-	counters     Counters
-	systemRows   int64 // row ids, as the real server's tables number them
-	tgRows       int64
+	mu            sync.Mutex
+	addr          string
+	cur           *instance // nil while stopped
+	closed        bool
+	systems       []*system
+	calls         []*call
+	users         map[string]*user
+	families      map[string]*family
+	refresh       map[string]*refreshEntry
+	accessFamily  map[string]string // access jti → family id
+	revokedJTI    map[string]bool
+	fails         map[string]*failures
+	clients       map[*wsClient]struct{}
+	dropNext      int
+	rejectNext    int
+	rejectReason  string
+	refuseSignIns int
+	counters      Counters
+	systemRows    int64 // row ids, as the real server's tables number them
+	tgRows        int64
 }
 
 // NewServer starts a fake server listening on loopback. It panics if it
@@ -611,6 +617,41 @@ func (s *Server) RejectNext(n int, reason string) {
 	s.mu.Lock()
 	s.rejectNext, s.rejectReason = n, reason
 	s.mu.Unlock()
+}
+
+// RefuseSignIns makes the next n WebSocket sign-ins (first messages) fail
+// whatever the token, with a session-expired frame and a close — what the
+// server answers a revoked or wrong-role token. n < 0 refuses every one
+// until RefuseSignIns(0).
+func (s *Server) RefuseSignIns(n int) {
+	s.mu.Lock()
+	if n < 0 {
+		n = int(^uint(0) >> 1)
+	}
+	s.refuseSignIns = n
+	s.mu.Unlock()
+}
+
+// SendRaw queues data as one text frame, exactly as given, to every live
+// socket (after its welcome): for testing how clients take frames a
+// broken or hostile server might send, malformed or oversized.
+func (s *Server) SendRaw(data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := append([]byte(nil), data...)
+	s.deliverLocked(func(*wsClient) []byte { return b })
+}
+
+// FreezeSockets makes every live socket go silent, as when the network
+// between client and server dies without a reset: the server writes
+// nothing more to it (frames, its pings, pongs to the client's pings) and
+// does not close it. Only the client can notice, by its read deadline.
+func (s *Server) FreezeSockets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.clients {
+		c.frozen.Store(true)
+	}
 }
 
 // GrantSystems restricts user to the given radio systems (none given: all).

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -18,6 +19,9 @@ type wsClient struct {
 	user   *user
 	family string
 	send   chan []byte
+	// frozen: the socket has gone silent (FreezeSockets): nothing is
+	// written to it and its pings go unanswered.
+	frozen atomic.Bool
 
 	writeMu sync.Mutex
 }
@@ -114,6 +118,16 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 	}()
 	conn.SetReadLimit(wsReadLimit)
 	c := &wsClient{conn: conn, v1: v1, send: make(chan []byte, wsQueueLen)}
+	conn.SetPingHandler(func(data string) error {
+		s.mu.Lock()
+		s.counters.WSPings++
+		s.mu.Unlock()
+		if c.frozen.Load() {
+			return nil
+		}
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsWriteLimit))
+		return nil
+	})
 	if reject {
 		_ = c.write(frame(v1, "connection.rejected", "MAX", map[string]any{"reason": reason}, nil))
 		return
@@ -125,6 +139,15 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 			return
 		}
 		u, fam, ok := s.authFrame(msg)
+		s.mu.Lock()
+		if ok && s.refuseSignIns > 0 {
+			s.refuseSignIns--
+			ok = false
+		}
+		if !ok {
+			s.counters.WSRefused++
+		}
+		s.mu.Unlock()
 		if !ok {
 			s.log.Debug("backendtest: WebSocket first message refused")
 			c.expire()
@@ -182,6 +205,9 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 		case <-done:
 			return
 		case <-ping.C:
+			if c.frozen.Load() {
+				continue
+			}
 			c.writeMu.Lock()
 			err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteLimit))
 			c.writeMu.Unlock()
@@ -189,6 +215,9 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 				return
 			}
 		case b := <-c.send:
+			if c.frozen.Load() {
+				continue // lost on the way, like everything on a dead link
+			}
 			if err := c.write(b); err != nil {
 				return
 			}
