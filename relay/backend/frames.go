@@ -12,8 +12,15 @@ import (
 	"earshot/relay/event"
 )
 
-// MaxFrameSize caps one WebSocket frame. A 1.1 server's CAL carries the
-// call's audio base64 inline (calls are 10–500 KB; long ones more).
+// MaxFrameSize caps one WebSocket frame the session parses; a longer one
+// is skipped (read through without being kept) and the connection carries
+// on. Why 16 MiB: a 1.1 server's CAL carries the call's audio inline as
+// base64 (4/3 of its size). Calls are 10–500 KB, so a typical CAL is under
+// 700 KB; 16 MiB still takes a 12 MB call (many minutes of audio) whole,
+// and bounds what one frame can make the session hold. A call frame that
+// is skipped is not lost: the id gap it leaves makes the session fetch it
+// from history. Frames above the hard limit (64 MiB, wsHardReadLimit) end
+// the connection instead, so an endless frame cannot tie the reader up.
 const MaxFrameSize = 16 << 20
 
 // FrameKind says what a frame is.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -119,9 +120,14 @@ func (f *feed) call(c *event.Call) {
 
 // Run keeps the live feed going until ctx ends: it signs in, connects,
 // backfills from history after every (re)connect, and emits calls in id
-// order without repeats, plus transcripts and status changes. It returns
-// ctx's error, or ErrSignInAgain when the server refuses the stored sign-in
-// (it never retries that).
+// order without repeats, plus transcripts, catalog and status changes. It
+// returns ctx's error, or ErrSignInAgain when the server refuses the stored
+// sign-in (it never retries that).
+//
+// Every connection that fails before the server's welcome counts as a
+// failed attempt: the waits between attempts grow exponentially (with
+// jitter) up to 30 s, and start again from the bottom once a connection
+// is welcomed.
 func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 	s.mu.Lock()
 	s.emitStatus = func(st event.Status) { emit(event.Event{Type: event.TypeStatus, Status: &st}) }
@@ -166,21 +172,23 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 		s.log.Info("live feed down; retrying", "reason", reason, "in", wait.Round(time.Millisecond))
 		s.setStatus(state, reason, time.Now().Add(wait))
-		select {
-		case <-ctx.Done():
+		if s.sleep(ctx, wait) != nil {
 			s.setStatus(event.StateStopped, "", time.Time{})
 			return ctx.Err()
-		case <-time.After(wait):
 		}
 	}
 }
 
-// backoff is the capped exponential backoff with ±20 % jitter.
-func backoff(attempt int) time.Duration {
-	d := backoffBase << min(attempt, 10)
-	d = min(d, backoffCap)
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+// backoff is the wait before reconnect attempt number attempt (0 first):
+// exponential from 500 ms, capped at 30 s, with "equal jitter" — a
+// uniformly random point in the upper half of that — so clients that lost
+// the server together do not come back together. It never exceeds 30 s.
+func backoff(attempt int) time.Duration { return backoffAt(attempt, rand.Float64()) }
+
+// backoffAt is backoff with the random number u in [0, 1) given.
+func backoffAt(attempt int, u float64) time.Duration {
+	d := min(backoffBase<<min(max(attempt, 0), 10), backoffCap)
+	return d/2 + time.Duration(float64(d/2)*u)
 }
 
 type rejectedError struct{ reason string }
@@ -189,10 +197,16 @@ func (e *rejectedError) Error() string {
 	return "the server refused the live connection (" + e.reason + ")"
 }
 
-var errSessionExpired = errors.New("the server ended the session")
+var (
+	errSessionExpired = errors.New("the server ended the session")
+	// errLiveAuthRefused: a session-expired frame before the welcome,
+	// which is how the server refuses a revoked or wrong-role token.
+	errLiveAuthRefused = errors.New("the server refused the live feed's sign-in")
+)
 
 // session runs one connection. connected reports whether it got as far as
 // the server's welcome; wait, if set, is how long to wait before the next.
+// Every goroutine it starts has ended when it returns.
 func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait time.Duration, err error) {
 	if err := s.ensureProbed(ctx); err != nil {
 		return false, 0, err
@@ -211,24 +225,26 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	if err != nil {
 		return false, 0, err
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { <-ctx.Done(); conn.Close() }()
-	conn.SetReadLimit(MaxFrameSize)
+	wg.Go(func() { <-ctx.Done(); conn.Close() })
+	conn.SetReadLimit(s.readLimit)
 	if tok != "" {
 		first, _ := json.Marshal([]string{tok})
-		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
 		if err := conn.WriteMessage(websocket.TextMessage, first); err != nil {
 			return false, 0, fmt.Errorf("authenticate the live feed: %w", err)
 		}
 	}
 	frames := make(chan Frame, 1024)
 	readErr := make(chan error, 1)
-	go s.readFrames(conn, frames, readErr)
-
+	wg.Go(func() { s.readFrames(ctx, conn, frames, readErr) })
+	wg.Go(func() { s.pinger(ctx, conn) })
 	// Refresh ahead of expiry while connected, so audio downloads never
 	// wait on a refresh.
-	go s.keepFresh(ctx)
+	wg.Go(func() { s.keepFresh(ctx) })
 
 	backfillTick := time.NewTicker(s.opts.BackfillEvery)
 	defer backfillTick.Stop()
@@ -291,9 +307,12 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 			*connected = true // public servers may skip the welcome
 			s.setStatus(event.StateConnected, "", time.Time{})
 		}
-		if f.lastID != 0 && c.ID > f.lastID+1 {
-			// A gap: the server may have dropped broadcasts. History has
-			// them (or they belong to systems this account cannot see).
+		if c.ID > f.lastID+1 {
+			// A gap: the server may have dropped broadcasts (or the
+			// session skipped an oversized frame). History has them (or
+			// they belong to systems this account cannot see). Before the
+			// first call nothing says where the feed stands, so the first
+			// one always looks.
 			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
 				// Emitting this call now would lose the gap for good:
 				// reconnect instead, which backfills before anything else.
@@ -307,6 +326,8 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 	case FrameListenerCount:
 		s.setListeners(fr.Count)
 	case FrameSessionExpired:
+		// The access token may have been revoked (a secret rotation, or a
+		// logout elsewhere): get a new one for the next connection.
 		s.mu.Lock()
 		stale := s.access
 		s.mu.Unlock()
@@ -315,7 +336,13 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 				return *connected, 0, err
 			}
 		}
-		return *connected, 100 * time.Millisecond, errSessionExpired
+		if !*connected {
+			// Refused at sign-in (revoked or wrong-role token): a failed
+			// attempt, so Run backs off further each time instead of
+			// refreshing and reconnecting in a tight loop.
+			return false, 0, errLiveAuthRefused
+		}
+		return true, 0, errSessionExpired
 	case FrameRejected:
 		return *connected, 0, &rejectedError{reason: fr.Reason}
 	}
@@ -349,21 +376,47 @@ func (s *Session) dial(ctx context.Context) (*websocket.Conn, error) {
 	return conn, nil
 }
 
-// readFrames reads until the connection fails, parsing each frame;
-// malformed frames are logged (without content) and skipped.
-func (s *Session) readFrames(conn *websocket.Conn, out chan<- Frame, errc chan<- error) {
-	_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
+// readFrames reads frames until the connection fails or ctx ends, and
+// hands the parsed ones to out. Malformed frames are logged (without their
+// content) and skipped; so are oversized ones (see readFrame). Pings and
+// pongs, and every byte that arrives, push the read deadline out by
+// pongWait, so a connection that has gone silent is noticed.
+func (s *Session) readFrames(ctx context.Context, conn *websocket.Conn, out chan<- Frame, errc chan<- error) {
+	alive := func() { _ = conn.SetReadDeadline(time.Now().Add(s.pongWait)) }
+	alive()
+	conn.SetPongHandler(func(string) error { alive(); return nil })
 	conn.SetPingHandler(func(data string) error {
-		_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
-		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(10*time.Second))
+		alive()
+		// As gorilla's default handler: a failed pong is noticed by the
+		// next read or ping, not here.
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsWriteWait))
+		return nil
 	})
+	fail := func(err error) {
+		select {
+		case errc <- err:
+		case <-ctx.Done():
+		}
+	}
 	for {
-		_, data, err := conn.ReadMessage()
+		typ, rd, err := conn.NextReader()
 		if err != nil {
-			errc <- err
+			fail(err)
 			return
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(wsReadWait))
+		data, size, err := readFrame(aliveReader{rd, alive}, typ, s.frameCap)
+		if err != nil {
+			fail(err)
+			return
+		}
+		switch {
+		case typ != websocket.TextMessage:
+			s.log.Debug("ignoring a binary frame from the server", "bytes", size)
+			continue
+		case data == nil:
+			s.log.Warn("skipping an oversized frame from the server", "bytes", size, "limit", s.frameCap)
+			continue
+		}
 		fr, err := ParseFrame(data)
 		if err != nil {
 			s.log.Warn("skipping a malformed frame from the server", "bytes", len(data), "err", err)
@@ -373,11 +426,74 @@ func (s *Session) readFrames(conn *websocket.Conn, out chan<- Frame, errc chan<-
 			s.log.Debug("ignoring a frame type Earshot does not use", "type", fr.Type)
 			continue
 		}
-		out <- fr
+		select {
+		case out <- fr:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
-// keepFresh refreshes the access token ahead of its expiry until ctx ends.
+// readFrame reads one message of type typ from r. A text message of up to
+// limit bytes is returned whole; a longer one, or any binary message, is
+// read through to its end and thrown away as it arrives (data is nil), so
+// the connection stays usable and memory stays bounded by limit. size is
+// the message's length in bytes.
+//
+// Why skip rather than fail: one odd frame should not cost the whole feed
+// (a reconnect, and a backfill to recover what was missed meanwhile). If
+// the skipped frame was a call, the next call's id gap makes the session
+// backfill it from history, with its audio fetched by URL.
+func readFrame(r io.Reader, typ int, limit int64) (data []byte, size int64, err error) {
+	if typ == websocket.TextMessage {
+		data, err = io.ReadAll(io.LimitReader(r, limit+1))
+		size = int64(len(data))
+		if err != nil {
+			return nil, size, err
+		}
+		if size <= limit {
+			return data, size, nil
+		}
+		data = nil
+	}
+	n, err := io.Copy(io.Discard, r)
+	return nil, size + n, err
+}
+
+// aliveReader calls alive before every read, so a long frame that keeps
+// arriving keeps the connection's read deadline ahead.
+type aliveReader struct {
+	r     io.Reader
+	alive func()
+}
+
+func (a aliveReader) Read(p []byte) (int, error) {
+	a.alive()
+	return a.r.Read(p)
+}
+
+// pinger pings the server every pingEvery until ctx ends, so a dead
+// connection is noticed even when the server's own pings stop too; a ping
+// that cannot be written closes the connection (the reader then fails).
+func (s *Session) pinger(ctx context.Context, conn *websocket.Conn) {
+	t := time.NewTicker(s.pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
+			s.log.Debug("could not ping the server; closing the live connection", "err", err)
+			conn.Close()
+			return
+		}
+	}
+}
+
+// keepFresh refreshes the access token ahead of its expiry until ctx ends,
+// and retries keeping a refresh token the keyring refused earlier.
 func (s *Session) keepFresh(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -396,6 +512,7 @@ func (s *Session) keepFresh(ctx context.Context) {
 				s.log.Warn("refreshing the sign-in ahead of expiry failed; will retry", "err", err)
 			}
 		}
+		s.retryUnsaved(ctx)
 	}
 }
 

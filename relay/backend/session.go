@@ -4,11 +4,14 @@
 // It owns everything about talking to the server: discovery (v1 with legacy
 // fallback), sign-in and the refresh-token life cycle (refresh ahead of
 // expiry, single flight, every rotated refresh token persisted before it is
-// used again), the live WebSocket (first-message auth, both framings,
-// reconnect with capped backoff, backfill from history so no call is lost
-// or repeated), and audio downloads (the os_session cookie where the server
-// sets one, the Bearer header on 1.1, inline audio as is). It knows nothing
-// about local consumers; it emits typed events.
+// used again, retried and reported in Status.Problem when the keyring
+// refuses), the live WebSocket (first-message auth, both framings, pings
+// and read deadlines, malformed and oversized frames skipped, reconnect
+// with capped and jittered backoff, backfill from history so no call is
+// lost or repeated), the server's talkgroup catalogue, and audio
+// downloads (the os_session cookie where the server sets one, the Bearer
+// header on 1.1, inline audio as is). It knows nothing about local
+// consumers; it emits typed events.
 package backend
 
 import (
@@ -51,9 +54,21 @@ func IsSignInAgain(err error) bool { return errors.Is(err, ErrSignInAgain) }
 
 // Limits.
 const (
-	maxJSONBody     = 4 << 20
-	maxAudioBytes   = 64 << 20
-	wsReadWait      = 90 * time.Second // the server pings every 30 s
+	maxJSONBody   = 4 << 20
+	maxAudioBytes = 64 << 20
+	// The live socket. The server pings every 30 s; Earshot pings every
+	// wsPingEvery too. Any frame, ping or pong (or any byte of a long
+	// frame) proves the connection alive for another wsPongWait; after
+	// that much silence it is dead and replaced.
+	wsPingEvery = 25 * time.Second
+	wsPongWait  = 60 * time.Second
+	wsWriteWait = 10 * time.Second
+	// wsHardReadLimit is gorilla's read limit: a frame longer than this
+	// ends the connection (a reconnect and backfill follow). Frames
+	// between MaxFrameSize and this are read through and skipped without
+	// being held in memory; see readFrame.
+	wsHardReadLimit = 64 << 20
+
 	backoffBase     = 500 * time.Millisecond
 	backoffCap      = 30 * time.Second
 	rejectedBackoff = 2 * time.Minute
@@ -61,7 +76,19 @@ const (
 	firstBackfill   = 10 * time.Minute // history fetched on the very first connect
 	maxBackfillPage = 100
 	maxBackfillRuns = 50 // pages per backfill
+
+	// A rotated refresh token the keyring refused (after the pauses of
+	// saveRetryPauses) is reported in Status.Problem and written again
+	// every saveRetryEvery while the live feed runs.
+	saveRetryEvery = time.Minute
 )
+
+// saveRetryPauses are the pauses between the attempts to keep a rotated
+// refresh token in the keyring (a function, so the package has no
+// mutable state).
+func saveRetryPauses() []time.Duration {
+	return []time.Duration{250 * time.Millisecond, time.Second}
+}
 
 // Options configure a Session.
 type Options struct {
@@ -110,7 +137,36 @@ type Session struct {
 	status       event.Status
 	emitStatus   func(event.Status)
 
+	// keyringProblem is what went wrong keeping the newest refresh token
+	// in the keyring ("" when it is kept); unsaved is that token.
+	keyringProblem string
+	unsaved        string
+	lastSaveTry    time.Time
+	saveMu         sync.Mutex // serializes keyring writes, so an older token never overwrites a newer one
+
 	labels labelBook
+
+	// Tunables, fixed by New; tests in this package change them before
+	// use (they are fields, not package variables: no shared state).
+	sleep     func(ctx context.Context, d time.Duration) error
+	saveRetry []time.Duration
+	saveEvery time.Duration
+	frameCap  int64 // frames above this are skipped
+	readLimit int64 // frames above this end the connection
+	pingEvery time.Duration
+	pongWait  time.Duration
+}
+
+// sleepCtx waits d, or until ctx ends (then it returns ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type refreshCall struct {
@@ -151,6 +207,13 @@ func New(opts Options) (*Session, error) {
 		opts: opts, base: u, http: client, jar: client.Jar, now: opts.Now, log: opts.Logger,
 		refreshTok: opts.RefreshToken,
 		status:     event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()},
+		sleep:      sleepCtx,
+		saveRetry:  saveRetryPauses(),
+		saveEvery:  saveRetryEvery,
+		frameCap:   MaxFrameSize,
+		readLimit:  wsHardReadLimit,
+		pingEvery:  wsPingEvery,
+		pongWait:   wsPongWait,
 	}
 	if opts.RefreshToken != "" {
 		s.setRefreshCookie(opts.RefreshToken)
@@ -206,12 +269,92 @@ func (s *Session) setStatus(state, reason string, retryAt time.Time) {
 	if state == event.StateConnected {
 		listeners = s.status.Listeners
 	}
-	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(), RetryAt: retryAt, Listeners: listeners}
+	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(),
+		RetryAt: retryAt, Listeners: listeners, Problem: s.keyringProblem}
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {
 		emit(st)
 	}
+}
+
+// setKeyringProblem records (or, with "", clears) a keyring failure in
+// the status and reports the change.
+func (s *Session) setKeyringProblem(problem string) {
+	s.mu.Lock()
+	if s.keyringProblem == problem {
+		s.mu.Unlock()
+		return
+	}
+	s.keyringProblem = problem
+	s.status.Problem = problem
+	st, emit := s.status, s.emitStatus
+	s.mu.Unlock()
+	if emit != nil {
+		emit(st)
+	}
+}
+
+// persist keeps tok, the newest refresh token, in the keyring, trying
+// again after short pauses when the keyring refuses. If it still cannot,
+// the session carries on with tok (the server has already retired the old
+// one: going back is impossible), reports the failure in Status.Problem,
+// and keepFresh keeps trying; the next rotation tries afresh too.
+func (s *Session) persist(ctx context.Context, tok string) {
+	if s.opts.SaveRefreshToken == nil || tok == "" {
+		return
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	var err error
+	attempts := 0
+	for {
+		attempts++
+		if err = s.opts.SaveRefreshToken(ctx, tok); err == nil {
+			break
+		}
+		if attempts > len(s.saveRetry) {
+			break
+		}
+		s.log.Warn("the keyring refused the renewed sign-in; trying again", "attempt", attempts, "err", err)
+		if s.sleep(ctx, s.saveRetry[attempts-1]) != nil {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.lastSaveTry = time.Now()
+	if err == nil {
+		s.unsaved = ""
+	} else {
+		s.unsaved = tok
+	}
+	s.mu.Unlock()
+	if err == nil {
+		if attempts > 1 {
+			s.log.Info("the renewed sign-in is now kept in the keyring", "attempts", attempts)
+		}
+		s.setKeyringProblem("")
+		return
+	}
+	s.log.Error("could not keep the renewed sign-in in the keyring; the next start may need a sign-in", "attempts", attempts, "err", err)
+	s.setKeyringProblem(fmt.Sprintf("the keyring would not keep the renewed sign-in (%v): Earshot works until it quits, "+
+		"but may ask you to sign in again at the next start; check that the keyring is unlocked", err))
+}
+
+// retryUnsaved writes a refresh token the keyring refused earlier again,
+// at most every saveEvery, unless a newer one replaced it meanwhile.
+func (s *Session) retryUnsaved(ctx context.Context) {
+	s.mu.Lock()
+	tok, due := s.unsaved, time.Since(s.lastSaveTry) >= s.saveEvery
+	current := tok != "" && tok == s.refreshTok
+	s.mu.Unlock()
+	if tok == "" || !due {
+		return
+	}
+	if !current {
+		return // a newer token was persisted (or failed) since
+	}
+	s.persist(ctx, tok)
 }
 
 // setListeners records the server's listener count and reports it.
@@ -494,11 +637,7 @@ func (s *Session) doRefresh(ctx context.Context) error {
 		case err == nil && ans.Token != "":
 			next := s.cookie("refresh_token")
 			// Persist the rotated token before anything can use it again.
-			if s.opts.SaveRefreshToken != nil && next != "" {
-				if serr := s.opts.SaveRefreshToken(ctx, next); serr != nil {
-					s.log.Warn("could not keep the rotated refresh token in the keyring; the next start will need a password", "err", serr)
-				}
-			}
+			s.persist(ctx, next)
 			s.mu.Lock()
 			s.setAccessLocked(ans.Token)
 			s.refreshTok = next
@@ -527,11 +666,7 @@ func (s *Session) doRefresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.opts.SaveRefreshToken != nil {
-		if serr := s.opts.SaveRefreshToken(ctx, refresh); serr != nil {
-			s.log.Warn("could not keep the refresh token in the keyring", "err", serr)
-		}
-	}
+	s.persist(ctx, refresh)
 	return nil
 }
 

@@ -86,6 +86,11 @@ type Status struct {
 	// Listeners is how many listeners the server reports connected
 	// (its listener.count), when it says.
 	Listeners int `json:"listeners,omitempty"`
+	// Problem is something the user should know and act on while the feed
+	// may still be working, e.g. that the keyring would not keep the
+	// renewed sign-in (the next start would then ask to sign in again).
+	// "" when all is well. Like Reason, it is worded for people.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Catalog is the server's list of systems and their talkgroups, as the
