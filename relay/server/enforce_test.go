@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -64,9 +63,10 @@ func TestEnforce_RevokedTokenClosesLiveWebSocket(t *testing.T) {
 	}
 }
 
-// A token that dies without any registry change (expiry) is caught by the
-// periodic sweep.
-func TestEnforce_ExpiryWithoutChangeSignalIsCaught(t *testing.T) {
+// With an Authenticator that cannot tell when its tokens die (no
+// Deadliner), a token that dies without any registry change is caught by
+// the periodic sweep.
+func TestEnforce_ExpiryWithoutChangeSignalIsCaughtByPolling(t *testing.T) {
 	_, _, auth, ts := newTestServerOpts(t, Options{})
 	c, err := dialWith(t, ts.URL, goodToken, nil, nil)
 	if err != nil {
@@ -194,38 +194,4 @@ func TestEnforce_HundredConnectionsHalfRevoked(t *testing.T) {
 		}()
 	}
 	cw.Wait()
-}
-
-// BenchmarkRevokeToClose measures from a revocation to the revoked live
-// connection's close frame arriving (target: well under 1 s).
-func BenchmarkRevokeToClose(b *testing.B) {
-	auth := newFakeAuth()
-	s, err := New(Options{Source: newFakeSource(b), Auth: auth})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	b.StopTimer()
-	for i := 0; i < b.N; i++ {
-		tok, id := fmt.Sprintf("bench-%d", i), fmt.Sprintf("bid-%d", i)
-		auth.add(tok, Identity{TokenID: id, Scope: ScopeListen})
-		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/v1/live?token="+tok, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := c.ReadMessage(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		auth.revoke(id)
-		_, _, err = c.ReadMessage()
-		b.StopTimer()
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != closeTokenRevoked {
-			b.Fatalf("got %v", err)
-		}
-		c.Close()
-	}
 }

@@ -42,16 +42,24 @@ func (s *Server) logRequest(r *http.Request, status int, start time.Time) {
 }
 
 // validHost reports whether a request's Host names this relay: a loopback
-// address, "localhost", or a host the operator configured.
+// address, "localhost", or a host the operator configured, with at most a
+// numeric port. Brackets are for IPv6 literals only.
 func (s *Server) validHost(hostport string) bool {
 	if hostport == "" {
 		return false
 	}
 	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if port == "" || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
 		host = h
 	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
 		host = host[1 : len(host)-1]
+	}
+	if strings.HasPrefix(hostport, "[") {
+		ip := net.ParseIP(host)
+		return ip != nil && ip.To4() == nil && ip.IsLoopback()
 	}
 	host = strings.ToLower(host)
 	if host == "localhost" || s.extraHosts[host] {
@@ -84,12 +92,23 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
-type identityKey struct{}
+type (
+	identityKey  struct{}
+	presentedKey struct{}
+)
 
 // identityFrom returns what the request was authenticated as.
 func identityFrom(ctx context.Context) Identity {
 	id, _ := ctx.Value(identityKey{}).(Identity)
 	return id
+}
+
+// presentedFrom returns the token value the gate authorised the request
+// by ("" for the web player's cookie). Handlers that hand the token on
+// (the playlist) use this, never the query string read a second time.
+func presentedFrom(ctx context.Context) string {
+	v, _ := ctx.Value(presentedKey{}).(string)
+	return v
 }
 
 // access describes who may call a route.
@@ -154,7 +173,11 @@ func (s *Server) require(a access, next http.HandlerFunc) http.Handler {
 			return
 		}
 		s.auth.Touch(id.TokenID, r.RemoteAddr)
-		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		ctx := context.WithValue(r.Context(), identityKey{}, id)
+		if presented {
+			ctx = context.WithValue(ctx, presentedKey{}, token)
+		}
+		next(w, r.WithContext(ctx))
 	})
 }
 
@@ -180,7 +203,7 @@ func (s *Server) authenticate(r *http.Request, token string) (Identity, error) {
 	if err == nil {
 		return id, nil
 	}
-	if s.limiter.fail(clientKey(r), s.now()) {
+	if s.limiter.fail(clientKey(r), s.clock.Now()) {
 		return Identity{}, errTooManyFailures
 	}
 	return Identity{}, err

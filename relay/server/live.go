@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -57,6 +58,31 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	s.liveConsumers.Add(1)
 	defer s.liveConsumers.Add(-1)
 
+	// Registered for revocation before anything is sent: not one event,
+	// the ?after= replay included, goes out on a token that died.
+	id := identityFrom(r.Context())
+	handlerDone := make(chan struct{})
+	defer close(handlerDone)
+	ctx, release := s.track(r.Context(), id, func() {
+		// The loop below sends the close frame; if it is stuck writing to
+		// a consumer that stopped reading, the socket is closed under it.
+		go func() {
+			select {
+			case <-handlerDone:
+			case <-time.After(closeGrace):
+				_ = conn.NetConn().Close()
+			}
+		}()
+	})
+	defer release()
+	closeForCause := func() {
+		if errors.Is(context.Cause(ctx), errTokenRevoked) {
+			closeWith(conn, closeTokenRevoked, "stream token revoked, rotated out or expired")
+		} else {
+			closeWith(conn, websocket.CloseGoingAway, "relay shutting down")
+		}
+	}
+
 	conn.SetReadLimit(maxInboundMessage)
 	readDone := make(chan struct{})
 	go func() {
@@ -66,14 +92,28 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 			return conn.SetReadDeadline(time.Now().Add(livePongWait))
 		})
 		for {
-			if _, _, err := conn.NextReader(); err != nil {
+			// Read each message to its end: gorilla counts the read limit
+			// only while a message is read, so skipping to the next one
+			// would let a fragmented message of any size through.
+			_, msg, err := conn.NextReader()
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, msg); err != nil {
 				return
 			}
 		}
 	}()
 
 	var lastSent int64
+	// send writes one event unless the connection's token died: the
+	// enforcer cancels ctx at once, and the explicit check makes sure not
+	// one event goes out after the moment of revocation, whatever the
+	// enforcer's timing.
 	send := func(e event.Event) error {
+		if ctx.Err() != nil || !s.connValid(id.TokenID, id.session, s.clock.Now()) {
+			return errTokenRevoked
+		}
 		b, err := json.Marshal(e)
 		if err != nil {
 			return err
@@ -81,33 +121,37 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
 		return conn.WriteMessage(websocket.TextMessage, b)
 	}
+	sendOrClose := func(e event.Event) bool {
+		err := send(e)
+		if errors.Is(err, errTokenRevoked) {
+			if ctx.Err() == nil {
+				closeWith(conn, closeTokenRevoked, "stream token revoked, rotated out or expired")
+			} else {
+				closeForCause()
+			}
+		}
+		return err == nil
+	}
 	st := s.src.Status().Backend
-	if err := send(event.Event{Type: event.TypeStatus, Status: &st}); err != nil {
+	if !sendOrClose(event.Event{Type: event.TypeStatus, Status: &st}) {
 		return
 	}
 	if after != 0 {
 		held := s.src.Calls(relay.Query{After: after, Limit: maxResume})
 		for i := len(held) - 1; i >= 0; i-- {
-			if err := send(event.Event{Type: event.TypeCall, Call: &held[i]}); err != nil {
+			if !sendOrClose(event.Event{Type: event.TypeCall, Call: &held[i]}) {
 				return
 			}
 			lastSent = held[i].ID
 		}
 	}
 
-	tokenID := identityFrom(r.Context()).TokenID
-	ctx, release := s.track(r.Context(), tokenID, nil)
-	defer release()
 	ping := time.NewTicker(livePingEvery)
 	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errTokenRevoked) {
-				closeWith(conn, closeTokenRevoked, "stream token revoked, rotated out or expired")
-			} else {
-				closeWith(conn, websocket.CloseGoingAway, "relay shutting down")
-			}
+			closeForCause()
 			return
 		case <-readDone:
 			return
@@ -127,14 +171,7 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 			if e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent {
 				continue // already replayed from the held calls
 			}
-			// The enforcer closes dead tokens' connections within its sweep;
-			// this check makes sure not one event goes out after the moment
-			// of revocation, whatever the sweep's timing.
-			if !s.auth.Valid(tokenID) {
-				closeWith(conn, closeTokenRevoked, "stream token revoked, rotated out or expired")
-				return
-			}
-			if err := send(e); err != nil {
+			if !sendOrClose(e) {
 				return
 			}
 		}

@@ -10,6 +10,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,7 @@ type Identity struct {
 	// ViaCookie is set when the web player's session cookie, not a token,
 	// authenticated the request.
 	ViaCookie bool
+	session   string // the web-player session id when ViaCookie
 }
 
 // Authenticator verifies stream tokens. Implementations must be safe for
@@ -70,6 +72,10 @@ type Authenticator interface {
 	Changed() <-chan struct{}
 }
 
+// An Authenticator that also implements Deadliner (enforce.go) lets the
+// enforcer close connections at the moment a token expires instead of
+// polling for it.
+
 // Options configure a Server.
 type Options struct {
 	Source Source
@@ -79,12 +85,56 @@ type Options struct {
 	Admin  TokenAdmin
 	Logger *slog.Logger
 	// ExtraHosts are host names besides loopback ones that requests may
-	// address (only when the operator binds a non-loopback address).
+	// address (names the operator configured, e.g. for a non-loopback
+	// --listen or a local alias).
 	ExtraHosts []string
 	// QueueLen bounds each live consumer's queue; 0 means 256.
 	QueueLen int
-	// Now is the clock for sessions and rate limits; nil means time.Now.
-	Now func() time.Time
+	// Clock is the time for sessions, rate limits and token deadlines; nil
+	// means the system clock.
+	Clock Clock
+	// Timeouts bound what a client may hold; zero fields take the defaults.
+	Timeouts Timeouts
+	// InstanceSecret, if set, lets the relay prove to the earshot CLI that
+	// it is this running relay (GET /v1/identity, identity.go) before the
+	// CLI sends it the operator token. Without it the route is absent.
+	InstanceSecret []byte
+}
+
+// Timeouts are the connection limits Serve applies. Zero fields take the
+// defaults below.
+type Timeouts struct {
+	// ReadHeader bounds reading a request's headers (slowloris).
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included.
+	Read time.Duration
+	// Write bounds writing an ordinary response, and each chunk of a
+	// streaming one (audio): a reader that stops taking bytes for this long
+	// is cut off, however long the download runs while it reads.
+	Write time.Duration
+	// Idle bounds a kept-alive connection between requests.
+	Idle time.Duration
+}
+
+// Default timeouts.
+const (
+	defaultReadHeaderTimeout = 5 * time.Second
+	defaultReadTimeout       = 15 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+	defaultIdleTimeout       = 120 * time.Second
+)
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.ReadHeader, defaultReadHeaderTimeout)
+	def(&t.Read, defaultReadTimeout)
+	def(&t.Write, defaultWriteTimeout)
+	def(&t.Idle, defaultIdleTimeout)
+	return t
 }
 
 // Server is an http.Handler serving the relay's API.
@@ -96,10 +146,14 @@ type Server struct {
 	extraHosts map[string]bool
 	queueLen   int
 	handler    http.Handler
-	now        func() time.Time
+	clock      Clock
+	timeouts   Timeouts
+	instance   []byte // Options.InstanceSecret
 	sessions   webSessions
 	limiter    failureLimiter
 	live       liveConns
+	rearm      chan struct{} // a live connection was added: the enforcer recomputes its deadline
+	sweeps     atomic.Int64  // enforcer sweeps done (tests wait on it)
 	stop       context.CancelFunc
 	stopped    chan struct{}
 
@@ -125,19 +179,25 @@ func New(opts Options) (*Server, error) {
 		log:        log,
 		extraHosts: make(map[string]bool),
 		queueLen:   opts.QueueLen,
+		clock:      opts.Clock,
+		timeouts:   opts.Timeouts.withDefaults(),
+		instance:   bytes.Clone(opts.InstanceSecret),
+		rearm:      make(chan struct{}, 1),
 	}
 	if s.queueLen <= 0 {
 		s.queueLen = 256
 	}
-	s.now = opts.Now
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = realClock{}
 	}
 	for _, h := range opts.ExtraHosts {
 		s.extraHosts[strings.ToLower(h)] = true
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", s.handleHealth)
+	if len(s.instance) > 0 {
+		mux.HandleFunc("GET /v1/identity", s.handleIdentity)
+	}
 	mux.Handle("GET /v1/status", s.require(dataPlane, s.handleStatus))
 	mux.Handle("GET /v1/live", s.require(dataPlane, s.handleLive))
 	mux.Handle("GET /v1/calls", s.require(dataPlane, s.handleCalls))
@@ -160,7 +220,8 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server's enforcer. Serve calls it when it returns.
+// Close stops the server's enforcer. Serve calls it when it returns; it
+// may be called more than once.
 func (s *Server) Close() {
 	s.stop()
 	<-s.stopped
@@ -169,23 +230,24 @@ func (s *Server) Close() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Limits on what a client may send.
-const (
-	maxHeaderBytes = 16 << 10
-	readTimeout    = 15 * time.Second
-	writeTimeout   = 0 // audio and WebSocket responses run long; per-write deadlines are set instead
-	idleTimeout    = 120 * time.Second
-)
+// maxHeaderBytes caps a request's header block.
+const maxHeaderBytes = 16 << 10
 
 // Serve serves on ln until ctx ends, then shuts down gracefully (open
-// WebSockets are closed).
+// WebSockets are closed). Either way it stops the server (Close).
+//
+// The write timeout holds for ordinary responses; streaming ones extend it
+// chunk by chunk (audio, countingWriter) or set their own per-message
+// deadlines once hijacked (the live WebSocket), so a long download that
+// keeps moving is never cut while a stalled reader always is.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      s.timeouts.Write,
+		IdleTimeout:       s.timeouts.Idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		// The things we care about we log ourselves, without query strings.
 		ErrorLog:    slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
@@ -195,6 +257,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
+		hs.Close() // connections it still holds
 		return fmt.Errorf("relay HTTP server stopped: %w", err)
 	case <-ctx.Done():
 	}
@@ -205,7 +268,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		hs.Close()
 	}
 	<-errc
-	s.Close()
 	return nil
 }
 
@@ -244,7 +306,7 @@ type StatusResponse struct {
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := StatusResponse{Report: s.src.Status(), Served: s.Counters()}
 	if s.admin != nil {
-		since := s.now().Add(-time.Hour)
+		since := s.clock.Now().Add(-time.Hour)
 		for _, t := range s.admin.List() {
 			if t.LastUsed != nil && t.LastUsed.After(since) {
 				st.TokensInUse++
@@ -264,8 +326,9 @@ func (s *Server) handlePlaylist(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "limit: "+err.Error())
 		return
 	}
+	// The token the gate authorised, never the query string read again.
 	suffix := ""
-	if t := r.URL.Query().Get("token"); t != "" {
+	if t := presentedFrom(r.Context()); t != "" {
 		suffix = "?token=" + url.QueryEscape(t)
 	}
 	calls := s.src.Calls(relay.Query{Limit: limit})
@@ -368,16 +431,16 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	rc := http.NewResponseController(w)
-	ctx, release := s.track(r.Context(), identityFrom(r.Context()).TokenID, func() {
-		// Unblock a write stuck on a slow reader at once.
-		_ = rc.SetWriteDeadline(time.Now())
-	})
+	guard := &writeGuard{set: rc.SetWriteDeadline, wait: s.timeouts.Write}
+	// On revocation, a write stuck on a slow reader fails at once.
+	ctx, release := s.track(r.Context(), identityFrom(r.Context()), guard.cut)
 	defer release()
+	guard.ctx = ctx
 	h := w.Header()
 	h.Set("Content-Type", entry.ContentType)
 	h.Set("ETag", entry.ETag)
 	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="call-%d%s"`, id, extFor(entry.ContentType)))
-	cw := &countingWriter{ResponseWriter: w, ctx: ctx}
+	cw := &countingWriter{ResponseWriter: w, guard: guard}
 	http.ServeContent(cw, r.WithContext(ctx), "", entry.ModTime, f)
 	s.bytesServed.Add(cw.n)
 }
@@ -398,16 +461,18 @@ func extFor(contentType string) string {
 	return ""
 }
 
-// countingWriter counts the body bytes of an audio response and stops
-// writing once its context ends (the token died or the relay stops).
+// countingWriter counts the body bytes of an audio response, gives each
+// chunk its own write deadline (a reader that stalls is cut off; one that
+// keeps reading is not, however long the file), and stops writing once its
+// context ends (the token died or the relay stops).
 type countingWriter struct {
 	http.ResponseWriter
-	ctx context.Context
-	n   int64
+	guard *writeGuard
+	n     int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+	if err := c.guard.arm(); err != nil {
 		return 0, err
 	}
 	n, err := c.ResponseWriter.Write(p)

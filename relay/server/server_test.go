@@ -40,7 +40,7 @@ func newFakeSource(t testing.TB) *fakeSource {
 	return &fakeSource{hub: hub.New(nil), cache: c}
 }
 
-func (f *fakeSource) addCall(t *testing.T, id int64, audio []byte) event.Call {
+func (f *fakeSource) addCall(t testing.TB, id int64, audio []byte) event.Call {
 	t.Helper()
 	c := event.Call{ID: id, SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch", AudioURL: relay.AudioPath(id)}
 	if audio != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -93,12 +92,12 @@ func (ws *webSessions) lookup(id string, now time.Time) (webSession, bool) {
 	return s, true
 }
 
-// dropToken ends every session exchanged for tokenID.
-func (ws *webSessions) dropToken(tokenID string) {
+// dropIf ends every session whose token dead reports as dead.
+func (ws *webSessions) dropIf(dead func(tokenID string) bool) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	for k, s := range ws.m {
-		if subtle.ConstantTimeCompare([]byte(s.tokenID), []byte(tokenID)) == 1 {
+		if dead(s.tokenID) {
 			delete(ws.m, k)
 		}
 	}
@@ -159,7 +158,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "this login link's token is not valid (revoked, rotated or expired?); create a new one with `earshot token create`")
 		return
 	}
-	sid, err := s.sessions.create(id.TokenID, s.now())
+	sid, err := s.sessions.create(id.TokenID, s.clock.Now())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "could not create a session")
 		return
@@ -182,9 +181,9 @@ func (s *Server) sessionIdentity(r *http.Request) (Identity, bool) {
 	if err != nil {
 		return Identity{}, false
 	}
-	sess, ok := s.sessions.lookup(c.Value, s.now())
+	sess, ok := s.sessions.lookup(c.Value, s.clock.Now())
 	if !ok || !s.auth.Valid(sess.tokenID) {
 		return Identity{}, false
 	}
-	return Identity{TokenID: sess.tokenID, Scope: ScopeListen, ViaCookie: true}, true
+	return Identity{TokenID: sess.tokenID, Scope: ScopeListen, ViaCookie: true, session: c.Value}, true
 }

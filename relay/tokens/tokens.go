@@ -352,6 +352,28 @@ func (m *Manager) Valid(id string) bool {
 	return live
 }
 
+// Deadline returns the moment token id stops working by itself — its
+// expiry, or the end of its rotation grace, whichever comes first — if it
+// has one and works now. Live connections schedule their re-check for that
+// moment instead of polling; every other way a token dies (revoke, a
+// rotation without grace, a lost key) goes through Changed.
+func (m *Manager) Deadline(id string) (time.Time, bool) {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.byID[id]
+	if !ok || !t.usable(now) {
+		return time.Time{}, false
+	}
+	var at time.Time
+	for _, end := range []*time.Time{t.Expires, t.RetiresAt} {
+		if end != nil && (at.IsZero() || end.Before(at)) {
+			at = *end
+		}
+	}
+	return at, !at.IsZero()
+}
+
 // reloadIfChanged reloads the registry now if another process changed it,
 // at most every 50 ms, and reports whether it did. Verify calls it only for
 // a well-formed token it cannot place, so garbage cannot make the relay
