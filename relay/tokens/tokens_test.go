@@ -12,6 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -1012,4 +1015,141 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify returned %v, want exactly ErrInvalid", err)
 		}
 	})
+}
+
+func TestDeadline_IsTheEarliestOfExpiryAndGraceEnd(t *testing.T) {
+	m, c, _, _ := setup(t)
+	_, forever, _ := m.Create(ctx, "forever", ScopeListen, 0)
+	if at, ok := m.Deadline(forever.ID); ok {
+		t.Fatalf("a token without exp has deadline %v", at)
+	}
+	_, day, _ := m.Create(ctx, "a day", ScopeListen, 24*time.Hour)
+	if at, ok := m.Deadline(day.ID); !ok || !at.Equal(*day.Expires) {
+		t.Fatalf("deadline %v (%v), want the expiry %v", at, ok, day.Expires)
+	}
+	if _, _, err := m.Rotate(ctx, day.ID, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := m.Deadline(day.ID); !ok || !at.Equal(c.Now().Add(10*time.Minute)) {
+		t.Fatalf("deadline %v (%v), want the end of the grace", at, ok)
+	}
+	_, short, _ := m.Create(ctx, "short", ScopeListen, time.Minute)
+	if _, _, err := m.Rotate(ctx, short.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := m.Deadline(short.ID); !ok || !at.Equal(*short.Expires) {
+		t.Fatalf("deadline %v (%v), want the expiry before the grace ends", at, ok)
+	}
+	if err := m.Revoke(ctx, forever.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	for _, id := range []string{forever.ID, short.ID, "unknown"} {
+		if at, ok := m.Deadline(id); ok {
+			t.Errorf("a dead or unknown token %s has deadline %v", id, at)
+		}
+	}
+}
+
+// A signature that differs from the right one only in its last byte is
+// refused like any other: the comparison covers every byte.
+func TestVerify_SignatureDifferingOnlyInTheLastByteIsRefused(t *testing.T) {
+	m, _, _, _ := setup(t)
+	tok, _, _ := m.Create(ctx, "a", ScopeListen, 0)
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || len(sig) != 32 {
+		t.Fatalf("signature: %d bytes, %v", len(sig), err)
+	}
+	for _, bit := range []byte{0x01, 0x10, 0x80} {
+		bad := bytes.Clone(sig)
+		bad[len(bad)-1] ^= bit
+		forged := tok[:i+1] + base64.RawURLEncoding.EncodeToString(bad)
+		if forged[:len(forged)-2] != tok[:len(tok)-2] {
+			t.Fatalf("the forgery differs before the last byte's characters")
+		}
+		if _, err := m.Verify(forged); err != ErrInvalid {
+			t.Errorf("signature with its last byte ^%#x: Verify = %v, want ErrInvalid", bit, err)
+		}
+	}
+	if _, err := m.Verify(tok); err != nil {
+		t.Fatalf("the real token: %v", err)
+	}
+}
+
+// The signature check compares in constant time: verify.go calls
+// subtle.ConstantTimeCompare in signatureOK and never compares a
+// signature with == or !=, nor with bytes.Equal or strings.Compare.
+func TestVerify_SignatureIsComparedInConstantTime(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "verify.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigNames := map[string]bool{"sig": true, "want": true, "got": true, "sum": true}
+	mentionsSig := func(e ast.Expr) bool {
+		found := false
+		ast.Inspect(e, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "len" {
+					return false // comparing lengths leaks nothing
+				}
+			case *ast.Ident:
+				if sigNames[n.Name] {
+					found = true
+				}
+			case *ast.SelectorExpr:
+				if sigNames[n.Sel.Name] {
+					found = true
+				}
+			}
+			return !found
+		})
+		return found
+	}
+	var constantTime bool
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			if n.Name.Name == "signatureOK" {
+				ast.Inspect(n.Body, func(m ast.Node) bool {
+					if call, ok := m.(*ast.CallExpr); ok {
+						if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "ConstantTimeCompare" {
+							if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "subtle" {
+								constantTime = true
+							}
+						}
+					}
+					return true
+				})
+			}
+		case *ast.BinaryExpr:
+			if (n.Op == token.EQL || n.Op == token.NEQ) && (mentionsSig(n.X) || mentionsSig(n.Y)) {
+				if !isConstantTimeResult(n) {
+					t.Errorf("%s: a signature compared with %s", fset.Position(n.Pos()), n.Op)
+				}
+			}
+		case *ast.CallExpr:
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Equal" || sel.Sel.Name == "Compare") {
+				if pkg, ok := sel.X.(*ast.Ident); ok && (pkg.Name == "bytes" || pkg.Name == "strings") {
+					t.Errorf("%s: %s.%s on verification data", fset.Position(n.Pos()), pkg.Name, sel.Sel.Name)
+				}
+			}
+		}
+		return true
+	})
+	if !constantTime {
+		t.Fatal("signatureOK does not call subtle.ConstantTimeCompare")
+	}
+}
+
+// isConstantTimeResult reports whether e is `subtle.ConstantTimeCompare(…) == 1`.
+func isConstantTimeResult(e *ast.BinaryExpr) bool {
+	call, ok := e.X.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "ConstantTimeCompare"
 }
