@@ -149,8 +149,8 @@ type Manager struct {
 
 	claims claimsCache
 
-	reloadMu   sync.Mutex
-	lastReload time.Time
+	reloadMu         sync.Mutex
+	lastFailedReload time.Time
 
 	warnMu     sync.Mutex
 	lastWarned string // the reload error last logged, so a bad file is reported once, not every second
@@ -375,19 +375,32 @@ func (m *Manager) Deadline(id string) (time.Time, bool) {
 }
 
 // reloadIfChanged reloads the registry now if another process changed it,
-// at most every 50 ms, and reports whether it did. Verify calls it only for
-// a well-formed token it cannot place, so garbage cannot make the relay
-// re-read its file.
+// and reports whether it did. Verify calls it only for a well-formed token
+// it cannot place. It costs one stat unless the file really changed (only
+// Earshot's own edits change it), so garbage cannot make the relay re-read
+// its file; after a failed reload it tries again at most every second.
+//
+// It is not rate-limited otherwise: a limit by time would refuse a token
+// the CLI created a moment after some other program presented a token of a
+// retired key (as consumers do right after rotate-all).
 func (m *Manager) reloadIfChanged() bool {
-	m.reloadMu.Lock()
-	defer m.reloadMu.Unlock()
-	if time.Since(m.lastReload) < 50*time.Millisecond {
+	if !m.file.changedOnDisk() {
 		return false
 	}
-	m.lastReload = time.Now()
+	m.reloadMu.Lock()
+	failedRecently := time.Since(m.lastFailedReload) < time.Second
+	m.reloadMu.Unlock()
+	if failedRecently {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	did, err := m.reload(ctx)
+	if err != nil {
+		m.reloadMu.Lock()
+		m.lastFailedReload = time.Now()
+		m.reloadMu.Unlock()
+	}
 	m.noteReloadError(err)
 	return did
 }

@@ -1153,3 +1153,37 @@ func isConstantTimeResult(e *ast.BinaryExpr) bool {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	return ok && sel.Sel.Name == "ConstantTimeCompare"
 }
+
+// A token another process (the CLI) creates is accepted at once even when,
+// a moment before, someone presented a token of a key this process does
+// not know (as consumers with old tokens do right after rotate-all):
+// looking for edits on disk is not rate-limited by time.
+func TestVerify_TokenFromAnotherProcessWorksRightAfterAnUnknownKeysToken(t *testing.T) {
+	cli, c, path, keys := setup(t)
+	var reads atomic.Int64
+	relay, err := Open(ctx, path, keys, Options{Now: c.Now, ReloadEvery: -1, afterReloadRead: func() { reads.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close(ctx)
+	other, _, _, _ := setup(t)
+	foreign, _, _ := other.Create(ctx, "elsewhere", ScopeListen, 0)
+	if _, err := relay.Verify(foreign); err != ErrInvalid {
+		t.Fatalf("a foreign token: %v", err)
+	}
+	tok, _, err := cli.Create(ctx, "made by the CLI", ScopeControl, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := relay.Verify(tok); err != nil {
+		t.Fatalf("a token the CLI just created: %v, want it accepted at once", err)
+	}
+	// And garbage never makes it read the file: nothing changed on disk.
+	before := reads.Load()
+	for range 100 {
+		relay.Verify(foreign)
+	}
+	if n := reads.Load() - before; n != 0 {
+		t.Fatalf("%d registry reads for unknown tokens with the file unchanged", n)
+	}
+}

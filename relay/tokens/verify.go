@@ -170,7 +170,8 @@ func (m *Manager) Verify(token string) (Claims, error) {
 	if k == nil {
 		// Perhaps another process (the CLI) just made a new key. Only a
 		// well-formed HS256 header naming a key we lack gets this far, and
-		// reloads are rate-limited, so garbage cannot make us re-read.
+		// a reload reads the file only if it changed on disk, so garbage
+		// cannot make us re-read.
 		var hdr tokenHeader
 		if !decodeSegment(h, &hdr) || hdr.Alg != "HS256" || hdr.Typ != "JWT" || hdr.Kid == "" || h != headerSegment(hdr.Kid) {
 			return Claims{}, ErrInvalid
