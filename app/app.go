@@ -95,6 +95,8 @@ Usage:
       --demo                       use the built-in demo server instead of the account
       --listen ADDR                relay address (default 127.0.0.1:7373)
       --allow-remote               allow --listen on a non-loopback address
+      --host NAME                  also answer to NAME in the Host header (repeat for more;
+                                   config.json "hosts" too); other names get 403
       -v                           log every request (debug)
   earshot login --server URL [--user NAME] [--password-stdin] [--remember-password]
                                    sign in and keep the sign-in in the system keyring
@@ -113,6 +115,9 @@ Usage:
 
 Files: config.json in the user configuration directory (earshot/), audio cache in the
 user cache directory. Secrets live only in the system keyring (service "earshot").
+A running relay announces itself in running.json there; the token commands send the
+operator token only to a relay that proves it is that one, and otherwise edit the
+token registry directly (a running relay picks the change up within a second).
 `
 
 func dispatch(ctx context.Context, env *Env, args []string) error {

@@ -23,6 +23,11 @@ type Config struct {
 	User string `json:"user,omitempty"`
 	// Listen is the relay's address; empty means DefaultListen.
 	Listen string `json:"listen,omitempty"`
+	// Hosts are names the relay also answers to in a request's Host
+	// besides loopback ones (a local alias, or the name of a --listen
+	// address other machines reach); everything else is refused (DNS
+	// rebinding). `earshot relay --host NAME` adds to them.
+	Hosts []string `json:"hosts,omitempty"`
 	// CacheMB bounds the audio cache; 0 means DefaultCacheMB.
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
@@ -54,8 +59,42 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("listen: %q is not host:port", c.Listen)
 		}
 	}
+	if len(c.Hosts) > maxHosts {
+		return fmt.Errorf("hosts: at most %d names", maxHosts)
+	}
+	for _, h := range c.Hosts {
+		if err := ValidHostName(h); err != nil {
+			return fmt.Errorf("hosts: %w", err)
+		}
+	}
 	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
 		return errors.New("cacheMB: must be between 0 and 1048576")
+	}
+	return nil
+}
+
+// maxHosts caps Config.Hosts.
+const maxHosts = 32
+
+// ValidHostName checks a name the relay may answer to: a DNS name (letters,
+// digits and hyphens in dot-separated labels) or an IP address, without a
+// port, brackets or a trailing dot.
+func ValidHostName(h string) error {
+	if ip := net.ParseIP(h); ip != nil {
+		return nil
+	}
+	if h == "" || len(h) > 253 {
+		return fmt.Errorf("%q is not a host name", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a host name (give a name such as earshot.lan, without a port)", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("%q is not a host name (give a name such as earshot.lan, without a port)", h)
+			}
+		}
 	}
 	return nil
 }

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +14,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"earshot/relay"
@@ -28,6 +33,7 @@ type relayFlags struct {
 	listen      string
 	allowRemote bool
 	verbose     bool
+	hosts       hostList
 }
 
 // parseRelayFlags parses the flags `earshot relay` and `earshot` share.
@@ -38,8 +44,25 @@ func parseRelayFlags(env *Env, name string, args []string) (relayFlags, error) {
 	fs.StringVar(&f.listen, "listen", "", "relay address (default "+DefaultListen+")")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow --listen on an address other machines can reach")
 	fs.BoolVar(&f.verbose, "v", false, "log every request (without query strings)")
+	fs.Var(&f.hosts, "host", "a `name` requests may also address the relay by, besides loopback ones (repeat for more)")
 	err := parseFlags(fs, args)
 	return f, err
+}
+
+// hostList is a repeatable --host flag.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	if err := ValidHostName(v); err != nil {
+		return err
+	}
+	if len(*h) >= maxHosts {
+		return fmt.Errorf("at most %d names", maxHosts)
+	}
+	*h = append(*h, v)
+	return nil
 }
 
 func cmdRelay(ctx context.Context, env *Env, args []string) error {
@@ -152,17 +175,39 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.Core = core
-	srv, err := server.New(server.Options{Source: core, Auth: tokenAuth{tm}, Admin: tm, Logger: log})
+	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
+	if len(hosts) > 0 {
+		log.Info("the relay also answers to these host names", "hosts", strings.Join(hosts, ","))
+	}
+	instanceSecret := make([]byte, 32)
+	if _, err := rand.Read(instanceSecret); err != nil {
+		return nil, fmt.Errorf("make the relay's instance secret: %w", err)
+	}
+	srv, err := server.New(server.Options{
+		Source:         core,
+		Auth:           server.NewTokenAuth(tm),
+		Admin:          tm,
+		Logger:         log,
+		ExtraHosts:     hosts,
+		InstanceSecret: instanceSecret,
+	})
 	if err != nil {
 		return nil, err
 	}
 	inst.Server = srv
+	inst.cleanup = append(inst.cleanup, srv.Close) // Serve closes it too; this covers a start that fails
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another Earshot running? use --listen to pick another address)", listen, err)
 	}
 	inst.Addr = ln.Addr().String()
+	withdraw, err := announce(ctx, env, inst.Addr, instanceSecret)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	inst.cleanup = append(inst.cleanup, withdraw)
 
 	if err := printWelcome(ctx, env.Stdout, tm, inst.Addr, label); err != nil {
 		ln.Close()
@@ -281,19 +326,95 @@ func isLoopbackAddr(hostport string) (bool, error) {
 	return ip.IsLoopback(), nil
 }
 
-// tokenAuth adapts the token registry to the server's Authenticator.
-type tokenAuth struct{ m *tokens.Manager }
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func (a tokenAuth) Authenticate(token string) (server.Identity, error) {
-	c, err := a.m.Verify(token)
-	if err != nil {
-		return server.Identity{}, err
-	}
-	return server.Identity{TokenID: c.ID, Scope: c.Scope}, nil
+// A running relay announces itself so that the CLI can find it and check
+// it is talking to it before it sends the operator token: running.json in
+// the configuration directory (0600, written atomically, removed on a clean
+// exit) says where it listens and names this run; the run's secret, which
+// the relay proves it holds (GET /v1/identity), is in the keyring, never in
+// a file. Only the relay started last is announced; the CLI edits the
+// registry directly for any other, and that relay picks the edit up within
+// a second.
+const (
+	runningFile       = "running.json"
+	relayInstanceItem = "relay-instance" // keyring: "<instance>:<base64 secret>"
+	maxRunningBytes   = 4 << 10
+)
+
+// runningInfo is running.json. It holds no secret.
+type runningInfo struct {
+	Addr     string `json:"addr"`     // host:port to dial
+	Instance string `json:"instance"` // names this run; the keyring item must name the same
+	PID      int    `json:"pid"`
 }
 
-func (a tokenAuth) Touch(id, addr string)    { a.m.Touch(id, addr) }
-func (a tokenAuth) Valid(id string) bool     { return a.m.Valid(id) }
-func (a tokenAuth) Changed() <-chan struct{} { return a.m.Changed() }
+// announce makes the relay listening on addr findable by the CLI and returns
+// the func that withdraws it (if no later relay has taken over).
+func announce(ctx context.Context, env *Env, addr string, secret []byte) (func(), error) {
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, fmt.Errorf("name this relay run: %w", err)
+	}
+	info := runningInfo{Addr: dialAddr(addr), Instance: hex.EncodeToString(id), PID: os.Getpid()}
+	item := info.Instance + ":" + base64.StdEncoding.EncodeToString(secret)
+	keys := env.keyring()
+	if err := keys.Set(ctx, relayInstanceItem, item); err != nil {
+		return nil, fmt.Errorf("keep the relay's instance secret in the keyring: %w", err)
+	}
+	data, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(env.ConfigDir, runningFile)
+	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+		return nil, err
+	}
+	return func() {
+		if cur, err := readRunning(env.ConfigDir); err == nil && cur.Instance == info.Instance {
+			_ = os.Remove(path)
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
+		defer cancel()
+		if v, err := keys.Get(cctx, relayInstanceItem); err == nil && v == item {
+			_ = keys.Delete(cctx, relayInstanceItem)
+		}
+	}, nil
+}
 
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+// readRunning reads running.json; a missing file is fs.ErrNotExist.
+func readRunning(dir string) (runningInfo, error) {
+	f, err := os.Open(filepath.Join(dir, runningFile))
+	if err != nil {
+		return runningInfo{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRunningBytes))
+	if err != nil {
+		return runningInfo{}, err
+	}
+	var info runningInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return runningInfo{}, fmt.Errorf("%s is not what a running relay writes: %w", runningFile, err)
+	}
+	if _, _, err := net.SplitHostPort(info.Addr); err != nil || info.Instance == "" {
+		return runningInfo{}, fmt.Errorf("%s is not what a running relay writes", runningFile)
+	}
+	return info, nil
+}
+
+// dialAddr is where a client on this machine reaches a listener on addr: a
+// wildcard address is reached on loopback.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() != nil {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
+}

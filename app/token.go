@@ -1,16 +1,22 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -182,9 +188,10 @@ func printTokenTable(w io.Writer, list []tokens.Info, now time.Time) {
 	tw.Flush()
 }
 
-// openTokenAdmin reaches a running relay's control plane when one answers
-// on the configured address, and otherwise opens the registry directly.
-// It returns the relay's base URL for printing.
+// openTokenAdmin reaches the running relay's control plane when one has
+// announced itself and proves it is that relay (findRelay), and otherwise
+// opens the registry directly. It returns the relay's base URL for
+// printing.
 func openTokenAdmin(ctx context.Context, env *Env, cfg *Config) (tokenAdmin, string, error) {
 	listen := cfg.Listen
 	if listen == "" {
@@ -196,19 +203,26 @@ func openTokenAdmin(ctx context.Context, env *Env, cfg *Config) (tokenAdmin, str
 	if err != nil {
 		return nil, "", fmt.Errorf("open the stream-token registry: %w", err)
 	}
-	if !relayRunning(ctx, base) {
+	rc, err := findRelay(ctx, env)
+	if err != nil {
+		reg.Close(ctx)
+		return nil, "", err
+	}
+	if rc == nil {
 		return directAdmin{reg}, base, nil
 	}
 	op, err := operatorToken(ctx, keys, reg)
 	if err != nil {
+		rc.Close()
 		reg.Close(ctx)
 		return nil, "", err
 	}
 	// The running relay re-reads the registry; the CLI's copy is done.
 	if err := reg.Close(ctx); err != nil {
+		rc.Close()
 		return nil, "", err
 	}
-	return &controlClient{base: base, token: op, http: &http.Client{Timeout: 10 * time.Second}}, base, nil
+	return &controlClient{conn: rc, token: op}, rc.base(), nil
 }
 
 // operatorToken returns the CLI's control token from the keyring, creating
@@ -233,24 +247,138 @@ func operatorToken(ctx context.Context, keys secrets.KeyStore, reg *tokens.Manag
 	return tok, nil
 }
 
-// relayRunning reports whether an Earshot relay answers at base.
-func relayRunning(ctx context.Context, base string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/health", nil)
+// Bounds on finding the relay: connecting, and its proof of identity.
+const (
+	relayDialTimeout = 700 * time.Millisecond
+	identityTimeout  = 2 * time.Second
+)
+
+// findRelay returns a connection to the running relay once the relay on it
+// has proved it is the one that announced itself (running.json plus the
+// instance secret in the keyring; see announce): it answers a fresh random
+// nonce with the HMAC only that relay can compute, bound to the address
+// dialled. The operator token is only ever sent over that same connection,
+// so a program that holds the port — or takes it once the relay is gone —
+// never receives it. With no relay announced, a stale announcement (the
+// relay is gone) or a wrong answer, it returns nil: the caller edits the
+// registry directly.
+func findRelay(ctx context.Context, env *Env) (*relayConn, error) {
+	info, err := readRunning(env.ConfigDir)
 	if err != nil {
-		return false
+		return nil, nil // none announced (or not readable as one): nothing to reach
 	}
-	resp, err := http.DefaultClient.Do(req)
+	item, err := env.keyring().Get(ctx, relayInstanceItem)
+	if errors.Is(err, secrets.ErrNotFound) {
+		return nil, nil // the relay that wrote running.json is gone
+	}
 	if err != nil {
-		return false
+		return nil, fmt.Errorf("read the running relay's instance secret from the keyring: %w", err)
+	}
+	instance, encoded, _ := strings.Cut(item, ":")
+	secret, err := base64.StdEncoding.DecodeString(encoded)
+	if instance != info.Instance || err != nil || len(secret) < 16 {
+		return nil, nil // a stale announcement from an earlier run
+	}
+	dctx, cancel := context.WithTimeout(ctx, relayDialTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", info.Addr)
+	if err != nil {
+		return nil, nil // the relay is gone
+	}
+	rc := newRelayConn(conn)
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("make a nonce: %w", err)
+	}
+	ictx, icancel := context.WithTimeout(ctx, identityTimeout)
+	defer icancel()
+	req, err := http.NewRequestWithContext(ictx, "GET", rc.base()+"/v1/identity?nonce="+hex.EncodeToString(nonce), nil)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	status, body, err := rc.roundTrip(req)
+	var id server.IdentityResponse
+	if err == nil && status == http.StatusOK && json.Unmarshal(body, &id) == nil &&
+		id.Service == server.ServiceName && server.CheckIdentityProof(secret, conn.RemoteAddr().String(), nonce, id.Proof) {
+		return rc, nil
+	}
+	rc.Close()
+	fmt.Fprintf(env.Stderr, "earshot: the program answering at %s could not prove it is the Earshot relay that announced itself there; editing the token registry directly instead.\n", info.Addr)
+	return nil, nil
+}
+
+// relayConn is one HTTP/1.1 connection to the relay, used for every request
+// of a command (requests take turns). It is never redialled: what proved
+// itself on it is what the requests reach.
+type relayConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+	br   *bufio.Reader
+	addr string // as dialled
+	host string // the Host header the relay accepts
+	dead bool
+}
+
+func newRelayConn(conn net.Conn) *relayConn {
+	addr := conn.RemoteAddr().String()
+	host := addr
+	if h, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+			host = net.JoinHostPort("localhost", port)
+		}
+	}
+	return &relayConn{conn: conn, br: bufio.NewReader(conn), addr: addr, host: host}
+}
+
+func (c *relayConn) base() string { return "http://" + c.addr }
+
+// maxRelayAnswer caps a control-plane answer.
+const maxRelayAnswer = 4 << 20
+
+// roundTrip sends req and reads the whole answer, within req's context
+// deadline (10 s without one).
+func (c *relayConn) roundTrip(req *http.Request) (int, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead {
+		return 0, nil, errors.New("the connection to the relay is closed; run the command again")
+	}
+	deadline, ok := req.Context().Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	_ = c.conn.SetDeadline(deadline)
+	stop := context.AfterFunc(req.Context(), func() { _ = c.conn.SetDeadline(time.Now()) })
+	defer stop()
+	req.Host = c.host
+	if err := req.Write(c.conn); err != nil {
+		c.dead = true
+		return 0, nil, err
+	}
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
+		c.dead = true
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	var body struct{ Status, Service string }
-	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) != nil {
-		return false
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxRelayAnswer+1))
+	if err != nil || len(body) > maxRelayAnswer {
+		c.dead = true
+		return 0, nil, fmt.Errorf("read the relay's answer: %w", errors.Join(err, errors.New("answer too long or cut short")))
 	}
-	return resp.StatusCode == 200 && body.Service == server.ServiceName
+	if resp.Close {
+		c.dead = true
+	}
+	return resp.StatusCode, body, nil
+}
+
+func (c *relayConn) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dead = true
+	c.conn.Close()
 }
 
 // directAdmin edits the registry file when no relay runs.
@@ -273,13 +401,14 @@ func (d directAdmin) Close() {
 	_ = d.m.Close(ctx)
 }
 
-// controlClient calls a running relay's control plane.
+// controlClient calls a running relay's control plane over the connection
+// on which it proved itself.
 type controlClient struct {
-	base, token string
-	http        *http.Client
+	conn  *relayConn
+	token string
 }
 
-func (c *controlClient) Close() {}
+func (c *controlClient) Close() { c.conn.Close() }
 
 func (c *controlClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -290,7 +419,12 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.conn.base()+path, body)
 	if err != nil {
 		return err
 	}
@@ -298,16 +432,11 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	status, data, err := c.conn.roundTrip(req)
 	if err != nil {
-		return fmt.Errorf("reach the running relay at %s: %w", c.base, err)
+		return fmt.Errorf("reach the running relay at %s: %w", c.conn.base(), err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("read the relay's answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
@@ -317,7 +446,7 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 			}
 			return fmt.Errorf("the running relay refused: %s", e.Error.Message)
 		}
-		return fmt.Errorf("the running relay answered %s", resp.Status)
+		return fmt.Errorf("the running relay answered %d %s", status, http.StatusText(status))
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -364,19 +493,19 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(env.ConfigDir)
+	if _, err := LoadConfig(env.ConfigDir); err != nil {
+		return err
+	}
+	rc, err := findRelay(ctx, env)
 	if err != nil {
 		return err
 	}
-	listen := cfg.Listen
-	if listen == "" {
-		listen = DefaultListen
-	}
-	base := "http://" + listen
-	if !relayRunning(ctx, base) {
-		fmt.Fprintf(env.Stdout, "No Earshot relay is running at %s. Start one with `earshot relay`.\n", base)
+	if rc == nil {
+		fmt.Fprintln(env.Stdout, "No Earshot relay is running. Start one with `earshot relay`.")
 		return errNotRunning
 	}
+	defer rc.Close()
+	base := rc.base()
 	keys := env.keyring()
 	reg, err := tokens.Open(ctx, filepath.Join(env.ConfigDir, "tokens.json"), keys, tokens.Options{Logger: discardLogger()})
 	if err != nil {
@@ -387,7 +516,7 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := &controlClient{base: base, token: op, http: &http.Client{Timeout: 10 * time.Second}}
+	c := &controlClient{conn: rc, token: op}
 	var st server.StatusResponse
 	if err := c.do(ctx, "GET", "/v1/status", nil, &st); err != nil {
 		return err
