@@ -343,24 +343,6 @@ func TestGate_FailedAttemptsAreRateLimited(t *testing.T) {
 	}
 }
 
-func TestGate_OversizedHeadersRefused(t *testing.T) {
-	s, _, _, _ := newTestServerOpts(t, Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ln := listenLoopback(t)
-	go s.Serve(ctx, ln)
-	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/v1/health", nil)
-	req.Header.Set("X-Big", strings.Repeat("a", 20<<10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Fatalf("20 KiB header = %d, want 431", resp.StatusCode)
-	}
-}
-
 // TestGate_LogsNeverHoldSecrets runs requests carrying tokens in every
 // place and greps the debug log for them.
 func TestGate_LogsNeverHoldSecrets(t *testing.T) {

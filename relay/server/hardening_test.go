@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -200,4 +202,44 @@ func TestIdentity_ProvesTheInstanceSecretForTheAddressReached(t *testing.T) {
 	if r := get(t, ts2, "/v1/identity?nonce="+hex.EncodeToString(nonce), nil); r.StatusCode != 404 {
 		t.Errorf("identity without a secret = %d, want 404", r.StatusCode)
 	}
+}
+
+// FuzzIdentity throws arbitrary query strings at GET /v1/identity: the
+// answer is 200 with a proof that checks out for exactly one well-formed
+// nonce, or 400; never anything else.
+func FuzzIdentity(f *testing.F) {
+	f.Add("nonce=" + strings.Repeat("ab", 32))
+	f.Add("nonce=" + strings.Repeat("ab", 16) + "&nonce=00")
+	f.Add("nonce=%zz")
+	f.Add("nonce=" + strings.Repeat("0", 129))
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	s, err := New(Options{Source: newFakeSource(f), Auth: newFakeAuth(), InstanceSecret: secret})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7373}
+	f.Fuzz(func(t *testing.T, query string) {
+		req := httptest.NewRequest("GET", "/v1/identity", nil)
+		req.URL.RawQuery = query
+		req.Host = "127.0.0.1:7373"
+		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, local))
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		values := req.URL.Query()["nonce"]
+		switch w.Code {
+		case http.StatusOK:
+			var id IdentityResponse
+			nonce, _ := hex.DecodeString(values[0])
+			if len(values) != 1 || json.Unmarshal(w.Body.Bytes(), &id) != nil || !CheckIdentityProof(secret, local.String(), nonce, id.Proof) {
+				t.Fatalf("query %q: 200 without a proof for its one nonce: %s", query, w.Body.Bytes())
+			}
+			if len(nonce) < MinIdentityNonce || len(nonce) > MaxIdentityNonce {
+				t.Fatalf("query %q: answered a nonce of %d bytes", query, len(nonce))
+			}
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("query %q: status %d", query, w.Code)
+		}
+	})
 }
