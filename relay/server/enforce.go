@@ -58,6 +58,10 @@ type liveConn struct {
 type liveConns struct {
 	mu sync.Mutex
 	m  map[*liveConn]struct{}
+	// wakeAt is when the enforcer sweeps next if nothing changes (wakeSet
+	// false: only on a change), as its last sweep set it.
+	wakeAt  time.Time
+	wakeSet bool
 }
 
 // track registers a long-lived response authenticated as id and returns a
@@ -77,6 +81,7 @@ func (s *Server) track(ctx context.Context, id Identity, onRevoke func()) (conte
 		s.live.m = make(map[*liveConn]struct{})
 	}
 	s.live.m[lc] = struct{}{}
+	rearm := s.rearmNeededLocked(lc)
 	s.live.mu.Unlock()
 	// A token can die between authentication and registration.
 	if !s.connValid(lc.tokenID, lc.session, s.clock.Now()) {
@@ -84,8 +89,7 @@ func (s *Server) track(ctx context.Context, id Identity, onRevoke func()) (conte
 		delete(s.live.m, lc)
 		s.live.mu.Unlock()
 		lc.revoke()
-	} else {
-		// The enforcer recomputes its next deadline with this one in.
+	} else if rearm {
 		select {
 		case s.rearm <- struct{}{}:
 		default:
@@ -97,6 +101,27 @@ func (s *Server) track(ctx context.Context, id Identity, onRevoke func()) (conte
 		s.live.mu.Unlock()
 		cancel(nil)
 	}
+}
+
+// rearmNeededLocked reports whether the enforcer must recompute its timer
+// for the new connection lc: only when lc dies on its own earlier than the
+// enforcer's next sweep (or, without a Deadliner, when the enforcer is not
+// polling yet). Most connections need nothing, so a burst of them (every
+// consumer fetching each call's audio) costs no sweeps. The enforcer sets
+// its wake time under the same lock, so a connection it did not see in a
+// sweep always sees the wake time that sweep set.
+func (s *Server) rearmNeededLocked(lc *liveConn) bool {
+	dl, canTell := s.auth.(Deadliner)
+	if !canTell {
+		return !s.live.wakeSet
+	}
+	at, has := dl.Deadline(lc.tokenID)
+	if lc.session != "" {
+		if sess, ok := s.sessions.lookup(lc.session, s.clock.Now()); ok && (!has || sess.expires.Before(at)) {
+			at, has = sess.expires, true
+		}
+	}
+	return has && (!s.live.wakeSet || at.Before(s.live.wakeAt))
 }
 
 // connValid reports whether a connection authenticated by tokenID (and
@@ -189,13 +214,14 @@ func (s *Server) sweepLive() (next time.Time, ok bool) {
 			earliest(sess.expires)
 		}
 	}
+	if ok && next.After(now.Add(maxEnforceWait)) {
+		next = now.Add(maxEnforceWait)
+	}
+	s.live.wakeAt, s.live.wakeSet = next, ok
 	s.live.mu.Unlock()
 	s.sweeps.Add(1)
 	for _, lc := range dead {
 		lc.revoke()
-	}
-	if ok && next.After(now.Add(maxEnforceWait)) {
-		next = now.Add(maxEnforceWait)
 	}
 	return next, ok
 }

@@ -266,3 +266,34 @@ func TestEnforce_TimerIsSetForTheExactMomentATokenDies(t *testing.T) {
 		t.Fatalf("timer = %v (%v), want it capped at %v", next, ok, want)
 	}
 }
+
+// Connections whose token cannot die on its own do not wake the enforcer:
+// a burst of audio downloads (every consumer fetching each call) costs no
+// sweeps.
+func TestEnforce_ConnectionsThatCannotExpireCostNoSweeps(t *testing.T) {
+	r := newRealRig(t, Options{})
+	tok, _ := r.create(t, "forever", 0)
+	r.src.addCall(t, 1, wavFile(4096))
+	fetch := func() {
+		resp := get(t, r.ts, "/v1/calls/1/audio?token="+url.QueryEscape(tok), nil)
+		if n, _ := io.Copy(io.Discard, resp.Body); resp.StatusCode != 200 || n != 4096 {
+			t.Fatalf("audio = %d, %d bytes", resp.StatusCode, n)
+		}
+	}
+	fetch()
+	before := r.s.sweeps.Load()
+	for range 50 {
+		fetch()
+	}
+	// At most the sweep still due for the token's creation.
+	if n := r.s.sweeps.Load() - before; n > 1 {
+		t.Fatalf("50 downloads on a token that cannot expire cost %d sweeps", n)
+	}
+	// One that can expire does wake it (its deadline is now the earliest).
+	short, _ := r.create(t, "short", time.Minute)
+	waitUntil(t, "the sweep for the new token", func() bool { return r.s.sweeps.Load() > before })
+	mark := r.s.sweeps.Load()
+	resp := get(t, r.ts, "/v1/calls/1/audio?token="+url.QueryEscape(short), nil)
+	io.Copy(io.Discard, resp.Body)
+	waitUntil(t, "a sweep for a download that can expire", func() bool { return r.s.sweeps.Load() > mark })
+}
