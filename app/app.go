@@ -4,7 +4,11 @@
 // the code it returns.
 //
 // It owns the lifecycle and the user-facing messages; it must not implement
-// protocol, token or cache logic itself (those live under relay/).
+// protocol, token or cache logic itself (those live under relay/). It never
+// starts a process (a browser, a player) with a token or any other secret on
+// its command line: a token is handed over in a 0600 file or through the web
+// player's /login cookie exchange (TestNoProcessIsStartedWithASecretOnItsCommandLine
+// holds every exec site in the module to that).
 package app
 
 import (
