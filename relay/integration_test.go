@@ -15,12 +15,20 @@ import (
 )
 
 // TestRelayDeliversEveryCallThroughServerRestarts runs the relay core on a
-// real backend session against the fake server, restarts the server five
-// times while it broadcasts 200 calls with some broadcasts dropped, and
-// checks a consumer receives all 200 in order, once each, and that every
-// call's audio is in the relay's cache.
+// real backend session against the fake server of each generation (1.3,
+// 1.2, 1.1), restarts the server five times while it broadcasts 200 calls
+// with some broadcasts dropped, and checks a consumer receives all 200 in
+// order, once each, and that every call's audio reaches the relay's cache
+// by itself (prefetched, or inline on 1.1) — looked up in the cache, never
+// downloaded on demand.
 func TestRelayDeliversEveryCallThroughServerRestarts(t *testing.T) {
-	srv := backendtest.NewServer(backendtest.Options{})
+	for _, gen := range []backendtest.Generation{backendtest.Gen133, backendtest.Gen120, backendtest.Gen112} {
+		t.Run([]string{"1.3", "1.2", "1.1"}[gen], func(t *testing.T) { deliverThroughRestarts(t, gen) })
+	}
+}
+
+func deliverThroughRestarts(t *testing.T, gen backendtest.Generation) {
+	srv := backendtest.NewServer(backendtest.Options{Generation: gen})
 	defer srv.Close()
 	srv.AddSystem(1, "Harness County")
 	srv.AddTalkgroup(1, 101, "Fire Dispatch", "", "", "", "")
@@ -40,6 +48,7 @@ func TestRelayDeliversEveryCallThroughServerRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.prefetchPauses = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, time.Second, 2 * time.Second}
 	sub := r.Subscribe(1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -68,7 +77,7 @@ func TestRelayDeliversEveryCallThroughServerRestarts(t *testing.T) {
 		audio[srv.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: a})] = a
 	}
 	var want int64 = 1
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(60 * time.Second) // a hang guard
 	for want <= 200 {
 		select {
 		case e, ok := <-sub.Events():
@@ -81,7 +90,7 @@ func TestRelayDeliversEveryCallThroughServerRestarts(t *testing.T) {
 			if e.Call.ID != want {
 				t.Fatalf("got call %d, want %d (order, gaps or repeats)", e.Call.ID, want)
 			}
-			if e.Call.AudioURL != AudioPath(want) || e.Call.TalkgroupLabel != "Fire Dispatch" {
+			if e.Call.AudioURL != AudioPath(want) || e.Call.TalkgroupLabel != "Fire Dispatch" || len(e.Call.InlineAudio) != 0 {
 				t.Fatalf("call %d: %+v", want, e.Call)
 			}
 			want++
@@ -89,16 +98,41 @@ func TestRelayDeliversEveryCallThroughServerRestarts(t *testing.T) {
 			t.Fatalf("only %d of 200 calls arrived", want-1)
 		}
 	}
+	// Prefetch runs beside the feed: wait until it is done, looking in the
+	// cache only (Relay.Audio would download what is missing).
+	hang := time.Now().Add(60 * time.Second)
 	for id, a := range audio {
-		e, err := r.Audio(context.Background(), id)
-		if err != nil {
-			t.Fatalf("audio %d: %v", id, err)
+		for {
+			e, ok := c.Lookup(cacheKey(id))
+			if ok {
+				f, err := e.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(f)
+				f.Close()
+				if !bytes.Equal(got, a) || e.ContentType != "audio/wav" {
+					t.Fatalf("cached audio of call %d: %d bytes, type %q", id, len(got), e.ContentType)
+				}
+				break
+			}
+			if time.Now().After(hang) {
+				t.Fatalf("call %d's audio never reached the cache (prefetch failures: %d)", id, r.Status().PrefetchFailures)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		f, _ := e.Open()
-		got, _ := io.ReadAll(f)
-		f.Close()
-		if !bytes.Equal(got, a) || e.ContentType != "audio/wav" {
-			t.Fatalf("audio %d: %d bytes, type %q", id, len(got), e.ContentType)
+	}
+	st := srv.Counters()
+	if gen == backendtest.Gen112 {
+		// Live 1.1 calls bring their audio; only those that came from
+		// history (dropped or missed broadcasts) are downloaded.
+		if st.AudioRequests == 0 || st.AudioRequests >= 200 || st.AudioByCookie != 0 {
+			t.Fatalf("1.1 counters %+v: want the history calls' audio fetched by Bearer, the rest inline", st)
 		}
+	} else if st.AudioByCookie < 200 || st.AudioByBearer != 0 {
+		t.Fatalf("counters %+v: want every call's audio fetched by cookie", st)
+	}
+	if tg, sys, ok := r.Catalog().Talkgroup(1, 101); !ok || tg.Label != "Fire Dispatch" || sys.Label != "Harness County" {
+		t.Fatalf("Catalog() = %+v", r.Catalog())
 	}
 }

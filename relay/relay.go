@@ -64,13 +64,14 @@ type Options struct {
 
 // Relay is the running relay core. Create it with New and start it with Run.
 type Relay struct {
-	backend       Backend
-	cache         *cache.Cache
-	hub           *hub.Hub
-	log           *slog.Logger
-	isUnavailable func(error) bool
-	prefetch      chan event.Call
-	prefetchers   int
+	backend        Backend
+	cache          *cache.Cache
+	hub            *hub.Hub
+	log            *slog.Logger
+	isUnavailable  func(error) bool
+	prefetch       chan event.Call
+	prefetchers    int
+	prefetchPauses []time.Duration // tests shorten them
 
 	mu          sync.Mutex
 	recent      []event.Call // ring of the newest calls, oldest first
@@ -112,18 +113,19 @@ func New(opts Options) (*Relay, error) {
 		isUnavailable = func(error) bool { return false }
 	}
 	return &Relay{
-		backend:       opts.Backend,
-		cache:         opts.Cache,
-		hub:           hub.New(log),
-		log:           log,
-		isUnavailable: isUnavailable,
-		prefetch:      make(chan event.Call, 1024),
-		prefetchers:   opts.Prefetchers,
-		maxRecent:     opts.RecentCalls,
-		byID:          make(map[int64]int),
-		unavailable:   make(map[int64]bool),
-		lastStatus:    opts.Backend.Status(),
-		started:       time.Now(),
+		backend:        opts.Backend,
+		cache:          opts.Cache,
+		hub:            hub.New(log),
+		log:            log,
+		isUnavailable:  isUnavailable,
+		prefetch:       make(chan event.Call, 1024),
+		prefetchers:    opts.Prefetchers,
+		prefetchPauses: prefetchPauses(),
+		maxRecent:      opts.RecentCalls,
+		byID:           make(map[int64]int),
+		unavailable:    make(map[int64]bool),
+		lastStatus:     opts.Backend.Status(),
+		started:        time.Now(),
 	}, nil
 }
 
@@ -250,18 +252,49 @@ func (r *Relay) remember(c event.Call) {
 	r.recent = append(r.recent, c)
 }
 
+// prefetchPauses are the pauses before the second and later prefetch
+// attempts of one call, when the server could not be reached (it may be
+// restarting: the live feed backfills, and the audio should follow).
+func prefetchPauses() []time.Duration {
+	return []time.Duration{time.Second, 4 * time.Second, 15 * time.Second}
+}
+
 func (r *Relay) prefetchLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-r.prefetch:
-			if _, err := r.audio(ctx, c); err != nil && ctx.Err() == nil {
-				r.prefetchFailures.Add(1)
-				if !errors.Is(err, ErrNotFound) {
-					r.log.Warn("audio prefetch failed; will fetch on demand", "call", c.ID, "err", err)
-				}
-			}
+			r.prefetchOne(ctx, c)
+		}
+	}
+}
+
+// prefetchOne brings call c's audio into the cache, trying again after
+// the pauses of prefetchPauses while the server cannot be reached. A call
+// the server does not offer (ErrNotFound) is not tried again.
+func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
+	pauses := r.prefetchPauses
+	for attempt := 0; ; attempt++ {
+		_, err := r.audio(ctx, c)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrNotFound):
+			r.prefetchFailures.Add(1)
+			return
+		case attempt >= len(pauses):
+			r.prefetchFailures.Add(1)
+			r.log.Warn("audio prefetch failed; will fetch on demand", "call", c.ID, "attempts", attempt+1, "err", err)
+			return
+		}
+		r.log.Debug("audio prefetch failed; trying again", "call", c.ID, "in", pauses[attempt], "err", err)
+		t := time.NewTimer(pauses[attempt])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -54,6 +54,13 @@ var errNoSuchCall = errors.New("fake: 404")
 
 func startRelay(t *testing.T, b *fakeBackend) *Relay {
 	t.Helper()
+	return startRelayWith(t, b, nil)
+}
+
+// startRelayWith is startRelay with a chance to adjust the relay before
+// it runs.
+func startRelayWith(t *testing.T, b *fakeBackend, adjust func(*Relay)) *Relay {
+	t.Helper()
 	c, err := cache.Open(t.TempDir(), 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +69,9 @@ func startRelay(t *testing.T, b *fakeBackend) *Relay {
 	r, err := New(Options{Backend: b, Cache: c, IsUnavailable: func(err error) bool { return errors.Is(err, errNoSuchCall) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(r)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -322,5 +332,63 @@ func TestRelay_CatalogIsPublishedAndKeptAsACopy(t *testing.T) {
 	again := r.Catalog()
 	if again.Systems[0].Label != "Harness County" || len(again.Systems[0].Talkgroups) != 1 || again.Systems[0].Talkgroups[0].Label != "Fire Dispatch" {
 		t.Fatalf("Catalog() after outside changes = %+v", again)
+	}
+}
+
+func TestRelay_PrefetchTriesAgainWhileTheServerIsUnreachable(t *testing.T) {
+	b := newFakeBackend()
+	var calls atomic.Int64
+	b.fetch = func(ctx context.Context, c event.Call, w io.Writer) (string, error) {
+		if calls.Add(1) <= 2 {
+			return "", errors.New("dial tcp: connection refused")
+		}
+		_, err := w.Write(wavBytes(100))
+		return "", err
+	}
+	r := startRelayWith(t, b, func(r *Relay) { r.prefetchPauses = []time.Duration{0, 0, 0} })
+	b.send(callEvent(21))
+	waitCached(t, r, 21)
+	if n := b.fetches.Load(); n != 3 {
+		t.Errorf("fetches = %d, want 3 (two refused, one served)", n)
+	}
+	if n := r.Status().PrefetchFailures; n != 0 {
+		t.Errorf("PrefetchFailures = %d, want 0 (it got there)", n)
+	}
+}
+
+func TestRelay_PrefetchGivesUpAfterItsPausesAndOnUnavailableCalls(t *testing.T) {
+	b := newFakeBackend()
+	b.fetch = func(ctx context.Context, c event.Call, w io.Writer) (string, error) {
+		if c.ID == 1 {
+			return "", errNoSuchCall
+		}
+		return "", errors.New("dial tcp: connection refused")
+	}
+	r := startRelayWith(t, b, func(r *Relay) { r.prefetchPauses = []time.Duration{0, 0} })
+	b.send(callEvent(1)) // unavailable: one try
+	b.send(callEvent(2)) // unreachable: three tries
+	deadline := time.Now().Add(10 * time.Second) // a hang guard
+	for r.Status().PrefetchFailures < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("PrefetchFailures = %d, want 2", r.Status().PrefetchFailures)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := b.fetches.Load(); n != 4 {
+		t.Errorf("fetches = %d, want 4 (1 for the unavailable call, 3 for the other)", n)
+	}
+}
+
+func waitCached(t *testing.T, r *Relay, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second) // a hang guard
+	for {
+		if _, ok := r.cache.Lookup(cacheKey(id)); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %d's audio never reached the cache", id)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
