@@ -189,6 +189,13 @@ func (f feedProxy) Status() relay.Report {
 	return relay.Report{Backend: event.Status{State: event.StateConnecting}}
 }
 
+func (f feedProxy) Catalog() event.Catalog {
+	if c := f.g.core(); c != nil {
+		return c.Catalog()
+	}
+	return event.Catalog{}
+}
+
 type audioProxy struct{ g *gui }
 
 func (a audioProxy) Audio(ctx context.Context, id int64) (*cache.Entry, error) {

@@ -26,10 +26,19 @@ type Options struct {
 	Tokens   TokenOps
 	Prefs    Prefs
 	Logger   *slog.Logger
-	// TrayHost reports whether a StatusNotifier host shows tray icons; when
-	// it does not, closing the window quits (never leaving Earshot running
+	// TrayHost reports whether a StatusNotifier host shows tray icons right
+	// now. It is asked at start and again whenever the window is closed:
+	// without a host, closing quits (never leaving Earshot running
 	// unreachable).
 	TrayHost func() bool
+	// TrayIcon sets the tray icon up even when no tray host is present at
+	// start, so a host (a panel) that starts later shows it. It needs a
+	// session bus; without TrayIcon the icon is set up only when TrayHost
+	// reports a host at start.
+	TrayIcon bool
+	// Demo says the relay plays the built-in demo server because it was
+	// started with --demo (not merely because no account is configured).
+	Demo bool
 	// StreamURL returns a ready live-feed URL with a listen token (made on
 	// first use) for "Copy stream URL".
 	StreamURL func(ctx context.Context) (string, error)
@@ -37,6 +46,12 @@ type Options struct {
 	Quit func()
 	// Now is the clock (notifications' rate limit); nil means time.Now.
 	Now func() time.Time
+	// Location is the time zone calls' times are shown in; nil means
+	// time.Local.
+	Location *time.Location
+	// SetTooltip sets the tray icon's hover text; nil means the tray
+	// library's (Fyne has no tooltip API).
+	SetTooltip func(string)
 }
 
 // Controller owns the windows and the tray and keeps them current.
@@ -46,27 +61,39 @@ type Controller struct {
 	log   *slog.Logger
 	icons iconCache
 
-	mu         sync.Mutex
-	view       View
-	history    []event.Call // newest first
-	histRev    int          // bumped on every change to history
-	talkgroups map[player.Talkgroup]tgInfo
-	notify     map[player.Talkgroup]bool
-	notified   map[player.Talkgroup]time.Time
+	mu       sync.Mutex
+	ctx      context.Context // Start's; background work stops with it
+	view     View
+	history  []event.Call // newest first
+	histRev  int          // bumped on every change to history
+	seen     map[player.Talkgroup]tgInfo
+	catalog  event.Catalog
+	dir      directory // catalog and seen talkgroups, merged; rebuilt on change
+	tgRev    int       // bumped on every change to dir
+	notify   map[player.Talkgroup]bool
+	notified map[player.Talkgroup]time.Time
+	server   string         // the configured account's server ("" none), read at start and after sign-in/out
+	bg       sync.WaitGroup // follow
+	ops      sync.WaitGroup // background operations (sign-out, Copy stream URL)
 
 	// uiMu serializes window updates. Fyne's own driver runs fyne.Do
 	// functions one at a time on its goroutine; the test driver runs them
 	// on the caller's, so the controller does not rely on that.
 	uiMu sync.Mutex
 
-	trayHost bool // decided once at Start
+	// The tray, touched only under uiMu.
+	trayUp     bool // the icon and menu are set up
+	tray       *trayMenu
+	trayIcon   fyne.Resource
+	trayTip    string
+	ffmpegTold bool // the one-time "install ffmpeg" notification was sent
 
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
 }
 
-// tgInfo is what the checklist shows of a talkgroup seen in the feed.
+// tgInfo is what the checklist shows of a talkgroup.
 type tgInfo struct {
 	SystemLabel, Label, Name, Group, Tag string
 }
@@ -79,17 +106,24 @@ func New(opts Options) *Controller {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
 	if opts.TrayHost == nil {
 		opts.TrayHost = func() bool { return false }
 	}
 	if opts.Quit == nil {
 		opts.Quit = func() { opts.App.Quit() }
 	}
+	if opts.SetTooltip == nil {
+		opts.SetTooltip = systray.SetTooltip
+	}
 	c := &Controller{
 		opts: opts, app: opts.App, log: opts.Logger, icons: iconCache{},
-		talkgroups: map[player.Talkgroup]tgInfo{},
-		notify:     map[player.Talkgroup]bool{},
-		notified:   map[player.Talkgroup]time.Time{},
+		ctx:      context.Background(),
+		seen:     map[player.Talkgroup]tgInfo{},
+		notify:   map[player.Talkgroup]bool{},
+		notified: map[player.Talkgroup]time.Time{},
 	}
 	c.restorePrefs()
 	return c
@@ -154,26 +188,75 @@ func (c *Controller) savePrefs() {
 // Start shows the tray (or the window, without a tray host), loads recent
 // calls and follows the feed and the player until ctx ends.
 func (c *Controller) Start(ctx context.Context) {
-	for _, call := range c.opts.Feed.Calls(relay.Query{Limit: maxHistory}) {
-		c.addHistory(call, false)
-	}
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	// Subscribe first, so no event published while loading is lost.
+	sub := c.opts.Feed.Subscribe(1024)
+	c.loadFeed()
+	c.loadAccount()
 	c.win = newPlayerWindow(c)
-	c.refresh()
 	desk, isDesktop := c.app.(desktop.App)
-	c.trayHost = isDesktop && c.opts.TrayHost()
-	c.log.Info("starting the UI", "tray", c.trayHost)
-	if c.trayHost {
-		desk.SetSystemTrayMenu(c.menu())
-		desk.SetSystemTrayIcon(c.icons.For(c.View()))
-	} else {
+	host := isDesktop && c.opts.TrayHost()
+	c.log.Info("starting the UI", "tray host", host)
+	c.uiMu.Lock()
+	c.trayUp = isDesktop && (host || c.opts.TrayIcon)
+	if c.trayUp {
+		c.tray = newTrayMenu(c.Actions())
+		desk.SetSystemTrayMenu(c.tray.menu)
+	}
+	c.uiMu.Unlock()
+	c.refresh()
+	if !host {
 		c.win.w.Show()
 	}
-	// Subscribe before returning, so no event published after Start is lost.
-	go c.follow(ctx, c.opts.Feed.Subscribe(1024))
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		c.follow(ctx, sub)
+	}()
+}
+
+// Wait waits for the controller's background work (following the feed,
+// sign-out, copying a stream URL) to end after Start's ctx is done.
+func (c *Controller) Wait() {
+	c.bg.Wait()
+	c.ops.Wait()
+}
+
+// loadFeed (re)reads the relay's recent calls and catalogue: at start and
+// after the relay restarted (signed in to another server), when what the
+// window showed belongs to the old one.
+func (c *Controller) loadFeed() {
+	calls := c.opts.Feed.Calls(relay.Query{Limit: maxHistory})
+	cat := c.opts.Feed.Catalog()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.history = nil
+	c.seen = map[player.Talkgroup]tgInfo{}
+	c.histRev++
+	for _, call := range calls {
+		c.addHistoryLocked(call, false)
+	}
+	c.catalog = cat
+	c.rebuildDirLocked()
+}
+
+// loadAccount reads the configured account (it is cached: the tray and the
+// window show it on every refresh).
+func (c *Controller) loadAccount() {
+	server := ""
+	if c.opts.Accounts != nil {
+		server, _ = c.opts.Accounts.Account()
+	}
+	c.mu.Lock()
+	c.server = server
+	c.mu.Unlock()
 }
 
 // follow takes the feed's events until ctx ends. A subscription ends when
-// the relay restarts (signing in or out); follow then subscribes again.
+// the relay restarts (signing in or out); follow then subscribes again and
+// reloads what the window shows from the new relay.
 func (c *Controller) follow(ctx context.Context, sub *hub.Subscriber) {
 	for {
 		for open := true; open; {
@@ -196,6 +279,8 @@ func (c *Controller) follow(ctx context.Context, sub *hub.Subscriber) {
 		case <-time.After(500 * time.Millisecond):
 		}
 		sub = c.opts.Feed.Subscribe(1024)
+		c.loadFeed()
+		c.loadAccount()
 		fyne.Do(c.refresh)
 	}
 }
@@ -219,6 +304,13 @@ func (c *Controller) onEvent(e event.Event) {
 			}
 		}
 		c.mu.Unlock()
+	case event.TypeCatalog:
+		if e.Catalog != nil {
+			c.mu.Lock()
+			c.catalog = e.Catalog.Clone()
+			c.rebuildDirLocked()
+			c.mu.Unlock()
+		}
 	}
 	fyne.Do(c.refresh)
 }
@@ -226,6 +318,14 @@ func (c *Controller) onEvent(e event.Event) {
 func (c *Controller) addHistory(call event.Call, front bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.addHistoryLocked(call, front) {
+		c.rebuildDirLocked()
+	}
+}
+
+// addHistoryLocked adds a call to the history and reports whether it
+// showed a talkgroup (or a talkgroup's labels) not seen before.
+func (c *Controller) addHistoryLocked(call event.Call, front bool) bool {
 	c.histRev++
 	if front {
 		c.history = append([]event.Call{call}, c.history...)
@@ -235,10 +335,16 @@ func (c *Controller) addHistory(call event.Call, front bool) {
 	if len(c.history) > maxHistory {
 		c.history = c.history[:maxHistory]
 	}
-	c.talkgroups[player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}] = tgInfo{
+	key := player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}
+	info := tgInfo{
 		SystemLabel: call.SystemLabel, Label: call.TalkgroupLabel, Name: call.TalkgroupName,
 		Group: call.TalkgroupGroup, Tag: call.TalkgroupTag,
 	}
+	if old, ok := c.seen[key]; ok && old == info {
+		return false
+	}
+	c.seen[key] = info
+	return true
 }
 
 // maybeNotify sends a desktop notification for a "notify me" talkgroup, at
@@ -257,23 +363,23 @@ func (c *Controller) maybeNotify(call event.Call) {
 	if call.Transcript != "" {
 		body += ": " + call.Transcript
 	}
-	c.app.SendNotification(fyne.NewNotification(callTitle(call), body))
+	n := fyne.NewNotification(callTitle(call), body)
+	fyne.Do(func() { c.app.SendNotification(n) })
 }
 
 // View is the current view (safe from any goroutine).
 func (c *Controller) View() View {
 	st := c.opts.Player.State()
 	rep := c.opts.Feed.Status()
-	v := View{
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return View{
 		Backend: rep.Backend.State, Reason: rep.Backend.Reason, Server: rep.Backend.Server, User: rep.Backend.User,
 		Call: st.Call, Paused: st.Paused, Live: st.Live, Muted: st.Muted, Queue: st.Queue, Device: st.Device,
-		Listeners: rep.Backend.Listeners,
+		Listeners: rep.Backend.Listeners, SignedIn: server != "", Demo: c.opts.Demo || server == "",
+		Holding: st.Filter.Hold != nil,
 	}
-	if c.opts.Accounts != nil {
-		server, _ := c.opts.Accounts.Account()
-		v.SignedIn = server != ""
-	}
-	return v
 }
 
 // refresh brings the tray and the window up to date. Call it on the Fyne
@@ -282,24 +388,46 @@ func (c *Controller) refresh() {
 	c.uiMu.Lock()
 	defer c.uiMu.Unlock()
 	v := c.View()
+	st := c.opts.Player.State()
 	c.mu.Lock()
 	c.view = v
 	c.mu.Unlock()
-	if desk, ok := c.app.(desktop.App); ok && c.trayHost {
-		desk.SetSystemTrayMenu(c.menu())
-		desk.SetSystemTrayIcon(c.icons.For(v))
-		// Fyne has no tooltip API; its tray library does (a no-op until
-		// the tray is up).
-		systray.SetTooltip(v.Tooltip())
+	c.refreshTray(v)
+	if st.FFmpegMissing && !c.ffmpegTold {
+		// Said once per run; the window keeps saying it while it holds.
+		c.ffmpegTold = true
+		c.app.SendNotification(fyne.NewNotification("Earshot: some calls need ffmpeg", ffmpegAdvice))
 	}
 	if c.win != nil {
-		c.win.update(v, c.opts.Player.State())
+		c.win.update(v, st)
 	}
 }
 
-// menu builds the tray menu for the current view.
-func (c *Controller) menu() *fyne.Menu {
-	return TrayMenu(c.View(), c.Actions())
+// ffmpegAdvice is the one clear message for a missing ffmpeg.
+const ffmpegAdvice = "Some calls need ffmpeg to play (M4A/AAC, Ogg): install it (Debian: apt install ffmpeg)."
+
+// refreshTray updates the tray icon, tooltip and menu, each only when what
+// it shows changed: a playing call's position ticks several times a
+// second, and rebuilding the menu would reset an open menu under the
+// pointer. Call it with uiMu held.
+func (c *Controller) refreshTray(v View) {
+	desk, ok := c.app.(desktop.App)
+	if !ok || !c.trayUp {
+		return
+	}
+	if c.tray.show(v) {
+		// What (*fyne.Menu).Refresh does for the tray's menu: the driver
+		// rebuilds the tray's items from the same *fyne.Menu.
+		desk.SetSystemTrayMenu(c.tray.menu)
+	}
+	if icon := c.icons.For(v); icon != c.trayIcon {
+		c.trayIcon = icon
+		desk.SetSystemTrayIcon(icon)
+	}
+	if tip := v.Tooltip(); tip != c.trayTip {
+		c.trayTip = tip
+		c.opts.SetTooltip(tip)
+	}
 }
 
 // Actions are the tray's (and the keyboard's) actions.
@@ -344,13 +472,26 @@ func (c *Controller) ShowPlayer() {
 	c.win.w.RequestFocus()
 }
 
+// background runs f off the UI goroutine with a context that ends with
+// Start's (or after timeout); Wait waits for it.
+func (c *Controller) background(timeout time.Duration, f func(ctx context.Context)) {
+	c.mu.Lock()
+	parent := c.ctx
+	c.mu.Unlock()
+	c.ops.Add(1)
+	go func() {
+		defer c.ops.Done()
+		ctx, cancel := context.WithTimeout(parent, timeout)
+		defer cancel()
+		f(ctx)
+	}()
+}
+
 func (c *Controller) copyStreamURL() {
 	if c.opts.StreamURL == nil {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	c.background(10*time.Second, func(ctx context.Context) {
 		u, err := c.opts.StreamURL(ctx)
 		fyne.Do(func() {
 			if err != nil {
@@ -360,24 +501,23 @@ func (c *Controller) copyStreamURL() {
 			c.app.Clipboard().SetContent(u)
 			c.app.SendNotification(fyne.NewNotification("Earshot", "Live stream URL copied"))
 		})
-	}()
+	})
 }
 
 func (c *Controller) signOut() {
 	if c.opts.Accounts == nil {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
+	c.background(15*time.Second, func(ctx context.Context) {
 		err := c.opts.Accounts.SignOut(ctx)
+		c.loadAccount()
 		fyne.Do(func() {
 			if err != nil {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Sign-out failed: "+err.Error()))
 			}
 			c.refresh()
 		})
-	}()
+	})
 }
 
 // History is the recent calls, newest first.
@@ -405,10 +545,14 @@ func (c *Controller) SetNotify(t player.Talkgroup, on bool) {
 	c.savePrefs()
 }
 
-// closeIntercept hides the window to the tray when a tray host exists;
+// closeIntercept hides the window to the tray when a tray host shows the
+// icon now (asked again at every close: a panel may have gone or come);
 // otherwise closing quits, so Earshot never runs unreachable.
 func (c *Controller) closeIntercept() {
-	if c.trayHost {
+	c.uiMu.Lock()
+	trayUp := c.trayUp
+	c.uiMu.Unlock()
+	if trayUp && c.opts.TrayHost() {
 		c.win.w.Hide()
 		return
 	}

@@ -86,6 +86,9 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := c.signIn(ctx, server, user, pw, remember)
+			if err == nil {
+				c.loadAccount()
+			}
 			fyne.DoAndWait(func() {
 				f.submit.Enable()
 				if err != nil {
@@ -217,11 +220,21 @@ func (tv *tokensView) bind(i widget.ListItemID, row *fyne.Container) {
 }
 
 // reload fetches the token list.
-func (tv *tokensView) reload() {
+func (tv *tokensView) reload() { tv.reloadAfter("") }
+
+// reloadAfter fetches the token list; failure, if not "", is why the
+// operation before it failed, and stays on show beside the count.
+func (tv *tokensView) reloadAfter(failure string) {
 	ops := tv.c.opts.Tokens
 	if ops == nil {
 		tv.status.SetText("Token management is not available.")
 		return
+	}
+	say := func(s string) {
+		if failure != "" {
+			s = failure + " (" + s + ")"
+		}
+		tv.status.SetText(s)
 	}
 	tv.pending.Add(1)
 	go func() {
@@ -231,11 +244,19 @@ func (tv *tokensView) reload() {
 		list, err := ops.List(ctx)
 		fyne.DoAndWait(func() {
 			if err != nil {
-				tv.status.SetText("Could not list tokens: " + err.Error())
+				msg := "Could not list the tokens: " + err.Error()
+				if failure != "" {
+					msg = failure + " — " + msg
+				}
+				tv.status.SetText(msg)
 				return
 			}
 			tv.list = list
-			tv.status.SetText(fmt.Sprintf("%d tokens", len(list)))
+			if len(list) == 1 {
+				say("1 token")
+			} else {
+				say(fmt.Sprintf("%d tokens", len(list)))
+			}
 			tv.table.Refresh()
 		})
 	}()
@@ -250,10 +271,12 @@ func (tv *tokensView) run(what string, op func(ctx context.Context) error) {
 		defer cancel()
 		err := op(ctx)
 		fyne.DoAndWait(func() {
+			failure := ""
 			if err != nil {
-				tv.status.SetText("Could not " + what + ": " + err.Error())
+				failure = "Could not " + what + ": " + err.Error()
+				tv.status.SetText(failure)
 			}
-			tv.reload()
+			tv.reloadAfter(failure)
 		})
 	}()
 }

@@ -40,6 +40,8 @@ type View struct {
 	Queue     int
 	Device    string // audio device problem
 	Listeners int
+	Demo      bool // the relay plays the built-in demo server
+	Holding   bool // a hold (talkgroup or system) is in force
 }
 
 // TrayState derives the icon state from the view.
@@ -90,38 +92,87 @@ type Actions struct {
 // TrayMenu builds the tray menu for v. It is a plain function so tests can
 // read the items and trigger their actions directly.
 func TrayMenu(v View, a Actions) *fyne.Menu {
-	live := fyne.NewMenuItem("Live", a.ToggleLive)
-	live.Checked = v.Live
-	pause := fyne.NewMenuItem("Pause", a.PauseResume)
-	if v.Paused {
-		pause.Label = "Resume"
-	}
-	skip := fyne.NewMenuItem("Skip", a.Skip)
-	skip.Disabled = v.Call == nil
-	mute := fyne.NewMenuItem("Mute", a.ToggleMute)
-	mute.Checked = v.Muted
-	hold := fyne.NewMenuItem("Hold this talkgroup", a.HoldTalkgroup)
-	hold.Disabled = v.Call == nil
+	t := newTrayMenu(a)
+	t.show(v)
+	return t.menu
+}
+
+// trayModel is what the tray menu shows of a View.
+type trayModel struct {
+	Live, Paused, Muted, Playing, Holding, SignedIn bool
+	Title                                           string // the playing call's talkgroup
+}
+
+func trayModelOf(v View) trayModel {
+	m := trayModel{Live: v.Live, Paused: v.Paused, Muted: v.Muted, Playing: v.Call != nil, Holding: v.Holding, SignedIn: v.SignedIn}
 	if v.Call != nil {
-		hold.Label = "Hold " + callTitle(*v.Call)
+		m.Title = callTitle(*v.Call)
 	}
-	account := fyne.NewMenuItem("Sign in…", a.SignIn)
-	if v.SignedIn {
-		account = fyne.NewMenuItem("Sign out", a.SignOut)
+	return m
+}
+
+// trayMenu is the tray's menu, built once; show updates its items in
+// place.
+type trayMenu struct {
+	menu                                   *fyne.Menu
+	live, pause, skip, mute, hold, account *fyne.MenuItem
+	a                                      Actions
+	shown                                  trayModel
+	valid                                  bool // shown is what the items say
+}
+
+func newTrayMenu(a Actions) *trayMenu {
+	t := &trayMenu{a: a,
+		live: fyne.NewMenuItem("Live", a.ToggleLive), pause: fyne.NewMenuItem("Pause", a.PauseResume),
+		skip: fyne.NewMenuItem("Skip", a.Skip), mute: fyne.NewMenuItem("Mute", a.ToggleMute),
+		hold: fyne.NewMenuItem("Hold this talkgroup", a.HoldTalkgroup), account: fyne.NewMenuItem("Sign in…", a.SignIn),
 	}
 	quit := fyne.NewMenuItem("Quit", a.Quit)
 	quit.IsQuit = true
-	return fyne.NewMenu("Earshot",
+	t.menu = fyne.NewMenu("Earshot",
 		fyne.NewMenuItem("Open player", a.OpenPlayer),
 		fyne.NewMenuItemSeparator(),
-		live, pause, skip, mute, hold,
+		t.live, t.pause, t.skip, t.mute, t.hold,
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Copy stream URL", a.CopyStreamURL),
 		fyne.NewMenuItem("Manage tokens…", a.ManageTokens),
-		account,
+		t.account,
 		fyne.NewMenuItemSeparator(),
 		quit,
 	)
+	return t
+}
+
+// show makes the items say what v shows and reports whether that changed
+// anything (the menu then needs refreshing).
+func (t *trayMenu) show(v View) bool {
+	m := trayModelOf(v)
+	if t.valid && m == t.shown {
+		return false
+	}
+	t.shown, t.valid = m, true
+	t.live.Checked = m.Live
+	t.pause.Label = "Pause"
+	if m.Paused {
+		t.pause.Label = "Resume"
+	}
+	t.skip.Disabled = !m.Playing
+	t.mute.Checked = m.Muted
+	switch {
+	case m.Holding:
+		t.hold.Label = "Release hold"
+	case m.Playing:
+		t.hold.Label = "Hold " + m.Title
+	default:
+		t.hold.Label = "Hold this talkgroup"
+	}
+	t.hold.Disabled = !m.Playing && !m.Holding
+	if m.SignedIn {
+		t.account.Label, t.account.Action = "Sign out", t.a.SignOut
+	} else {
+		t.account.Label, t.account.Action = "Sign in…", t.a.SignIn
+	}
+	return true
 }
 
 // callTitle names a call's talkgroup for menus and notifications.

@@ -24,6 +24,9 @@ type Feed interface {
 	Subscribe(queueLen int) *hub.Subscriber
 	Calls(q relay.Query) []event.Call
 	Status() relay.Report
+	// Catalog is the server's systems and talkgroups (zero until the server
+	// sent them); events of type event.TypeCatalog announce changes.
+	Catalog() event.Catalog
 }
 
 // Player is the call player as the UI drives it (*player.Player
@@ -46,6 +49,9 @@ type Player interface {
 	Unavoid(systemID, talkgroupID int64)
 	SetSelection(tgs []player.Talkgroup)
 	Filter() player.Filter
+	// CallProblem says why a call could not be played ("needs ffmpeg",
+	// …), or "" when it had none.
+	CallProblem(id int64) string
 }
 
 var _ Player = (*player.Player)(nil)

@@ -27,11 +27,12 @@ import (
 
 // fakePlayer records what the UI asked of the player.
 type fakePlayer struct {
-	mu     sync.Mutex
-	st     player.State
-	filter player.Filter
-	did    []string
-	queued []int64
+	mu       sync.Mutex
+	st       player.State
+	filter   player.Filter
+	did      []string
+	queued   []int64
+	problems map[int64]string
 }
 
 func newFakePlayer() *fakePlayer { return &fakePlayer{st: player.State{Live: true, Volume: 1}} }
@@ -117,6 +118,12 @@ func (f *fakePlayer) Filter() player.Filter {
 	return f.filter.Clone()
 }
 
+func (f *fakePlayer) CallProblem(id int64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.problems[id]
+}
+
 func (f *fakePlayer) actions() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,10 +132,11 @@ func (f *fakePlayer) actions() string {
 
 // fakeFeed is a relay feed with a real hub.
 type fakeFeed struct {
-	mu    sync.Mutex
-	hub   *hub.Hub
-	calls []event.Call
-	state string
+	mu      sync.Mutex
+	hub     *hub.Hub
+	calls   []event.Call
+	catalog event.Catalog
+	state   string
 }
 
 func (f *fakeFeed) Subscribe(n int) *hub.Subscriber {
@@ -147,7 +155,16 @@ func (f *fakeFeed) restart() *hub.Hub {
 	old.Close()
 	return h
 }
-func (f *fakeFeed) Calls(relay.Query) []event.Call { return f.calls }
+func (f *fakeFeed) Calls(relay.Query) []event.Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]event.Call(nil), f.calls...)
+}
+func (f *fakeFeed) Catalog() event.Catalog {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.catalog.Clone()
+}
 func (f *fakeFeed) Status() relay.Report {
 	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4}}
 }
@@ -276,7 +293,7 @@ func newTestController(t *testing.T) (*Controller, *fakePlayer, *fakeFeed, fyne.
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
 	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	t.Cleanup(func() { cancel(); c.Wait() })
 	c.Start(ctx)
 	return c, fp, feed, a
 }
@@ -309,10 +326,27 @@ func TestWindowShowsCallsAndHistory(t *testing.T) {
 	if pw.tg.Text != "Fire Dispatch" || !strings.Contains(pw.meta.Text, "851.0125 MHz") || pw.transcript.Text != "engine 5 respond" {
 		t.Fatalf("now playing: %q / %q / %q", pw.tg.Text, pw.meta.Text, pw.transcript.Text)
 	}
-	// Activating a history row plays it.
+}
+
+func TestActivatingAHistoryRowPlaysThatCall(t *testing.T) {
+	c, fp, _, _ := newTestController(t)
+	pw := c.win
+	if len(pw.histItems) != 2 {
+		t.Fatalf("the history list shows %d calls, want 2", len(pw.histItems))
+	}
+	want := pw.histItems[1] // the older call, not the newest
 	pw.history.Select(1)
-	if !strings.Contains(fp.actions(), "play") {
-		t.Fatal("selecting a history row did not play it")
+	st := fp.State()
+	if count(fp.actions(), "play") != 1 || st.Call == nil || st.Call.ID != want.ID {
+		t.Fatalf("selecting row 1 (call %d) did %q and plays %+v", want.ID, fp.actions(), st.Call)
+	}
+	if pw.tg.Text != callTitle(want) {
+		t.Fatalf("now playing shows %q, want %q", pw.tg.Text, callTitle(want))
+	}
+	// The row does not stay selected, so the same row can be activated again.
+	pw.history.Select(1)
+	if count(fp.actions(), "play") != 2 {
+		t.Fatalf("activating the same row again did %q", fp.actions())
 	}
 }
 
@@ -342,8 +376,8 @@ func TestTalkgroupChecklistSearchAndSelection(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	test.Type(pw.search, "tac")
-	if len(pw.tgItems) != 1 || pw.tgItems[0].TalkgroupID != 102 {
-		t.Fatalf("search kept %v", pw.tgItems)
+	if got := pw.shownTalkgroups(); len(got) != 1 || got[0].TalkgroupID != 102 {
+		t.Fatalf("search kept %v", got)
 	}
 	pw.selectShown(false) // hear everything but Fire Tac
 	sel := fp.Filter().Selection
@@ -373,20 +407,44 @@ func TestNotificationsAtMostOncePerMinute(t *testing.T) {
 
 // fakeAccounts plays `earshot login`.
 type fakeAccounts struct {
-	public bool
-	err    error
-	signed []string
+	mu       sync.Mutex
+	public   bool
+	err      error
+	signed   []string
+	server   string // the account configured, after a sign-in
+	accounts int    // Account calls (each reads config.json in the app)
 }
 
-func (f *fakeAccounts) Account() (string, string) { return "", "" }
+func (f *fakeAccounts) Account() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accounts++
+	return f.server, ""
+}
 func (f *fakeAccounts) Probe(context.Context, string) (bool, error) {
 	return f.public, nil
 }
 func (f *fakeAccounts) SignIn(_ context.Context, server, user, pw string, remember bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.signed = append(f.signed, server+"|"+user)
+	if f.err == nil {
+		f.server = server
+	}
 	return f.err
 }
-func (f *fakeAccounts) SignOut(context.Context) error { return nil }
+func (f *fakeAccounts) SignOut(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.server = ""
+	return nil
+}
+
+func (f *fakeAccounts) reads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accounts
+}
 
 func TestSignInFormErrorsAndSuccess(t *testing.T) {
 	c, _, _, _ := newTestController(t)
@@ -508,7 +566,7 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 	w.SetContent(tv.content)
 	tv.reload()
 	tv.pending.Wait()
-	waitText(t, tv.status, "1 tokens")
+	waitText(t, tv.status, "1 token")
 	if line := tokenLine(tv.list[0], time.Now()); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
 		t.Fatalf("line %q", line)
 	}
@@ -564,7 +622,7 @@ func TestTalkgroupChecklistByGroupAndTag(t *testing.T) {
 		mk(3, 201, "PD North", "Law", "Dispatch"), mk(2, 102, "Fire Tac", "Fire", "Tactical"), mk(1, 101, "Fire Dispatch", "Fire", "Dispatch")}}
 	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	defer func() { cancel(); c.Wait() }()
 	c.Start(ctx)
 	pw := c.win
 	want := "All|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical"
@@ -572,7 +630,7 @@ func TestTalkgroupChecklistByGroupAndTag(t *testing.T) {
 		t.Fatalf("group choices %q, want %q", got, want)
 	}
 	shown := func() (ids []int64) {
-		for _, k := range pw.tgItems {
+		for _, k := range pw.shownTalkgroups() {
 			ids = append(ids, k.TalkgroupID)
 		}
 		return ids
@@ -642,6 +700,7 @@ func TestSettingsAreRememberedAcrossRestarts(t *testing.T) {
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}}, false)
 	act.HoldTalkgroup()
 	cancel()
+	c.Wait()
 
 	// The next start.
 	fp2 := newFakePlayer()
@@ -718,7 +777,7 @@ func TestTokensWindowConfirmsBeforeBreakingConsumers(t *testing.T) {
 	w.Resize(fyne.NewSize(820, 420))
 	tv.reload()
 	tv.pending.Wait()
-	waitText(t, tv.status, "1 tokens")
+	waitText(t, tv.status, "1 token")
 	top := func() fyne.CanvasObject {
 		o := w.Canvas().Overlays().Top()
 		if o == nil {

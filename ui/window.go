@@ -3,9 +3,6 @@ package ui
 import (
 	"fmt"
 	"image/color"
-	"maps"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -58,7 +55,13 @@ type playerWindow struct {
 	search  *searchEntry
 	group   *keySelect
 	tgList  *keyList
-	tgItems []player.Talkgroup
+	tgItems []tgRow
+	tgRev   int // the controller's talkgroup revision shown
+
+	banner     *fyne.Container // "playing the demo server", with Sign in…
+	bannerText *widget.Label
+	bannerBtn  *widget.Button
+	lastErr    string // the player's LastError the history rows show
 }
 
 // avoidChoice is one entry of the "Avoid talkgroup" choice.
@@ -172,7 +175,12 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		func() fyne.CanvasObject { return widget.NewLabel("00:00:00 — talkgroup (system)") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i < len(pw.histItems) {
-				o.(*widget.Label).SetText(historyLine(pw.histItems[i]))
+				h := pw.histItems[i]
+				line := historyLine(h, c.opts.Location)
+				if why := p.CallProblem(h.ID); why != "" {
+					line += " — " + why
+				}
+				o.(*widget.Label).SetText(line)
 			}
 		})
 	pw.history.OnSelected = func(i widget.ListItemID) {
@@ -224,7 +232,13 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
-	pw.w.SetContent(pw.tabs)
+	pw.bannerText = widget.NewLabel("")
+	pw.bannerText.Wrapping = fyne.TextWrapWord
+	pw.bannerBtn = widget.NewButtonWithIcon("Sign in…", theme.LoginIcon(), c.ShowSignIn)
+	pw.bannerBtn.Importance = widget.HighImportance
+	pw.banner = container.NewBorder(nil, widget.NewSeparator(), widget.NewIcon(theme.InfoIcon()), container.NewCenter(pw.bannerBtn), pw.bannerText)
+	pw.banner.Hide()
+	pw.w.SetContent(container.NewBorder(pw.banner, nil, nil, nil, pw.tabs))
 	pw.w.Resize(fyne.NewSize(640, 440))
 	pw.w.SetCloseIntercept(c.closeIntercept)
 	pw.w.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) { pw.shortcutKey(e) })
@@ -232,12 +246,12 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	return pw
 }
 
-func historyLine(c event.Call) string {
+func historyLine(c event.Call, loc *time.Location) string {
 	sys := c.SystemLabel
 	if sys == "" {
 		sys = fmt.Sprintf("system %d", c.SystemID)
 	}
-	line := time.Unix(c.DateTime, 0).Local().Format("15:04:05") + " — " + callTitle(c) + " (" + sys + ")"
+	line := time.Unix(c.DateTime, 0).In(loc).Format("15:04:05") + " — " + callTitle(c) + " (" + sys + ")"
 	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
 		line += " · " + c.TalkgroupName
 	}
@@ -328,7 +342,7 @@ func (pw *playerWindow) filterLine(f player.Filter) string {
 		if t.IsZero() {
 			return ""
 		}
-		return " until " + t.Local().Format("15:04")
+		return " until " + t.In(pw.c.opts.Location).Format("15:04")
 	}
 	var parts []string
 	if h := f.Hold; h != nil {
@@ -375,7 +389,7 @@ func (pw *playerWindow) update(v View, st player.State) {
 			sys += " · " + c.TalkgroupName
 		}
 		setShown(pw.system, sys)
-		meta := []string{time.Unix(c.DateTime, 0).Local().Format("Mon Jan 2 15:04:05")}
+		meta := []string{time.Unix(c.DateTime, 0).In(pw.c.opts.Location).Format("Mon Jan 2 15:04:05")}
 		if c.Frequency > 0 {
 			meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
 		}
@@ -456,19 +470,24 @@ func (pw *playerWindow) update(v View, st player.State) {
 	problem := st.Device
 	switch {
 	case st.FFmpegMissing:
-		problem = strings.TrimSpace(problem + " Some calls need ffmpeg to play (M4A/AAC, Ogg): install it (Debian: apt install ffmpeg).")
+		problem = strings.TrimSpace(problem + " " + ffmpegAdvice)
 	case problem == "" && st.LastError != "":
 		problem = st.LastError
 	}
 	setShown(pw.problem, problem)
+	pw.showBanner(v)
 	if rev := pw.c.historyRev(); rev != pw.histRev {
 		pw.histRev = rev
 		pw.histItems = pw.c.History()
 		pw.history.Refresh()
+	} else if st.LastError != pw.lastErr {
+		pw.history.Refresh() // a call's row now says why it did not play
 	}
+	pw.lastErr = st.LastError
 	filterKey := fmt.Sprint(st.Filter)
+	_, tgRev := pw.c.directory()
 	switch {
-	case len(pw.tgItems) != len(pw.c.talkgroupKeys()) || len(pw.group.Options) != len(pw.c.groupChoices()):
+	case tgRev != pw.tgRev:
 		pw.reloadTalkgroups()
 	case filterKey != pw.filterKey:
 		pw.tgList.Refresh() // the rows show selection and avoids
@@ -501,208 +520,19 @@ func clock(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-// talkgroupKeys lists the talkgroups seen, sorted by system then label.
-func (c *Controller) talkgroupKeys() []player.Talkgroup {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	keys := make([]player.Talkgroup, 0, len(c.talkgroups))
-	for k := range c.talkgroups {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := c.talkgroups[keys[i]], c.talkgroups[keys[j]]
-		if a.SystemLabel != b.SystemLabel {
-			return a.SystemLabel < b.SystemLabel
-		}
-		if a.Label != b.Label {
-			return a.Label < b.Label
-		}
-		return keys[i].TalkgroupID < keys[j].TalkgroupID
-	})
-	return keys
-}
-
-func (c *Controller) talkgroupInfo(t player.Talkgroup) tgInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.talkgroups[t]
-}
-
-func (c *Controller) notifyOn(t player.Talkgroup) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.notify[t]
-}
-
-func (pw *playerWindow) reloadTalkgroups() {
-	choices := pw.c.groupChoices()
-	if len(choices) != len(pw.group.Options) {
-		cur := pw.group.Selected
-		pw.updating = true
-		pw.group.SetOptions(choices)
-		if !slices.Contains(choices, cur) {
-			cur = allGroups
-		}
-		pw.group.SetSelected(cur)
-		pw.updating = false
-	}
-	group := pw.group.Selected
-	q := strings.ToLower(strings.TrimSpace(pw.search.Text))
-	pw.tgItems = pw.tgItems[:0]
-	for _, k := range pw.c.talkgroupKeys() {
-		info := pw.c.talkgroupInfo(k)
-		if !info.inGroup(group) {
-			continue
-		}
-		hay := strings.ToLower(strings.Join([]string{info.SystemLabel, info.Label, info.Name, info.Group, info.Tag, fmt.Sprint(k.TalkgroupID)}, " "))
-		if q == "" || strings.Contains(hay, q) {
-			pw.tgItems = append(pw.tgItems, k)
-		}
-	}
-	pw.tgList.Refresh()
-}
-
-// Group and tag choices are worded "Group: X" and "Tag: Y".
-const (
-	groupPrefix = "Group: "
-	tagPrefix   = "Tag: "
-)
-
-// inGroup tells whether the talkgroup belongs to a group/tag choice.
-func (i tgInfo) inGroup(choice string) bool {
+// showBanner says, while the relay plays the built-in demo server, that
+// it does, and offers to sign in to a real one.
+func (pw *playerWindow) showBanner(v View) {
 	switch {
-	case choice == "" || choice == allGroups:
-		return true
-	case strings.HasPrefix(choice, groupPrefix):
-		return i.Group == strings.TrimPrefix(choice, groupPrefix)
-	case strings.HasPrefix(choice, tagPrefix):
-		return i.Tag == strings.TrimPrefix(choice, tagPrefix)
-	}
-	return false
-}
-
-// groupChoices lists "All", then every group and tag seen, sorted.
-func (c *Controller) groupChoices() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	groups, tags := map[string]bool{}, map[string]bool{}
-	for _, info := range c.talkgroups {
-		if info.Group != "" {
-			groups[groupPrefix+info.Group] = true
-		}
-		if info.Tag != "" {
-			tags[tagPrefix+info.Tag] = true
-		}
-	}
-	g, t := slices.Sorted(maps.Keys(groups)), slices.Sorted(maps.Keys(tags))
-	return append(append([]string{allGroups}, g...), t...)
-}
-
-// systemLabel names a system seen in the feed.
-func (c *Controller) systemLabel(id int64) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, info := range c.talkgroups {
-		if k.SystemID == id && info.SystemLabel != "" {
-			return info.SystemLabel
-		}
-	}
-	return fmt.Sprintf("system %d", id)
-}
-
-func selected(sel []player.Talkgroup, t player.Talkgroup) bool {
-	if len(sel) == 0 {
-		return true // an empty selection hears everything
-	}
-	for _, s := range sel {
-		if s == t || (s.SystemID == t.SystemID && s.TalkgroupID == 0) {
-			return true
-		}
-	}
-	return false
-}
-
-func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) {
-	if i >= len(pw.tgItems) {
+	case pw.c.opts.Demo:
+		pw.bannerText.SetText("Playing the built-in demo server (Earshot was started with --demo): the calls are made up.")
+		pw.bannerBtn.Hide()
+	case v.Demo:
+		pw.bannerText.SetText("Playing the built-in demo server: the calls are made up. Sign in to your OpenScanner server to hear its feed.")
+		pw.bannerBtn.Show()
+	default:
+		pw.banner.Hide()
 		return
 	}
-	t := pw.tgItems[i]
-	info := pw.c.talkgroupInfo(t)
-	label := info.Label
-	if label == "" {
-		label = fmt.Sprintf("TG %d", t.TalkgroupID)
-	}
-	extra := []string{info.SystemLabel}
-	if info.Group != "" {
-		extra = append(extra, info.Group)
-	}
-	if info.Tag != "" {
-		extra = append(extra, info.Tag)
-	}
-	var sel, notify *keyCheck
-	for _, o := range row.Objects {
-		if ch, ok := o.(*keyCheck); ok {
-			if ch.Text == "Notify" {
-				notify = ch
-			} else {
-				sel = ch
-			}
-		}
-	}
-	f := pw.c.opts.Player.Filter()
-	for _, a := range f.Avoids {
-		if a.Talkgroup == t {
-			extra = append(extra, "avoided")
-		}
-	}
-	sel.OnChanged = nil
-	sel.Text = label + "  (" + strings.Join(extra, " · ") + ")"
-	sel.SetChecked(selected(f.Selection, t))
-	sel.OnChanged = func(on bool) { pw.setSelected([]player.Talkgroup{t}, on) }
-	notify.OnChanged = nil
-	notify.SetChecked(pw.c.notifyOn(t))
-	notify.OnChanged = func(on bool) { pw.c.SetNotify(t, on) }
-}
-
-// setSelected adds or removes talkgroups from the selection. Unchecking
-// one while everything is heard selects all the others.
-func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
-	pw.c.uiMu.Lock()
-	defer pw.c.uiMu.Unlock()
-	p := pw.c.opts.Player
-	cur := p.Filter().Selection
-	set := map[player.Talkgroup]bool{}
-	if len(cur) == 0 {
-		for _, k := range pw.c.talkgroupKeys() {
-			set[k] = true
-		}
-	} else {
-		for _, s := range cur {
-			set[s] = true
-		}
-	}
-	for _, t := range ts {
-		if on {
-			set[t] = true
-		} else {
-			delete(set, t)
-		}
-	}
-	next := make([]player.Talkgroup, 0, len(set))
-	for k := range set {
-		next = append(next, k)
-	}
-	sort.Slice(next, func(i, j int) bool {
-		return next[i].SystemID < next[j].SystemID || (next[i].SystemID == next[j].SystemID && next[i].TalkgroupID < next[j].TalkgroupID)
-	})
-	p.SetSelection(next)
-	pw.c.savePrefs()
-	pw.tgList.Refresh()
-}
-
-func (pw *playerWindow) selectShown(on bool) {
-	pw.c.uiMu.Lock()
-	shown := append([]player.Talkgroup(nil), pw.tgItems...)
-	pw.c.uiMu.Unlock()
-	pw.setSelected(shown, on)
+	pw.banner.Show()
 }
