@@ -365,8 +365,8 @@ func TestRelay_PrefetchGivesUpAfterItsPausesAndOnUnavailableCalls(t *testing.T) 
 		return "", errors.New("dial tcp: connection refused")
 	}
 	r := startRelayWith(t, b, func(r *Relay) { r.prefetchPauses = []time.Duration{0, 0} })
-	b.send(callEvent(1)) // unavailable: one try
-	b.send(callEvent(2)) // unreachable: three tries
+	b.send(callEvent(1))                         // unavailable: one try
+	b.send(callEvent(2))                         // unreachable: three tries
 	deadline := time.Now().Add(10 * time.Second) // a hang guard
 	for r.Status().PrefetchFailures < 2 {
 		if time.Now().After(deadline) {
