@@ -152,7 +152,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the relay: %w", err)
 	}
-	defer cmd.Wait()
+	// Stop the relay (SIGINT) before waiting for it: deferred in the other
+	// order, Wait would wait for a relay nobody told to stop.
+	defer func() { stopRelay(); cmd.Wait() }()
 	token, err := readToken(stdout)
 	if err != nil {
 		return nil, err
