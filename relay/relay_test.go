@@ -365,8 +365,9 @@ func TestRelay_PrefetchGivesUpAfterItsPausesAndOnUnavailableCalls(t *testing.T) 
 		return "", errors.New("dial tcp: connection refused")
 	}
 	r := startRelayWith(t, b, func(r *Relay) { r.prefetchPauses = []time.Duration{0, 0} })
-	b.send(callEvent(1))                         // unavailable: one try
-	b.send(callEvent(2))                         // unreachable: three tries
+	// Call 1 is unavailable (one try), call 2 unreachable (three tries).
+	b.send(callEvent(1))
+	b.send(callEvent(2))
 	deadline := time.Now().Add(10 * time.Second) // a hang guard
 	for r.Status().PrefetchFailures < 2 {
 		if time.Now().After(deadline) {
