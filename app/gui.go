@@ -55,7 +55,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	defer inst.Close()
 
 	log := newLogger(env.Stderr, f.verbose)
-	g := &gui{env: env, flags: f, log: log}
+	g := &gui{ctx: ctx, env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}}
 	if err := g.startRelay(ctx); err != nil {
 		return err
 	}
@@ -69,13 +69,18 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pctx, stopPlayer := context.WithCancel(ctx)
-	defer stopPlayer()
-	go func() {
-		if err := p.Run(pctx); err != nil && pctx.Err() == nil {
+	// Everything below stops with uiCtx, which ends when the app does
+	// (a menu Quit) or when ctx does (a signal); each goroutine is waited
+	// for before the relay stops.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	uiCtx, stopUI := context.WithCancel(ctx)
+	defer stopUI()
+	wg.Go(func() {
+		if err := p.Run(uiCtx); err != nil && uiCtx.Err() == nil {
 			log.Warn("the player stopped", "err", err)
 		}
-	}()
+	})
 
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
@@ -83,14 +88,16 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 		App: a, Feed: feedProxy{g}, Player: p, Logger: log.With("part", "ui"),
 		Accounts:  guiAccounts{g},
 		Tokens:    guiTokens{g},
-		Prefs:     &configPrefs{env: env, log: log},
+		Prefs:     g.cfg,
 		TrayHost:  trayHostPresent,
+		TrayIcon:  sessionBusPresent(),
+		Demo:      f.demo,
 		StreamURL: g.streamURL,
 		Quit:      a.Quit,
 	})
 	p.OnChange(ctrl.OnPlayerChange)
 	inst.OnShow(func() { fyne.Do(ctrl.ShowPlayer) })
-	if bus, err := mpris.Start(pctx, mprisPlayer{p, func() { fyne.Do(ctrl.ShowPlayer) }}, log.With("part", "mpris")); err != nil {
+	if bus, err := mpris.Start(uiCtx, mprisPlayer{p, func() { fyne.Do(ctrl.ShowPlayer) }}, log.With("part", "mpris")); err != nil {
 		log.Info("media keys unavailable (no MPRIS on the session bus)", "err", err)
 	} else {
 		defer bus.Close()
@@ -100,20 +107,32 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 		})
 	}
 	// Before Run: Fyne starts the tray only if its menu is set by then.
-	ctrl.Start(pctx)
-	go func() {
-		<-ctx.Done()
-		fyne.Do(a.Quit)
-	}()
+	ctrl.Start(uiCtx)
+	wg.Go(func() {
+		<-uiCtx.Done()
+		ctrl.Wait()
+	})
+	ran := make(chan struct{})
+	wg.Go(func() {
+		select {
+		case <-ctx.Done(): // a signal: end the app
+			fyne.Do(a.Quit)
+		case <-ran: // the app ended (Quit from the menu or the window)
+		}
+	})
 	a.Run()
+	close(ran)
+	stopUI()
 	return nil
 }
 
 // gui holds the relay the window shows; signing in or out restarts it.
 type gui struct {
+	ctx   context.Context // the run's: relays started on sign-in stop with it
 	env   *Env
 	flags relayFlags
 	log   *slog.Logger
+	cfg   *configStore
 
 	mu   sync.Mutex
 	inst *instance
@@ -151,7 +170,7 @@ func (g *gui) stopRelay() {
 // restart starts the relay again with the account now configured.
 func (g *gui) restart() error {
 	g.stopRelay()
-	return g.startRelay(context.Background())
+	return g.startRelay(g.ctx)
 }
 
 func (g *gui) core() *relay.Relay {
@@ -239,14 +258,40 @@ func (a guiAccounts) SignIn(ctx context.Context, server, user, password string, 
 	if err != nil {
 		return err
 	}
-	if err := SignIn(ctx, a.g.env, u, user, password, remember); err != nil {
+	signIn := func() error { return SignIn(ctx, a.g.env, u, user, password, remember) }
+	if user == "" {
+		signIn = func() error { return a.usePublic(ctx, u) }
+	}
+	if err := a.g.cfg.rewrite(signIn); err != nil {
 		return err
 	}
 	return a.g.restart()
 }
 
-func (a guiAccounts) SignOut(ctx context.Context) error {
+// usePublic configures a public-access server (no account), as `earshot
+// login --server URL` without --user does, signing out of an account
+// configured before. Call it under the config lock.
+func (a guiAccounts) usePublic(ctx context.Context, server string) error {
+	public, err := a.Probe(ctx, server)
+	if err != nil {
+		return err
+	}
+	if !public {
+		return fmt.Errorf("%s needs an account: enter a user name and password", server)
+	}
 	if err := SignOut(ctx, a.g.env); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(a.g.env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	cfg.Server, cfg.User = server, ""
+	return SaveConfig(a.g.env.ConfigDir, cfg)
+}
+
+func (a guiAccounts) SignOut(ctx context.Context) error {
+	if err := a.g.cfg.rewrite(func() error { return SignOut(ctx, a.g.env) }); err != nil {
 		return err
 	}
 	return a.g.restart()
@@ -343,43 +388,133 @@ func (g *gui) streamURL(ctx context.Context) (string, error) {
 	return "ws://" + guiTokens{g}.BaseURL()[len("http://"):] + "/v1/live?token=" + tok, nil
 }
 
-// configPrefs keeps UI settings in config.json's preferences.
-type configPrefs struct {
+// configStore keeps the UI's settings in config.json's preferences and
+// serializes every read-modify-write of config.json this process makes:
+// settings saves, and sign-in and sign-out (which read the file, talk to
+// the server, then write it back with the new account). One lock held
+// across each whole read-modify-write means a settings save can never
+// write back the account a sign-out just removed, nor a sign-in drop a
+// setting.
+//
+// A sign-in holds the lock for as long as the server takes, and settings
+// are saved from the UI goroutine, so Save never waits for it: the setting
+// is kept in memory and written by whoever holds the lock when it lets go.
+type configStore struct {
 	env *Env
 	log *slog.Logger
-	mu  sync.Mutex
+
+	file sync.Mutex // held across every read-modify-write of config.json
+
+	mu      sync.Mutex
+	pending map[string]json.RawMessage // saved settings not yet written
+	saves   int                        // Save calls so far
+	tried   int                        // saves when the pending settings were last written (or tried)
 }
 
-func (p *configPrefs) Load(key string, v any) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cfg, err := LoadConfig(p.env.ConfigDir)
-	if err != nil {
-		return false
+// Load decodes the setting named key into v and reports whether one was
+// stored.
+func (s *configStore) Load(key string, v any) bool {
+	s.mu.Lock()
+	raw, ok := s.pending[key]
+	s.mu.Unlock()
+	if !ok {
+		// Writes are atomic renames: reading needs no lock.
+		cfg, err := LoadConfig(s.env.ConfigDir)
+		if err != nil {
+			return false
+		}
+		raw, ok = cfg.Preferences[key]
 	}
-	raw, ok := cfg.Preferences[key]
 	return ok && json.Unmarshal(raw, v) == nil
 }
 
-func (p *configPrefs) Save(key string, v any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cfg, err := LoadConfig(p.env.ConfigDir)
-	if err != nil {
-		p.log.Warn("could not read the settings", "err", err)
-		return
-	}
+// Save stores v as the setting named key, at once unless a sign-in or
+// sign-out is rewriting config.json (then as soon as it is done).
+func (s *configStore) Save(key string, v any) {
 	raw, err := json.Marshal(v)
 	if err != nil {
+		s.log.Warn("could not encode a setting", "key", key, "err", err)
 		return
 	}
-	if cfg.Preferences == nil {
-		cfg.Preferences = map[string]json.RawMessage{}
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = map[string]json.RawMessage{}
 	}
-	cfg.Preferences[key] = raw
-	if err := SaveConfig(p.env.ConfigDir, cfg); err != nil {
-		p.log.Warn("could not save the settings", "err", err)
+	s.pending[key] = raw
+	s.saves++
+	s.mu.Unlock()
+	if s.file.TryLock() {
+		s.writePendingLocked()
+		s.release()
 	}
+}
+
+// rewrite runs f, which reads and rewrites config.json (sign-in,
+// sign-out), under the lock; settings saved meanwhile are written after
+// it.
+func (s *configStore) rewrite(f func() error) error {
+	s.file.Lock()
+	err := f()
+	s.writePendingLocked()
+	s.release()
+	return err
+}
+
+// release unlocks the file lock. A setting saved while the lock was held
+// but after its holder wrote the pending ones is written now, unless
+// someone else holds the lock again (they will write it).
+func (s *configStore) release() {
+	for {
+		s.file.Unlock()
+		s.mu.Lock()
+		newer := s.saves != s.tried
+		s.mu.Unlock()
+		if !newer || !s.file.TryLock() {
+			return
+		}
+		s.writePendingLocked()
+	}
+}
+
+// writePendingLocked writes the pending settings into config.json (read
+// afresh). Call it with s.file held. On failure they stay pending for the
+// next try.
+func (s *configStore) writePendingLocked() {
+	s.mu.Lock()
+	pending := s.pending
+	s.pending = nil
+	s.tried = s.saves
+	s.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	err := func() error {
+		cfg, err := LoadConfig(s.env.ConfigDir)
+		if err != nil {
+			return err
+		}
+		if cfg.Preferences == nil {
+			cfg.Preferences = map[string]json.RawMessage{}
+		}
+		for k, v := range pending {
+			cfg.Preferences[k] = v
+		}
+		return SaveConfig(s.env.ConfigDir, cfg)
+	}()
+	if err == nil {
+		return
+	}
+	s.log.Warn("could not save the settings", "err", err)
+	s.mu.Lock()
+	for k, v := range pending {
+		if _, newer := s.pending[k]; !newer {
+			if s.pending == nil {
+				s.pending = map[string]json.RawMessage{}
+			}
+			s.pending[k] = v
+		}
+	}
+	s.mu.Unlock()
 }
 
 // mprisPlayer adapts the player to MPRIS; Raise shows the window.

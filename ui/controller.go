@@ -224,6 +224,11 @@ func (c *Controller) Wait() {
 	c.ops.Wait()
 }
 
+// WaitIdle waits until no background operation started from the windows
+// or the tray (sign-in, sign-out, a token operation, Copy stream URL) is in
+// flight, and its result is on show.
+func (c *Controller) WaitIdle() { c.ops.Wait() }
+
 // loadFeed (re)reads the relay's recent calls and catalogue: at start and
 // after the relay restarted (signed in to another server), when what the
 // window showed belongs to the old one.
@@ -472,12 +477,17 @@ func (c *Controller) ShowPlayer() {
 	c.win.w.RequestFocus()
 }
 
+// parent is the context background work derives from: Start's.
+func (c *Controller) parent() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ctx
+}
+
 // background runs f off the UI goroutine with a context that ends with
 // Start's (or after timeout); Wait waits for it.
 func (c *Controller) background(timeout time.Duration, f func(ctx context.Context)) {
-	c.mu.Lock()
-	parent := c.ctx
-	c.mu.Unlock()
+	parent := c.parent()
 	c.ops.Add(1)
 	go func() {
 		defer c.ops.Done()

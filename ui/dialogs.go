@@ -33,14 +33,18 @@ type signInForm struct {
 // happened and what to do.
 func SignInMessage(err error) string {
 	var ue *url.Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
+	}
+	// The app's sign-in words these two for the command line without
+	// wrapping the backend's error, so they are known by their words too.
+	msg := err.Error()
+	switch {
 	case errors.Is(err, ErrNeedsAccount):
 		return "This server has no public access: enter your user name and password."
-	case backend.IsSignInAgain(err):
+	case backend.IsSignInAgain(err) || strings.Contains(msg, "refused the user name or password"):
 		return "The server refused this user name or password. Check them and try again (after 3 failures the server locks sign-in for 10 minutes)."
-	case errors.Is(err, backend.ErrRateLimited):
+	case errors.Is(err, backend.ErrRateLimited) || strings.Contains(msg, "refusing sign-ins after too many failed attempts"):
 		return "Too many failed sign-ins: the server refuses sign-ins for a while. Wait 10 minutes, then try again."
 	case errors.Is(err, backend.ErrNotOpenScanner):
 		return "This address does not answer like an OpenScanner server. Check the URL (e.g. https://scanner.example.org)."
@@ -81,9 +85,11 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 		f.submit.Disable()
 		f.message.SetText("Signing in…")
 		f.pending.Add(1)
+		c.ops.Add(1)
 		go func() {
+			defer c.ops.Done()
 			defer f.pending.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(c.parent(), 30*time.Second)
 			defer cancel()
 			err := c.signIn(ctx, server, user, pw, remember)
 			if err == nil {
@@ -237,9 +243,11 @@ func (tv *tokensView) reloadAfter(failure string) {
 		tv.status.SetText(s)
 	}
 	tv.pending.Add(1)
+	tv.c.ops.Add(1)
 	go func() {
+		defer tv.c.ops.Done()
 		defer tv.pending.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(tv.c.parent(), 10*time.Second)
 		defer cancel()
 		list, err := ops.List(ctx)
 		fyne.DoAndWait(func() {
@@ -265,9 +273,11 @@ func (tv *tokensView) reloadAfter(failure string) {
 // run does a token operation off the UI goroutine, then reloads.
 func (tv *tokensView) run(what string, op func(ctx context.Context) error) {
 	tv.pending.Add(1)
+	tv.c.ops.Add(1)
 	go func() {
+		defer tv.c.ops.Done()
 		defer tv.pending.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(tv.c.parent(), 10*time.Second)
 		defer cancel()
 		err := op(ctx)
 		fyne.DoAndWait(func() {
