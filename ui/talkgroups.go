@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/ui/player"
@@ -247,13 +248,17 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 	}
 	r := pw.tgItems[i]
 	var sel, notify *keyCheck
+	var indent fyne.CanvasObject
 	for _, o := range row.Objects {
-		if ch, ok := o.(*keyCheck); ok {
-			if ch.Text == "Notify" {
-				notify = ch
+		switch x := o.(type) {
+		case *keyCheck:
+			if x.Text == "Notify" {
+				notify = x
 			} else {
-				sel = ch
+				sel = x
 			}
+		case *canvas.Rectangle:
+			indent = x
 		}
 	}
 	f := pw.c.opts.Player.Filter()
@@ -273,6 +278,10 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		sel.Refresh()
 		sel.OnChanged = func(on bool) { pw.setSystemSelected(sys.ID, on) }
 		notify.Hide()
+		if indent.Visible() {
+			indent.Hide()
+			row.Refresh()
+		}
 		return
 	}
 	t := r.key
@@ -296,7 +305,7 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 			extra = append(extra, "avoided")
 		}
 	}
-	sel.Text = "    " + label
+	sel.Text = label
 	if len(extra) > 0 {
 		sel.Text += "  (" + strings.Join(extra, " · ") + ")"
 	}
@@ -304,6 +313,10 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 	sel.Refresh()
 	sel.OnChanged = func(on bool) { pw.setSelected([]player.Talkgroup{t}, on) }
 	notify.Show()
+	if !indent.Visible() {
+		indent.Show()
+		row.Refresh()
+	}
 	notify.SetChecked(pw.c.notifyOn(t))
 	notify.OnChanged = func(on bool) { pw.c.SetNotify(t, on) }
 }

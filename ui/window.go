@@ -58,6 +58,7 @@ type playerWindow struct {
 	tgItems []tgRow
 	tgRev   int // the controller's talkgroup revision shown
 
+	root       *fyne.Container // the banner above the tabs
 	banner     *fyne.Container // "playing the demo server", with Sign in…
 	bannerText *widget.Label
 	bannerBtn  *widget.Button
@@ -211,7 +212,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.tgList = newKeyList(pw,
 		func() int { return len(pw.tgItems) },
 		func() fyne.CanvasObject {
-			return container.NewBorder(nil, nil, nil, newKeyCheck(pw, "Notify", nil), newKeyCheck(pw, "talkgroup", nil))
+			indent := canvas.NewRectangle(color.Transparent) // talkgroups sit under their system
+			indent.SetMinSize(fyne.NewSize(theme.IconInlineSize(), 0))
+			return container.NewBorder(nil, nil, indent, newKeyCheck(pw, "Notify", nil), newKeyCheck(pw, "talkgroup", nil))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
@@ -238,8 +241,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.bannerBtn.Importance = widget.HighImportance
 	pw.banner = container.NewBorder(nil, widget.NewSeparator(), widget.NewIcon(theme.InfoIcon()), container.NewCenter(pw.bannerBtn), pw.bannerText)
 	pw.banner.Hide()
-	pw.w.SetContent(container.NewBorder(pw.banner, nil, nil, nil, pw.tabs))
-	pw.w.Resize(fyne.NewSize(640, 440))
+	pw.root = container.NewBorder(pw.banner, nil, nil, nil, pw.tabs)
+	pw.w.SetContent(pw.root)
+	pw.w.Resize(fyne.NewSize(640, 560))
 	pw.w.SetCloseIntercept(c.closeIntercept)
 	pw.w.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) { pw.shortcutKey(e) })
 	pw.w.Canvas().SetOnTypedRune(func(r rune) { pw.shortcutRune(r) })
@@ -531,8 +535,14 @@ func (pw *playerWindow) showBanner(v View) {
 		pw.bannerText.SetText("Playing the built-in demo server: the calls are made up. Sign in to your OpenScanner server to hear its feed.")
 		pw.bannerBtn.Show()
 	default:
-		pw.banner.Hide()
+		if pw.banner.Visible() {
+			pw.banner.Hide()
+			pw.root.Refresh() // a container's Hide and Show do not lay its parent out again
+		}
 		return
 	}
-	pw.banner.Show()
+	if !pw.banner.Visible() {
+		pw.banner.Show()
+		pw.root.Refresh()
+	}
 }
