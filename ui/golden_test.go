@@ -55,7 +55,6 @@ func TestPlaybackWindowOnTheDemoServerRendersAsTheGolden(t *testing.T) {
 	test.AssertRendersToImage(t, "playback_window_demo.png", c.win.w.Canvas())
 }
 
-
 func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	c := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
 	cat := catalog()
