@@ -2,19 +2,25 @@
 # Builds a Linux package of Earshot with the fyne tool: a .tar.xz holding
 # the binary, the .desktop file and the icon (from FyneApp.toml), in
 # build/out/. The fyne tool is installed with `go install`, never as a
-# module requirement (it would pin the app's Fyne version).
+# module requirement (it would pin the app's Fyne version), at a pinned
+# version so packages build the same way every time (raise FYNE_TOOLS
+# deliberately; `go list -m -versions fyne.io/tools` lists them).
 #
 # macOS and Windows: see README.md ("Packaging").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash build/deps.sh
-export PATH="$(go env GOPATH)/bin:$PATH"
-if ! command -v fyne >/dev/null; then
-  echo "Installing the fyne packaging tool…" >&2
-  go install fyne.io/tools/cmd/fyne@latest
+FYNE_TOOLS=v1.7.4
+# A tool of its own in build/out/tools, so a fyne already on PATH (of
+# another version) is never used by mistake.
+tools="$PWD/build/out/tools"
+fyne="$tools/fyne"
+if [ ! -x "$fyne" ] || ! "$fyne" version 2>/dev/null | grep -q "${FYNE_TOOLS#v}"; then
+  echo "Installing the fyne packaging tool $FYNE_TOOLS…" >&2
+  GOBIN="$tools" go install "fyne.io/tools/cmd/fyne@$FYNE_TOOLS"
 fi
 mkdir -p build/out
-fyne package --os linux --release
+"$fyne" package --os linux --release
 mv -f Earshot.tar.xz build/out/
 echo "Package: build/out/Earshot.tar.xz"
 tar -tJf build/out/Earshot.tar.xz
