@@ -243,7 +243,9 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	wg.Go(func() { s.readFrames(ctx, conn, frames, readErr) })
 	wg.Go(func() { s.pinger(ctx, conn) })
 	// Refresh ahead of expiry while connected, so audio downloads never
-	// wait on a refresh.
+	// wait on a refresh. (If keepFresh is mid-refresh when the connection
+	// ends, that refresh runs to its end — see refresh — so the rotated
+	// token is kept; the wait is bounded by doRefresh's timeout.)
 	wg.Go(func() { s.keepFresh(ctx) })
 
 	backfillTick := time.NewTicker(s.opts.BackfillEvery)

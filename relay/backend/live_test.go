@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/event"
 )
@@ -337,7 +339,7 @@ func TestLongInlineCallFitsTheFrameCap(t *testing.T) {
 	srv := fake(t, backendtest.Options{Generation: backendtest.Gen112})
 	s, _ := signedIn(t, srv, Options{})
 	col := run(t, s)
-	col.waitFor(t, "connected", func(c *collector) bool { return c.state() == event.StateConnected })
+	backfilled(t, col, srv)
 	audio := bytes.Repeat([]byte("RIFF\x00\x01\x02WAVE"), 200_000) // 2.4 MB: 3.2 MB as base64
 	srv.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: audio})
 	col.waitFor(t, "the long call", func(c *collector) bool { return len(c.calls) == 1 })
@@ -345,7 +347,7 @@ func TestLongInlineCallFitsTheFrameCap(t *testing.T) {
 	got := col.calls[0].InlineAudio
 	col.mu.Unlock()
 	if !bytes.Equal(got, audio) {
-		t.Fatalf("inline audio of %d bytes arrived as %d bytes", len(audio), len(got))
+		t.Fatalf("inline audio of %d bytes arrived as %d bytes (counters %+v)", len(audio), len(got), srv.Counters())
 	}
 	if c := srv.Counters(); c.AudioRequests != 0 || c.WSConnects != 1 {
 		t.Fatalf("counters %+v: want no fetch and one connection", c)
@@ -547,7 +549,7 @@ func TestSkippedOversizedCallComesFromHistory(t *testing.T) {
 	s, _ := signedIn(t, srv, Options{})
 	s.frameCap = 16 << 10
 	col := run(t, s)
-	col.waitFor(t, "connected", func(c *collector) bool { return c.state() == event.StateConnected })
+	backfilled(t, col, srv)
 	bigAudio := backendtest.SynthWAV(2, 440, 8000) // 32 KB: 43 KB as base64
 	big := srv.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: bigAudio})
 	next, _ := addCall(srv)
@@ -566,4 +568,42 @@ func TestSkippedOversizedCallComesFromHistory(t *testing.T) {
 	if c := srv.Counters(); c.WSConnects != 1 || c.AudioByBearer != 1 {
 		t.Fatalf("counters %+v: want one connection and one Bearer fetch", c)
 	}
+}
+
+func TestReadFrameKeepsFramesUpToTheCapAndThrowsTheRestAway(t *testing.T) {
+	const limit = 10
+	tests := []struct {
+		name     string
+		typ      int
+		in       string
+		wantData string // "" means thrown away
+	}{
+		{"under the cap", websocket.TextMessage, "abc", "abc"},
+		{"at the cap", websocket.TextMessage, "0123456789", "0123456789"},
+		{"one over", websocket.TextMessage, "0123456789X", ""},
+		{"far over", websocket.TextMessage, strings.Repeat("x", 1000), ""},
+		{"binary", websocket.BinaryMessage, "abc", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := strings.NewReader(tt.in)
+			data, size, err := readFrame(r, tt.typ, limit)
+			if err != nil || string(data) != tt.wantData || size != int64(len(tt.in)) {
+				t.Fatalf("readFrame = %q, %d, %v; want %q, %d, nil", data, size, err, tt.wantData, len(tt.in))
+			}
+			if r.Len() != 0 {
+				t.Fatalf("%d bytes left unread: the next frame would start mid-frame", r.Len())
+			}
+		})
+	}
+}
+
+// backfilled waits until the session is connected and has read history
+// once (the backfill after the welcome), so calls added from now on
+// arrive live.
+func backfilled(t *testing.T, col *collector, srv *backendtest.Server) {
+	t.Helper()
+	col.waitFor(t, "connected and backfilled", func(c *collector) bool {
+		return c.state() == event.StateConnected && srv.Counters().HistoryRequests >= 1
+	})
 }
