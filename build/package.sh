@@ -20,6 +20,11 @@ if [ ! -x "$fyne" ] || ! "$fyne" version 2>/dev/null | grep -q "${FYNE_TOOLS#v}"
   GOBIN="$tools" go install "fyne.io/tools/cmd/fyne@$FYNE_TOOLS"
 fi
 mkdir -p build/out
+# `fyne package` adds one to Build in FyneApp.toml on every run; the build
+# number is raised deliberately, with a release, so the file is put back.
+saved=$(mktemp)
+cp FyneApp.toml "$saved"
+trap 'cp "$saved" FyneApp.toml; rm -f "$saved"' EXIT
 "$fyne" package --os linux --release
 mv -f Earshot.tar.xz build/out/
 echo "Package: build/out/Earshot.tar.xz"
