@@ -35,6 +35,12 @@ type Options struct {
 	TranscriptDelay time.Duration
 	// Seed fixes the random traffic (0: a new seed each run).
 	Seed uint64
+	// KeepCalls is how many of the newest calls the demo server keeps
+	// (older ones are pruned, as a real server prunes): the server runs
+	// inside the relay's process, so without a bound a demo left running
+	// holds every call's audio. 0 means 100 (about 7 minutes of traffic;
+	// the relay's own cache keeps the audio longer).
+	KeepCalls int
 }
 
 type talkgroup struct {
@@ -112,8 +118,11 @@ func StartWith(ctx context.Context, logger *slog.Logger, opts Options) (*backend
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
+	if opts.KeepCalls <= 0 {
+		opts.KeepCalls = 100
+	}
 
-	srv := backendtest.NewServer(backendtest.Options{PublicAccess: true, Logger: logger})
+	srv := backendtest.NewServer(backendtest.Options{PublicAccess: true, Logger: logger, KeepCalls: opts.KeepCalls})
 	for _, sys := range systems() {
 		srv.AddSystem(sys.id, sys.label)
 		srv.SetSystemLED(sys.id, sys.led)

@@ -35,7 +35,7 @@ func TestDemoTrafficOverTheAPI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, err := StartWith(ctx, nil, Options{MinGap: 5 * time.Millisecond, MaxGap: 20 * time.Millisecond,
-		History: 4, TranscriptEvery: 1, TranscriptDelay: time.Millisecond, Seed: 1})
+		History: 4, TranscriptEvery: 1, TranscriptDelay: time.Millisecond, Seed: 1, KeepCalls: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +146,33 @@ func TestDemoTrafficOverTheAPI(t *testing.T) {
 			t.Fatal("demo server still up long after its context ended")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDemoKeepsABoundedHistory: the demo server lives in the relay's
+// process, so a demo left running must not keep every call (and its audio).
+func TestDemoKeepsABoundedHistory(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := StartWith(ctx, nil, Options{MinGap: time.Millisecond, MaxGap: 2 * time.Millisecond, History: 4, Seed: 2, KeepCalls: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist struct {
+		Calls []struct{ ID int64 }
+		Total int
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		getJSON(t, srv.URL()+"/api/v1/calls?date_from=0&sort=asc&limit=100", &hist)
+		if len(hist.Calls) > 0 && hist.Calls[0].ID > 10 {
+			break // well past the bound
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no call past id 10 a minute into fast demo traffic: %+v", hist)
+		}
+	}
+	if hist.Total > 5 || srv.Calls() > 5 {
+		t.Fatalf("the demo server keeps %d calls (history total %d), want at most 5", srv.Calls(), hist.Total)
 	}
 }
 

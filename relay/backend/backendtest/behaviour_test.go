@@ -702,3 +702,40 @@ func TestCallUpload(t *testing.T) {
 		t.Fatalf("upload with a wrong key = %d", resp.StatusCode)
 	}
 }
+
+func TestKeepCallsPrunesTheOldestFromHistoryAndAudio(t *testing.T) {
+	s := newServer(t, Options{Clock: NewManualClock(t0), OnUnhandled: strict(t), KeepCalls: 3})
+	s.AddTalkgroup(1, 101, "Fire", "Fire Dispatch", "Fire", "Dispatch", "red")
+	for i := 0; i < 5; i++ {
+		s.AddCall(CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: t0.Add(time.Duration(i) * time.Minute), Audio: []byte("RIFF-call-" + itoa(int64(i+1)))})
+	}
+	if s.Calls() != 3 {
+		t.Fatalf("Calls()=%d after 5 calls with KeepCalls 3, want 3", s.Calls())
+	}
+	c := client(t)
+	login(t, s, c)
+	r, b := do(t, c, "GET", s.URL()+"/api/v1/calls?sort=asc", "", nil)
+	var h struct {
+		Calls []struct{ ID int64 }
+		Total int
+	}
+	if r.StatusCode != 200 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("history = %d %s", r.StatusCode, b)
+	}
+	if got, _ := json.Marshal(h.Calls); string(got) != `[{"ID":3},{"ID":4},{"ID":5}]` || h.Total != 3 {
+		t.Fatalf("history after pruning = %s total %d, want calls 3, 4, 5", got, h.Total)
+	}
+	for id, want := range map[int64]int{1: 404, 2: 404, 3: 200, 5: 200} {
+		r, b := do(t, c, "GET", s.URL()+"/api/v1/calls/"+itoa(id)+"/audio", "", nil)
+		if r.StatusCode != want {
+			t.Errorf("audio of call %d = %d, want %d", id, r.StatusCode, want)
+		}
+		if want == 200 && string(b) != "RIFF-call-"+itoa(id) {
+			t.Errorf("audio of call %d = %q: ids shifted by the pruning", id, b)
+		}
+	}
+	// New calls keep counting from the last id.
+	if id := s.AddCall(CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: t0.Add(time.Hour)}); id != 6 {
+		t.Errorf("the call after pruning got id %d, want 6", id)
+	}
+}

@@ -341,8 +341,8 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 		return
 	}
 	var c *call
-	if err == nil && id >= 1 && id <= int64(len(s.calls)) {
-		c = s.calls[id-1]
+	if err == nil {
+		c = s.callLocked(id)
 	}
 	if c == nil || !u.visible(c) {
 		s.mu.Unlock()

@@ -114,6 +114,12 @@ type Options struct {
 	// server does not have (tests pass a func that calls t.Errorf).
 	OnUnhandled func(method, path string)
 	Logger      *slog.Logger
+	// KeepCalls, when above 0, is how many of the newest calls the server
+	// keeps: older ones are pruned (gone from history, their audio 404), as
+	// a real server's pruning does. The demo sets it so that a relay left
+	// running on demo traffic for weeks does not hold every call's audio in
+	// memory. 0 keeps every call.
+	KeepCalls int
 }
 
 // Counters count what clients did.
@@ -227,7 +233,8 @@ type Server struct {
 	cur           *instance // nil while stopped
 	closed        bool
 	systems       []*system
-	calls         []*call
+	calls         []*call // ids firstCall, firstCall+1, … (older ones pruned)
+	firstCall     int64
 	users         map[string]*user
 	families      map[string]*family
 	refresh       map[string]*refreshEntry
@@ -287,6 +294,7 @@ func NewServer(opts Options) *Server {
 		fails:        map[string]*failures{},
 		clients:      map[*wsClient]struct{}{},
 		addr:         opts.Addr,
+		firstCall:    1,
 	}
 	var uid int64 = 1 // 1 is the admin on a real server
 	names := make([]string, 0, len(opts.Users))
@@ -532,8 +540,14 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 		tg = s.newTalkgroupLocked(sys, spec.TalkgroupID, spec.TalkgroupLabel)
 		s.broadcastConfigLocked()
 	}
-	c := &call{id: int64(len(s.calls)) + 1, spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
+	c := &call{id: s.firstCall + int64(len(s.calls)), spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
 	s.calls = append(s.calls, c)
+	if k := s.opts.KeepCalls; k > 0 && len(s.calls) > k {
+		n := len(s.calls) - k
+		clear(s.calls[:n]) // let the pruned calls' audio be collected
+		s.calls = s.calls[n:]
+		s.firstCall += int64(n)
+	}
 	if s.dropNext > 0 {
 		s.dropNext--
 		return c.id
@@ -546,8 +560,7 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 func (s *Server) SetTranscript(callID int64, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if callID >= 1 && callID <= int64(len(s.calls)) {
-		c := s.calls[callID-1]
+	if c := s.callLocked(callID); c != nil {
 		c.transcript = text
 		s.broadcastTranscriptLocked(c)
 	}
@@ -558,8 +571,7 @@ func (s *Server) SetTranscript(callID int64, text string) {
 func (s *Server) SetAudio(callID int64, audio []byte, name, typ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if callID >= 1 && callID <= int64(len(s.calls)) {
-		c := s.calls[callID-1]
+	if c := s.callLocked(callID); c != nil {
 		c.spec.Audio = append([]byte(nil), audio...)
 		if name != "" {
 			c.spec.AudioName = name
@@ -571,7 +583,16 @@ func (s *Server) SetAudio(callID int64, audio []byte, name, typ string) {
 	}
 }
 
-// Calls is the number of stored calls.
+// callLocked returns the stored call with the server's id, or nil when
+// there is none (never added, or pruned).
+func (s *Server) callLocked(id int64) *call {
+	if i := id - s.firstCall; i >= 0 && i < int64(len(s.calls)) {
+		return s.calls[i]
+	}
+	return nil
+}
+
+// Calls is the number of stored calls (pruned ones not counted).
 func (s *Server) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
