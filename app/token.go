@@ -533,6 +533,9 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, " — %s", b.Reason)
 	}
 	fmt.Fprintln(env.Stdout)
+	if b.Problem != "" {
+		fmt.Fprintf(env.Stdout, "Problem:     %s\n", b.Problem)
+	}
 	if b.Server != "" {
 		fmt.Fprintf(env.Stdout, "Server:      %s\n", b.Server)
 	}
