@@ -60,11 +60,12 @@ for _ in \$(seq 1 300); do
 done
 sleep 1.2
 import -window root build/out/screenshot.png
-# The history and talkgroup tabs, for more pictures.
-xdotool mousemove 175 21 click 1
+# The history and talkgroup tabs, for more pictures (the tabs sit under
+# the one-line demo-server banner).
+xdotool mousemove 180 66 click 1
 sleep 1
 import -window root build/out/screenshot-history.png
-xdotool mousemove 300 21 click 1
+xdotool mousemove 290 66 click 1
 sleep 1
 import -window root build/out/screenshot-talkgroups.png
 kill \$app; wait \$app || true

@@ -375,7 +375,10 @@ func (pw *playerWindow) update(v View, st player.State) {
 	if v.Reason != "" && v.Backend != event.StateConnected {
 		state += " — " + v.Reason
 	}
-	if v.Server != "" {
+	switch {
+	case v.Demo:
+		state += " · demo server"
+	case v.Server != "":
 		state += " · " + strings.TrimPrefix(strings.TrimPrefix(v.Server, "https://"), "http://")
 	}
 	if st.Replay > 0 {
