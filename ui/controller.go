@@ -203,6 +203,7 @@ func (c *Controller) Start(ctx context.Context) {
 	c.trayUp = isDesktop && (host || c.opts.TrayIcon)
 	if c.trayUp {
 		c.tray = newTrayMenu(c.Actions())
+		c.tray.show(c.View())
 		desk.SetSystemTrayMenu(c.tray.menu)
 	}
 	c.uiMu.Unlock()
