@@ -114,15 +114,27 @@ func SignIn(ctx context.Context, env *Env, serverURL, user, password string, rem
 }
 
 // loginError words a failed sign-in for the person at the terminal.
+// The cause stays reachable (errors.Is, errors.As) for the window, which
+// words it its own way.
 func loginError(server string, err error) error {
 	switch {
 	case backend.IsSignInAgain(err):
-		return fmt.Errorf("%s refused the user name or password; check them and try again (after 3 failures the server locks sign-in for 10 minutes)", server)
+		return &wordedError{fmt.Sprintf("%s refused the user name or password; check them and try again (after 3 failures the server locks sign-in for 10 minutes)", server), err}
 	case errors.Is(err, backend.ErrRateLimited):
-		return fmt.Errorf("%s is refusing sign-ins after too many failed attempts; wait 10 minutes and try again", server)
+		return &wordedError{fmt.Sprintf("%s is refusing sign-ins after too many failed attempts; wait 10 minutes and try again", server), err}
 	}
 	return fmt.Errorf("sign in to %s: %w", server, err)
 }
+
+// wordedError is an error with a message of its own for the reader that
+// still unwraps to its cause.
+type wordedError struct {
+	msg   string
+	cause error
+}
+
+func (e *wordedError) Error() string { return e.msg }
+func (e *wordedError) Unwrap() error { return e.cause }
 
 func readPassword(env *Env, fromStdin bool, user, server string) (string, error) {
 	if fromStdin {

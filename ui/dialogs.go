@@ -2,11 +2,15 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -32,25 +36,33 @@ type signInForm struct {
 // SignInMessage words a sign-in failure for the person at the window: what
 // happened and what to do.
 func SignInMessage(err error) string {
-	var ue *url.Error
 	if err == nil {
 		return ""
 	}
-	// The app's sign-in words these two for the command line without
-	// wrapping the backend's error, so they are known by their words too.
-	msg := err.Error()
+	var (
+		ue       *url.Error
+		opErr    *net.OpError
+		dnsErr   *net.DNSError
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		recordHd tls.RecordHeaderError
+	)
 	switch {
 	case errors.Is(err, ErrNeedsAccount):
 		return "This server has no public access: enter your user name and password."
-	case backend.IsSignInAgain(err) || strings.Contains(msg, "refused the user name or password"):
+	case backend.IsSignInAgain(err):
 		return "The server refused this user name or password. Check them and try again (after 3 failures the server locks sign-in for 10 minutes)."
-	case errors.Is(err, backend.ErrRateLimited) || strings.Contains(msg, "refusing sign-ins after too many failed attempts"):
+	case errors.Is(err, backend.ErrRateLimited):
 		return "Too many failed sign-ins: the server refuses sign-ins for a while. Wait 10 minutes, then try again."
 	case errors.Is(err, backend.ErrNotOpenScanner):
 		return "This address does not answer like an OpenScanner server. Check the URL (e.g. https://scanner.example.org)."
-	case strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "tls:"):
+	case errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid):
 		return "The server's TLS certificate is not trusted by this computer. Check the address, or ask the server's operator."
-	case errors.As(err, &ue) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no such host") || strings.Contains(err.Error(), "reach "):
+	case errors.As(err, &recordHd) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"): // net/http's own words, not a type
+		return "The server does not speak HTTPS at this address. Try http:// instead, or check the port."
+	case errors.As(err, &dnsErr) || errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ue):
 		return "The server cannot be reached. Check the address and your network connection."
 	}
 	return "Sign-in failed: " + err.Error()

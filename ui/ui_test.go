@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -498,15 +501,38 @@ func waitText(t *testing.T, l *widget.Label, want string) {
 }
 
 func TestSignInMessages(t *testing.T) {
-	for err, want := range map[error]string{
-		backend.ErrSignInAgain:    "refused",
-		backend.ErrRateLimited:    "10 minutes",
-		backend.ErrNotOpenScanner: "OpenScanner",
-		errors.New("reach scanner.example.org: dial tcp: connection refused"):    "cannot be reached",
-		errors.New("tls: failed to verify certificate: x509: unknown authority"): "certificate",
+	// Real failures, as the backend's sign-in meets them: a closed port and
+	// a TLS server this computer does not trust.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	_, refused := http.Get("http://" + closed + "/api/v1/health")
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	defer untrusted.Close()
+	_, badCert := http.Get(untrusted.URL)
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	_, notTLS := http.Get("https" + strings.TrimPrefix(plain.URL, "http"))
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{backend.ErrSignInAgain, "refused"},
+		{fmt.Errorf("scanner.example.org refused the user name or password: %w", backend.ErrSignInAgain), "refused"},
+		{backend.ErrRateLimited, "10 minutes"},
+		{backend.ErrNotOpenScanner, "OpenScanner"},
+		{fmt.Errorf("reach %s: %w", closed, refused), "cannot be reached"},
+		{fmt.Errorf("reach %s: %w", untrusted.Listener.Addr(), badCert), "certificate"},
+		{fmt.Errorf("reach %s: %w", plain.Listener.Addr(), notTLS), "does not speak HTTPS"},
 	} {
-		if got := SignInMessage(err); !strings.Contains(got, want) {
-			t.Errorf("%v → %q, want it to mention %q", err, got, want)
+		if tc.err == nil {
+			t.Fatalf("no error to word for %q", tc.want)
+		}
+		if got := SignInMessage(tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("%v → %q, want it to mention %q", tc.err, got, tc.want)
 		}
 	}
 }
