@@ -381,7 +381,7 @@ func (c *Controller) View() View {
 	server := c.server
 	c.mu.Unlock()
 	return View{
-		Backend: rep.Backend.State, Reason: rep.Backend.Reason, Server: rep.Backend.Server, User: rep.Backend.User,
+		Backend: rep.Backend.State, Reason: rep.Backend.Reason, Problem: rep.Backend.Problem, Server: rep.Backend.Server, User: rep.Backend.User,
 		Call: st.Call, Paused: st.Paused, Live: st.Live, Muted: st.Muted, Queue: st.Queue, Device: st.Device,
 		Listeners: rep.Backend.Listeners, SignedIn: server != "", Demo: c.opts.Demo || server == "",
 		Holding: st.Filter.Hold != nil,

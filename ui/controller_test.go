@@ -270,6 +270,21 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 	_ = f
 }
 
+func TestBackendProblemShowsInTheWindowHeader(t *testing.T) {
+	a := test.NewTempApp(t)
+	const problem = "the system keyring would not keep the renewed sign-in"
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, problem: problem}
+	c := New(Options{App: a, Feed: feed, Player: newFakePlayer(), Accounts: &fakeAccounts{server: "https://scanner.example.org"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); c.Wait() }()
+	c.Start(ctx)
+	if !strings.Contains(c.win.state.Text, problem) {
+		t.Errorf("window header %q does not show the problem", c.win.state.Text)
+	}
+	// The tray's tooltip (View.Tooltip) is checked in TestTrayStateAndTooltip:
+	// the test driver has no system tray.
+}
+
 func TestDemoBannerWithDemoFlagHasNoSignIn(t *testing.T) {
 	a := test.NewTempApp(t)
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected}

@@ -30,6 +30,7 @@ func (s TrayState) String() string {
 type View struct {
 	Backend   string // event.State…
 	Reason    string // why the backend is not connected
+	Problem   string // something to act on while the feed runs (event.Status.Problem)
 	Server    string
 	User      string
 	SignedIn  bool // an account (or public server) is configured
@@ -69,6 +70,9 @@ func (v View) Tooltip() string {
 	}
 	if v.Server != "" {
 		s += "\n" + v.Server
+	}
+	if v.Problem != "" {
+		s += "\n" + v.Problem
 	}
 	s += fmt.Sprintf("\n%d in queue", v.Queue)
 	return s

@@ -140,6 +140,7 @@ type fakeFeed struct {
 	calls   []event.Call
 	catalog event.Catalog
 	state   string
+	problem string
 }
 
 func (f *fakeFeed) Subscribe(n int) *hub.Subscriber {
@@ -169,7 +170,7 @@ func (f *fakeFeed) Catalog() event.Catalog {
 	return f.catalog.Clone()
 }
 func (f *fakeFeed) Status() relay.Report {
-	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4}}
+	return relay.Report{Backend: event.Status{State: f.state, Server: "https://scanner.example.org", Listeners: 4, Problem: f.problem}}
 }
 
 // memPrefs keeps settings as JSON, as config.json does.
@@ -220,8 +221,9 @@ func TestTrayStateAndTooltip(t *testing.T) {
 			t.Errorf("%+v: %v, want %v", tc.v, got, tc.want)
 		}
 	}
-	tip := View{Backend: event.StateConnected, Call: &c, Server: "https://scanner.example.org", Queue: 3}.Tooltip()
-	for _, want := range []string{"playing", "Fire Dispatch", "scanner.example.org", "3 in queue"} {
+	tip := View{Backend: event.StateConnected, Call: &c, Server: "https://scanner.example.org", Queue: 3,
+		Problem: "the system keyring would not keep the renewed sign-in"}.Tooltip()
+	for _, want := range []string{"playing", "Fire Dispatch", "scanner.example.org", "3 in queue", "keyring would not keep"} {
 		if !strings.Contains(tip, want) {
 			t.Errorf("tooltip %q lacks %q", tip, want)
 		}

@@ -375,6 +375,9 @@ func (pw *playerWindow) update(v View, st player.State) {
 	if v.Reason != "" && v.Backend != event.StateConnected {
 		state += " — " + v.Reason
 	}
+	if v.Problem != "" {
+		state += " — " + v.Problem
+	}
 	switch {
 	case v.Demo:
 		state += " · demo server"
