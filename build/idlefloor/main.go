@@ -1,3 +1,5 @@
+//go:build !headless
+
 // Command idlefloor is the smallest Fyne tray app: a hidden window with a
 // label and a tray menu, doing nothing. BenchmarkGUIIdle (app/) runs it
 // beside Earshot under the same display and session bus, so Earshot's idle
