@@ -9,6 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash build/deps.sh
+# Fyne reads the UI language from the environment and complains about the
+# C/POSIX locale, which is not a language tag; English is what it would
+# fall back to anyway.
+case "${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}" in
+"" | C | C.* | POSIX) unset LC_ALL LC_MESSAGES; export LANG=en_US.UTF-8 ;;
+esac
 mkdir -p build/out
 echo "Building Earshot…" >&2
 go build -o build/out/earshot .
