@@ -416,14 +416,18 @@ func FuzzControlBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		for _, path := range []string{"/v1/tokens", "/v1/tokens/t1/rotate", "/v1/tokens/rotate-all"} {
-			req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-			req.Host = "127.0.0.1:7373"
-			req.Header.Set("Authorization", "Bearer "+controlToken)
-			if contentType != "" && !strings.ContainsAny(contentType, "\r\n\x00") {
-				req.Header.Set("Content-Type", contentType)
+			post := func(body []byte) *httptest.ResponseRecorder {
+				req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+				req.Host = "127.0.0.1:7373"
+				req.Header.Set("Authorization", "Bearer "+controlToken)
+				if contentType != "" && !strings.ContainsAny(contentType, "\r\n\x00") {
+					req.Header.Set("Content-Type", contentType)
+				}
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, req)
+				return w
 			}
-			w := httptest.NewRecorder()
-			s.ServeHTTP(w, req)
+			w := post(body)
 			switch w.Code {
 			case http.StatusOK, http.StatusCreated:
 				if path == "/v1/tokens" {
@@ -441,7 +445,12 @@ func FuzzControlBody(f *testing.F) {
 				t.Fatalf("%s with %q: status %d", path, body, w.Code)
 			}
 			if len(body) >= 8 && w.Code >= 400 && bytes.Contains(w.Body.Bytes(), body) {
-				t.Fatalf("%s: the error echoes the request body", path)
+				// The server's own words may hold the bytes (a body of
+				// "applicat" and the message "… application/json"): it is an
+				// echo only when another body of that length makes them go.
+				if !bytes.Contains(post(bytes.Repeat([]byte{'#'}, len(body))).Body.Bytes(), body) {
+					t.Fatalf("%s: the error echoes the request body: %q", path, w.Body.Bytes())
+				}
 			}
 		}
 		// Each grace that decodes must be a non-negative duration.
