@@ -25,6 +25,27 @@ type keyTarget interface {
 	unfocus()
 }
 
+// passKey is what every wrapper does with a key: Escape leaves the control,
+// a shortcut goes to the window, Enter does the control's enter (if any)
+// and any other key goes to the control's own handling (if any).
+func passKey(keys keyTarget, e *fyne.KeyEvent, enter func(), other func(*fyne.KeyEvent)) {
+	switch {
+	case e.Name == fyne.KeyEscape:
+		keys.unfocus()
+	case keys.shortcutKey(e):
+	case e.Name == fyne.KeyReturn || e.Name == fyne.KeyEnter:
+		if enter != nil {
+			enter()
+		}
+	case other != nil:
+		other(e)
+	}
+}
+
+// space is the key event a control's own handling takes as "activate"
+// (a new one each time: handlers get a pointer).
+func space() *fyne.KeyEvent { return &fyne.KeyEvent{Name: fyne.KeySpace} }
+
 // keyCheck is a checkbox that passes shortcuts on; Enter toggles it.
 type keyCheck struct {
 	widget.Check
@@ -39,13 +60,11 @@ func newKeyCheck(keys keyTarget, label string, changed func(bool)) *keyCheck {
 }
 
 func (c *keyCheck) TypedKey(e *fyne.KeyEvent) {
-	switch {
-	case e.Name == fyne.KeyEscape:
-		c.keys.unfocus()
-	case c.keys.shortcutKey(e):
-	case (e.Name == fyne.KeyReturn || e.Name == fyne.KeyEnter) && !c.Disabled():
-		c.SetChecked(!c.Checked)
-	}
+	passKey(c.keys, e, func() {
+		if !c.Disabled() {
+			c.SetChecked(!c.Checked)
+		}
+	}, nil)
 }
 
 func (c *keyCheck) TypedRune(r rune) { c.keys.shortcutRune(r) }
@@ -64,13 +83,7 @@ func newKeyButton(keys keyTarget, label string, icon fyne.Resource, tapped func(
 }
 
 func (b *keyButton) TypedKey(e *fyne.KeyEvent) {
-	switch {
-	case e.Name == fyne.KeyEscape:
-		b.keys.unfocus()
-	case b.keys.shortcutKey(e):
-	case e.Name == fyne.KeyReturn || e.Name == fyne.KeyEnter:
-		b.Button.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
-	}
+	passKey(b.keys, e, func() { b.Button.TypedKey(space()) }, nil)
 }
 
 func (b *keyButton) TypedRune(r rune) { b.keys.shortcutRune(r) }
@@ -90,15 +103,7 @@ func newKeySelect(keys keyTarget, options []string, placeHolder string, changed 
 }
 
 func (s *keySelect) TypedKey(e *fyne.KeyEvent) {
-	switch {
-	case e.Name == fyne.KeyEscape:
-		s.keys.unfocus()
-	case s.keys.shortcutKey(e):
-	case e.Name == fyne.KeyReturn || e.Name == fyne.KeyEnter:
-		s.Select.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
-	default:
-		s.Select.TypedKey(e)
-	}
+	passKey(s.keys, e, func() { s.Select.TypedKey(space()) }, s.Select.TypedKey)
 }
 
 func (s *keySelect) TypedRune(r rune) { s.keys.shortcutRune(r) }
@@ -118,15 +123,14 @@ func newKeySlider(keys keyTarget, lo, hi float64) *keySlider {
 }
 
 func (s *keySlider) TypedKey(e *fyne.KeyEvent) {
-	switch {
-	case e.Name == fyne.KeyEscape:
-		s.keys.unfocus()
-	case s.keys.shortcutKey(e):
-	case e.Name == fyne.KeyUp:
-		s.Slider.TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
-	case e.Name == fyne.KeyDown:
-		s.Slider.TypedKey(&fyne.KeyEvent{Name: fyne.KeyLeft})
-	}
+	passKey(s.keys, e, nil, func(e *fyne.KeyEvent) {
+		switch e.Name {
+		case fyne.KeyUp:
+			s.Slider.TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
+		case fyne.KeyDown:
+			s.Slider.TypedKey(&fyne.KeyEvent{Name: fyne.KeyLeft})
+		}
+	})
 }
 
 func (s *keySlider) TypedRune(r rune) { s.keys.shortcutRune(r) }
@@ -146,15 +150,7 @@ func newKeyList(keys keyTarget, length func() int, create func() fyne.CanvasObje
 }
 
 func (l *keyList) TypedKey(e *fyne.KeyEvent) {
-	switch {
-	case e.Name == fyne.KeyEscape:
-		l.keys.unfocus()
-	case l.keys.shortcutKey(e):
-	case e.Name == fyne.KeyReturn || e.Name == fyne.KeyEnter:
-		l.List.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
-	default:
-		l.List.TypedKey(e)
-	}
+	passKey(l.keys, e, func() { l.List.TypedKey(space()) }, l.List.TypedKey)
 }
 
 func (l *keyList) TypedRune(r rune) { l.keys.shortcutRune(r) }
