@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,7 +26,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +33,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"earshot/build/internal/relayproc"
 	"earshot/relay/backend/backendtest"
 )
 
@@ -110,12 +108,8 @@ func run(ctx context.Context, o options) (*report, error) {
 
 	bin := o.bin
 	if bin == "" {
-		bin = filepath.Join(work, "earshot")
-		build := exec.CommandContext(ctx, "go", "build", "-tags", "headless", "-o", bin, ".")
-		build.Dir = moduleRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("build earshot: %w", err)
+		if bin, err = relayproc.BuildHeadless(ctx, work); err != nil {
+			return nil, err
 		}
 	}
 
@@ -134,7 +128,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err := os.WriteFile(filepath.Join(configDir, "config.json"), cfg, 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := relayproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +149,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	// Stop the relay (SIGINT) before waiting for it: deferred in the other
 	// order, Wait would wait for a relay nobody told to stop.
 	defer func() { stopRelay(); cmd.Wait() }()
-	token, err := readToken(stdout)
+	token, err := relayproc.ReadToken(stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +227,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss := rssBytes(cmd.Process.Pid); rss > maxRSS.Load() {
+			if rss := int64(relayproc.StatusMB(cmd.Process.Pid, "VmRSS") * (1 << 20)); rss > maxRSS.Load() {
 				maxRSS.Store(rss)
 			}
 			select {
@@ -243,7 +237,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 		}
 	}()
-	cpu0 := cpuTicks(cmd.Process.Pid)
+	cpu0 := relayproc.CPUSeconds(cmd.Process.Pid)
 	start := time.Now()
 	audio := backendtest.SynthWAV(1, 700, 8000)
 	interval := time.Duration(float64(time.Second) / o.rate)
@@ -262,7 +256,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
-	cpu1 := cpuTicks(cmd.Process.Pid)
+	cpu1 := relayproc.CPUSeconds(cmd.Process.Pid)
 	// Let the last events arrive, then stop the consumers.
 	deadline := time.Now().Add(5 * time.Second)
 	for deliveries.Load() < int64(n*o.consumers) && time.Now().Before(deadline) {
@@ -289,76 +283,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		rep.MaxMs = ms(latencies[len(latencies)-1])
 	}
 	rep.RelayRSSMB = float64(maxRSS.Load()) / (1 << 20)
-	rep.RelayCPUPercent = float64(cpu1-cpu0) / clockTicks / elapsed.Seconds() * 100
+	rep.RelayCPUPercent = (cpu1 - cpu0) / elapsed.Seconds() * 100
 	rep.Pass = rep.ConsumersShort == 0 && rep.ConsumersClosed == 0 && rep.P99ms <= 50 && rep.RelayRSSMB <= 120
 	return rep, nil
-}
-
-// readToken reads the relay's welcome until the live-feed URL and returns
-// the stream token in it (the first start prints it once).
-func readToken(r io.Reader) (string, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if _, after, ok := strings.Cut(line, "/v1/live?token="); ok {
-			tok := strings.TrimSpace(after)
-			if strings.HasPrefix(tok, "<") {
-				return "", errors.New("the relay printed no token: its registry was not fresh")
-			}
-			return tok, nil
-		}
-	}
-	return "", errors.New("the relay exited before printing its live-feed URL (is a Secret Service running? use build/with-keyring.sh)")
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func moduleRoot() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "."
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// rssBytes reads a process's resident set size from /proc.
-func rssBytes(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// clockTicks is USER_HZ, 100 on every Linux build Go supports.
-const clockTicks = 100
-
-// cpuTicks is a process's user+system CPU time in clock ticks.
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
 }

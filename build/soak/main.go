@@ -13,26 +13,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"earshot/build/internal/relayproc"
 )
 
 func main() {
@@ -112,15 +110,11 @@ func run(ctx context.Context, o options) (*report, error) {
 	defer os.RemoveAll(work)
 	bin := o.bin
 	if bin == "" {
-		bin = filepath.Join(work, "earshot")
-		build := exec.CommandContext(ctx, "go", "build", "-tags", "headless", "-o", bin, ".")
-		build.Dir = moduleRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("build earshot: %w", err)
+		if bin, err = relayproc.BuildHeadless(ctx, work); err != nil {
+			return nil, err
 		}
 	}
-	addr, err := freeAddr()
+	addr, err := relayproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +135,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	// Stop the relay (SIGINT) before waiting for it.
 	defer func() { stopRelay(); cmd.Wait() }()
-	token, err := readToken(stdout)
+	token, err := relayproc.ReadToken(stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +178,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}()
 
 	pid := cmd.Process.Pid
-	cpu0 := cpuTicks(pid)
+	cpu0 := relayproc.CPUSeconds(pid)
 	start := time.Now()
 	tick := time.NewTicker(o.every)
 	defer tick.Stop()
@@ -194,13 +188,13 @@ func run(ctx context.Context, o options) (*report, error) {
 			return nil, ctx.Err()
 		case <-tick.C:
 		}
-		s := sample{AtSeconds: time.Since(start).Seconds(), RSSMB: statusMB(pid, "VmRSS"), AnonMB: statusMB(pid, "RssAnon")}
+		s := sample{AtSeconds: time.Since(start).Seconds(), RSSMB: relayproc.StatusMB(pid, "VmRSS"), AnonMB: relayproc.StatusMB(pid, "RssAnon")}
 		rep.Samples = append(rep.Samples, s)
 		rep.MaxRSSMB = max(rep.MaxRSSMB, s.RSSMB)
 	}
 	elapsed := time.Since(start)
-	rep.CPUPercent = float64(cpuTicks(pid)-cpu0) / clockTicks / elapsed.Seconds() * 100
-	rep.FinalRSSMB = statusMB(pid, "VmRSS")
+	rep.CPUPercent = (relayproc.CPUSeconds(pid) - cpu0) / elapsed.Seconds() * 100
+	rep.FinalRSSMB = relayproc.StatusMB(pid, "VmRSS")
 	rep.MaxRSSMB = max(rep.MaxRSSMB, rep.FinalRSSMB)
 	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	c.Close()
@@ -231,71 +225,4 @@ func fetch(ctx context.Context, client *http.Client, url, token string) (int64, 
 		return n, fmt.Errorf("%s: %s", strings.TrimPrefix(url, "http://"), resp.Status)
 	}
 	return n, nil
-}
-
-// readToken reads the relay's welcome until the live-feed URL and returns
-// the stream token in it (the first start prints it once).
-func readToken(r io.Reader) (string, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if _, after, ok := strings.Cut(sc.Text(), "/v1/live?token="); ok {
-			tok := strings.TrimSpace(after)
-			if strings.HasPrefix(tok, "<") {
-				return "", errors.New("the relay printed no token: its registry was not fresh")
-			}
-			return tok, nil
-		}
-	}
-	return "", errors.New("the relay exited before printing its live-feed URL (is a Secret Service running? use build/with-keyring.sh)")
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func moduleRoot() string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "."
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// statusMB reads a memory figure (VmRSS, RssAnon) of a process, in MiB.
-func statusMB(pid int, field string) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
-
-// clockTicks is USER_HZ, 100 on every Linux build Go supports.
-const clockTicks = 100
-
-// cpuTicks is a process's user+system CPU time in clock ticks.
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
 }
