@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -266,23 +265,10 @@ func benchDial(b *testing.B, url string, hdr http.Header, jar http.CookieJar) *w
 	return c
 }
 
-func benchWaitCloseFrame(b *testing.B, c *websocket.Conn) {
-	for {
-		_, _, err := c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != closeTokenRevoked {
-			b.Fatalf("ended with %v, want close %d", err, closeTokenRevoked)
-		}
-		return
-	}
-}
 
 func benchOpenLive(b *testing.B, r *realRig, token string) func() {
 	c := benchDial(b, "ws"+strings.TrimPrefix(r.ts.URL, "http")+"/v1/live?token="+url.QueryEscape(token), nil, nil)
-	return func() { benchWaitCloseFrame(b, c) }
+	return func() { waitClosedByRevocation(b, c) }
 }
 
 func benchOpenWeb(b *testing.B, r *realRig, token string) func() {
@@ -293,7 +279,7 @@ func benchOpenWeb(b *testing.B, r *realRig, token string) func() {
 	}
 	resp.Body.Close()
 	c := benchDial(b, "ws"+strings.TrimPrefix(r.ts.URL, "http")+"/v1/live", http.Header{"Origin": {r.ts.URL}}, jar)
-	return func() { benchWaitCloseFrame(b, c) }
+	return func() { waitClosedByRevocation(b, c) }
 }
 
 func benchOpenAudio(b *testing.B, r *realRig, token string) func() {

@@ -17,7 +17,7 @@ import (
 // waitClosedByRevocation reads until the connection ends and checks it was
 // closed with the revocation code. The deadline only keeps a broken build
 // from hanging; how fast revocation acts is BenchmarkRevokeToClose's job.
-func waitClosedByRevocation(t *testing.T, c *websocket.Conn) {
+func waitClosedByRevocation(t testing.TB, c *websocket.Conn) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
