@@ -265,7 +265,6 @@ func benchDial(b *testing.B, url string, hdr http.Header, jar http.CookieJar) *w
 	return c
 }
 
-
 func benchOpenLive(b *testing.B, r *realRig, token string) func() {
 	c := benchDial(b, "ws"+strings.TrimPrefix(r.ts.URL, "http")+"/v1/live?token="+url.QueryEscape(token), nil, nil)
 	return func() { waitClosedByRevocation(b, c) }
