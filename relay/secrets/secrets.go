@@ -86,6 +86,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// secretServiceHint is what to check when the keyring fails: Earshot keeps
+// secrets only there, never in a file.
+const secretServiceHint = "is a Secret Service such as GNOME Keyring, KWallet or KeePassXC running and unlocked in this session?"
+
 // result carries a keyring call's outcome from its goroutine.
 type result struct {
 	v   string
@@ -124,8 +128,9 @@ func (s *Store) do(ctx context.Context, verb, key string, call func() (string, e
 		case errors.Is(err, keyring.ErrSetDataTooBig):
 			return "", fmt.Errorf("keyring item %q is too large for this keyring", key)
 		default:
-			// The library's errors describe D-Bus failures, never the value.
-			return "", fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
+			// The library's errors describe D-Bus failures, never the value;
+			// they mean little to a listener, so say what to check.
+			return "", fmt.Errorf("could not %s %q in the system keyring (%s): %w", verb, key, secretServiceHint, err)
 		}
 	case <-ctx.Done():
 		return "", s.timeoutError(ctx, verb, key)
@@ -134,7 +139,7 @@ func (s *Store) do(ctx context.Context, verb, key string, call func() (string, e
 
 func (s *Store) timeoutError(ctx context.Context, verb, key string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("could not %s %q: the system keyring did not answer within %s; is a Secret Service (GNOME Keyring, KWallet, KeePassXC) running and unlocked?", verb, key, s.timeout)
+		return fmt.Errorf("could not %s %q: the system keyring did not answer within %s (%s)", verb, key, s.timeout, secretServiceHint)
 	}
 	return fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, ctx.Err())
 }

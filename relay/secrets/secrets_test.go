@@ -307,7 +307,7 @@ func runWedgedChild(t *testing.T, test, busAddr, dir string) {
 	if err != nil {
 		t.Fatalf("child failed: %v\n%s", err, out)
 	}
-	if !bytes.Contains(out, []byte("did not answer within 500ms; is a Secret Service")) {
+	if !bytes.Contains(out, []byte("did not answer within 500ms (is a Secret Service")) {
 		t.Fatalf("child output lacks the timeout message:\n%s", out)
 	}
 	assertNowhere(t, dir, wedgedSecret)
@@ -355,5 +355,20 @@ func wedgedChild(t *testing.T) {
 	}
 	if err := s.Delete(ctx, "k"); err == nil {
 		t.Error("Delete succeeded against a wedged keyring")
+	}
+}
+
+// TestStore_FailureSaysWhatToCheck: the library's D-Bus errors mean little
+// to a listener, so a failed call says what to look at.
+func TestStore_FailureSaysWhatToCheck(t *testing.T) {
+	s := New("earshot-test", time.Second)
+	_, err := s.do(context.Background(), "write", "relay-instance", func() (string, error) {
+		return "", errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'")
+	})
+	if err == nil || !strings.Contains(err.Error(), "running and unlocked") || !strings.Contains(err.Error(), "relay-instance") {
+		t.Fatalf("error %v does not say which item and what to check", err)
+	}
+	if !strings.Contains(err.Error(), "failed to unlock") {
+		t.Fatalf("error %v lost its cause", err)
 	}
 }
