@@ -139,8 +139,10 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 	}()
 	f := &feed{emit: emit}
 	attempt := 0
+	lastBrief := false // the previous connection was welcomed but ended within stableConnection
 	for {
 		s.setStatus(event.StateConnecting, "", time.Time{})
+		began := time.Now()
 		connected, wait, err := s.session(ctx, f)
 		switch {
 		case ctx.Err() != nil:
@@ -151,7 +153,17 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 			return err
 		}
 		if connected {
-			attempt = 0
+			// A welcome resets the back-off, except when connections keep
+			// ending as soon as they are welcomed (a server that expires
+			// every session at once): from the second such in a row they
+			// count as failed attempts, so they get rarer too.
+			brief := time.Since(began) < stableConnection
+			if !brief || !lastBrief {
+				attempt = 0
+			}
+			lastBrief = brief
+		} else {
+			lastBrief = false
 		}
 		state := event.StateDisconnected
 		var rejected *rejectedError
@@ -178,6 +190,11 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 	}
 }
+
+// stableConnection is how long a welcomed connection must last for the
+// next reconnect to start the back-off from the bottom when the one before
+// it was brief too.
+const stableConnection = 10 * time.Second
 
 // backoff is the wait before reconnect attempt number attempt (0 first):
 // exponential from 500 ms, capped at 30 s, with "equal jitter" — a

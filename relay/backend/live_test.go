@@ -607,3 +607,46 @@ func backfilled(t *testing.T, col *collector, srv *backendtest.Server) {
 		return c.state() == event.StateConnected && srv.Counters().HistoryRequests >= 1
 	})
 }
+
+// TestSessionsExpiredAsSoonAsWelcomedBackOff: a server that welcomes every
+// connection and expires it at once (each with a refresh) would otherwise
+// be reconnected to twice a second forever; from the second brief
+// connection in a row the waits grow like failed attempts.
+func TestSessionsExpiredAsSoonAsWelcomedBackOff(t *testing.T) {
+	srv := fake(t, backendtest.Options{})
+	s, _ := signedIn(t, srv, Options{})
+	w := recordWaits(s, nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // expire every session as soon as the server authorized it
+		defer close(done)
+		seen := 0
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if c := srv.Counters().WSAuthorized; c > seen {
+				seen = c
+				srv.ExpireSessions()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	run(t, s)
+	const n = 10
+	got := w.until(t, n)[:n]
+	if got[0] > backoffBase {
+		t.Fatalf("first wait after a welcomed session expired = %v, want at most %v (waits %v)", got[0], backoffBase, got)
+	}
+	var total time.Duration
+	for _, d := range got {
+		total += d
+	}
+	// Ten attempts at the first-attempt wait would take at most 5 s; growing
+	// waits reach the 30 s cap (at least 15 s each) by the seventh.
+	if last := got[n-1]; last < backoffCap/2 || total < 40*time.Second {
+		t.Fatalf("waits %v (total %v): brief sessions are reconnected to without backing off", got, total)
+	}
+}
