@@ -213,11 +213,12 @@ func (r *Relay) handle(e event.Event) {
 		if e.Catalog == nil {
 			return
 		}
-		mine, theirs := e.Catalog.Clone(), e.Catalog.Clone()
+		// The event's catalog is the backend's copy for consumers; the
+		// relay keeps one of its own.
+		mine := e.Catalog.Clone()
 		r.mu.Lock()
 		r.catalog = mine
 		r.mu.Unlock()
-		e.Catalog = &theirs
 		r.hub.Publish(e)
 	}
 }
