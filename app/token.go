@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -16,7 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -310,15 +309,13 @@ func findRelay(ctx context.Context, env *Env) (*relayConn, error) {
 }
 
 // relayConn is one HTTP/1.1 connection to the relay, used for every request
-// of a command (requests take turns). It is never redialled: what proved
-// itself on it is what the requests reach.
+// of a command (net/http keeps it alive between them). It is never
+// redialled: what proved itself on it is what the requests reach.
 type relayConn struct {
-	mu   sync.Mutex
-	conn net.Conn
-	br   *bufio.Reader
-	addr string // as dialled
-	host string // the Host header the relay accepts
-	dead bool
+	conn   net.Conn
+	client *http.Client
+	addr   string // as dialled
+	host   string // the Host header the relay accepts
 }
 
 func newRelayConn(conn net.Conn) *relayConn {
@@ -329,7 +326,19 @@ func newRelayConn(conn net.Conn) *relayConn {
 			host = net.JoinHostPort("localhost", port)
 		}
 	}
-	return &relayConn{conn: conn, br: bufio.NewReader(conn), addr: addr, host: host}
+	var dialled atomic.Bool
+	transport := &http.Transport{
+		// The one connection, once; never a proxy, never a new dial.
+		DialContext: func(context.Context, string, string) (net.Conn, error) {
+			if dialled.Swap(true) {
+				return nil, errors.New("the connection to the relay is closed; run the command again")
+			}
+			return conn, nil
+		},
+		MaxConnsPerHost:    1,
+		DisableCompression: true,
+	}
+	return &relayConn{conn: conn, client: &http.Client{Transport: transport, Timeout: 10 * time.Second}, addr: addr, host: host}
 }
 
 func (c *relayConn) base() string { return "http://" + c.addr }
@@ -338,46 +347,23 @@ func (c *relayConn) base() string { return "http://" + c.addr }
 const maxRelayAnswer = 4 << 20
 
 // roundTrip sends req and reads the whole answer, within req's context
-// deadline (10 s without one).
+// and at most 10 s.
 func (c *relayConn) roundTrip(req *http.Request) (int, []byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dead {
-		return 0, nil, errors.New("the connection to the relay is closed; run the command again")
-	}
-	deadline, ok := req.Context().Deadline()
-	if !ok {
-		deadline = time.Now().Add(10 * time.Second)
-	}
-	_ = c.conn.SetDeadline(deadline)
-	stop := context.AfterFunc(req.Context(), func() { _ = c.conn.SetDeadline(time.Now()) })
-	defer stop()
 	req.Host = c.host
-	if err := req.Write(c.conn); err != nil {
-		c.dead = true
-		return 0, nil, err
-	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := c.client.Do(req)
 	if err != nil {
-		c.dead = true
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxRelayAnswer+1))
 	if err != nil || len(body) > maxRelayAnswer {
-		c.dead = true
 		return 0, nil, fmt.Errorf("read the relay's answer: %w", errors.Join(err, errors.New("answer too long or cut short")))
-	}
-	if resp.Close {
-		c.dead = true
 	}
 	return resp.StatusCode, body, nil
 }
 
 func (c *relayConn) Close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.dead = true
+	c.client.CloseIdleConnections()
 	c.conn.Close()
 }
 
@@ -418,11 +404,6 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 			return err
 		}
 		body = bytes.NewReader(b)
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.conn.base()+path, body)
 	if err != nil {
