@@ -153,6 +153,11 @@ func TestLogs_NoSecretInAFullRun(t *testing.T) {
 		t.Fatalf("login exit %d: %s", code, errOut.String())
 	}
 	token, base := runRelay(t, env, out, "-v")
+	t.Cleanup(func() {
+		if t.Failed() { // what the relay said, to tell why
+			t.Logf("relay log:\n%s", errOut.String())
+		}
+	})
 	secrets := []string{testPassword, token}
 	waitForAudio := func() {
 		t.Helper()
