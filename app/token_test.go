@@ -518,7 +518,10 @@ func TestToken_RotateAndRotateAllOnARunningRelay(t *testing.T) {
 // waitFor polls cond; the bound only keeps a broken build from hanging.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// A hang guard, not a timing: under a full parallel test run the shared
+	// keyring can take seconds per call (and the session retries a write
+	// it refused), so it is generous.
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
