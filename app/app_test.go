@@ -190,7 +190,7 @@ func runRelay(t *testing.T, env *Env, out *syncBuffer, args ...string) (token, b
 			t.Error("relay did not stop within 15s of cancel")
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard (see waitFor)
 	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 	for time.Now().Before(deadline) {
 		text := out.String()
