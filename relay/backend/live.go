@@ -139,7 +139,7 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 	}()
 	f := &feed{emit: emit}
 	attempt := 0
-	lastBrief := false // the previous connection was welcomed but ended within stableConnection
+	lastBrief := false // the last welcomed connection ended within stableConnection
 	for {
 		s.setStatus(event.StateConnecting, "", time.Time{})
 		began := time.Now()
@@ -157,13 +157,13 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 			// ending as soon as they are welcomed (a server that expires
 			// every session at once): from the second such in a row they
 			// count as failed attempts, so they get rarer too.
+			// (A connection refused before its welcome in between leaves
+			// the streak as it is: it counts as a failed attempt anyway.)
 			brief := time.Since(began) < stableConnection
 			if !brief || !lastBrief {
 				attempt = 0
 			}
 			lastBrief = brief
-		} else {
-			lastBrief = false
 		}
 		state := event.StateDisconnected
 		var rejected *rejectedError
