@@ -44,7 +44,10 @@ func TestSingleInstance_SecondLaunchShowsTheFirst(t *testing.T) {
 }
 
 func TestTrayHostDetection(t *testing.T) {
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	// The socket lives in the test's own directory, which is removed
+	// afterwards: a killed daemon leaves its socket behind in /tmp.
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
+		"--address=unix:dir="+t.TempDir())
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)

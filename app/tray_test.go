@@ -31,7 +31,10 @@ func (w *watcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
 // it and returns the bus address.
 func startPrivateSession(t testing.TB, home string) string {
 	t.Helper()
-	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	// The socket lives in the test's own directory, which is removed
+	// afterwards: a killed daemon leaves its socket behind in /tmp.
+	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
+		"--address=unix:dir="+t.TempDir())
 	out, _ := bus.StdoutPipe()
 	if err := bus.Start(); err != nil {
 		t.Fatalf("dbus-daemon (install with build/deps.sh): %v", err)
@@ -63,28 +66,54 @@ func startPrivateSession(t testing.TB, home string) string {
 	return addr
 }
 
-// startXvfb starts a virtual display and returns its name.
+// startXvfb starts a virtual display and returns its name. Xvfb picks a
+// free display number itself (-displayfd), so stale sockets and lock files
+// left in /tmp by an X server that was killed cannot exhaust a range of
+// numbers, and it is stopped with SIGTERM so it removes its own.
 func startXvfb(t testing.TB) string {
 	t.Helper()
-	for n := 90; n < 120; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			continue
-		}
-		display := fmt.Sprintf(":%d", n)
-		x := exec.Command("Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp")
-		if err := x.Start(); err != nil {
-			t.Fatalf("Xvfb (install with build/deps.sh): %v", err)
-		}
-		t.Cleanup(func() { x.Process.Kill(); x.Wait() })
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-				return display
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("Xvfb did not start")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free X display number")
+	defer r.Close()
+	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	x.ExtraFiles = []*os.File{w} // fd 3 in the child
+	var stderr strings.Builder
+	x.Stderr = &stderr
+	err = x.Start()
+	w.Close()
+	if err != nil {
+		t.Fatalf("Xvfb (install with build/deps.sh): %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { x.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		x.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			x.Process.Kill()
+			<-exited
+		}
+	})
+	number := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		number <- strings.TrimSpace(line)
+	}()
+	select {
+	case n := <-number:
+		if n == "" {
+			<-exited
+			t.Fatalf("Xvfb did not start:\n%s", stderr.String())
+		}
+		return ":" + n
+	case <-time.After(30 * time.Second):
+		x.Process.Kill()
+		<-exited // stderr is complete, and no longer written, once Wait returns
+		t.Fatalf("Xvfb announced no display within 30 s:\n%s", stderr.String())
+	}
 	return ""
 }
 

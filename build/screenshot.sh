@@ -39,10 +39,13 @@ else
   printf 'pcm.!default { type null }\nctl.!default { type hw card 0 }\n' > "$work/asound.conf"
 fi
 export ALSA_CONFIG_PATH="$work/asound.conf"
-Xvfb :87 -screen 0 1024x640x24 >/dev/null 2>&1 &
+# Xvfb picks a free display number itself and writes it to fd 3, so a
+# stale socket left by a killed X server cannot get in the way.
+Xvfb -displayfd 3 -screen 0 1024x640x24 3>"$work/display" >/dev/null 2>&1 &
 pids+=(\$!)
-export DISPLAY=:87
-sleep 1
+for _ in \$(seq 1 100); do [ -s "$work/display" ] && break; sleep 0.1; done
+export DISPLAY=":\$(tr -d '[:space:]' <"$work/display")"
+[ "\$DISPLAY" != ":" ] || { echo "Xvfb did not start" >&2; exit 1; }
 build/out/earshot --demo --listen 127.0.0.1:0 >"$work/earshot.log" 2>&1 &
 app=\$!
 pids+=(\$app)

@@ -110,6 +110,9 @@ func startChromium(t *testing.T, bin string) *cdpPage {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = nil, nil
+	// Chromium's singleton socket goes under TMPDIR; in the profile, it is
+	// removed with it instead of piling up in /tmp.
+	cmd.Env = append(os.Environ(), "TMPDIR="+profile)
 	// Its own process group, so the cleanup stops Chromium's helpers too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -14,7 +14,10 @@ import (
 // privateBus starts a dbus-daemon of its own and connects to it.
 func privateBus(t *testing.T) (*dbus.Conn, string) {
 	t.Helper()
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address")
+	// The socket lives in the test's own directory, which is removed
+	// afterwards: a killed daemon leaves its socket behind in /tmp.
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
+		"--address=unix:dir="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
