@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Earshot needs to build, run and test:
-# Fyne's cgo build (GL, X11, Wayland headers), ALSA headers for audio output,
+# Fyne's cgo build (GL, X11, Wayland headers), ALSA (libasound, which oto
+# loads at run time when no sound server answers) and PulseAudio (oto's first
+# choice; the tests play through a real one and through ALSA's null device),
 # a real Secret Service (gnome-keyring) on a private D-Bus, Xvfb for the UI,
 # ffmpeg for M4A/AAC decoding, and Chromium for the web-player browser test.
 # Safe to run again: it installs only what is missing.
@@ -10,7 +12,7 @@ packages=(
   gcc pkg-config
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev
   libxxf86vm-dev libwayland-dev libxkbcommon-dev wayland-protocols
-  libasound2-dev alsa-utils
+  libasound2-dev alsa-utils pulseaudio
   gnome-keyring libsecret-tools dbus dbus-x11
   xvfb xauth imagemagick xdotool
   ffmpeg espeak-ng

@@ -27,7 +27,9 @@ type Output interface {
 	Err() error
 }
 
-// OtoOutput plays through github.com/ebitengine/oto/v3 (ALSA on Linux).
+// OtoOutput plays through github.com/ebitengine/oto/v3: on Linux a
+// PulseAudio server (or PipeWire's) spoken to directly, else ALSA's
+// libasound loaded at run time; no cgo either way.
 // oto allows one context per process, so the app creates one OtoOutput and
 // hands it to one Player; the context is created when the Player starts, so
 // a missing device becomes player state rather than a startup failure.
@@ -172,9 +174,21 @@ func (o *OtoOutput) Err() error {
 	return nil
 }
 
-func deviceError(err error) error {
-	return fmt.Errorf("the sound device is not available: %w", err)
+// DeviceError says the sound output cannot be used. Error is the whole
+// chain, for the log (oto's words for both backends it tried: a socket
+// path, an ALSA call); Summary is what the listener is shown.
+type DeviceError struct{ Err error }
+
+func (e *DeviceError) Error() string { return "the sound device is not available: " + e.Err.Error() }
+func (e *DeviceError) Unwrap() error { return e.Err }
+
+// Summary says what is wrong and what to check, without the internals.
+func (e *DeviceError) Summary() string {
+	return "No sound: Earshot could open neither a sound server (PulseAudio or PipeWire) nor an ALSA device. " +
+		"Check that sound works on this computer; calls keep arriving and stay in History."
 }
+
+func deviceError(err error) error { return &DeviceError{Err: err} }
 
 // monoMix turns s16le stereo into s16le mono by averaging the channels.
 type monoMix struct {

@@ -17,17 +17,27 @@ import (
 const childEnv = "EARSHOT_PLAYER_TEST_CHILD"
 
 // runChild runs the named test in a child process with ALSA configured by
-// asoundConf, and returns its output.
-func runChild(t *testing.T, asoundConf string) string {
+// asoundConf, and returns its output. oto (v3.5) tries PulseAudio first, at
+// $XDG_RUNTIME_DIR/pulse/native, and falls back to ALSA: the child gets an
+// empty runtime directory (no sound server: ALSA it is) unless runtimeDir
+// names one with a server in it.
+func runChild(t *testing.T, asoundConf, runtimeDir string) string {
 	t.Helper()
-	conf := filepath.Join(t.TempDir(), "asound.conf")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "asound.conf")
 	if err := os.WriteFile(conf, []byte(asoundConf), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if runtimeDir == "" {
+		runtimeDir = filepath.Join(dir, "run")
+		if err := os.Mkdir(runtimeDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "ALSA_CONFIG_PATH="+conf)
+	cmd.Env = append(os.Environ(), childEnv+"=1", "ALSA_CONFIG_PATH="+conf, "XDG_RUNTIME_DIR="+runtimeDir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child test failed: %v\n%s", err, out)
@@ -35,54 +45,167 @@ func runChild(t *testing.T, asoundConf string) string {
 	return string(out)
 }
 
-// TestOtoOutput_PlaysThroughALSANull plays a real WAV call through the real
+// TestOtoOutput_PlaysThroughALSANull plays real WAV calls through the real
 // oto context into ALSA's null device, to the end.
 func TestOtoOutput_PlaysThroughALSANull(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
-		out := runChild(t, "pcm.!default { type null }\n")
-		if !strings.Contains(out, "PLAYED call 1") {
-			t.Fatalf("child did not report the call played:\n%s", out)
-		}
-		t.Log(strings.TrimSpace(grepLine(out, "PLAYED")))
+		out := runChild(t, "pcm.!default { type null }\n", "")
+		checkPlayedTwoCalls(t, out)
 		return
 	}
-	out, err := NewOtoOutput(DefaultRate, 2)
+	playTwoCallsWithAGap(t)
+}
+
+// TestOtoOutput_PlaysThroughPulseAudio plays real WAV calls through a real
+// PulseAudio server's null sink (what most desktops run, or PipeWire in its
+// place), oto's first choice. ALSA points at a card that does not exist, so
+// a call can only play through PulseAudio.
+func TestOtoOutput_PlaysThroughPulseAudio(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		runtimeDir := startPulseAudio(t)
+		out := runChild(t, "pcm.!default { type hw card 29 }\nctl.!default { type hw card 29 }\n", runtimeDir)
+		checkPlayedTwoCalls(t, out)
+		return
+	}
+	playTwoCallsWithAGap(t)
+}
+
+// startPulseAudio runs a PulseAudio server of the test's own with only a
+// null sink and the native protocol, and returns the runtime directory its
+// socket is in.
+func startPulseAudio(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("pulseaudio")
+	if err != nil {
+		t.Fatal("the PulseAudio output test needs pulseaudio; install it with build/deps.sh")
+	}
+	dir := t.TempDir()
+	runtimeDir := filepath.Join(dir, "run")
+	os.Mkdir(runtimeDir, 0o700)
+	cmd := exec.Command(bin, "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+		"--use-pid-file=no", "--disable-shm=yes",
+		"-L", "module-null-sink", "-L", "module-native-protocol-unix auth-anonymous=1")
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+dir,
+		"PULSE_STATE_PATH="+filepath.Join(dir, "state"), "PULSE_RUNTIME_PATH="+filepath.Join(runtimeDir, "pulse"))
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start pulseaudio: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	socket := filepath.Join(runtimeDir, "pulse", "native")
+	deadline := time.After(hangGuard)
+	for {
+		if _, err := os.Stat(socket); err == nil {
+			return runtimeDir
+		}
+		select {
+		case <-exited:
+			t.Fatalf("pulseaudio exited:\n%s", log.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("pulseaudio made no socket within %v:\n%s", hangGuard, log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func checkPlayedTwoCalls(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{"PLAYED call 1", "PLAYED call 2"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("child did not report %q:\n%s", want, out)
+		}
+		t.Log(strings.TrimSpace(grepLine(out, want)))
+	}
+}
+
+// suspendSeen is a real OtoOutput that reports each successful Suspend
+// and Resume, so a test can wait for the device to go idle.
+type suspendSeen struct {
+	*OtoOutput
+	events chan string
+}
+
+func (o suspendSeen) Suspend() error { return o.note("suspend", o.OtoOutput.Suspend()) }
+func (o suspendSeen) Resume() error  { return o.note("resume", o.OtoOutput.Resume()) }
+
+func (o suspendSeen) note(what string, err error) error {
+	if err == nil {
+		select {
+		case o.events <- what:
+		default:
+		}
+	}
+	return err
+}
+
+// playTwoCallsWithAGap (in the child) plays a call through a real
+// OtoOutput, waits for the player to suspend the idle device, and plays a
+// second: both must play to their end, the second after a real Resume.
+func playTwoCallsWithAGap(t *testing.T) {
+	oto, err := NewOtoOutput(DefaultRate, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, Options{Output: out, Tick: 20 * time.Millisecond})
-	call := h.audio.put(t, 1, fixture(t, "speech.wav"))
-	start := time.Now()
-	h.enqueue(call)
-	var maxPos, dur time.Duration
-	h.waitFor("the call to start", func(s State) bool {
-		if s.Call != nil {
-			maxPos, dur = s.Position, s.Duration
+	out := suspendSeen{OtoOutput: oto, events: make(chan string, 16)}
+	h := newHarness(t, Options{Output: out, Tick: 20 * time.Millisecond, SuspendAfter: 50 * time.Millisecond})
+	waitDevice := func(want string) {
+		t.Helper()
+		deadline := time.After(hangGuard)
+		for {
+			select {
+			case e := <-out.events:
+				if e == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("the device was never %sed", want)
+			}
 		}
-		return s.Call != nil || s.Device != ""
-	})
-	st := h.waitFor("the call to play to its end", func(s State) bool {
-		if s.Call != nil {
-			maxPos = max(maxPos, s.Position)
+	}
+	for id := int64(1); id <= 2; id++ {
+		waitDevice("suspend") // idle before each call
+		call := h.audio.put(t, id, fixture(t, "speech.wav"))
+		start := time.Now()
+		h.enqueue(call)
+		waitDevice("resume")
+		var maxPos, dur time.Duration
+		h.waitFor("the call to start", func(s State) bool {
+			if s.Call != nil {
+				maxPos, dur = s.Position, s.Duration
+			}
+			return s.Call != nil || s.Device != ""
+		})
+		st := h.waitFor("the call to play to its end", func(s State) bool {
+			if s.Call != nil {
+				maxPos = max(maxPos, s.Position)
+			}
+			return (s.Call == nil && s.Queue == 0) || s.Device != ""
+		})
+		if st.Device != "" || st.LastError != "" {
+			t.Fatalf("State = %+v", st)
 		}
-		return (s.Call == nil && s.Queue == 0) || s.Device != ""
-	})
-	if st.Device != "" || st.LastError != "" {
-		t.Fatalf("State = %+v", st)
+		if err := out.Err(); err != nil {
+			t.Fatalf("output error: %v", err)
+		}
+		// Informational only (never asserted): a null sink consumes audio
+		// at about real time.
+		fmt.Printf("PLAYED call %d (%v long) in %v; last position seen %v\n", id, dur, time.Since(start).Round(time.Millisecond), maxPos)
 	}
-	if err := out.Err(); err != nil {
-		t.Fatalf("output error: %v", err)
-	}
-	// Informational only (never asserted): the null device consumes audio
-	// at about real time.
-	fmt.Printf("PLAYED call 1 (%v long) in %v; last position seen %v\n", dur, time.Since(start).Round(time.Millisecond), maxPos)
 }
 
 // TestOtoOutput_MissingDeviceIsReported points ALSA at a sound card that
 // does not exist: the player must say so in State and keep working.
 func TestOtoOutput_MissingDeviceIsReported(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
-		out := runChild(t, "pcm.!default { type hw card 29 }\nctl.!default { type hw card 29 }\n")
+		out := runChild(t, "pcm.!default { type hw card 29 }\nctl.!default { type hw card 29 }\n", "")
 		if !strings.Contains(out, "DEVICE ERROR") {
 			t.Fatalf("child did not report a device error:\n%s", out)
 		}
@@ -103,6 +226,11 @@ func TestOtoOutput_MissingDeviceIsReported(t *testing.T) {
 	if out.Err() == nil {
 		t.Fatal("OtoOutput.Err() = nil after a failed start")
 	}
+	// The listener gets words, not oto's internals (they go to the log).
+	if strings.Contains(st.Device, "snd_pcm") || strings.Contains(st.Device, "dial unix") || !strings.Contains(st.Device, "No sound") {
+		t.Fatalf("State.Device = %q", st.Device)
+	}
+	fmt.Printf("LOGGED %s\n", out.Err())
 	fmt.Printf("DEVICE ERROR %s\n", st.Device)
 }
 

@@ -331,7 +331,11 @@ func (p *Player) setDevice(err error) {
 
 func (p *Player) setDeviceLocked(err error) {
 	msg := ""
-	if err != nil {
+	var de *DeviceError
+	switch {
+	case errors.As(err, &de):
+		msg = de.Summary() // the details go to the log below
+	case err != nil:
 		msg = err.Error()
 	}
 	if msg == p.device {
