@@ -459,3 +459,33 @@ func TestRefusedRefreshStopsRun(t *testing.T) {
 		t.Fatalf("counters %+v: exactly one refusal, no loop", c)
 	}
 }
+
+// TestAccountDisabledWhileListening: an admin disables the account while
+// the live feed is open. The socket lives until the server's 5-minute
+// account re-validation sends session.expired; the session's refresh is
+// then refused, and it stops with "sign in again" instead of retrying.
+func TestAccountDisabledWhileListening(t *testing.T) {
+	clock := backendtest.NewManualClock(time.Now())
+	srv := fake(t, backendtest.Options{Clock: clock})
+	s, _ := signedIn(t, srv, Options{})
+	col := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, col.emit) }()
+	col.waitFor(t, "connected", func(c *collector) bool { return c.state() == event.StateConnected })
+
+	srv.DisableUser(user, true)
+	clock.Advance(5 * time.Minute)
+	select {
+	case err := <-done:
+		if !IsSignInAgain(err) || s.Status().State != event.StateSignedOut {
+			t.Fatalf("Run = %v, status %v; want ErrSignInAgain and signed_out", err, s.Status())
+		}
+	case <-time.After(30 * time.Second): // a hang guard
+		t.Fatalf("Run still going after the account was disabled; status %+v", s.Status())
+	}
+	if c := srv.Counters(); c.RefreshFailures != 1 || c.WSAuthorized != 1 || c.Logins != 1 {
+		t.Fatalf("counters %+v: want one refused refresh, no reconnect, no new login", c)
+	}
+}

@@ -11,11 +11,13 @@
 // refresh_token cookies with their real attributes, the audio route's
 // Bearer → cookie → anonymous order, http.ServeContent audio, history,
 // uploads, first-message WebSocket auth, the per-address lockout in front
-// of login and refresh, and 1.1's inline CAL audio. Its clock and token
-// lifetimes are injectable, and it has hooks to drop broadcasts, close or
-// freeze sockets, expire sessions, refuse socket sign-ins, reject
-// connections, send raw frames, restart and count what clients did
-// (pings included). It also synthesizes real WAV audio.
+// of login and refresh, maxClients and per-user connection limits, the
+// 5-minute account re-validation of open sockets, and 1.1's inline CAL
+// audio. Its clock and token lifetimes are injectable, and it has hooks to
+// disable or expire accounts, drop broadcasts, close or freeze sockets,
+// expire sessions, refuse socket sign-ins, reject connections, send raw
+// frames, restart and count what clients did (pings included). It also
+// synthesizes real WAV audio.
 //
 // It owns only the fake: it must not invent routes or fields the real
 // server lacks (a route it does not know answers 404, is counted in
@@ -120,6 +122,11 @@ type Options struct {
 	// running on demo traffic for weeks does not hold every call's audio in
 	// memory. 0 keeps every call.
 	KeepCalls int
+	// MaxClients, when above 0, is the server's maxClients: a socket that
+	// would be one more than this many signed-in listeners gets a
+	// connection.rejected (MAX) frame and is closed. SetConnectionLimit sets
+	// a user's own limit, which works the same way.
+	MaxClients int
 }
 
 // Counters count what clients did.
@@ -138,6 +145,8 @@ type Counters struct {
 	WSConnects      int // WebSocket upgrades
 	WSAuthorized    int // sockets that passed first-message auth (or public)
 	WSRefused       int // sockets whose first-message auth was refused (session-expired frame)
+	WSRejected      int // sockets turned away with a connection.rejected frame (RejectNext, MaxClients, a user's limit)
+	WSRechecked     int // 5-minute account re-validations of open sockets
 	WSPings         int // pings received from clients
 	RateLimited     int // login and refresh requests answered 429 (the per-IP lockout)
 	Unhandled       int // requests to routes the real server does not have
@@ -189,6 +198,18 @@ type user struct {
 	password string
 	grants   map[int64]bool // radio system ids; nil = all
 	families []string       // live family ids, oldest first
+	// disabled and expires (zero: never) are the account's state, which
+	// login, refresh, token checks and the sockets' 5-minute re-validation
+	// consult; connLimit (0: none) caps the user's signed-in sockets.
+	disabled  bool
+	expires   time.Time
+	connLimit int
+}
+
+// accountValidLocked reports whether u may be signed in at now: the
+// account exists, is enabled and has not expired.
+func (s *Server) accountValidLocked(u *user, now time.Time) bool {
+	return s.users[u.name] == u && !u.disabled && (u.expires.IsZero() || now.Before(u.expires))
 }
 
 type family struct {
@@ -675,6 +696,39 @@ func (s *Server) FreezeSockets() {
 	}
 }
 
+// DisableUser disables (or, with false, re-enables) an account, as an
+// admin does: login and refresh answer 401 and its access tokens stop
+// working at once, but its open sockets stay up until their next 5-minute
+// account re-validation (by the server's clock), which closes them with a
+// session-expired frame.
+func (s *Server) DisableUser(username string, disabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		u.disabled = disabled
+	}
+}
+
+// SetAccountExpiry makes an account expire at t (zero: never), with the
+// same effects as DisableUser from that moment of the server's clock.
+func (s *Server) SetAccountExpiry(username string, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		u.expires = t
+	}
+}
+
+// SetConnectionLimit caps how many signed-in sockets a user may have at
+// once (0: no cap); one more gets a connection.rejected frame.
+func (s *Server) SetConnectionLimit(username string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		u.connLimit = n
+	}
+}
+
 // GrantSystems restricts user to the given radio systems (none given: all).
 func (s *Server) GrantSystems(username string, systemIDs ...int64) {
 	s.mu.Lock()
@@ -737,7 +791,7 @@ func (s *Server) userForAccessLocked(token string) (*user, string, bool) {
 		return nil, "", false
 	}
 	u := s.users[c.Username]
-	if u == nil {
+	if u == nil || !s.accountValidLocked(u, s.clock.Now()) {
 		return nil, "", false
 	}
 	return u, famID, true

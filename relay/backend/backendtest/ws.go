@@ -19,6 +19,9 @@ type wsClient struct {
 	user   *user
 	family string
 	send   chan []byte
+	// recheckAt is when (by the server's clock) the socket's account is
+	// next re-validated; s.mu guards it.
+	recheckAt time.Time
 	// frozen: the socket has gone silent (FreezeSockets): nothing is
 	// written to it and its pings go unanswered.
 	frozen atomic.Bool
@@ -82,6 +85,12 @@ const (
 	wsReadLimit  = 64 << 10
 	wsQueueLen   = 256
 	wsWriteLimit = 10 * time.Second
+	// wsRecheckEvery is the real server's account re-validation interval
+	// for open sockets, on the server's clock; wsRecheckPoll is how often
+	// (in real time) the fake looks at that clock, so a test's ManualClock
+	// moved past a re-validation is noticed promptly.
+	wsRecheckEvery = 5 * time.Minute
+	wsRecheckPoll  = 100 * time.Millisecond
 )
 
 func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, v1 bool) {
@@ -129,7 +138,10 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 		return nil
 	})
 	if reject {
-		_ = c.write(frame(v1, "connection.rejected", "MAX", map[string]any{"reason": reason}, nil))
+		s.mu.Lock()
+		s.counters.WSRejected++
+		s.mu.Unlock()
+		c.reject(reason)
 		return
 	}
 	if !s.opts.PublicAccess {
@@ -162,7 +174,14 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 		s.mu.Unlock()
 		return
 	}
+	if s.overCapacityLocked(c.user) {
+		s.counters.WSRejected++
+		s.mu.Unlock()
+		c.reject("max_clients")
+		return
+	}
 	s.counters.WSAuthorized++
+	c.recheckAt = s.clock.Now().Add(wsRecheckEvery)
 	welcome := map[string]any{"version": s.opts.Version, "branding": "", "email": ""}
 	c.send <- frame(v1, "connection.welcome", "VER", welcome, welcome)
 	c.send <- s.configFrameLocked(c)
@@ -190,6 +209,8 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 	}()
 	ping := time.NewTicker(wsPingEvery)
 	defer ping.Stop()
+	recheck := time.NewTicker(wsRecheckPoll)
+	defer recheck.Stop()
 	defer func() {
 		s.mu.Lock()
 		if _, ok := s.clients[c]; ok {
@@ -204,6 +225,11 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 		select {
 		case <-done:
 			return
+		case <-recheck.C:
+			if s.accountLapsed(c) {
+				c.expire()
+				return
+			}
 		case <-ping.C:
 			if c.frozen.Load() {
 				continue
@@ -223,6 +249,52 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 			}
 		}
 	}
+}
+
+// reject sends a connection.rejected frame and lets the handler close.
+func (c *wsClient) reject(reason string) {
+	_ = c.write(frame(c.v1, "connection.rejected", "MAX", map[string]any{"reason": reason}, nil))
+}
+
+// overCapacityLocked reports whether one more signed-in socket for u (nil:
+// anonymous) would pass the server's maxClients or u's own limit.
+func (s *Server) overCapacityLocked(u *user) bool {
+	if s.opts.MaxClients > 0 && len(s.clients) >= s.opts.MaxClients {
+		return true
+	}
+	if u == nil || u.connLimit <= 0 {
+		return false
+	}
+	n := 0
+	for c := range s.clients {
+		if c.user == u {
+			n++
+		}
+	}
+	return n >= u.connLimit
+}
+
+// accountLapsed runs a socket's 5-minute account re-validation when it is
+// due, and reports whether the account is no longer valid (disabled,
+// expired or deleted); the caller then closes the socket with a
+// session-expired frame. Anonymous sockets have no account to check.
+func (s *Server) accountLapsed(c *wsClient) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if c.user == nil || now.Before(c.recheckAt) {
+		return false
+	}
+	s.counters.WSRechecked++
+	c.recheckAt = now.Add(wsRecheckEvery)
+	if s.accountValidLocked(c.user, now) {
+		return false
+	}
+	if _, ok := s.clients[c]; ok {
+		delete(s.clients, c)
+		s.broadcastCountLocked()
+	}
+	return true
 }
 
 // authFrame checks a first message: a JSON array whose first element is
