@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -421,3 +422,48 @@ func assertNoSecretInFiles(t *testing.T, secretValues []string, dirs ...string) 
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRelay_OneProcessPerAccount: a second relay on the same configuration
+// and account refuses to start (it would spend the first one's refresh
+// token and get both signed out), says which process holds the account,
+// and touches nothing on the server; once the first stops, it starts.
+func TestRelay_OneProcessPerAccount(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	env, out, _ := testEnv(t, testPassword+"\n")
+	if code := Run(context.Background(), env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
+		t.Fatalf("login exit %d", code)
+	}
+	ctx, stopFirst := context.WithCancel(context.Background())
+	defer stopFirst()
+	firstDone := make(chan int, 1)
+	go func() { firstDone <- Run(ctx, env, []string{"relay", "--listen", "127.0.0.1:0"}) }()
+	waitFor(t, "the first relay to start", func() bool { return strings.Contains(out.String(), "listening on") })
+	before := fake.Counters()
+
+	out2, err2 := &syncBuffer{}, &syncBuffer{}
+	env2 := *env
+	env2.Stdout, env2.Stderr = out2, err2
+	if code := Run(context.Background(), &env2, []string{"relay", "--listen", "127.0.0.1:0"}); code == ExitOK {
+		t.Fatal("a second relay on the same account started")
+	}
+	msg := err2.String()
+	if !strings.Contains(msg, "already signed in to "+fake.URL()+" as "+testUser) || !strings.Contains(msg, fmt.Sprintf("process %d", os.Getpid())) {
+		t.Fatalf("second relay said: %s", msg)
+	}
+	if after := fake.Counters(); after.Refreshes != before.Refreshes || after.Logins != before.Logins {
+		t.Fatalf("the refused relay talked to the server: %+v then %+v", before, after)
+	}
+
+	stopFirst()
+	<-firstDone
+	ctx3, stop3 := context.WithCancel(context.Background())
+	defer stop3()
+	out3 := &syncBuffer{}
+	env3 := *env
+	env3.Stdout = out3
+	done3 := make(chan int, 1)
+	go func() { done3 <- Run(ctx3, &env3, []string{"relay", "--listen", "127.0.0.1:0"}) }()
+	waitFor(t, "the relay to start once the first stopped", func() bool { return strings.Contains(out3.String(), "listening on") })
+	stop3()
+	<-done3
+}

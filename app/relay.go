@@ -257,6 +257,11 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 
 	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: log.With("part", "backend")}
 	if cfg.User != "" {
+		lock, err := lockAccount(env.ConfigDir, cfg)
+		if err != nil {
+			return nil, "", "", err
+		}
+		inst.cleanup = append(inst.cleanup, func() { lock.Close() })
 		keys := env.keyring()
 		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
 		switch {
@@ -285,6 +290,33 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	// One cache per server and account: call ids are only unique within a server.
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
 	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+}
+
+// accountLockFile, in the configuration directory, is held (flock) by the
+// one process signed in with this configuration's account.
+const accountLockFile = "account.lock"
+
+// lockAccount makes this process the only one signed in with cfg's account
+// from this configuration. Two would share one refresh-token family: when
+// one rotates the token, the other's copy is spent, and OpenScanner takes a
+// spent token presented again (after its 30 s grace) as stolen and signs
+// out both. The kernel releases the lock however the process ends.
+func lockAccount(dir string, cfg *Config) (*os.File, error) {
+	path := filepath.Join(dir, accountLockFile)
+	lock, err := lockInstance(path)
+	if err != nil {
+		return nil, err
+	}
+	if lock == nil {
+		pid := "?"
+		if b, err := os.ReadFile(path); err == nil && len(b) < 32 {
+			pid = strings.TrimSpace(string(b))
+		}
+		return nil, fmt.Errorf("another Earshot (process %s) is already signed in to %s as %s with this configuration; "+
+			"a second would sign both out (OpenScanner takes a refresh token used twice as stolen). "+
+			"Use that one's relay (`earshot status` says where it is), or stop it first", pid, cfg.Server, cfg.User)
+	}
+	return lock, nil
 }
 
 // printWelcome tells the user where the relay is. The first time (no stream
