@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"earshot/ui/player/pulsetest"
 )
 
 // The real-output tests run in a child process of the test binary: oto
@@ -62,58 +64,12 @@ func TestOtoOutput_PlaysThroughALSANull(t *testing.T) {
 // a call can only play through PulseAudio.
 func TestOtoOutput_PlaysThroughPulseAudio(t *testing.T) {
 	if os.Getenv(childEnv) == "" {
-		runtimeDir := startPulseAudio(t)
+		runtimeDir := pulsetest.Start(t)
 		out := runChild(t, "pcm.!default { type hw card 29 }\nctl.!default { type hw card 29 }\n", runtimeDir)
 		checkPlayedTwoCalls(t, out)
 		return
 	}
 	playTwoCallsWithAGap(t)
-}
-
-// startPulseAudio runs a PulseAudio server of the test's own with only a
-// null sink and the native protocol, and returns the runtime directory its
-// socket is in.
-func startPulseAudio(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("pulseaudio")
-	if err != nil {
-		t.Fatal("the PulseAudio output test needs pulseaudio; install it with build/deps.sh")
-	}
-	dir := t.TempDir()
-	runtimeDir := filepath.Join(dir, "run")
-	os.Mkdir(runtimeDir, 0o700)
-	cmd := exec.Command(bin, "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-		"--use-pid-file=no", "--disable-shm=yes",
-		"-L", "module-null-sink", "-L", "module-native-protocol-unix auth-anonymous=1")
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+dir,
-		"PULSE_STATE_PATH="+filepath.Join(dir, "state"), "PULSE_RUNTIME_PATH="+filepath.Join(runtimeDir, "pulse"))
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pulseaudio: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	socket := filepath.Join(runtimeDir, "pulse", "native")
-	deadline := time.After(hangGuard)
-	for {
-		if _, err := os.Stat(socket); err == nil {
-			return runtimeDir
-		}
-		select {
-		case <-exited:
-			t.Fatalf("pulseaudio exited:\n%s", log.String())
-		case <-deadline:
-			cmd.Process.Kill()
-			<-exited
-			t.Fatalf("pulseaudio made no socket within %v:\n%s", hangGuard, log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 func checkPlayedTwoCalls(t *testing.T, out string) {
