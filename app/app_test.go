@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -466,4 +467,19 @@ func TestRelay_OneProcessPerAccount(t *testing.T) {
 	waitFor(t, "the relay to start once the first stopped", func() bool { return strings.Contains(out3.String(), "listening on") })
 	stop3()
 	<-done3
+}
+
+func TestRelay_PortInUseSaysSoAndHowToChooseAnother(t *testing.T) {
+	env, _, errOut := testEnv(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if code := Run(context.Background(), env, []string{"relay", "--demo", "--listen", ln.Addr().String()}); code == ExitOK {
+		t.Fatal("the relay started on a port another program holds")
+	}
+	if msg := errOut.String(); !strings.Contains(msg, ln.Addr().String()+" is already in use") || !strings.Contains(msg, "--listen") {
+		t.Fatalf("stderr: %s", msg)
+	}
 }

@@ -57,6 +57,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	log := newLogger(env.Stderr, f.verbose)
 	g := &gui{ctx: ctx, env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}}
 	if err := g.startRelay(ctx); err != nil {
+		showStartupError(ctx, err)
 		return err
 	}
 	defer g.stopRelay()
@@ -124,6 +125,25 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	close(ran)
 	stopUI()
 	return nil
+}
+
+// showStartupError shows why the relay could not start in a window of its
+// own until the user quits (or ctx ends): a launch from a desktop menu has
+// no terminal to read the error in.
+func showStartupError(ctx context.Context, err error) {
+	a := fyneapp.NewWithID(AppID)
+	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
+	ui.StartupErrorWindow(a, err).Show()
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case <-ctx.Done():
+			fyne.Do(a.Quit)
+		case <-ran:
+		}
+	}()
+	a.Run()
 }
 
 // gui holds the relay the window shows; signing in or out restarts it.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"earshot/relay"
 	"earshot/relay/backend"
@@ -198,8 +199,11 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 	inst.cleanup = append(inst.cleanup, srv.Close) // Serve closes it too; this covers a start that fails
 
 	ln, err := net.Listen("tcp", listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s is already in use by another program (another Earshot?); stop it, or pick another address with --listen or \"listen\" in config.json: %w", listen, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another Earshot running? use --listen to pick another address)", listen, err)
+		return nil, fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	inst.Addr = ln.Addr().String()
 	withdraw, err := announce(ctx, env, inst.Addr, instanceSecret)
