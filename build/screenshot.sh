@@ -2,7 +2,9 @@
 # Starts Earshot in demo mode under Xvfb (with a throwaway keyring and
 # configuration) and saves pictures of the window for the README:
 # build/out/screenshot.png (a call playing), screenshot-history.png and
-# screenshot-talkgroups.png.
+# screenshot-talkgroups.png, and, when a tray host is installed
+# (xfce4-panel; build/deps.sh does not install it), screenshot-tray.png: the
+# tray menu as the panel draws it from Earshot's D-Bus menu.
 #
 # Sound goes to a PulseAudio null sink (build/deps.sh installs pulseaudio;
 # oto speaks its protocol directly), which plays in real time, so the picture
@@ -15,6 +17,39 @@ go build -o build/out/earshot .
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# A panel of one status tray at the bottom of the screen, clear of the
+# window (640×560 at the top left), for the tray picture.
+mkdir -p "$work/xdg/xfce4/xfconf/xfce-perchannel-xml"
+cat > "$work/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-panel.xml" <<'PANEL'
+<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=8;x=512;y=624"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="32"/>
+      <property name="plugin-ids" type="array">
+        <value type="int" value="1"/>
+        <value type="int" value="2"/>
+      </property>
+    </property>
+  </property>
+  <property name="plugins" type="empty">
+    <property name="plugin-1" type="string" value="separator">
+      <property name="expand" type="bool" value="true"/>
+      <property name="style" type="uint" value="0"/>
+    </property>
+    <property name="plugin-2" type="string" value="systray">
+      <property name="icon-size" type="int" value="22"/>
+    </property>
+  </property>
+</channel>
+PANEL
+xfconfd=/usr/lib/x86_64-linux-gnu/xfce4/xfconf/xfconfd
 
 cat > "$work/inside.sh" <<INSIDE
 #!/usr/bin/env bash
@@ -38,9 +73,28 @@ pids+=(\$!)
 for _ in \$(seq 1 100); do [ -s "$work/display" ] && break; sleep 0.1; done
 export DISPLAY=":\$(tr -d '[:space:]' <"$work/display")"
 [ "\$DISPLAY" != ":" ] || { echo "Xvfb did not start" >&2; exit 1; }
+has_owner() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:"\$1" 2>/dev/null | grep -q true
+}
+tray=0
+if command -v xfce4-panel >/dev/null && [ -x "$xfconfd" ]; then
+  # xfconfd is started by hand so that it reads this panel's settings.
+  XDG_CONFIG_HOME="$work/xdg" "$xfconfd" >"$work/xfconfd.log" 2>&1 &
+  pids+=(\$!)
+  XDG_CONFIG_HOME="$work/xdg" xfce4-panel >"$work/panel.log" 2>&1 &
+  pids+=(\$!)
+  for _ in \$(seq 1 100); do has_owner org.kde.StatusNotifierWatcher && { tray=1; break; }; sleep 0.2; done
+fi
 build/out/earshot --demo --listen 127.0.0.1:0 >"$work/earshot.log" 2>&1 &
 app=\$!
 pids+=(\$app)
+if [ \$tray = 1 ]; then
+  # With a tray host the window starts hidden in the tray; raise it (MPRIS).
+  for _ in \$(seq 1 100); do has_owner org.mpris.MediaPlayer2.earshot && break; sleep 0.1; done
+  dbus-send --session --type=method_call --dest=org.mpris.MediaPlayer2.earshot /org/mpris/MediaPlayer2 \
+    org.mpris.MediaPlayer2.Raise
+fi
 # Let a few demo calls arrive, then wait (through MPRIS, on this private
 # session bus) until one is playing, so the picture shows a call.
 sleep "\${SCREENSHOT_WAIT:-8}"
@@ -63,8 +117,20 @@ import -window root build/out/screenshot-history.png
 xdotool mousemove 290 66 click 1
 sleep 1
 import -window root build/out/screenshot-talkgroups.png
+if [ \$tray = 1 ]; then
+  # The tray icon sits at the right end of the panel; a click opens its menu.
+  xdotool mousemove 1012 624 click 1
+  sleep 1.5
+  import -window root -crop 400x320+624+320 +repage build/out/screenshot-tray.png
+  xdotool key Escape
+fi
 kill \$app; wait \$app || true
 INSIDE
 chmod +x "$work/inside.sh"
 build/with-keyring.sh "$work/inside.sh"
 echo "Saved build/out/screenshot.png, screenshot-history.png, screenshot-talkgroups.png"
+if [ -e build/out/screenshot-tray.png ] && [ build/out/screenshot-tray.png -nt "$work/inside.sh" ]; then
+  echo "Saved build/out/screenshot-tray.png"
+else
+  echo "No tray picture: install xfce4-panel for one (apt-get install --no-install-recommends xfce4-panel)"
+fi

@@ -68,7 +68,10 @@ func (v View) Tooltip() string {
 	if v.Call != nil && !v.Paused {
 		s += ": " + callTitle(*v.Call)
 	}
-	if v.Server != "" {
+	switch {
+	case v.Demo: // its address is a throwaway loopback port: name it instead
+		s += "\nthe built-in demo server"
+	case v.Server != "":
 		s += "\n" + v.Server
 	}
 	if v.Problem != "" {

@@ -228,6 +228,11 @@ func TestTrayStateAndTooltip(t *testing.T) {
 			t.Errorf("tooltip %q lacks %q", tip, want)
 		}
 	}
+	// The demo server's address is a throwaway port: the tooltip names it.
+	demo := View{Backend: event.StateConnected, Server: "http://127.0.0.1:37539", Demo: true}.Tooltip()
+	if !strings.Contains(demo, "demo server") || strings.Contains(demo, "127.0.0.1") {
+		t.Errorf("demo tooltip %q", demo)
+	}
 }
 
 func TestTrayMenuItemsAndActions(t *testing.T) {
