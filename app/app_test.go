@@ -430,7 +430,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // and touches nothing on the server; once the first stops, it starts.
 func TestRelay_OneProcessPerAccount(t *testing.T) {
 	fake := newFake(t, backendtest.Options{})
-	env, out, _ := testEnv(t, testPassword+"\n")
+	env, _, _ := testEnv(t, testPassword+"\n")
 	if code := Run(context.Background(), env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
 		t.Fatalf("login exit %d", code)
 	}
@@ -438,7 +438,9 @@ func TestRelay_OneProcessPerAccount(t *testing.T) {
 	defer stopFirst()
 	firstDone := make(chan int, 1)
 	go func() { firstDone <- Run(ctx, env, []string{"relay", "--listen", "127.0.0.1:0"}) }()
-	waitFor(t, "the first relay to start", func() bool { return strings.Contains(out.String(), "listening on") })
+	// Once its live feed is up, the first relay's session is done with the
+	// server for now: what the counters do next is the second one's.
+	waitFor(t, "the first relay's live feed", func() bool { return fake.Counters().WSAuthorized == 1 })
 	before := fake.Counters()
 
 	out2, err2 := &syncBuffer{}, &syncBuffer{}

@@ -336,14 +336,18 @@ func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, la
 		}
 		token, fresh = t, true
 	}
-	fmt.Fprintf(w, "Earshot relay for %s, listening on %s\n", label, base)
-	fmt.Fprintf(w, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
-	fmt.Fprintf(w, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
-	fmt.Fprintf(w, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
+	// One write: whoever reads the output (a person, a script waiting for
+	// "listening on") sees the welcome whole, never half of it.
+	var b strings.Builder
+	fmt.Fprintf(&b, "Earshot relay for %s, listening on %s\n", label, base)
+	fmt.Fprintf(&b, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
+	fmt.Fprintf(&b, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
+	fmt.Fprintf(&b, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
 	if fresh {
-		fmt.Fprintln(w, "This stream token (named \"default\") is shown only once: keep it. Programs can also send it as")
-		fmt.Fprintln(w, "\"Authorization: Bearer <token>\" instead of ?token=.")
+		b.WriteString("This stream token (named \"default\") is shown only once: keep it. Programs can also send it as\n")
+		b.WriteString("\"Authorization: Bearer <token>\" instead of ?token=.\n")
 	}
+	_, _ = io.WriteString(w, b.String()) // a closed stdout must not stop the relay
 	return nil
 }
 
