@@ -238,7 +238,7 @@ func (m *Manager) mutate(ctx context.Context, fn func(*registry) error) error {
 		return err
 	}
 	defer unlock()
-	reg, err := m.file.read()
+	reg, _, err := m.file.read()
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,8 @@ func (m *Manager) mutate(ctx context.Context, fn func(*registry) error) error {
 		return err
 	}
 	dropped := pruneKeys(&reg, m.now())
-	if err := m.file.write(reg); err != nil {
+	written, err := m.file.write(reg)
+	if err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -258,6 +259,9 @@ func (m *Manager) mutate(ctx context.Context, fn func(*registry) error) error {
 	}
 	m.mu.Unlock()
 	err = m.install(ctx, reg, true)
+	if err == nil {
+		m.file.markSeen(written)
+	}
 	for _, kid := range dropped {
 		if derr := m.store.Delete(ctx, keyItem(kid)); derr != nil {
 			m.log.Warn("could not delete a retired stream-token signing key from the keyring", "key", kid, "err", derr)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,9 +51,11 @@ type registryFile struct {
 	seen   fileStamp // what this process last read or wrote
 }
 
-func (f *registryFile) setSeen(fi os.FileInfo) {
+// markSeen records st as what this process has installed: the file is not
+// "changed" for it until the file's stamp differs from st.
+func (f *registryFile) markSeen(st fileStamp) {
 	f.seenMu.Lock()
-	f.seen = stampOf(fi)
+	f.seen = st
 	f.seenMu.Unlock()
 }
 
@@ -64,7 +67,8 @@ type fileStamp struct {
 
 func stampOf(fi os.FileInfo) fileStamp {
 	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
-	if sys, ok := fi.Sys().(*unix.Stat_t); ok {
+	// os.Stat's Sys is a *syscall.Stat_t (not x/sys/unix's type).
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino = sys.Ino
 	}
 	return st
@@ -124,79 +128,87 @@ func (f *registryFile) lock(ctx context.Context) (func(), error) {
 
 // read loads the registry; a missing file is an empty registry. A file
 // others can write is refused: whoever can edit it can mint access.
-func (f *registryFile) read() (registry, error) {
+func (f *registryFile) read() (registry, fileStamp, error) {
 	fh, err := os.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return registry{Version: 1}, nil
+		return registry{Version: 1}, fileStamp{}, nil
 	}
 	if err != nil {
-		return registry{}, fmt.Errorf("read the token registry: %w", err)
+		return registry{}, fileStamp{}, fmt.Errorf("read the token registry: %w", err)
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
-		return registry{}, fmt.Errorf("read the token registry: %w", err)
+		return registry{}, fileStamp{}, fmt.Errorf("read the token registry: %w", err)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return registry{}, fmt.Errorf("%s can be changed by other users (mode %v); fix it with `chmod 600 %s`", f.path, fi.Mode().Perm(), f.path)
+		return registry{}, fileStamp{}, fmt.Errorf("%s can be changed by other users (mode %v); fix it with `chmod 600 %s`", f.path, fi.Mode().Perm(), f.path)
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxRegistryBytes+1))
 	if err != nil {
-		return registry{}, fmt.Errorf("read the token registry: %w", err)
+		return registry{}, fileStamp{}, fmt.Errorf("read the token registry: %w", err)
 	}
 	if len(data) > maxRegistryBytes {
-		return registry{}, fmt.Errorf("%s is larger than %d bytes; it is not a token registry Earshot wrote", f.path, maxRegistryBytes)
+		return registry{}, fileStamp{}, fmt.Errorf("%s is larger than %d bytes; it is not a token registry Earshot wrote", f.path, maxRegistryBytes)
 	}
 	var reg registry
 	if err := json.Unmarshal(data, &reg); err != nil {
-		return registry{}, fmt.Errorf("%s is not a valid token registry (%v); move it away to start afresh", f.path, err)
+		return registry{}, fileStamp{}, fmt.Errorf("%s is not a valid token registry (%v); move it away to start afresh", f.path, err)
 	}
 	if reg.Version != 1 {
-		return registry{}, fmt.Errorf("%s has registry version %d; this Earshot reads version 1", f.path, reg.Version)
+		return registry{}, fileStamp{}, fmt.Errorf("%s has registry version %d; this Earshot reads version 1", f.path, reg.Version)
 	}
-	f.setSeen(fi)
-	return reg, nil
+	// The caller marks it seen once it is installed (markSeen): a reader
+	// that looks at the file meanwhile must still find it new.
+	return reg, stampOf(fi), nil
 }
 
-// write replaces the registry atomically (temp file, fsync, rename).
-func (f *registryFile) write(reg registry) error {
+// write replaces the registry atomically (temp file, fsync, rename) and
+// returns the new file's stamp, taken from the temp file itself (a stat of
+// the path after the rename could see a later writer's file).
+func (f *registryFile) write(reg registry) (fileStamp, error) {
+	fail := func(err error) (fileStamp, error) {
+		return fileStamp{}, fmt.Errorf("write the token registry: %w", err)
+	}
 	reg.Version = 1
 	data, err := json.MarshalIndent(reg, "", "  ")
 	if err != nil {
-		return err
+		return fileStamp{}, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.path), ".tokens-*.tmp")
 	if err != nil {
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
 	}
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
+	}
+	fi, err := tmp.Stat()
+	if err != nil {
+		tmp.Close()
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("write the token registry: %w", err)
+		return fail(err)
 	}
 	// Make the rename itself durable.
 	if d, err := os.Open(filepath.Dir(f.path)); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	if fi, err := os.Stat(f.path); err == nil {
-		f.setSeen(fi)
-	}
-	return nil
+	return stampOf(fi), nil
 }
 
 // changedOnDisk reports whether the file differs from what this process

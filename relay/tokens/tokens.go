@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"earshot/relay/secrets"
@@ -149,6 +150,8 @@ type Manager struct {
 
 	claims claimsCache
 
+	installs atomic.Int64 // registries installed so far
+
 	reloadMu         sync.Mutex
 	lastFailedReload time.Time
 
@@ -210,13 +213,14 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 		changed: make(chan struct{}),
 		used:    map[string]usage{},
 	}
-	reg, err := f.read()
+	reg, stamp, err := f.read()
 	if err != nil {
 		return nil, err
 	}
 	if err := m.install(ctx, reg, false); err != nil {
 		return nil, err
 	}
+	f.markSeen(stamp)
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stop, m.stopped = cancel, make(chan struct{})
 	go func() {
@@ -281,6 +285,7 @@ func (m *Manager) install(ctx context.Context, reg registry, signal bool) error 
 		}
 		m.byID[t.ID] = t
 	}
+	m.installs.Add(1)
 	if signal {
 		close(m.changed)
 		m.changed = make(chan struct{})
@@ -383,9 +388,16 @@ func (m *Manager) Deadline(id string) (time.Time, bool) {
 // It is not rate-limited otherwise: a limit by time would refuse a token
 // the CLI created a moment after some other program presented a token of a
 // retired key (as consumers do right after rotate-all).
-func (m *Manager) reloadIfChanged() bool {
+//
+// installs is m.installs as the caller read it before it looked the token
+// up: if a registry was installed since (a background reload, an edit),
+// the caller looked at an older state and should look again.
+func (m *Manager) reloadIfChanged(installs int64) bool {
+	// The order matters: a reload installs (counting it) before it marks
+	// the file seen, so a file no longer "changed" and an unchanged count
+	// mean nothing newer was installed since the caller's look.
 	if !m.file.changedOnDisk() {
-		return false
+		return m.installs.Load() != installs
 	}
 	m.reloadMu.Lock()
 	failedRecently := time.Since(m.lastFailedReload) < time.Second
@@ -402,7 +414,10 @@ func (m *Manager) reloadIfChanged() bool {
 		m.reloadMu.Unlock()
 	}
 	m.noteReloadError(err)
-	return did
+	// Another goroutine (the background reload, an edit) may have
+	// installed the change while this one waited for syncMu: the state is
+	// newer either way, and the caller should look again.
+	return did || m.installs.Load() != installs
 }
 
 // noteReloadError logs a reload failure once per distinct error, and its
@@ -428,7 +443,7 @@ func (m *Manager) reload(ctx context.Context) (bool, error) {
 	if !m.file.changedOnDisk() {
 		return false, nil
 	}
-	reg, err := m.file.read()
+	reg, stamp, err := m.file.read()
 	if err != nil {
 		return false, err
 	}
@@ -436,8 +451,9 @@ func (m *Manager) reload(ctx context.Context) (bool, error) {
 		m.hook()
 	}
 	if err := m.install(ctx, reg, true); err != nil {
-		return false, err
+		return false, err // not marked seen: the next look tries again
 	}
+	m.file.markSeen(stamp)
 	return true, nil
 }
 

@@ -1187,3 +1187,68 @@ func TestVerify_TokenFromAnotherProcessWorksRightAfterAnUnknownKeysToken(t *test
 		t.Fatalf("%d registry reads for unknown tokens with the file unchanged", n)
 	}
 }
+
+// TestVerify_DuringABackgroundReloadOfTheSameEdit: the CLI creates a token
+// and the relay's background reload has read the file but not yet installed
+// it when the token is first presented. Verify must wait for that reload
+// (or do its own), not take the file as already seen: a fresh token was
+// refused now and then under load (seen in TestTwoManagersConcurrentEdits).
+func TestVerify_DuringABackgroundReloadOfTheSameEdit(t *testing.T) {
+	c := newClock()
+	keys := secrets.NewMemory()
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	var armed atomic.Bool
+	read := make(chan struct{})
+	release := make(chan struct{})
+	relay, err := Open(ctx, path, keys, Options{Now: c.Now, ReloadEvery: time.Millisecond, afterReloadRead: func() {
+		if armed.CompareAndSwap(true, false) {
+			close(read)
+			<-release // hold the reload between its read and its install
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close(ctx)
+	cli := open(t, path, keys, c)
+	if _, _, err := relay.Create(ctx, "first", ScopeListen, 0); err != nil { // the signing key exists
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	tok, _, err := cli.Create(ctx, "made by the CLI", ScopeListen, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, read, "the background reload of the CLI's edit")
+	verified := make(chan error, 1)
+	go func() { _, err := relay.Verify(tok); verified <- err }()
+	// Give Verify the chance to run into the held reload (not a timing the
+	// test depends on: it must succeed whether or not it got there first).
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	select {
+	case err := <-verified:
+		if err != nil {
+			t.Fatalf("a fresh token presented during the reload of its creation: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a hang guard
+		t.Fatal("Verify did not return")
+	}
+}
+
+// TestFileStampHasTheInode: the registry's change check includes the
+// inode, so an atomic replace with the same size in the same clock tick
+// still reads as a change (it was always 0: the wrong Stat_t type).
+func TestFileStampHasTheInode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stampOf(fi).ino == 0 {
+		t.Fatal("stampOf read no inode")
+	}
+}

@@ -166,6 +166,7 @@ func (m *Manager) Verify(token string) (Claims, error) {
 		return Claims{}, ErrInvalid // also refuses a fourth segment
 	}
 
+	installs := m.installs.Load() // before any look at the state: see reloadIfChanged
 	k := m.keyForHeader(h)
 	if k == nil {
 		// Perhaps another process (the CLI) just made a new key. Only a
@@ -176,9 +177,10 @@ func (m *Manager) Verify(token string) (Claims, error) {
 		if !decodeSegment(h, &hdr) || hdr.Alg != "HS256" || hdr.Typ != "JWT" || hdr.Kid == "" || h != headerSegment(hdr.Kid) {
 			return Claims{}, ErrInvalid
 		}
-		if !m.reloadIfChanged() {
+		if !m.reloadIfChanged(installs) {
 			return Claims{}, ErrInvalid
 		}
+		installs = m.installs.Load()
 		if k = m.keyForHeader(h); k == nil {
 			return Claims{}, ErrInvalid
 		}
@@ -195,7 +197,7 @@ func (m *Manager) Verify(token string) (Claims, error) {
 		return Claims{}, ErrInvalid
 	}
 	cl, found, ok := m.lookup(c.Jti, k.id, c.Scope)
-	if !found && m.reloadIfChanged() {
+	if !found && m.reloadIfChanged(installs) {
 		// Correctly signed but unknown: another process created it a
 		// moment ago.
 		cl, _, ok = m.lookup(c.Jti, k.id, c.Scope)
