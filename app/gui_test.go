@@ -69,8 +69,22 @@ func newGUIRig(t *testing.T) *guiRig {
 }
 
 // signIn fills in the sign-in window as a person would, presses Sign in,
-// waits for the answer and returns what the window says.
+// waits for the answer and returns what the window says. It works the
+// window under the controller's lock (ui.Controller.Do), as the app's own
+// updates run.
 func (r *guiRig) signIn(t *testing.T, server, user, password string) string {
+	t.Helper()
+	var message *widget.Label
+	r.ctrl.Do(func() { message = r.fillInSignIn(t, server, user, password) })
+	r.ctrl.WaitIdle()
+	var said string
+	r.ctrl.Do(func() { said = message.Text })
+	return said
+}
+
+// fillInSignIn opens the sign-in window, fills it in, presses Sign in and
+// returns the window's message line.
+func (r *guiRig) fillInSignIn(t *testing.T, server, user, password string) *widget.Label {
 	t.Helper()
 	r.ctrl.ShowSignIn()
 	var w fyne.Window
@@ -107,8 +121,7 @@ func (r *guiRig) signIn(t *testing.T, server, user, password string) string {
 		t.Fatal("the sign-in window lacks its button or message")
 	}
 	test.Tap(submit)
-	r.ctrl.WaitIdle()
-	return message.Text
+	return message
 }
 
 func wantMessage(t *testing.T, got string, want ...string) {
@@ -290,5 +303,23 @@ func TestGUIConfig_SettingsAreWrittenAndKeptOnFailure(t *testing.T) {
 	cfg, err = LoadConfig(env.ConfigDir)
 	if err != nil || string(cfg.Preferences["volume"]) != "0.25" || string(cfg.Preferences["live"]) != "false" {
 		t.Fatalf("after the file was fixed: %+v, %v", cfg.Preferences, err)
+	}
+}
+
+// Signing out and in again restarts the relay in the same process each
+// time: the account lock of the one before must be gone by then.
+func TestGUISignIn_SignOutAndInAgainRestartsTheRelay(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	r := newGUIRig(t)
+	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
+	if err := (guiAccounts{r.g}).SignOut(context.Background()); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
+	if c := r.g.core(); c == nil {
+		t.Fatal("no relay runs after signing in again")
+	}
+	if c := fake.Counters(); c.Logins != 2 || c.Logouts != 1 {
+		t.Fatalf("counters %+v: want two logins and one logout", c)
 	}
 }

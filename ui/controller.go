@@ -230,6 +230,18 @@ func (c *Controller) Wait() {
 // flight, and its result is on show.
 func (c *Controller) WaitIdle() { c.ops.Wait() }
 
+// Do runs f now, on the calling goroutine, with the window lock held, as
+// the controller's own updates run. It is for code that drives the windows
+// from a goroutine of its own, such as tests: Fyne's test driver runs
+// fyne.Do functions at once on their caller's goroutine, so a test's taps
+// and the feed's updates would otherwise run together. f must not call
+// back into the controller's locking methods.
+func (c *Controller) Do(f func()) {
+	c.uiMu.Lock()
+	defer c.uiMu.Unlock()
+	f()
+}
+
 // loadFeed (re)reads the relay's recent calls and catalogue: at start and
 // after the relay restarted (signed in to another server), when what the
 // window showed belongs to the old one.
@@ -393,6 +405,28 @@ func (c *Controller) View() View {
 func (c *Controller) refresh() {
 	c.uiMu.Lock()
 	defer c.uiMu.Unlock()
+	c.refreshLocked()
+}
+
+// onUI runs f on the Fyne goroutine with uiMu held, as every update made
+// for a goroutine must be: Fyne's driver runs fyne.Do functions one at a
+// time, but its test driver runs them on the caller's goroutine, at once.
+// With wait it returns once f has run (fyne.DoAndWait).
+func (c *Controller) onUI(wait bool, f func()) {
+	locked := func() {
+		c.uiMu.Lock()
+		defer c.uiMu.Unlock()
+		f()
+	}
+	if wait {
+		fyne.DoAndWait(locked)
+	} else {
+		fyne.Do(locked)
+	}
+}
+
+// refreshLocked is refresh with uiMu held.
+func (c *Controller) refreshLocked() {
 	v := c.View()
 	st := c.opts.Player.State()
 	c.mu.Lock()
@@ -504,7 +538,7 @@ func (c *Controller) copyStreamURL() {
 	}
 	c.background(10*time.Second, func(ctx context.Context) {
 		u, err := c.opts.StreamURL(ctx)
-		fyne.Do(func() {
+		c.onUI(false, func() {
 			if err != nil {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Could not make a stream URL: "+err.Error()))
 				return
@@ -522,11 +556,11 @@ func (c *Controller) signOut() {
 	c.background(15*time.Second, func(ctx context.Context) {
 		err := c.opts.Accounts.SignOut(ctx)
 		c.loadAccount()
-		fyne.Do(func() {
+		c.onUI(false, func() {
 			if err != nil {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Sign-out failed: "+err.Error()))
 			}
-			c.refresh()
+			c.refreshLocked()
 		})
 	})
 }

@@ -107,7 +107,7 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 			if err == nil {
 				c.loadAccount()
 			}
-			fyne.DoAndWait(func() {
+			c.onUI(true, func() {
 				f.submit.Enable()
 				if err != nil {
 					f.message.SetText(SignInMessage(err))
@@ -118,7 +118,7 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 				if onDone != nil {
 					onDone()
 				}
-				c.refresh()
+				c.refreshLocked()
 			})
 		}()
 	})
@@ -262,7 +262,7 @@ func (tv *tokensView) reloadAfter(failure string) {
 		ctx, cancel := context.WithTimeout(tv.c.parent(), 10*time.Second)
 		defer cancel()
 		list, err := ops.List(ctx)
-		fyne.DoAndWait(func() {
+		tv.c.onUI(true, func() {
 			if err != nil {
 				msg := "Could not list the tokens: " + err.Error()
 				if failure != "" {
@@ -292,7 +292,7 @@ func (tv *tokensView) run(what string, op func(ctx context.Context) error) {
 		ctx, cancel := context.WithTimeout(tv.c.parent(), 10*time.Second)
 		defer cancel()
 		err := op(ctx)
-		fyne.DoAndWait(func() {
+		tv.c.onUI(true, func() {
 			failure := ""
 			if err != nil {
 				failure = "Could not " + what + ": " + err.Error()
@@ -323,7 +323,7 @@ func (tv *tokensView) createDialog() {
 		tv.run("create the token", func(ctx context.Context) error {
 			tok, info, err := tv.c.opts.Tokens.Create(ctx, n, s, d)
 			if err == nil {
-				fyne.Do(func() { tv.showIssued(tok, info) })
+				tv.c.onUI(false, func() { tv.showIssued(tok, info) })
 			}
 			return err
 		})
@@ -382,7 +382,7 @@ func (tv *tokensView) rotateDialog(t tokens.Info) {
 		tv.run("rotate the token", func(ctx context.Context) error {
 			tok, info, err := tv.c.opts.Tokens.Rotate(ctx, t.ID, g)
 			if err == nil {
-				fyne.Do(func() { tv.showIssued(tok, info) })
+				tv.c.onUI(false, func() { tv.showIssued(tok, info) })
 			}
 			return err
 		})
