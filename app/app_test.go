@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -483,5 +484,34 @@ func TestRelay_PortInUseSaysSoAndHowToChooseAnother(t *testing.T) {
 	}
 	if msg := errOut.String(); !strings.Contains(msg, ln.Addr().String()+" is already in use") || !strings.Contains(msg, "--listen") {
 		t.Fatalf("stderr: %s", msg)
+	}
+}
+
+// TestRemoveStaleDemoCaches: a demo cache whose process is gone is removed;
+// a live process's, and names Earshot does not make, stay.
+func TestRemoveStaleDemoCaches(t *testing.T) {
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Join(p, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := mk(fmt.Sprintf("%s%d-123", demoCachePrefix, dead.Process.Pid))
+	live := mk(fmt.Sprintf("%s%d-456", demoCachePrefix, os.Getpid()))
+	other := mk(demoCachePrefix + "old-style")
+	removeStaleDemoCaches(dir, discardLogger())
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead run's cache is still there (%v)", err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
 	}
 }

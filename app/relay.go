@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -247,7 +248,8 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 		}
 		inst.cleanup = append(inst.cleanup, fake.Close)
 		// Demo call ids start again at 1 on every run: never reuse a cache.
-		dir, err := os.MkdirTemp("", "earshot-demo-audio-")
+		removeStaleDemoCaches(os.TempDir(), log)
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", demoCachePrefix, os.Getpid()))
 		if err != nil {
 			return nil, "", "", fmt.Errorf("create the demo audio cache: %w", err)
 		}
@@ -294,6 +296,47 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	// One cache per server and account: call ids are only unique within a server.
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
 	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+}
+
+// demoCachePrefix names a demo run's audio cache in the temporary
+// directory: earshot-demo-audio-<pid>-<random>.
+const demoCachePrefix = "earshot-demo-audio-"
+
+// removeStaleDemoCaches deletes demo audio caches in dir that a process of
+// this user left when it ended without cleaning up (killed, or its display
+// gone): those whose process no longer runs. Others' and live runs' stay.
+func removeStaleDemoCaches(dir string, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), demoCachePrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue // not a name this Earshot makes
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			continue // alive (or not ours to ask about)
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(path); err != nil {
+			log.Warn("could not remove a stale demo audio cache", "dir", path, "err", err)
+			continue
+		}
+		log.Info("removed the audio cache of an earlier demo run that ended without cleaning up", "dir", path)
+	}
 }
 
 // accountLockFile, in the configuration directory, is held (flock) by the
