@@ -19,15 +19,6 @@ import (
 	"earshot/ui/player"
 )
 
-// onUI runs f as a window update does, so a test reading the window does
-// not race with updates the feed's goroutine makes (the test driver runs
-// fyne.Do functions on the caller's goroutine).
-func onUI(c *Controller, f func()) {
-	c.uiMu.Lock()
-	defer c.uiMu.Unlock()
-	f()
-}
-
 // trayApp is the test app with a tray, recording what the controller does
 // to it.
 type trayApp struct {
@@ -258,7 +249,7 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var shown bool
-		onUI(c, func() { shown = pw.banner.Visible() })
+		c.Do(func() { shown = pw.banner.Visible() })
 		if !shown {
 			break
 		}
@@ -588,7 +579,7 @@ func TestChecklistFollowsCatalogueChanges(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var got string
-		onUI(c, func() { got = rows(pw) })
+		c.Do(func() { got = rows(pw) })
 		if got == "S1 1/101 1/102 1/103 S2 2/201 2/202" {
 			break
 		}
@@ -615,7 +606,7 @@ func TestRelayRestartReloadsHistoryAndTalkgroups(t *testing.T) {
 	for {
 		var got string
 		var hist []event.Call
-		onUI(c, func() { got, hist = rows(c.win), c.win.histItems })
+		c.Do(func() { got, hist = rows(c.win), c.win.histItems })
 		if got == "S5 5/501 5/502" && len(hist) == 1 && hist[0].SystemID == 5 {
 			break
 		}
