@@ -590,6 +590,7 @@ func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error
 			continue
 		}
 		s.labels.resolve(c)
+		c.Backfill = true // from history, not as it happened
 		f.call(c)
 		n++
 	}
