@@ -334,7 +334,7 @@ func (t guiTokens) List(context.Context) ([]tokens.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.List(), nil
+	return m.List(context.Background())
 }
 
 func (t guiTokens) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {

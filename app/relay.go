@@ -372,7 +372,7 @@ func lockAccount(dir string, cfg *Config) (*os.File, error) {
 func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
 	base := "http://" + addr
 	token, fresh := "<your stream token>", false
-	if len(tm.List()) == 0 {
+	if list, _ := tm.List(ctx); len(list) == 0 {
 		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
 		if err != nil {
 			return fmt.Errorf("create the first stream token: %w", err)

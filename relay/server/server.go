@@ -307,7 +307,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := StatusResponse{Report: s.src.Status(), Served: s.Counters()}
 	if s.admin != nil {
 		since := s.clock.Now().Add(-time.Hour)
-		for _, t := range s.admin.List() {
+		list, _ := s.admin.List(r.Context()) // a registry in memory: it does not fail
+		for _, t := range list {
 			if t.LastUsed != nil && t.LastUsed.After(since) {
 				st.TokensInUse++
 			}

@@ -605,6 +605,21 @@ func (p *Player) playNowLocked(e *entry) {
 	p.setQueueLocked(q)
 }
 
+// Reset forgets every call it holds — the queue, the playing call (cut
+// off with the usual fade) and the calls Replay reaches — as when another
+// account's feed takes over: none of them may be heard any more. Live,
+// paused, volume, mute and the filter stay.
+func (p *Player) Reset() {
+	p.mu.Lock()
+	defer p.unlock()
+	p.history = nil
+	p.replayPos = -1
+	if p.cur != nil {
+		p.skip = true
+	}
+	p.setQueueLocked(nil)
+}
+
 // SetVolume sets the volume, 0 (silent) to 1 (as recorded), applied to the
 // samples as a linear gain within one audio buffer.
 func (p *Player) SetVolume(v float64) {
