@@ -97,3 +97,28 @@ func TestHeadlessBuildLinksNoGUI(t *testing.T) {
 		t.Fatalf("headless --version: %q, %v", v, err)
 	}
 }
+
+// The resident program (what `earshot` starts and the desktop autostarts)
+// links no Fyne, so it has no GL loop to wake it and needs no cgo on Linux;
+// commands that show no window never touch Fyne.
+func TestResidentLinksNoFyneAndBuildsWithoutCgo(t *testing.T) {
+	list := exec.Command("go", "list", "-deps", ".")
+	list.Dir = ".."
+	out, err := list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "fyne.io/fyne") {
+			t.Errorf("the resident program imports %s", dep)
+		}
+	}
+	for _, goos := range []string{"linux"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "earshot"), ".")
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Errorf("CGO_ENABLED=0 GOOS=%s go build: %v\n%s", goos, err, out)
+		}
+	}
+}

@@ -48,7 +48,8 @@ func BenchmarkGUIIdle(b *testing.B) {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "earshot")
 	floorBin := filepath.Join(dir, "idlefloor")
-	for out, pkg := range map[string]string{bin: ".", floorBin: "./build/idlefloor"} {
+	buildBoth(b, dir)
+	for out, pkg := range map[string]string{floorBin: "./build/idlefloor"} {
 		build := exec.Command("go", "build", "-o", out, pkg)
 		build.Dir = ".."
 		if out, err := build.CombinedOutput(); err != nil {

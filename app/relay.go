@@ -24,6 +24,7 @@ import (
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
+	"earshot/relay/event"
 	"earshot/relay/secrets"
 	"earshot/relay/server"
 	"earshot/relay/tokens"
@@ -77,14 +78,15 @@ func cmdRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	log := newLogger(env.Stderr, f.verbose)
-	inst, err := startRelay(ctx, env, cfg, f, log)
+	inst, err := startRelay(ctx, env, cfg, f, log, false)
 	if err != nil {
 		return err
 	}
 	return inst.wait()
 }
 
-// instance is a running relay: backend session, core, HTTP server.
+// instance is a running relay: the account's backend session (which a
+// sign-in or sign-out swaps), core, HTTP server.
 type instance struct {
 	Core    *relay.Relay
 	Server  *server.Server
@@ -93,6 +95,33 @@ type instance struct {
 	cleanup []func()
 	errc    chan error
 	cancel  context.CancelFunc
+
+	ctx   context.Context // the relay's: accounts opened later live as long
+	env   *Env
+	flags relayFlags
+	log   *slog.Logger
+
+	swapMu sync.Mutex // one swap at a time
+	mu     sync.Mutex
+	acc    *account // the account behind the relay now
+}
+
+// account is one account's (or the demo server's) session and audio
+// cache, with what to release when another takes its place.
+type account struct {
+	sess    *backend.Session
+	cache   *cache.Cache
+	label   string
+	demo    bool
+	cleanup []func()
+	lock    *os.File // account.lock, held while signed in with an account
+}
+
+func (a *account) close() {
+	a.releaseLock()
+	for i := len(a.cleanup) - 1; i >= 0; i-- {
+		a.cleanup[i]()
+	}
 }
 
 // wait blocks until the relay stops and releases what it held.
@@ -102,15 +131,25 @@ func (in *instance) wait() error {
 	for i := len(in.cleanup) - 1; i >= 0; i-- {
 		in.cleanup[i]()
 	}
+	in.mu.Lock()
+	acc := in.acc
+	in.acc = nil
+	in.mu.Unlock()
+	if acc != nil {
+		acc.close()
+	}
 	if backend.IsSignInAgain(err) {
 		return fmt.Errorf("%w\nSign in again with `earshot login --server URL --user NAME`", err)
 	}
 	return err
 }
 
-func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger) (inst *instance, err error) {
+// startRelay starts the relay on cfg's account (or the demo server).
+// outlive keeps it running when the account's session stops for good (the
+// tray app: the listener signs in again from it).
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, outlive bool) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
-	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
+	inst = &instance{cancel: cancel, errc: make(chan error, 1), ctx: ctx, env: env, flags: f, log: log}
 	// The named result is nil after a failed return; clean up through a copy.
 	started := inst
 	defer func() {
@@ -154,25 +193,27 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		}
 	})
 
-	sess, label, cacheDir, err := openBackend(ctx, env, cfg, f.demo, log, inst)
+	acc, err := openAccount(ctx, env, cfg, f.demo, log)
 	if err != nil {
 		return nil, err
 	}
-	maxMB := cfg.CacheMB
-	if maxMB == 0 {
-		maxMB = DefaultCacheMB
-	}
-	audioCache, err := cache.Open(cacheDir, maxMB<<20, log)
-	if err != nil {
-		return nil, fmt.Errorf("open the audio cache: %w", err)
-	}
-	inst.cleanup = append(inst.cleanup, audioCache.Close)
+	inst.acc = acc // closed by wait: it may have been swapped by then
+	label := acc.label
 	core, err := relay.New(relay.Options{
-		Backend:       sess,
-		Cache:         audioCache,
-		Logger:        log,
-		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		Backend:        acc.sess,
+		Cache:          acc.cache,
+		Logger:         log,
+		IsUnavailable:  func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		OutliveSession: outlive,
 	})
+	defer func() {
+		if err != nil && started.acc != nil {
+			started.acc.close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +233,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Logger:         log,
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
+		AccountChanged: inst.reloadAccount,
 	})
 	if err != nil {
 		return nil, err
@@ -233,11 +275,96 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 	return inst, nil
 }
 
+// reloadAccount puts config.json's account behind the running relay
+// (after a sign-in or sign-out here, or `earshot login`/`logout` told it
+// to): subscribers keep their feed and get a reset event.
+func (in *instance) reloadAccount(ctx context.Context) error {
+	cfg, err := LoadConfig(in.env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	return in.swapAccount(cfg)
+}
+
+// swapAccount puts cfg's account (or the demo server) behind the relay.
+func (in *instance) swapAccount(cfg *Config) error {
+	in.swapMu.Lock()
+	defer in.swapMu.Unlock()
+	in.mu.Lock()
+	old := in.acc
+	in.mu.Unlock()
+	// The old account's lock goes first: signing in again to the same
+	// account takes the same lock.
+	if old != nil {
+		old.releaseLock()
+	}
+	acc, err := openAccount(in.ctx, in.env, cfg, in.flags.demo, in.log)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	in.acc = acc
+	in.mu.Unlock()
+	in.Core.Swap(acc.sess, acc.cache, event.ResetAccount)
+	if old != nil {
+		old.close()
+	}
+	in.log.Info("the relay now plays another account", "account", acc.label)
+	return nil
+}
+
+// releaseLock lets go of the account lock before the rest is closed.
+func (a *account) releaseLock() {
+	if a.lock != nil {
+		a.lock.Close()
+		a.lock = nil
+	}
+}
+
+// label says which account the relay plays now.
+func (in *instance) label() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.acc == nil {
+		return ""
+	}
+	return in.acc.label
+}
+
+// openAccount opens the session for cfg's account, or for the in-process
+// demo server, and its audio cache.
+func openAccount(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger) (acc *account, err error) {
+	acc = &account{}
+	opened := acc
+	defer func() {
+		if err != nil {
+			opened.releaseLock()
+			opened.close()
+		}
+	}()
+	sess, label, cacheDir, err := openBackend(ctx, env, cfg, forceDemo, log, acc)
+	if err != nil {
+		return nil, err
+	}
+	maxMB := cfg.CacheMB
+	if maxMB == 0 {
+		maxMB = DefaultCacheMB
+	}
+	audioCache, err := cache.Open(cacheDir, maxMB<<20, log)
+	if err != nil {
+		return nil, fmt.Errorf("open the audio cache: %w", err)
+	}
+	acc.cleanup = append(acc.cleanup, audioCache.Close)
+	acc.sess, acc.cache, acc.label = sess, audioCache, label
+	return acc, nil
+}
+
 // openBackend returns the backend session for the configured account, or
 // for the in-process demo server, with a description and the audio cache
 // directory for it.
-func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger, inst *instance) (*backend.Session, string, string, error) {
+func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger, inst *account) (*backend.Session, string, string, error) {
 	if forceDemo || !cfg.HasAccount() {
+		inst.demo = true
 		if !forceDemo {
 			fmt.Fprintln(env.Stdout, "No account is configured: running against the built-in demo server.")
 			fmt.Fprintln(env.Stdout, "Sign in to your own server with `earshot login --server URL --user NAME`.")
@@ -267,7 +394,7 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 		if err != nil {
 			return nil, "", "", err
 		}
-		inst.cleanup = append(inst.cleanup, func() { lock.Close() })
+		inst.lock = lock
 		keys := env.keyring()
 		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
 		switch {

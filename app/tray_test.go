@@ -131,11 +131,7 @@ type menuLayout struct {
 func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "earshot")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	buildBoth(t, dir)
 	addr := startPrivateSession(t, filepath.Join(dir, "home"))
 	display := startXvfb(t)
 
@@ -188,7 +184,7 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 		t.Fatalf("no tray registration within 60 s\n%s", b)
 	}
 
-	menu := conn.Object(item, "/StatusNotifierMenu")
+	menu := conn.Object(item, "/StatusNotifierItem/menu")
 	labels := map[string]int32{}
 	deadline := time.Now().Add(30 * time.Second)
 	for len(labels) < 5 && time.Now().Before(deadline) {
@@ -240,5 +236,18 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 	case <-exited:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the app did not quit from its tray menu")
+	}
+}
+
+// buildBoth builds the resident (earshot) and the window program
+// (earshot-window) side by side into dir, as an install has them.
+func buildBoth(t testing.TB, dir string) {
+	t.Helper()
+	for out, pkg := range map[string]string{"earshot": ".", WindowBinary: "./ui/cmd/earshot-window"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+		build.Dir = ".."
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
 	}
 }

@@ -28,6 +28,20 @@ func (s *Server) routeControlPlane(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/tokens/{id}", s.require(controlPlane, s.handleRevokeToken))
 	mux.Handle("POST /v1/tokens/{id}/rotate", s.require(controlPlane, s.handleRotateToken))
 	mux.Handle("POST /v1/tokens/rotate-all", s.require(controlPlane, s.handleRotateAll))
+	if s.accountChanged != nil {
+		mux.Handle("POST /v1/account/reload", s.require(controlPlane, s.handleAccountReload))
+	}
+}
+
+// handleAccountReload puts the configured account behind the relay again
+// (`earshot login` and `logout` tell a running Earshot this way).
+func (s *Server) handleAccountReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.accountChanged(r.Context()); err != nil {
+		s.log.Warn("could not switch to the configured account", "err", err)
+		writeError(w, http.StatusConflict, "account", err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // CreateRequest is the body of POST /v1/tokens.

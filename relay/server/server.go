@@ -99,6 +99,10 @@ type Options struct {
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
 	InstanceSecret []byte
+	// AccountChanged, if set, is called by POST /v1/account/reload
+	// (control scope): the configured account changed (`earshot login` or
+	// `logout` while this relay runs) and should be put behind the relay.
+	AccountChanged func(ctx context.Context) error
 }
 
 // Timeouts are the connection limits Serve applies. Zero fields take the
@@ -139,23 +143,26 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // Server is an http.Handler serving the relay's API.
 type Server struct {
-	src        Source
-	auth       Authenticator
-	admin      TokenAdmin
-	log        *slog.Logger
-	extraHosts map[string]bool
-	queueLen   int
-	handler    http.Handler
-	clock      Clock
-	timeouts   Timeouts
-	instance   []byte // Options.InstanceSecret
-	sessions   webSessions
-	limiter    failureLimiter
-	live       liveConns
-	rearm      chan struct{} // a live connection was added: the enforcer recomputes its deadline
-	sweeps     atomic.Int64  // enforcer sweeps done (tests wait on it)
-	stop       context.CancelFunc
-	stopped    chan struct{}
+	src   Source
+	auth  Authenticator
+	admin TokenAdmin
+	// accountChanged puts the configured account behind the relay (POST
+	// /v1/account/reload); nil leaves the route out.
+	accountChanged func(context.Context) error
+	log            *slog.Logger
+	extraHosts     map[string]bool
+	queueLen       int
+	handler        http.Handler
+	clock          Clock
+	timeouts       Timeouts
+	instance       []byte // Options.InstanceSecret
+	sessions       webSessions
+	limiter        failureLimiter
+	live           liveConns
+	rearm          chan struct{} // a live connection was added: the enforcer recomputes its deadline
+	sweeps         atomic.Int64  // enforcer sweeps done (tests wait on it)
+	stop           context.CancelFunc
+	stopped        chan struct{}
 
 	audioRequests atomic.Int64
 	bytesServed   atomic.Int64
@@ -173,16 +180,17 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		src:        opts.Source,
-		auth:       opts.Auth,
-		admin:      opts.Admin,
-		log:        log,
-		extraHosts: make(map[string]bool),
-		queueLen:   opts.QueueLen,
-		clock:      opts.Clock,
-		timeouts:   opts.Timeouts.withDefaults(),
-		instance:   bytes.Clone(opts.InstanceSecret),
-		rearm:      make(chan struct{}, 1),
+		src:            opts.Source,
+		auth:           opts.Auth,
+		admin:          opts.Admin,
+		accountChanged: opts.AccountChanged,
+		log:            log,
+		extraHosts:     make(map[string]bool),
+		queueLen:       opts.QueueLen,
+		clock:          opts.Clock,
+		timeouts:       opts.Timeouts.withDefaults(),
+		instance:       bytes.Clone(opts.InstanceSecret),
+		rearm:          make(chan struct{}, 1),
 	}
 	if s.queueLen <= 0 {
 		s.queueLen = 256

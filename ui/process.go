@@ -1,0 +1,110 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"github.com/godbus/dbus/v5"
+
+	"earshot/assets"
+	"earshot/ui/ipc"
+)
+
+// AppID is Earshot's application id (FyneApp.toml, desktop file, D-Bus).
+const AppID = "app.earshot.earshot"
+
+// goneLinger is how long the windows say the resident process stopped
+// before they close.
+const goneLinger = 3 * time.Second
+
+// RunWindowProcess is the window process: it reads the resident's
+// messages on in, writes commands to out, logs to logs, shows what it is
+// asked to show and returns (the process's exit code) when its last
+// window closes or the resident goes away.
+func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
+	log := slog.New(slog.NewTextHandler(logs, nil)).With("process", "window")
+	a := fyneapp.NewWithID(AppID)
+	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
+	client := ipc.NewClient(ipc.NewConn(in, out))
+	ctrl := New(Options{
+		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL,
+		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log,
+	})
+	ctrl.OnAllClosed(a.Quit)
+	client.OnShow(func(what, text string) {
+		ctrl.onUI(false, func() { ctrl.show(what, text) })
+	})
+	client.OnCopy(func(text string) {
+		fyne.Do(func() { a.Clipboard().SetContent(text) })
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctrl.Start(ctx)
+	ended := make(chan error, 1)
+	go func() { ended <- client.Run(ctx) }()
+	go func() {
+		err := <-ended
+		if ctx.Err() != nil {
+			return
+		}
+		if !errors.Is(err, ipc.ErrResidentGone) {
+			log.Error("the channel to Earshot broke", "err", err)
+		}
+		// Say so in every window, then close.
+		ctrl.onUI(false, func() { ctrl.residentGone() })
+		time.Sleep(goneLinger)
+		fyne.Do(a.Quit)
+	}()
+	a.Run()
+	cancel()
+	ctrl.Wait()
+	return 0
+}
+
+// show brings a window forward. Call it with uiMu held.
+func (c *Controller) show(what, text string) {
+	switch what {
+	case ipc.ShowPlayer:
+		c.ShowPlayer()
+	case ipc.ShowSignIn:
+		c.ShowSignIn()
+	case ipc.ShowTokens:
+		c.ShowTokens()
+	case ipc.ShowStartup:
+		w := StartupErrorWindow(c.app, errors.New(text))
+		c.windowOpened(w, nil)
+		w.Show()
+	}
+}
+
+// residentGone tells every open window that Earshot stopped. Call it
+// with uiMu held.
+func (c *Controller) residentGone() {
+	msg := fmt.Sprintf("%s. This window closes.", ipc.ErrResidentGone)
+	for _, w := range c.app.Driver().AllWindows() {
+		w.SetTitle("Earshot — stopped")
+	}
+	if c.win != nil {
+		c.win.state.SetText(msg)
+		c.win.tg.SetText("Earshot has stopped")
+	}
+}
+
+// trayHostPresent reports whether a StatusNotifier host (a tray) is on the
+// session bus: without one, a closed window could never be found again.
+func trayHostPresent() bool {
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	var has bool
+	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
+}
