@@ -267,16 +267,18 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 
 	backfillTick := time.NewTicker(s.opts.BackfillEvery)
 	defer backfillTick.Stop()
+	st := &connState{}
+	var configWait <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return connected, 0, ctx.Err()
+			return st.connected, 0, ctx.Err()
 		case err := <-readErr:
 			// Frames read before the error still count.
 			for {
 				select {
 				case fr := <-frames:
-					if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+					if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 						return c, w, e
 					}
 					continue
@@ -284,13 +286,21 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 				}
 				break
 			}
-			return connected, 0, fmt.Errorf("live feed: %w", err)
+			return st.connected, 0, fmt.Errorf("live feed: %w", err)
 		case fr := <-frames:
-			if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+			if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 				return c, w, e
 			}
+			if st.backfillDue && configWait == nil {
+				configWait = time.After(configAfterWelcome)
+			}
+		case <-configWait:
+			// No config came: fill the gap anyway (names as history has
+			// them).
+			s.welcomeBackfill(ctx, f, st)
 		case <-backfillTick.C:
-			if connected {
+			if st.connected {
+				s.welcomeBackfill(ctx, f, st)
 				if err := s.backfill(ctx, f); err != nil {
 					s.log.Warn("history backfill failed", "err", err)
 				}
@@ -299,32 +309,61 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	}
 }
 
+// configAfterWelcome is how long the history read that follows a welcome
+// waits for the server's scanner.config (servers send it right after the
+// welcome): 1.2 and 1.1 history rows carry no talkgroup names, so reading
+// history first would emit nameless calls.
+const configAfterWelcome = 2 * time.Second
+
+// connState is what one connection's frames have shown so far.
+type connState struct {
+	connected bool // welcomed (or, on a public server, a first call)
+	// backfillDue: welcomed, and history not read yet — it waits for the
+	// config so the calls it brings get their names.
+	backfillDue bool
+}
+
+// welcomeBackfill reads history once after a welcome, if that is due.
+// If history cannot be read now, the first live call's gap check (or the
+// periodic backfill) tries again.
+func (s *Session) welcomeBackfill(ctx context.Context, f *feed, st *connState) {
+	if !st.backfillDue {
+		return
+	}
+	st.backfillDue = false
+	if err := s.backfill(ctx, f); err != nil {
+		s.log.Warn("history backfill failed; will retry", "err", err)
+	}
+}
+
 // handle processes one frame.
-func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool) (bool, time.Duration, error) {
+func (s *Session) handle(ctx context.Context, f *feed, fr Frame, st *connState) (bool, time.Duration, error) {
 	switch fr.Kind {
 	case FrameWelcome:
-		*connected = true
+		st.connected = true
 		s.mu.Lock()
 		if fr.Version != "" && s.version == "" {
 			s.version = fr.Version
 		}
 		s.mu.Unlock()
 		s.setStatus(event.StateConnected, "", time.Time{})
-		// Fill what was missed while disconnected, before live calls. If
-		// history cannot be read now, the first live call's gap check
-		// (or the periodic backfill) tries again.
-		if err := s.backfill(ctx, f); err != nil {
-			s.log.Warn("history backfill failed; will retry", "err", err)
-		}
+		// Fill what was missed while disconnected, before live calls,
+		// once the config (next) has given the talkgroups' names.
+		st.backfillDue = true
 	case FrameConfig:
 		if cat, changed := s.labels.update(fr.Config); changed {
 			f.emit(event.Event{Type: event.TypeCatalog, Catalog: &cat})
 		}
+		s.welcomeBackfill(ctx, f, st)
 	case FrameCall:
 		c := fr.Call
-		if !*connected {
-			*connected = true // public servers may skip the welcome
+		if !st.connected {
+			st.connected = true // public servers may skip the welcome
 			s.setStatus(event.StateConnected, "", time.Time{})
+		}
+		if st.backfillDue {
+			// History before live calls; the gap check below covers it.
+			st.backfillDue = false
 		}
 		if c.ID > f.lastID+1 {
 			// A gap: the server may have dropped broadcasts (or the
@@ -335,7 +374,7 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
 				// Emitting this call now would lose the gap for good:
 				// reconnect instead, which backfills before anything else.
-				return *connected, 0, fmt.Errorf("fill a gap in the live feed from history: %w", err)
+				return st.connected, 0, fmt.Errorf("fill a gap in the live feed from history: %w", err)
 			}
 		}
 		s.labels.resolve(c)
@@ -352,10 +391,10 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		s.mu.Unlock()
 		if stale != "" {
 			if err := s.refresh(ctx, stale); err != nil {
-				return *connected, 0, err
+				return st.connected, 0, err
 			}
 		}
-		if !*connected {
+		if !st.connected {
 			// Refused at sign-in (revoked or wrong-role token): a failed
 			// attempt, so Run backs off further each time instead of
 			// refreshing and reconnecting in a tight loop.
@@ -363,9 +402,9 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		}
 		return true, 0, errSessionExpired
 	case FrameRejected:
-		return *connected, 0, &rejectedError{reason: fr.Reason}
+		return st.connected, 0, &rejectedError{reason: fr.Reason}
 	}
-	return *connected, 0, nil
+	return st.connected, 0, nil
 }
 
 func (s *Session) dial(ctx context.Context) (*websocket.Conn, error) {

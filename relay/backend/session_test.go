@@ -22,6 +22,9 @@ func fake(t *testing.T, opts backendtest.Options) *backendtest.Server {
 	t.Helper()
 	s := backendtest.NewServer(opts)
 	t.Cleanup(s.Close)
+	// A user who has set their own password: the server no longer asks
+	// for a new one (see TestPasswordChangeRequestIsToldOnce).
+	s.ChangePassword(user, pass)
 	s.AddSystem(1, "Harness County")
 	s.AddTalkgroup(1, 101, "Fire Dispatch", "Fire Dispatch Main", "Fire", "Dispatch", "#ff0000")
 	return s

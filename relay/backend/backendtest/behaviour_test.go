@@ -739,3 +739,22 @@ func TestKeepCallsPrunesTheOldestFromHistoryAndAudio(t *testing.T) {
 		t.Errorf("the call after pruning got id %d, want 6", id)
 	}
 }
+
+// TestPasswordNeedChangeUntilTheUserChangesIt: a listener account an admin
+// created is asked for a new password at every sign-in (as the captures
+// show) until its user changes it.
+func TestPasswordNeedChangeUntilTheUserChangesIt(t *testing.T) {
+	s := newServer(t, Options{})
+	for _, tc := range []struct {
+		password string
+		want     bool
+	}{{"listener-pass", true}, {"listener-pass", true}, {"new-pass", false}} {
+		if !tc.want {
+			s.ChangePassword("listener", tc.password)
+		}
+		r, body := post(t, client(t), s.URL()+"/api/v1/auth/login", `{"username":"listener","password":"`+tc.password+`","rememberMe":true}`)
+		if r.StatusCode != 200 || body["passwordNeedChange"] != tc.want {
+			t.Fatalf("login = %d, passwordNeedChange %v, want %v", r.StatusCode, body["passwordNeedChange"], tc.want)
+		}
+	}
+}
