@@ -2,7 +2,7 @@
 // a call's cached audio with relay/audio (WAV and MP3 in Go; M4A/AAC, Ogg and
 // anything else through an ffmpeg subprocess) at one output rate, and feeds
 // an audio Output one call at a time, in order, with pause, skip, replay,
-// volume, live on/off and talkgroup filters (Filter).
+// volume, live on/off and talkgroup filters (Filter, from relay/filter).
 //
 // It owns the play queue and the playback state. It must not import
 // Fyne or any other GUI package (the window reads State through OnChange and
