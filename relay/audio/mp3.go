@@ -1,4 +1,4 @@
-package player
+package audio
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ func decodeMP3(r io.ReadSeeker, outRate int) (s *Stream, err error) {
 		return nil, fmt.Errorf("%w: MP3: %w", ErrBadAudio, err)
 	}
 	rate := d.SampleRate()
-	if rate < minRate || rate > maxRate {
+	if rate < MinRate || rate > MaxRate {
 		return nil, fmt.Errorf("%w: MP3 sample rate %d Hz", ErrBadAudio, rate)
 	}
 	frames := int64(-1)

@@ -1,23 +1,16 @@
-package player
+package audio
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"testing"
 	"testing/iotest"
-)
 
-// s16 packs interleaved samples as s16le.
-func s16(v ...int16) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.LittleEndian.AppendUint16(b, uint16(x))
-	}
-	return b
-}
+	"earshot/relay/audio/audiotest"
+)
 
 func resampleAll(t testing.TB, src io.Reader, in, out int) []int16 {
 	t.Helper()
@@ -25,7 +18,7 @@ func resampleAll(t testing.TB, src io.Reader, in, out int) []int16 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return samples(b)
+	return audiotest.Samples(b)
 }
 
 // tone is n stereo frames of a sine at f Hz sampled at rate, amplitude a.
@@ -35,7 +28,7 @@ func tone(n int, f, rate, a float64) []byte {
 		x := int16(math.Round(a * math.Sin(2*math.Pi*f*float64(i)/rate)))
 		v = append(v, x, x)
 	}
-	return s16(v...)
+	return audiotest.S16(v...)
 }
 
 // errorDB compares got with the ideal sine (f Hz at rate, amplitude a) away
@@ -80,7 +73,7 @@ func TestResampler_DownsamplingDoesNotAlias(t *testing.T) {
 		t.Errorf("1 kHz tone, 48000→8000 Hz: error %.1f dB", db)
 	}
 	got = resampleAll(t, bytes.NewReader(tone(48000, 6000, 48000, 16000)), 48000, 8000)
-	if r := rms(got[800 : len(got)-800]); r > 16000.0/32768*0.01 {
+	if r := audiotest.RMS(got[800 : len(got)-800]); r > 16000.0/32768*0.01 {
 		t.Errorf("6 kHz tone leaked through 48000→8000 Hz at RMS %.5f (more than -40 dB)", r)
 	}
 }
@@ -90,7 +83,7 @@ func TestResampler_ConstantStaysConstant(t *testing.T) {
 	for i := range in {
 		in[i] = -12345
 	}
-	got := resampleAll(t, bytes.NewReader(s16(in...)), 22050, 48000)
+	got := resampleAll(t, bytes.NewReader(audiotest.S16(in...)), 22050, 48000)
 	edge := 2 * 40 // the filter's ramp in and out of the zeros around the call
 	for i := edge; i < len(got)-edge; i++ {
 		if d := int(got[i]) + 12345; d < -1 || d > 1 {
@@ -99,24 +92,12 @@ func TestResampler_ConstantStaysConstant(t *testing.T) {
 	}
 }
 
-func equal(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestResampler_LengthMatchesResampledLen(t *testing.T) {
 	rates := []int{8000, 11025, 16000, 22050, 44100, 48000, 96000}
 	for _, in := range rates {
 		for _, n := range []int{0, 1, 2, 3, 147, 1000, 12345} {
 			src := make([]int16, 2*n)
-			got := resampleAll(t, bytes.NewReader(s16(src...)), in, 48000)
+			got := resampleAll(t, bytes.NewReader(audiotest.S16(src...)), in, 48000)
 			if want := resampledLen(int64(n), in, 48000); int64(len(got)/2) != want {
 				t.Errorf("%d frames at %d Hz → %d frames, resampledLen says %d", n, in, len(got)/2, want)
 			}
@@ -131,13 +112,13 @@ func TestResampler_SourceReadSizesDoNotMatter(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		in = append(in, int16(i*7), int16(-i*3))
 	}
-	whole := resampleAll(t, bytes.NewReader(s16(in...)), 22050, 48000)
+	whole := resampleAll(t, bytes.NewReader(audiotest.S16(in...)), 22050, 48000)
 	for _, src := range []io.Reader{
-		iotest.OneByteReader(bytes.NewReader(s16(in...))),
-		iotest.HalfReader(bytes.NewReader(s16(in...))),
-		&trickle{r: bytes.NewReader(s16(in...)), n: 3},
+		iotest.OneByteReader(bytes.NewReader(audiotest.S16(in...))),
+		iotest.HalfReader(bytes.NewReader(audiotest.S16(in...))),
+		&trickle{r: bytes.NewReader(audiotest.S16(in...)), n: 3},
 	} {
-		if got := resampleAll(t, src, 22050, 48000); !equal(got, whole) {
+		if got := resampleAll(t, src, 22050, 48000); !slices.Equal(got, whole) {
 			t.Fatalf("%T: output differs from whole-buffer reads", src)
 		}
 	}
@@ -145,7 +126,7 @@ func TestResampler_SourceReadSizesDoNotMatter(t *testing.T) {
 
 func TestResampler_PassesSourceErrors(t *testing.T) {
 	boom := errors.New("boom")
-	r := newResampler(io.MultiReader(bytes.NewReader(s16(1, 1, 2, 2)), iotest.ErrReader(boom)), 8000, 48000)
+	r := newResampler(io.MultiReader(bytes.NewReader(audiotest.S16(1, 1, 2, 2)), iotest.ErrReader(boom)), 8000, 48000)
 	_, err := io.ReadAll(r)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)

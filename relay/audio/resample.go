@@ -1,4 +1,4 @@
-package player
+package audio
 
 import (
 	"encoding/binary"

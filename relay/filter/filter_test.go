@@ -1,4 +1,4 @@
-package player
+package filter
 
 import (
 	"encoding/json"

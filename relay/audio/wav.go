@@ -1,4 +1,4 @@
-package player
+package audio
 
 import (
 	"encoding/binary"
@@ -162,7 +162,7 @@ func (f *wavFormat) parseFmt(b []byte) error {
 	if f.channels != 1 && f.channels != 2 {
 		return fmt.Errorf("%w: WAV with %d channels", ErrUnsupported, f.channels)
 	}
-	if rate < minRate || rate > maxRate {
+	if rate < MinRate || rate > MaxRate {
 		return fmt.Errorf("%w: WAV sample rate %d Hz", ErrBadAudio, rate)
 	}
 	f.rate = int(rate)

@@ -1,4 +1,4 @@
-package player
+package audio
 
 import (
 	"bytes"
@@ -12,15 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/media"
 )
-
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg is not installed (build/deps.sh installs it)")
-	}
-}
 
 // The fixtures are ~1 s of espeak-ng speech ("Engine twelve, respond"),
 // encoded the way scanner recorders upload calls. See testdata/README.md.
@@ -43,9 +37,9 @@ func TestDecode_Fixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			if tt.decoder == "ffmpeg" {
-				needFFmpeg(t)
+				audiotest.NeedFFmpeg(t)
 			}
-			data := fixture(t, tt.file)
+			data := audiotest.Fixture(t, tt.file)
 			s, err := Decode(context.Background(), bytes.NewReader(data), tt.format, DefaultRate)
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
@@ -69,7 +63,7 @@ func TestDecode_Fixtures(t *testing.T) {
 			if tt.decoder != "ffmpeg" && s.Frames < 0 {
 				t.Errorf("Frames unknown for the Go %s decoder", tt.decoder)
 			}
-			if r := rms(pcm); r < 0.02 {
+			if r := audiotest.RMS(pcm); r < 0.02 {
 				t.Errorf("RMS %.4f: the audio is (nearly) silent", r)
 			}
 		})
@@ -81,7 +75,7 @@ func TestDecode_FixturesSniff(t *testing.T) {
 	for file, want := range map[string]media.Format{
 		"speech.wav": media.WAV, "speech.mp3": media.MP3, "speech-stereo44k.mp3": media.MP3, "speech.m4a": media.M4A, "speech.ogg": media.Ogg,
 	} {
-		if got := media.Sniff(fixture(t, file)[:sniffBytes]); got != want {
+		if got := media.Sniff(audiotest.Fixture(t, file)[:media.SniffLen]); got != want {
 			t.Errorf("media.Sniff(%s) = %v, want %v", file, got, want)
 		}
 	}
@@ -90,8 +84,8 @@ func TestDecode_FixturesSniff(t *testing.T) {
 // The same speech decoded by the Go WAV path and by ffmpeg must line up:
 // this catches a wrong rate, channel layout or byte order in either.
 func TestDecode_GoAndFFmpegAgree(t *testing.T) {
-	needFFmpeg(t)
-	data := fixture(t, "speech.wav")
+	audiotest.NeedFFmpeg(t)
+	data := audiotest.Fixture(t, "speech.wav")
 	goS, err := decodeWAV(bytes.NewReader(data), DefaultRate)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +117,7 @@ func TestDecode_GoAndFFmpegAgree(t *testing.T) {
 }
 
 func TestDecode_MissingFFmpeg(t *testing.T) {
-	m4a := fixture(t, "speech.m4a")
+	m4a := audiotest.Fixture(t, "speech.m4a")
 	t.Run("configured path absent", func(t *testing.T) {
 		_, err := Decoder{FFmpeg: filepath.Join(t.TempDir(), "ffmpeg")}.Decode(context.Background(), bytes.NewReader(m4a), media.M4A, DefaultRate)
 		if !errors.Is(err, ErrNeedsFFmpeg) {
@@ -146,7 +140,7 @@ func TestDecode_MissingFFmpeg(t *testing.T) {
 			file   string
 			format media.Format
 		}{{"speech.wav", media.WAV}, {"speech.mp3", media.MP3}} {
-			s, err := Decode(context.Background(), bytes.NewReader(fixture(t, f.file)), f.format, DefaultRate)
+			s, err := Decode(context.Background(), bytes.NewReader(audiotest.Fixture(t, f.file)), f.format, DefaultRate)
 			if err != nil {
 				t.Fatalf("%s: %v", f.file, err)
 			}
@@ -155,7 +149,7 @@ func TestDecode_MissingFFmpeg(t *testing.T) {
 	})
 	t.Run("unsupported WAV encoding says both", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
-		w := makeWAV(wavSpec{rate: 8000, channels: 1, bits: 16, frames: 10, sample: func(int, int) float64 { return 0 }})
+		w := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 10, Sample: func(int, int) float64 { return 0 }})
 		w[20] = 0x11 // IMA ADPCM
 		_, err := Decode(context.Background(), bytes.NewReader(w), media.WAV, DefaultRate)
 		if !errors.Is(err, ErrNeedsFFmpeg) || !errors.Is(err, ErrUnsupported) {
@@ -165,7 +159,7 @@ func TestDecode_MissingFFmpeg(t *testing.T) {
 }
 
 func TestDecode_FFmpegRejectsGarbage(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.NeedFFmpeg(t)
 	junk := bytes.Repeat([]byte("this is not audio "), 200)
 	s, err := Decode(context.Background(), bytes.NewReader(junk), media.Unknown, DefaultRate)
 	if err == nil {
@@ -214,7 +208,7 @@ func longM4A(t testing.TB, seconds int) string {
 }
 
 func TestDecode_M4AWithIndexAtEndFromFile(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.NeedFFmpeg(t)
 	f, err := os.Open(longM4A(t, 40))
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +227,7 @@ func TestDecode_M4AWithIndexAtEndFromFile(t *testing.T) {
 }
 
 func TestDecode_FFmpegStopsOnCloseAndCancel(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.NeedFFmpeg(t)
 	path := longM4A(t, 30)
 	open := func(ctx context.Context) *Stream {
 		f, err := os.Open(path)
@@ -254,7 +248,7 @@ func TestDecode_FFmpegStopsOnCloseAndCancel(t *testing.T) {
 		s := open(context.Background())
 		done := make(chan struct{})
 		go func() { s.Close(); close(done) }()
-		await(t, done, "Close to stop ffmpeg")
+		audiotest.Await(t, done, "Close to stop ffmpeg")
 		if ps := s.r.(*ffmpegProc).cmd.ProcessState; ps == nil {
 			t.Fatal("ffmpeg was not reaped by Close")
 		}
@@ -267,7 +261,7 @@ func TestDecode_FFmpegStopsOnCloseAndCancel(t *testing.T) {
 		cancel()
 		res := make(chan error, 1)
 		go func() { _, err := readAllErr(s); res <- err }()
-		if err := await(t, res, "the stream to end after cancel"); err == nil {
+		if err := audiotest.Await(t, res, "the stream to end after cancel"); err == nil {
 			// ffmpeg may have finished writing before the kill landed;
 			// either way the process must be gone.
 			t.Log("stream ended cleanly after cancel")
@@ -280,7 +274,7 @@ func TestDecode_FFmpegStopsOnCloseAndCancel(t *testing.T) {
 
 func TestDecode_RejectsBadOutputRate(t *testing.T) {
 	for _, r := range []int{0, -1, 999, 10_000_000} {
-		if _, err := Decode(context.Background(), bytes.NewReader(fixture(t, "speech.wav")), media.WAV, r); err == nil {
+		if _, err := Decode(context.Background(), bytes.NewReader(audiotest.Fixture(t, "speech.wav")), media.WAV, r); err == nil {
 			t.Errorf("Decode at %d Hz succeeded", r)
 		}
 	}

@@ -1,4 +1,4 @@
-package player
+package audio
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"earshot/relay/audio/audiotest"
 )
 
 func TestDecodeWAV_SampleFormats(t *testing.T) {
@@ -18,22 +20,22 @@ func TestDecodeWAV_SampleFormats(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		spec wavSpec
+		spec audiotest.WAVSpec
 		tol  int
 	}{
-		{"8-bit mono", wavSpec{bits: 8, channels: 1}, 260},
-		{"8-bit stereo", wavSpec{bits: 8, channels: 2}, 260},
-		{"16-bit mono", wavSpec{bits: 16, channels: 1}, 2},
-		{"16-bit stereo", wavSpec{bits: 16, channels: 2}, 2},
-		{"24-bit stereo", wavSpec{bits: 24, channels: 2}, 2},
-		{"32-bit stereo", wavSpec{bits: 32, channels: 2}, 2},
-		{"float stereo", wavSpec{bits: 32, channels: 2, float: true}, 2},
+		{"8-bit mono", audiotest.WAVSpec{Bits: 8, Channels: 1}, 260},
+		{"8-bit stereo", audiotest.WAVSpec{Bits: 8, Channels: 2}, 260},
+		{"16-bit mono", audiotest.WAVSpec{Bits: 16, Channels: 1}, 2},
+		{"16-bit stereo", audiotest.WAVSpec{Bits: 16, Channels: 2}, 2},
+		{"24-bit stereo", audiotest.WAVSpec{Bits: 24, Channels: 2}, 2},
+		{"32-bit stereo", audiotest.WAVSpec{Bits: 32, Channels: 2}, 2},
+		{"float stereo", audiotest.WAVSpec{Bits: 32, Channels: 2, Float: true}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := tt.spec
-			spec.rate, spec.frames, spec.sample = 48000, 480, val
-			s, err := decodeWAV(bytes.NewReader(makeWAV(spec)), 48000)
+			spec.Rate, spec.Frames, spec.Sample = 48000, 480, val
+			s, err := decodeWAV(bytes.NewReader(audiotest.MakeWAV(spec)), 48000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +44,7 @@ func TestDecodeWAV_SampleFormats(t *testing.T) {
 				t.Fatalf("got %d samples (Frames %d), want 960 (480)", len(pcm), s.Frames)
 			}
 			wantL, wantR := 16383, -8192
-			if spec.channels == 1 {
+			if spec.Channels == 1 {
 				wantR = wantL // mono plays on both sides
 			}
 			for i := 0; i < len(pcm); i += 2 {
@@ -63,8 +65,8 @@ func abs(x int) int {
 
 func TestDecodeWAV_ResamplesEveryRate(t *testing.T) {
 	for _, rate := range []int{8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000} {
-		spec := wavSpec{rate: rate, channels: 1, bits: 16, frames: rate / 2, sample: func(int, int) float64 { return 0.25 }}
-		s, err := decodeWAV(bytes.NewReader(makeWAV(spec)), 48000)
+		spec := audiotest.WAVSpec{Rate: rate, Channels: 1, Bits: 16, Frames: rate / 2, Sample: func(int, int) float64 { return 0.25 }}
+		s, err := decodeWAV(bytes.NewReader(audiotest.MakeWAV(spec)), 48000)
 		if err != nil {
 			t.Fatalf("%d Hz: %v", rate, err)
 		}
@@ -260,15 +262,15 @@ func (b *bigFile) Seek(off int64, whence int) (int64, error) {
 }
 
 func FuzzDecodeWAV(f *testing.F) {
-	f.Add(fixture(f, "speech.wav"))
-	for _, s := range []wavSpec{
-		{rate: 8000, channels: 1, bits: 8, frames: 7},
-		{rate: 11025, channels: 2, bits: 24, frames: 5},
-		{rate: 48000, channels: 2, bits: 32, float: true, frames: 3},
-		{rate: 44100, channels: 1, bits: 32, frames: 9},
+	f.Add(audiotest.Fixture(f, "speech.wav"))
+	for _, s := range []audiotest.WAVSpec{
+		{Rate: 8000, Channels: 1, Bits: 8, Frames: 7},
+		{Rate: 11025, Channels: 2, Bits: 24, Frames: 5},
+		{Rate: 48000, Channels: 2, Bits: 32, Float: true, Frames: 3},
+		{Rate: 44100, Channels: 1, Bits: 32, Frames: 9},
 	} {
-		s.sample = func(i, ch int) float64 { return float64(i%7)/7 - float64(ch)/3 }
-		f.Add(makeWAV(s))
+		s.Sample = func(i, ch int) float64 { return float64(i%7)/7 - float64(ch)/3 }
+		f.Add(audiotest.MakeWAV(s))
 	}
 	f.Add(wavWith(chunk("fmt ", 40, extensibleFmt(2, 22050, 16, 1)), chunk("data", 0xFFFFFFFF, make([]byte, 12))))
 	f.Add(wavWith(chunk("LIST", 5, []byte("hello")), chunk("fmt ", 16, fmtBody(1, 1, 8000, 2, 16)), chunk("data", 0, []byte{1, 2, 3})))
