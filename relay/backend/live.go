@@ -8,10 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"reflect"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -99,25 +96,6 @@ func (b *labelBook) resolve(c *event.Call) {
 	}
 }
 
-// feed is the ordering and de-duplication state of the emitted calls.
-type feed struct {
-	emit     func(event.Event)
-	lastID   int64 // highest call id emitted
-	lastDate int64 // its dateTime
-	started  bool  // a first backfill happened
-}
-
-func (f *feed) call(c *event.Call) {
-	if c.ID <= f.lastID {
-		return // already emitted (backfill and live overlap)
-	}
-	f.lastID = c.ID
-	if c.DateTime > f.lastDate {
-		f.lastDate = c.DateTime
-	}
-	f.emit(event.Event{Type: event.TypeCall, Call: c})
-}
-
 // Run keeps the live feed going until ctx ends: it signs in, connects,
 // backfills from history after every (re)connect, and emits calls in id
 // order without repeats, plus transcripts, catalog and status changes. It
@@ -137,7 +115,7 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 		s.emitStatus = nil
 		s.mu.Unlock()
 	}()
-	f := &feed{emit: emit}
+	f := newFeed(emit)
 	attempt := 0
 	lastBrief := false // the last welcomed connection ended within stableConnection
 	for {
@@ -362,23 +340,14 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, st *connState) 
 			s.setStatus(event.StateConnected, "", time.Time{})
 		}
 		if st.backfillDue {
-			// History before live calls; the gap check below covers it.
+			// History before live calls; liveCall's gap check covers it.
 			st.backfillDue = false
 		}
-		if c.ID > f.lastID+1 {
-			// A gap: the server may have dropped broadcasts (or the
-			// session skipped an oversized frame). History has them (or
-			// they belong to systems this account cannot see). Before the
-			// first call nothing says where the feed stands, so the first
-			// one always looks.
-			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
-				// Emitting this call now would lose the gap for good:
-				// reconnect instead, which backfills before anything else.
-				return st.connected, 0, fmt.Errorf("fill a gap in the live feed from history: %w", err)
-			}
+		if err := s.liveCall(ctx, f, c); err != nil {
+			// Emitting this call now could lose calls for good:
+			// reconnect instead, which reads history before anything else.
+			return st.connected, 0, err
 		}
-		s.labels.resolve(c)
-		f.call(c)
 	case FrameTranscript:
 		f.emit(event.Event{Type: event.TypeTranscript, Transcript: fr.Transcript})
 	case FrameListenerCount:
@@ -572,68 +541,4 @@ func (s *Session) keepFresh(ctx context.Context) {
 		}
 		s.retryUnsaved(ctx)
 	}
-}
-
-// backfill emits the calls in history newer than the last one emitted.
-func (s *Session) backfill(ctx context.Context, f *feed) error {
-	return s.backfillUntil(ctx, f, 0)
-}
-
-// backfillUntil emits history calls with ids above the last emitted (and
-// below until, if set), oldest first.
-func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error {
-	from := f.lastDate
-	if !f.started {
-		f.started = true
-		if f.lastID == 0 {
-			from = time.Now().Add(-firstBackfill).Unix()
-		}
-	}
-	tok, err := s.accessToken(ctx)
-	if err != nil {
-		return err
-	}
-	var calls []*event.Call
-	for page := 1; page <= maxBackfillRuns; page++ {
-		q := url.Values{}
-		q.Set("date_from", strconv.FormatInt(from, 10))
-		q.Set("sort", "asc")
-		q.Set("limit", strconv.Itoa(maxBackfillPage))
-		q.Set("page", strconv.Itoa(page))
-		var ans struct {
-			Calls []json.RawMessage `json:"calls"`
-			Total int               `json:"total"`
-		}
-		if err := s.do(ctx, "GET", s.prefix()+"/calls?"+q.Encode(), nil, tok, &ans); err != nil {
-			return err
-		}
-		for _, raw := range ans.Calls {
-			c, err := parseCall(raw)
-			if err != nil {
-				s.log.Warn("skipping a malformed history row", "err", err)
-				continue
-			}
-			calls = append(calls, c)
-		}
-		if len(ans.Calls) < maxBackfillPage {
-			break
-		}
-	}
-	sort.Slice(calls, func(i, j int) bool { return calls[i].ID < calls[j].ID })
-	n := 0
-	for _, c := range calls {
-		if until != 0 && c.ID >= until {
-			break
-		}
-		if c.ID <= f.lastID {
-			continue
-		}
-		s.labels.resolve(c)
-		f.call(c)
-		n++
-	}
-	if n > 0 {
-		s.log.Info("filled calls from history", "calls", n)
-	}
-	return nil
 }

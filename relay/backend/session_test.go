@@ -258,6 +258,7 @@ type collector struct {
 	states   []event.Status
 	trans    []event.Transcript
 	catalogs []event.Catalog
+	resets   []string // reasons of TypeReset events
 	notify   chan struct{}
 }
 
@@ -274,6 +275,8 @@ func (c *collector) emit(e event.Event) {
 		c.trans = append(c.trans, *e.Transcript)
 	case event.TypeCatalog:
 		c.catalogs = append(c.catalogs, *e.Catalog)
+	case event.TypeReset:
+		c.resets = append(c.resets, e.Reason)
 	}
 	c.mu.Unlock()
 	select {

@@ -38,8 +38,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -272,8 +274,8 @@ type Server struct {
 	cur           *instance // nil while stopped
 	closed        bool
 	systems       []*system
-	calls         []*call // ids firstCall, firstCall+1, … (older ones pruned)
-	firstCall     int64
+	calls         []*call // ascending ids (older ones pruned)
+	nextID        int64   // the id the next call gets
 	users         map[string]*user
 	families      map[string]*family
 	refresh       map[string]*refreshEntry
@@ -336,7 +338,7 @@ func NewServer(opts Options) *Server {
 		fails:        map[string]*failures{},
 		clients:      map[*wsClient]struct{}{},
 		addr:         opts.Addr,
-		firstCall:    1,
+		nextID:       1,
 	}
 	var uid int64 = 1 // 1 is the admin on a real server
 	names := make([]string, 0, len(opts.Users))
@@ -592,13 +594,27 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 		tg = s.newTalkgroupLocked(sys, spec.TalkgroupID, spec.TalkgroupLabel)
 		s.broadcastConfigLocked()
 	}
-	c := &call{id: s.firstCall + int64(len(s.calls)), spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
-	s.calls = append(s.calls, c)
+	c := &call{id: s.nextID, spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
+	at := len(s.calls)
+	switch {
+	case s.nextID == 0:
+		// The sequence is spent (math.MaxInt64 was given): like SQLite,
+		// take an unused id, here the lowest.
+		c.id, at = 1, 0
+		for at < len(s.calls) && s.calls[at].id == c.id {
+			c.id++
+			at++
+		}
+	case s.nextID == math.MaxInt64:
+		s.nextID = 0
+	default:
+		s.nextID++
+	}
+	s.calls = slices.Insert(s.calls, at, c)
 	if k := s.opts.KeepCalls; k > 0 && len(s.calls) > k {
 		n := len(s.calls) - k
 		clear(s.calls[:n]) // let the pruned calls' audio be collected
 		s.calls = s.calls[n:]
-		s.firstCall += int64(n)
 	}
 	if s.dropNext > 0 {
 		s.dropNext--
@@ -638,7 +654,8 @@ func (s *Server) SetAudio(callID int64, audio []byte, name, typ string) {
 // callLocked returns the stored call with the server's id, or nil when
 // there is none (never added, or pruned).
 func (s *Server) callLocked(id int64) *call {
-	if i := id - s.firstCall; i >= 0 && i < int64(len(s.calls)) {
+	i := sort.Search(len(s.calls), func(i int) bool { return s.calls[i].id >= id })
+	if i < len(s.calls) && s.calls[i].id == id {
 		return s.calls[i]
 	}
 	return nil
@@ -649,6 +666,33 @@ func (s *Server) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls)
+}
+
+// RestoreCalls puts the call table back to what it held after call
+// keep, as a restore from a backup taken then does: later calls are gone,
+// and the next call gets id keep+1 again (a different call under an id a
+// client has seen). RestoreCalls(0) empties it, as a reinstall at the same
+// address does. Accounts and sessions stay.
+func (s *Server) RestoreCalls(keep int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.calls), func(i int) bool { return s.calls[i].id > keep })
+	clear(s.calls[i:])
+	s.calls = s.calls[:i]
+	s.nextID = max(keep, 0) + 1
+}
+
+// SetNextCallID makes the next call get id (and the ones after it count
+// on from there), as when a server's id sequence is bumped; an id not above
+// every stored one is ignored. After
+// math.MaxInt64, calls get the lowest unused ids, as SQLite then does.
+func (s *Server) SetNextCallID(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.calls); n > 0 && id <= s.calls[n-1].id {
+		return // ids only go forward (RestoreCalls takes them back)
+	}
+	s.nextID = max(id, 1)
 }
 
 // DropBroadcasts makes the next n call broadcasts go to nobody, as when the
