@@ -66,7 +66,6 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	c := startController(t, a, core, Options{Accounts: acc})
-	followController(t, c)
 	pw := c.win
 	if !pw.banner.Visible() || !strings.Contains(pw.bannerText.Text, "built-in demo server") || !pw.bannerBtn.Visible() {
 		t.Fatalf("no account: banner shown=%v %q, button shown=%v", pw.banner.Visible(), pw.bannerText.Text, pw.bannerBtn.Visible())
@@ -81,6 +80,11 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 		}
 	}
 	test.Tap(button(t, c.signin.Content(), "Sign in"))
+	// Follow the core only now that the test taps no more: Fyne's test
+	// driver would redraw the window on the follower's goroutine while a
+	// tap walks it (see startController).
+	c.WaitIdle()
+	followController(t, c)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var shown bool
@@ -428,11 +432,11 @@ func TestChecklistOffersTheServersCatalogueWithSystemBoxes(t *testing.T) {
 
 func TestChecklistFollowsCatalogueChanges(t *testing.T) {
 	c, _, feed, _ := newTestController(t)
-	followController(t, c)
 	pw := c.win
 	if got := rows(pw); got != "S1 1/101 1/102" {
 		t.Fatalf("before a catalogue the checklist is %q (talkgroups heard)", got)
 	}
+	followController(t, c)
 	cat := catalog()
 	feed.hub.Publish(event.Event{Type: event.TypeCatalog, Catalog: &cat})
 	deadline := time.Now().Add(5 * time.Second)
@@ -447,7 +451,9 @@ func TestChecklistFollowsCatalogueChanges(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := strings.Join(pw.group.Options, "|"); got != "All|Group: EMS|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical" {
+	var groups string
+	c.Do(func() { groups = strings.Join(pw.group.Options, "|") })
+	if got := groups; got != "All|Group: EMS|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical" {
 		t.Fatalf("group choices %q", got)
 	}
 }

@@ -108,6 +108,11 @@ type Status struct {
 	// renewed sign-in (the next start would then ask to sign in again).
 	// "" when all is well. Like Reason, it is worded for people.
 	Problem string `json:"problem,omitempty"`
+	// PasswordChange: the server asked, at sign-in, that the user change
+	// the password in its web page (OpenScanner's passwordNeedChange, true
+	// for accounts an admin created). The feed works meanwhile; Problem
+	// words it too.
+	PasswordChange bool `json:"passwordChange,omitempty"`
 }
 
 // Catalog is the server's list of systems and their talkgroups, as the
