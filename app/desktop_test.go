@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
+	"earshot/ui/dbustest"
 )
 
 func TestSingleInstance_SecondLaunchShowsTheFirst(t *testing.T) {
@@ -44,24 +43,7 @@ func TestSingleInstance_SecondLaunchShowsTheFirst(t *testing.T) {
 }
 
 func TestTrayHostDetection(t *testing.T) {
-	// The socket lives in the test's own directory, which is removed
-	// afterwards: a killed daemon leaves its socket behind in /tmp.
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
-		"--address=unix:dir="+t.TempDir())
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := dbus.Connect(strings.TrimSpace(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, _ := dbustest.Connect(t)
 	if nameHasOwner(conn, "org.kde.StatusNotifierWatcher") {
 		t.Fatal("a tray host reported on an empty bus")
 	}

@@ -140,9 +140,7 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 	}
 	// The tray runs on this goroutine (the main one on macOS and Windows)
 	// until Quit or a signal.
-	tray.Run(ctx, r.trayActions(), func(t *tray.Tray) {
-		wg.Go(func() { t.Follow(ctx, r.core) })
-	})
+	tray.Run(ctx, r.trayActions(), r.core)
 	return nil
 }
 

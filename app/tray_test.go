@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"earshot/ui/dbustest"
 )
 
 // watcher plays a desktop's StatusNotifierWatcher on a private bus and
@@ -31,20 +33,7 @@ func (w *watcher) RegisterStatusNotifierHost(string) *dbus.Error { return nil }
 // it and returns the bus address.
 func startPrivateSession(t testing.TB, home string) string {
 	t.Helper()
-	// The socket lives in the test's own directory, which is removed
-	// afterwards: a killed daemon leaves its socket behind in /tmp.
-	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
-		"--address=unix:dir="+t.TempDir())
-	out, _ := bus.StdoutPipe()
-	if err := bus.Start(); err != nil {
-		t.Fatalf("dbus-daemon (install with build/deps.sh): %v", err)
-	}
-	t.Cleanup(func() { bus.Process.Kill(); bus.Wait() })
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = strings.TrimSpace(addr)
+	addr := dbustest.Start(t)
 	// As build/with-keyring.sh does; the daemon exits with the bus.
 	runtime := filepath.Join(home, "run")
 	os.MkdirAll(runtime, 0o700)

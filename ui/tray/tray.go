@@ -248,15 +248,19 @@ type systrayItem struct{ *systray.MenuItem }
 func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 
 // Run shows the tray (fyne.io/systray on the calling goroutine, which on
-// macOS and Windows must be the main one), calls ready with the Tray once
-// it can be used, and returns when ctx ends. Call it only with a session
-// bus on Linux: fyne.io/systray panics at its end without one.
-func Run(ctx context.Context, a Actions, ready func(*Tray)) {
+// macOS and Windows must be the main one), follows core's snapshots and
+// runs the menu's actions until ctx ends. Call it once per process, and
+// on Linux only with a session bus: fyne.io/systray panics at its end
+// without one.
+func Run(ctx context.Context, a Actions, core Watcher) {
+	ready := make(chan *Tray, 1)
 	start, end := systray.RunWithExternalLoop(func() {
 		systray.SetTitle("Earshot")
-		ready(New(Systray{}, a))
+		ready <- New(Systray{}, a)
 	}, nil)
 	start()
-	<-ctx.Done()
+	// The tray stops changing before it is taken down: fyne.io/systray
+	// panics when an icon is set after its end closed the bus connection.
+	(<-ready).Follow(ctx, core)
 	end()
 }
