@@ -98,11 +98,15 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	var bus *dbus.Conn
 	if c, err := dbus.ConnectSessionBus(); err == nil {
 		bus = c
 		defer bus.Close()
-		r.note = notify.New(bus, "Earshot", r.log.With("part", "notify"))
+		note := notify.New(bus, "Earshot", r.log.With("part", "notify"))
+		wg.Go(func() { note.Run(ctx) })
+		r.note = note
 	}
 	r.core = listening.New(listening.Options{
 		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: r.note, Logger: r.log.With("part", "listening"),
@@ -110,8 +114,6 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 		DemoFlag: r.flags.demo,
 	})
 	p.OnChange(r.core.OnPlayerChange)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("the player stopped", "err", err)

@@ -24,22 +24,32 @@ const (
 	expire = 8000
 )
 
-// Notifier sends notifications on a session bus.
+// queued bounds the notifications waiting to be shown: a burst beyond it
+// (a wedged service, a storm of "notify me" calls) is dropped, not held.
+const queued = 8
+
+// Notifier sends notifications on a session bus. Notify never blocks its
+// caller (the listening core calls it as calls arrive): Run shows what it
+// queued.
 type Notifier struct {
-	conn *dbus.Conn
-	app  string
-	log  *slog.Logger
+	conn  *dbus.Conn
+	app   string
+	log   *slog.Logger
+	queue chan note
 }
+
+type note struct{ title, body string }
 
 // New uses conn (a session bus) and names the app appName.
 func New(conn *dbus.Conn, appName string, log *slog.Logger) *Notifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{conn: conn, app: appName, log: log}
+	return &Notifier{conn: conn, app: appName, log: log, queue: make(chan note, queued)}
 }
 
-// Send shows one notification and returns its id.
+// Send shows one notification and returns its id. It waits for the
+// service's answer (at most a few seconds).
 func (n *Notifier) Send(ctx context.Context, title, body string) (uint32, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -55,10 +65,27 @@ func (n *Notifier) Send(ctx context.Context, title, body string) (uint32, error)
 	return id, nil
 }
 
-// Notify shows a notification; a failure is logged, not returned (a
-// desktop without a notification service still plays).
+// Notify queues a notification for Run and returns at once; one that does
+// not fit is dropped, and a failure is logged, not returned (a desktop
+// without a notification service still plays).
 func (n *Notifier) Notify(title, body string) {
-	if _, err := n.Send(context.Background(), title, body); err != nil {
-		n.log.Info("could not show a notification", "err", err)
+	select {
+	case n.queue <- note{title, body}:
+	default:
+		n.log.Info("dropped a notification: too many waiting", "title", title)
+	}
+}
+
+// Run shows the queued notifications, one at a time, until ctx ends.
+func (n *Notifier) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-n.queue:
+			if _, err := n.Send(ctx, m.title, m.body); err != nil {
+				n.log.Info("could not show a notification", "err", err)
+			}
+		}
 	}
 }
