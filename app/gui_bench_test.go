@@ -17,6 +17,7 @@ import (
 
 	"earshot/relay/backend/backendtest"
 	"earshot/ui/player/pulsetest"
+	"earshot/ui/xvfbtest"
 )
 
 // BenchmarkGUIIdle runs the real tray app (under Xvfb, with a
@@ -57,7 +58,7 @@ func BenchmarkGUIIdle(b *testing.B) {
 		}
 	}
 	addr := startPrivateSession(b, filepath.Join(dir, "home"))
-	display := startXvfb(b)
+	display := xvfbtest.Start(b)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		b.Fatal(err)

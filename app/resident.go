@@ -15,6 +15,7 @@ import (
 
 	"earshot/relay/secrets"
 	"earshot/relay/tokens"
+	"earshot/ui/clipboard"
 	"earshot/ui/ipc"
 	"earshot/ui/listening"
 	"earshot/ui/mpris"
@@ -146,8 +147,11 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 	return nil
 }
 
-func (r *resident) showWindow(what string) {
-	if err := r.win.show(what, ""); err != nil {
+func (r *resident) showWindow(what string) { r.showWindowWith(what, "") }
+
+// showWindowWith shows a window that takes a text (ipc.ShowStreamURL).
+func (r *resident) showWindowWith(what, text string) {
+	if err := r.win.show(what, text); err != nil {
 		r.log.Error("could not open the window", "err", err)
 		r.notify("Earshot could not open its window", err.Error())
 	}
@@ -184,22 +188,35 @@ func (r *resident) trayActions() tray.Actions {
 	}
 }
 
-// copyStreamURL puts the live feed's URL on the clipboard (through the
-// window process: the resident has no clipboard) and says so.
+// copyStreamURL puts the live feed's URL on the clipboard and says so.
+// The copy is handed to the desktop's clipboard program, which keeps it
+// after the copy returns (ui/clipboard); without one, a small window
+// shows the URL with a Copy button, and the copy lasts while it is open.
 func (r *resident) copyStreamURL() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		u, err := r.StreamURL(ctx)
-		if err == nil {
-			err = r.win.copyText(u)
-		}
 		if err != nil {
-			r.notify("Earshot", "Could not copy the stream URL: "+err.Error())
+			r.notify("Earshot", "Could not make a stream URL: "+err.Error())
+			return
+		}
+		if err := r.Copy(ctx, u); err != nil {
+			r.log.Info("no clipboard program: showing the stream URL instead", "err", err)
+			r.showWindowWith(ipc.ShowStreamURL, u)
 			return
 		}
 		r.notify("Earshot", "Live stream URL copied")
 	}()
+}
+
+// Copy puts text on the desktop's clipboard through its clipboard
+// program, where it stays after the window process that asked ends.
+func (r *resident) Copy(ctx context.Context, text string) error {
+	if err := clipboard.Copy(ctx, text); err != nil {
+		return &ipc.Error{Kind: ipc.KindUnavailable, Message: err.Error()}
+	}
+	return nil
 }
 
 // Core, Accounts, Tokens, StreamURL, BaseURL and Quit are what the window

@@ -3,7 +3,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"earshot/ui/dbustest"
 	"earshot/ui/player/pulsetest"
+	"earshot/ui/xvfbtest"
 )
 
 // watcher plays a desktop's StatusNotifierWatcher on a private bus and
@@ -59,57 +59,6 @@ func startPrivateSession(t testing.TB, home string) string {
 	return addr
 }
 
-// startXvfb starts a virtual display and returns its name. Xvfb picks a
-// free display number itself (-displayfd), so stale sockets and lock files
-// left in /tmp by an X server that was killed cannot exhaust a range of
-// numbers, and it is stopped with SIGTERM so it removes its own.
-func startXvfb(t testing.TB) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
-	x.ExtraFiles = []*os.File{w} // fd 3 in the child
-	var stderr strings.Builder
-	x.Stderr = &stderr
-	err = x.Start()
-	w.Close()
-	if err != nil {
-		t.Fatalf("Xvfb (install with build/deps.sh): %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { x.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		x.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			x.Process.Kill()
-			<-exited
-		}
-	})
-	number := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		number <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-number:
-		if n == "" {
-			<-exited
-			t.Fatalf("Xvfb did not start:\n%s", stderr.String())
-		}
-		return ":" + n
-	case <-time.After(30 * time.Second):
-		x.Process.Kill()
-		<-exited // stderr is complete, and no longer written, once Wait returns
-		t.Fatalf("Xvfb announced no display within 30 s:\n%s", stderr.String())
-	}
-	return ""
-}
-
 type menuLayout struct {
 	ID       int32
 	Props    map[string]dbus.Variant
@@ -137,7 +86,7 @@ func newDesktop(tb testing.TB, pulse bool) *desktop {
 	d.bin = filepath.Join(d.dir, "earshot")
 	buildBoth(tb, d.dir)
 	addr := startPrivateSession(tb, filepath.Join(d.dir, "home"))
-	d.display = startXvfb(tb)
+	d.display = xvfbtest.Start(tb)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		tb.Fatal(err)
@@ -352,12 +301,36 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 	}
 	// The tooltip says the state and the server.
 	waitUntil(t, "a tooltip naming Earshot", func() bool { return strings.Contains(d.tooltip(app), "Earshot") })
+
+	// Copy stream URL: the copy is the desktop clipboard program's, so it
+	// pastes while no window is open, and even after Earshot quit.
+	info, err := readRunning(d.configDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ws://" + info.Addr + "/v1/live?token="
+	d.click(t, app, "Copy stream URL")
+	waitUntil(t, "the stream URL on the clipboard", func() bool { return strings.HasPrefix(d.paste(), want) })
 	d.click(t, app, "Quit")
 	select {
 	case <-app.done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the app did not quit from its tray menu")
 	}
+	if got := d.paste(); !strings.HasPrefix(got, want) {
+		t.Fatalf("after Earshot quit the clipboard holds %q", got)
+	}
+}
+
+// paste reads the display's clipboard, as pasting in another program does.
+func (d *desktop) paste() string {
+	cmd := exec.Command("xclip", "-selection", "clipboard", "-out")
+	cmd.Env = append(os.Environ(), "DISPLAY="+d.display)
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
 }
 
 // The window process is only a view: killing it never stops playback or

@@ -71,17 +71,6 @@ func (w *windows) show(what, text string) error {
 	return p.conn.Send(ipc.Message{Type: ipc.TypeShow, Show: what, Text: text})
 }
 
-// copyText puts text on the clipboard through the window process (the
-// resident links no GUI library); it ends by itself unless a window is
-// open.
-func (w *windows) copyText(text string) error {
-	p, err := w.process()
-	if err != nil {
-		return err
-	}
-	return p.conn.Send(ipc.Message{Type: ipc.TypeCopy, Text: text})
-}
-
 // running reports whether a window process runs.
 func (w *windows) running() bool {
 	w.mu.Lock()

@@ -21,6 +21,11 @@ type Options struct {
 	// StreamURL returns a ready live-feed URL with a listen token for
 	// "Copy stream URL"; nil leaves the item out.
 	StreamURL StreamURLFunc
+	// Copy hands text, already on this process's clipboard, to the
+	// desktop's clipboard program (through the resident), so the copy
+	// stays after the windows close: on X11 and Wayland a copy leaves
+	// with the process that made it. nil: this process's clipboard only.
+	Copy func(ctx context.Context, text string) error
 	// TrayHost reports whether a tray shows Earshot's icon now. Closing
 	// the playback window with one only closes the window (Earshot stays
 	// in the tray); without one it quits Earshot, which would otherwise
@@ -240,15 +245,51 @@ func (c *Controller) CopyStreamURL() {
 	}
 	c.background(10*time.Second, func(ctx context.Context) {
 		u, err := c.opts.StreamURL(ctx)
-		c.onUI(false, func() {
-			if err != nil {
+		if err != nil {
+			c.onUI(false, func() {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Could not make a stream URL: "+err.Error()))
-				return
-			}
-			c.app.Clipboard().SetContent(u)
-			c.app.SendNotification(fyne.NewNotification("Earshot", "Live stream URL copied"))
-		})
+			})
+			return
+		}
+		c.onUI(true, func() { c.app.Clipboard().SetContent(u) })
+		c.onUI(false, func() { c.app.SendNotification(c.keepCopy(ctx, u, "Live stream URL copied")) })
 	})
+}
+
+// copyText puts text on the clipboard (a token dialog's Copy): at once on
+// this process's, then handed on (keepCopy), saying so only if it cannot
+// be.
+func (c *Controller) copyText(text string) {
+	c.app.Clipboard().SetContent(text)
+	if c.opts.Copy == nil {
+		return
+	}
+	c.background(10*time.Second, func(ctx context.Context) {
+		if n := c.keepCopy(ctx, text, ""); n != nil {
+			c.onUI(false, func() { c.app.SendNotification(n) })
+		}
+	})
+}
+
+// keepCopy hands text, already on this process's clipboard, to the
+// desktop's clipboard program (Options.Copy) and returns the notification
+// that says how the copy stands: done (nil when done is ""), or lasting
+// only while an Earshot window is open. Call it off the UI goroutine.
+func (c *Controller) keepCopy(ctx context.Context, text, done string) *fyne.Notification {
+	if c.opts.Copy == nil {
+		if done == "" {
+			return nil
+		}
+		return fyne.NewNotification("Earshot", done)
+	}
+	if err := c.opts.Copy(ctx, text); err != nil {
+		c.log.Info("the copy lasts while a window is open", "err", err)
+		return fyne.NewNotification("Earshot", "Copied; it stays on the clipboard while an Earshot window is open ("+err.Error()+")")
+	}
+	if done == "" {
+		return nil
+	}
+	return fyne.NewNotification("Earshot", done)
 }
 
 // SignOut signs out (the demo server takes over) and says so if it failed.

@@ -306,6 +306,83 @@ func TestCopyStreamURLCopiesTheURLAndSaysSo(t *testing.T) {
 	}
 }
 
+// On X11 and Wayland a copy leaves with the process that made it: the
+// window process hands the copy to the resident's clipboard program, after
+// putting it on its own clipboard (so the program takes it over, not the
+// other way round), and says when the copy can last only while a window is
+// open.
+func TestCopyStreamURLHandsTheCopyToTheDesktop(t *testing.T) {
+	c, _, _, a := newTestController(t)
+	const u = "ws://127.0.0.1:7373/v1/live?token=abc"
+	c.opts.StreamURL = func(context.Context) (string, error) { return u, nil }
+	var handed []string
+	var ownBefore string
+	c.opts.Copy = func(_ context.Context, text string) error {
+		ownBefore = a.Clipboard().Content()
+		handed = append(handed, text)
+		return nil
+	}
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Live stream URL copied"), func() {
+		c.CopyStreamURL()
+		c.ops.Wait()
+	})
+	if len(handed) != 1 || handed[0] != u || ownBefore != u {
+		t.Fatalf("handed %q to the desktop with %q on the window's clipboard", handed, ownBefore)
+	}
+	c.opts.Copy = func(context.Context, string) error {
+		return errors.New("no clipboard program found: install wl-clipboard (Wayland) or xclip (X11)")
+	}
+	a.Clipboard().SetContent("before")
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot",
+		"Copied; it stays on the clipboard while an Earshot window is open (no clipboard program found: install wl-clipboard (Wayland) or xclip (X11))"), func() {
+		c.CopyStreamURL()
+		c.ops.Wait()
+	})
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("without a clipboard program the window's clipboard has %q", got)
+	}
+}
+
+// With no clipboard program the tray's Copy stream URL opens a window with
+// the URL: copied at once, selectable, not editable, copied again by its
+// button, and the window process ends when it closes.
+func TestStreamURLWindowShowsAndCopiesTheURL(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	c := New(Options{App: a, Core: core})
+	closed := 0
+	c.OnAllClosed(func() { closed++ })
+	const u = "ws://127.0.0.1:7373/v1/live?token=abc"
+	c.Do(func() { c.ShowStreamURL(u) })
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("opening the window copied %q", got)
+	}
+	ws := a.Driver().AllWindows()
+	w := ws[len(ws)-1]
+	var entry *widget.Entry
+	for _, o := range test.LaidOutObjects(w.Content()) {
+		if e, ok := o.(*widget.Entry); ok {
+			entry = e
+		}
+	}
+	if entry == nil || entry.Text != u {
+		t.Fatalf("the window shows %v", entry)
+	}
+	test.Type(entry, "x")
+	if entry.Text != u {
+		t.Fatalf("the URL could be edited to %q", entry.Text)
+	}
+	a.Clipboard().SetContent("something else")
+	test.Tap(button(t, w.Content(), "Copy"))
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("Copy copied %q", got)
+	}
+	test.Tap(button(t, w.Content(), "Close"))
+	if closed != 1 {
+		t.Fatalf("closing the only window: all closed %d times, want once (the window process ends)", closed)
+	}
+}
+
 func TestHoldSystemHoldsThePlayingCallsSystemAndReleases(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win

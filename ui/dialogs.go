@@ -336,7 +336,7 @@ func (tv *tokensView) showIssued(token string, info tokens.Info) {
 		entry := widget.NewEntry()
 		entry.SetText(value)
 		entry.Disable()
-		copyBtn := widget.NewButton("Copy", func() { tv.c.app.Clipboard().SetContent(value) })
+		copyBtn := widget.NewButton("Copy", func() { tv.c.copyText(value) })
 		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(kv[0]), copyBtn, entry))
 	}
 	d := dialog.NewCustom("New stream token", "Done", rows, tv.w)

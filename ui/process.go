@@ -33,15 +33,12 @@ func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
 	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
 	client := ipc.NewClient(ipc.NewConn(in, out))
 	ctrl := New(Options{
-		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL,
+		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL, Copy: client.Copy,
 		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log,
 	})
 	ctrl.OnAllClosed(a.Quit)
 	client.OnShow(func(what, text string) {
 		ctrl.onUI(false, func() { ctrl.show(what, text) })
-	})
-	client.OnCopy(func(text string) {
-		fyne.Do(func() { a.Clipboard().SetContent(text) })
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -80,6 +77,8 @@ func (c *Controller) show(what, text string) {
 		w := StartupErrorWindow(c.app, errors.New(text))
 		c.windowOpened(w, nil)
 		w.Show()
+	case ipc.ShowStreamURL:
+		c.ShowStreamURL(text)
 	}
 }
 

@@ -38,7 +38,6 @@ type Client struct {
 	nextID   uint64
 	gone     bool
 	onShow   func(what, text string)
-	onCopy   func(text string)
 	onTokens func()
 }
 
@@ -50,9 +49,6 @@ func NewClient(conn *Conn) *Client {
 
 // OnShow sets what a "show" message does (what: a Show… value).
 func (c *Client) OnShow(f func(what, text string)) { c.mu.Lock(); c.onShow = f; c.mu.Unlock() }
-
-// OnCopy sets what a "copy" message does (put text on the clipboard).
-func (c *Client) OnCopy(f func(text string)) { c.mu.Lock(); c.onCopy = f; c.mu.Unlock() }
 
 // OnTokensChanged sets what a "tokens" message does.
 func (c *Client) OnTokensChanged(f func()) { c.mu.Lock(); c.onTokens = f; c.mu.Unlock() }
@@ -111,12 +107,6 @@ func (c *Client) take(m Message) {
 		if f := c.onShow; f != nil {
 			c.mu.Unlock()
 			f(m.Show, m.Text)
-			return
-		}
-	case TypeCopy:
-		if f := c.onCopy; f != nil {
-			c.mu.Unlock()
-			f(m.Text)
 			return
 		}
 	case TypeTokens:
@@ -268,6 +258,13 @@ func (c *Client) SignOut(ctx context.Context) error {
 func (c *Client) StreamURL(ctx context.Context) (string, error) {
 	r, err := c.request(ctx, Message{Command: CmdStreamURL})
 	return r.URL, err
+}
+
+// Copy asks the resident to put text on the desktop's clipboard, where it
+// stays after this process ends.
+func (c *Client) Copy(ctx context.Context, text string) error {
+	_, err := c.request(ctx, Message{Command: CmdCopy, Text: text})
+	return err
 }
 
 // BaseURL is the relay's address.

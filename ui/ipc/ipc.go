@@ -38,8 +38,7 @@ const (
 	TypeSnapshot  = "snapshot"  // Snapshot
 	TypeHistory   = "history"   // History, Rev
 	TypeDirectory = "directory" // Directory, Rev
-	TypeShow      = "show"      // Show: what to bring forward
-	TypeCopy      = "copy"      // Text: put on the clipboard
+	TypeShow      = "show"      // Show: what to bring forward (Text with ShowStartup, ShowStreamURL)
 	TypeReply     = "reply"     // ID, Error or the answer's fields
 	TypeTokens    = "tokens"    // Tokens: the token list changed
 )
@@ -55,6 +54,10 @@ const (
 	ShowSignIn  = "signin"
 	ShowTokens  = "tokens"
 	ShowStartup = "startup-error" // Text: why Earshot could not start
+	// ShowStreamURL shows Text, the live feed's URL, with a Copy button:
+	// what the tray's Copy stream URL does when no clipboard program can
+	// keep the copy (ui/clipboard).
+	ShowStreamURL = "stream-url"
 )
 
 // Commands a window sends.
@@ -87,6 +90,7 @@ const (
 	CmdTokensRotateAl = "tokens.rotateAll" // Seconds (grace)
 	CmdStreamURL      = "streamURL"        // → URL
 	CmdBaseURL        = "baseURL"          // → URL
+	CmdCopy           = "copy"             // Text: put on the desktop's clipboard, to stay after the window closes
 )
 
 // Message is one message either way. Which fields are set depends on Type
@@ -207,7 +211,7 @@ func (m *Message) Validate() error {
 		if v := m.Snapshot.Volume; v < 0 || v > 1 || v != v {
 			return bad("volume out of range")
 		}
-	case TypeHistory, TypeTokens, TypeCopy, TypeReply:
+	case TypeHistory, TypeTokens, TypeReply:
 	case TypeDirectory:
 		if m.Directory == nil {
 			return bad("no directory")
@@ -215,6 +219,10 @@ func (m *Message) Validate() error {
 	case TypeShow:
 		switch m.Show {
 		case ShowPlayer, ShowSignIn, ShowTokens, ShowStartup:
+		case ShowStreamURL:
+			if m.Text == "" {
+				return bad("no URL")
+			}
 		default:
 			return bad("unknown window")
 		}
@@ -255,6 +263,10 @@ func (m *Message) validateCommand() error {
 	case CmdTokensRevoke, CmdTokensRotate:
 		if m.TokenID == "" {
 			return bad("no token id")
+		}
+	case CmdCopy:
+		if m.Text == "" {
+			return bad("nothing to copy")
 		}
 	default:
 		return bad("unknown command")

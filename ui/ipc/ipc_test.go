@@ -62,6 +62,9 @@ func TestBadMessagesAreRefused(t *testing.T) {
 		`{"type":"command","command":"avoid","seconds":-1}`,
 		`{"type":"show","show":"somewhere"}`,
 		`{"type":"snapshot"}`,
+		`{"type":"show","show":"stream-url"}`,
+		`{"type":"command","command":"copy"}`,
+		`{"type":"command","command":"copy","text":"` + strings.Repeat("x", maxText+1) + `"}`,
 		`{"type":"command","command":"signIn","server":"` + strings.Repeat("x", maxField+1) + `"}`,
 	} {
 		if _, err := Decode([]byte(line)); err == nil {
@@ -81,6 +84,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"snapshot","snapshot":{"rev":1,"volume":1}}`))
 	f.Add([]byte(`{"type":"directory","directory":[{"systemId":1,"talkgroups":[{"talkgroupId":2}]}]}`))
 	f.Add([]byte(`{"type":"reply","id":1,"error":{"kind":"credentials","message":"no"}}`))
+	f.Add([]byte(`{"type":"command","id":2,"command":"copy","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
+	f.Add([]byte(`{"type":"show","show":"stream-url","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

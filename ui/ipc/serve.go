@@ -35,6 +35,9 @@ type Resident interface {
 	StreamURL(ctx context.Context) (string, error)
 	// BaseURL is the relay's address, e.g. http://127.0.0.1:7373.
 	BaseURL() string
+	// Copy puts text on the desktop's clipboard, to stay there after the
+	// window process ends.
+	Copy(ctx context.Context, text string) error
 	// Quit ends Earshot.
 	Quit()
 }
@@ -184,6 +187,8 @@ func answer(ctx context.Context, res Resident, m Message) Message {
 		r.URL, err = res.StreamURL(ctx)
 	case CmdBaseURL:
 		r.URL = res.BaseURL()
+	case CmdCopy:
+		err = res.Copy(ctx, m.Text)
 	default:
 		do(res, m)
 	}
