@@ -41,7 +41,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	log := newLogger(env.Stderr, f.verbose)
-	win := &windows{ctx: ctx, log: log.With("part", "windows"), stderr: env.Stderr}
+	win := &windows{ctx: ctx, log: log.With("part", "windows"), stderr: env.Stderr, debug: f.verbose}
 	defer win.wait()
 
 	// One Earshot per user: a second launch brings the first one's window
@@ -151,6 +151,7 @@ func (r *resident) showWindow(what string) { r.showWindowWith(what, "") }
 
 // showWindowWith shows a window that takes a text (ipc.ShowStreamURL).
 func (r *resident) showWindowWith(what, text string) {
+	r.log.Debug("showing a window", "what", what)
 	if err := r.win.show(what, text); err != nil {
 		r.log.Error("could not open the window", "err", err)
 		r.notify("Earshot could not open its window", err.Error())

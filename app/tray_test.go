@@ -398,14 +398,13 @@ func TestWindowProcessDiesAloneAndOutlivesNoResident(t *testing.T) {
 }
 
 // buildBoth builds the resident (earshot) and the window program
-// (earshot-window) side by side into dir, as an install has them.
+// (earshot-window) side by side into dir, as an install has them, with
+// build/build.sh (which knows their build flags).
 func buildBoth(t testing.TB, dir string) {
 	t.Helper()
-	for out, pkg := range map[string]string{"earshot": ".", WindowBinary: "./ui/cmd/earshot-window"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		build.Dir = ".."
-		if b, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
+	build := exec.Command("build/build.sh", dir)
+	build.Dir = ".."
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build/build.sh: %v\n%s", err, b)
 	}
 }

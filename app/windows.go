@@ -34,7 +34,7 @@ func findWindowBinary() (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("the window program %s is neither beside %s nor on PATH (build it with `go build ./ui/cmd/earshot-window`)", name, os.Args[0])
+		return "", fmt.Errorf("the window program %s is neither beside %s nor on PATH (build both with build/build.sh)", name, os.Args[0])
 	}
 	return p, nil
 }
@@ -48,6 +48,7 @@ type windows struct {
 	res    ipc.Resident    // nil: only the startup-error window
 	log    *slog.Logger
 	stderr io.Writer
+	debug  bool // the window process logs its debug lines too (-v)
 
 	mu   sync.Mutex
 	proc *windowProc
@@ -59,16 +60,100 @@ type windowProc struct {
 	cmd  *exec.Cmd
 	conn *ipc.Conn
 	done chan struct{}
+	// pending are the windows asked of it and not yet shown (under
+	// windows.mu): a process that is ending shows none of them, and they
+	// are asked of the next one.
+	pending []showReq
 }
 
+// showReq is one window asked for.
+type showReq struct {
+	what, text string
+	tries      int
+}
+
+// maxShowTries bounds how often one window is asked of new processes (a
+// window program that dies at start must not be started for ever).
+const maxShowTries = 3
+
 // show brings a window forward (ipc.Show…), starting the window process if
-// none runs. text goes with ShowStartup.
+// none runs. text goes with ShowStartup and ShowStreamURL.
 func (w *windows) show(what, text string) error {
-	p, err := w.process()
-	if err != nil {
-		return err
+	return w.ask(showReq{what: what, text: text})
+}
+
+func (w *windows) ask(req showReq) error {
+	for {
+		req.tries++
+		p, err := w.process()
+		if err != nil {
+			return err
+		}
+		w.mu.Lock()
+		p.pending = append(p.pending, req)
+		w.mu.Unlock()
+		err = p.conn.Send(ipc.Message{Type: ipc.TypeShow, Show: req.what, Text: req.text})
+		if err == nil {
+			return nil
+		}
+		// The process is going (its end of the channel closed): the next
+		// one shows the window.
+		w.detach(p)
+		if req.tries >= maxShowTries {
+			return fmt.Errorf("the window program did not take the request: %w", err)
+		}
 	}
-	return p.conn.Send(ipc.Message{Type: ipc.TypeShow, Show: what, Text: text})
+}
+
+// detach stops sending windows to p (it is ending) and returns the windows
+// it was asked for and has not shown.
+func (w *windows) detach(p *windowProc) []showReq {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc == p {
+		w.proc = nil
+	}
+	pending := p.pending
+	p.pending = nil
+	return pending
+}
+
+// reask asks a new process for the windows an ending one did not show.
+func (w *windows) reask(pending []showReq) {
+	for _, req := range pending {
+		if w.ctx.Err() != nil || req.tries >= maxShowTries {
+			return
+		}
+		if err := w.ask(req); err != nil {
+			w.log.Error("could not open the window", "err", err)
+		}
+	}
+}
+
+// procEvents is what one window process says about itself (ipc.Serve).
+type procEvents struct {
+	w *windows
+	p *windowProc
+}
+
+// Shown: the window asked for is on screen.
+func (e procEvents) Shown(what string) {
+	e.w.mu.Lock()
+	defer e.w.mu.Unlock()
+	for i, req := range e.p.pending {
+		if req.what == what {
+			e.p.pending = append(e.p.pending[:i:i], e.p.pending[i+1:]...)
+			return
+		}
+	}
+}
+
+// Closing: its last window closed and it is ending; a window asked for
+// from now on starts a new process, and one asked for in the meantime is
+// asked of that one.
+func (e procEvents) Closing() {
+	e.w.log.Debug("window process closing", "pid", e.p.cmd.Process.Pid)
+	e.w.reask(e.w.detach(e.p))
 }
 
 // running reports whether a window process runs.
@@ -90,6 +175,9 @@ func (w *windows) process() (*windowProc, error) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Stderr = w.stderr
+	if w.debug {
+		cmd.Env = append(os.Environ(), ipc.DebugEnv+"=1")
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -117,26 +205,22 @@ func (w *windows) process() (*windowProc, error) {
 	w.wg.Go(func() {
 		defer close(p.done)
 		if w.res != nil {
-			if err := ipc.Serve(w.ctx, p.conn, w.res); err != nil && !errors.Is(err, context.Canceled) {
+			if err := ipc.Serve(w.ctx, p.conn, w.res, procEvents{w, p}); err != nil && !errors.Is(err, context.Canceled) {
 				w.log.Warn("the window process's channel broke", "err", err)
 			}
 		} else {
-			exited := make(chan struct{})
-			go func() { defer close(exited); _, _ = io.Copy(io.Discard, out) }()
-			select {
-			case <-w.ctx.Done():
-			case <-exited:
-			}
+			// The startup-error window: nothing to serve, nothing to ask
+			// again; it ends when the process does.
+			_, _ = io.Copy(io.Discard, out)
 		}
 		in.Close()
 		_ = cmd.Process.Kill() // gone already, unless the channel broke or Earshot quits
-		_ = cmd.Wait()
-		w.mu.Lock()
-		if w.proc == p {
-			w.proc = nil
+		err := cmd.Wait()
+		pending := w.detach(p)
+		w.log.Debug("window process ended", "exit", err)
+		if w.res != nil {
+			w.reask(pending) // it died (or was killed) before showing them
 		}
-		w.mu.Unlock()
-		w.log.Debug("window process ended")
 	})
 	return p, nil
 }

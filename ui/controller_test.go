@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -40,6 +41,22 @@ func TestClosingTheWindowClosesItOnlyWhileATrayShowsEarshot(t *testing.T) {
 	r.c.Do(r.c.closeIntercept)
 	if r.quits != 0 || closedAll != 1 || r.c.win != nil {
 		t.Fatalf("with a tray host: %d quits, all closed %d times, window %v; want the window closed (the window process ends), Earshot on", r.quits, closedAll, r.c.win)
+	}
+}
+
+func TestCtrlWClosesTheWindowAsItsCloseButtonDoes(t *testing.T) {
+	r := newCloseRig(t, true)
+	closedAll := 0
+	r.c.OnAllClosed(func() { closedAll++ })
+	canvas, ok := r.c.win.w.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	if !ok {
+		t.Fatal("the test canvas takes no shortcuts")
+	}
+	r.c.Do(func() {
+		canvas.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault})
+	})
+	if r.quits != 0 || closedAll != 1 || r.c.win != nil {
+		t.Fatalf("Ctrl+W with a tray host: %d quits, all closed %d times; want the window closed, Earshot on", r.quits, closedAll)
 	}
 }
 

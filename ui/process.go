@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -19,6 +23,13 @@ import (
 // AppID is Earshot's application id (FyneApp.toml, desktop file, D-Bus).
 const AppID = "app.earshot.earshot"
 
+// gcPercent is the window process's GOGC.
+const gcPercent = 40
+
+// trimAfter is how long after the first window is shown the process hands
+// its start-up garbage back (debug.FreeOSMemory).
+const trimAfter = 2 * time.Second
+
 // goneLinger is how long the windows say the resident process stopped
 // before they close.
 const goneLinger = 3 * time.Second
@@ -28,7 +39,15 @@ const goneLinger = 3 * time.Second
 // asked to show and returns (the process's exit code) when its last
 // window closes or the resident goes away.
 func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
-	log := slog.New(slog.NewTextHandler(logs, nil)).With("process", "window")
+	level := slog.LevelInfo
+	if os.Getenv(ipc.DebugEnv) != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})).With("process", "window")
+	// Fyne's fonts alone keep some 24 MB of heap live: with the default
+	// GOGC the heap would grow to twice that between collections. The
+	// window process does little work, so it collects more often instead.
+	debug.SetGCPercent(gcPercent)
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
 	client := ipc.NewClient(ipc.NewConn(in, out))
@@ -36,9 +55,30 @@ func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
 		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL, Copy: client.Copy,
 		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log,
 	})
-	ctrl.OnAllClosed(a.Quit)
+	// Once the last window closed the process is ending: a window asked
+	// for from then on is not shown here (nor said to be), and the
+	// resident asks a new process for it.
+	var ending atomic.Bool
+	// Opening a window decodes the history, the talkgroups and fonts: the
+	// garbage of it is handed back to the system once the window settled,
+	// not kept for as long as the window is open.
+	var trim sync.Once
+	ctrl.OnAllClosed(func() {
+		log.Debug("the last window closed: the window process ends")
+		ending.Store(true)
+		client.Closing()
+		a.Quit()
+	})
 	client.OnShow(func(what, text string) {
-		ctrl.onUI(false, func() { ctrl.show(what, text) })
+		log.Debug("asked to show a window", "what", what)
+		ctrl.onUI(false, func() {
+			if ending.Load() {
+				return
+			}
+			ctrl.show(what, text)
+			client.Shown(what)
+			trim.Do(func() { time.AfterFunc(trimAfter, debug.FreeOSMemory) })
+		})
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -50,7 +90,9 @@ func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
 		if ctx.Err() != nil {
 			return
 		}
-		if !errors.Is(err, ipc.ErrResidentGone) {
+		if errors.Is(err, ipc.ErrResidentGone) {
+			log.Info("Earshot's end of the channel closed: closing the windows")
+		} else {
 			log.Error("the channel to Earshot broke", "err", err)
 		}
 		// Say so in every window, then close.

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -247,6 +248,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.w.SetFixedSize(false)
 	pw.w.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) { pw.shortcutKey(e) })
 	pw.w.Canvas().SetOnTypedRune(func(r rune) { pw.shortcutRune(r) })
+	// Ctrl+W (⌘W) closes the window as its close button does.
+	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault},
+		func(fyne.Shortcut) { c.closeIntercept() })
 	return pw
 }
 

@@ -260,6 +260,14 @@ func (c *Client) StreamURL(ctx context.Context) (string, error) {
 	return r.URL, err
 }
 
+// Shown tells the resident the window it asked for (an ipc.Show… value)
+// is on screen.
+func (c *Client) Shown(what string) { c.send(Message{Command: CmdShown, Show: what}) }
+
+// Closing tells the resident the last window closed and this process is
+// ending: it shows no window asked of it from now on.
+func (c *Client) Closing() { c.send(Message{Command: CmdClosing}) }
+
 // Copy asks the resident to put text on the desktop's clipboard, where it
 // stays after this process ends.
 func (c *Client) Copy(ctx context.Context, text string) error {

@@ -29,6 +29,10 @@ import (
 	"earshot/ui/player"
 )
 
+// DebugEnv, set in the window process's environment, makes it log its
+// debug lines too (the resident sets it when it runs with -v).
+const DebugEnv = "EARSHOT_WINDOW_DEBUG"
+
 // MaxMessage caps one message (a full history and a large catalogue fit
 // many times over).
 const MaxMessage = 16 << 20
@@ -91,6 +95,8 @@ const (
 	CmdStreamURL      = "streamURL"        // → URL
 	CmdBaseURL        = "baseURL"          // → URL
 	CmdCopy           = "copy"             // Text: put on the desktop's clipboard, to stay after the window closes
+	CmdShown          = "shown"            // Show: the window asked for is on screen
+	CmdClosing        = "closing"          // the last window closed: the window process is ending
 )
 
 // Message is one message either way. Which fields are set depends on Type
@@ -239,7 +245,7 @@ func (m *Message) validateCommand() error {
 	switch m.Command {
 	case CmdLive, CmdToggleLive, CmdTogglePause, CmdSkip, CmdReplay, CmdMute, CmdToggleMute, CmdHoldTalkgroup,
 		CmdHoldSystem, CmdAvoid, CmdLiftAvoids, CmdSelection, CmdCatchUp, CmdQuit, CmdAccount, CmdSignOut,
-		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL:
+		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL, CmdClosing:
 	case CmdPlay:
 		if m.Call <= 0 {
 			return bad("no call")
@@ -267,6 +273,10 @@ func (m *Message) validateCommand() error {
 	case CmdCopy:
 		if m.Text == "" {
 			return bad("nothing to copy")
+		}
+	case CmdShown:
+		if m.Show == "" {
+			return bad("no window")
 		}
 	default:
 		return bad("unknown command")

@@ -42,13 +42,25 @@ type Resident interface {
 	Quit()
 }
 
+// WindowEvents is what one window process says about itself: the resident
+// keeps asking for a window until a process showed it, and stops sending
+// to a process that is ending.
+type WindowEvents interface {
+	// Shown: the window asked for (an ipc.Show… value) is on screen.
+	Shown(what string)
+	// Closing: the last window closed and the process is ending; it shows
+	// no window asked of it from now on.
+	Closing()
+}
+
 // requestTimeout bounds one request a window makes (a sign-in included).
 const requestTimeout = 45 * time.Second
 
 // Serve pushes the core's snapshots to the window on conn and carries out
 // its commands until the window's end closes (the window process exited)
-// or ctx ends. It returns nil when the window went away.
-func Serve(ctx context.Context, conn *Conn, res Resident) error {
+// or ctx ends; what the process says about itself goes to win (nil: no
+// one). It returns nil when the window went away.
+func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -67,6 +79,18 @@ func Serve(ctx context.Context, conn *Conn, res Resident) error {
 			return err
 		}
 		if m.Type != TypeCommand {
+			continue
+		}
+		switch m.Command {
+		case CmdShown:
+			if win != nil {
+				win.Shown(m.Show)
+			}
+			continue
+		case CmdClosing:
+			if win != nil {
+				win.Closing()
+			}
 			continue
 		}
 		if m.ID == 0 {

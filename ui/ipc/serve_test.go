@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,13 +94,17 @@ func (a fakeAccounts) SignOut(context.Context) error { return errors.New("the ke
 // pair connects a window's Client to Serve over two pipes, as the window
 // process's stdin and stdout do, and returns both ends' closers.
 func pair(t *testing.T, res Resident) (c *Client, closeWindow, closeResident func(), served, ran chan error) {
+	return pairWith(t, res, nil)
+}
+
+func pairWith(t *testing.T, res Resident, win WindowEvents) (c *Client, closeWindow, closeResident func(), served, ran chan error) {
 	t.Helper()
 	toWindowR, toWindowW := io.Pipe()
 	toResR, toResW := io.Pipe()
 	c = NewClient(NewConn(toWindowR, toResW))
 	served, ran = make(chan error, 1), make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { served <- Serve(ctx, NewConn(toResR, toWindowW), res) }()
+	go func() { served <- Serve(ctx, NewConn(toResR, toWindowW), res, win) }()
 	go func() { ran <- c.Run(ctx) }()
 	t.Cleanup(cancel)
 	closeWindow = func() { toResW.Close(); toWindowR.Close() }
@@ -230,4 +235,36 @@ func TestTheResidentGoingAwayIsSaid(t *testing.T) {
 	if !IsKind(err, KindUnavailable) {
 		t.Fatalf("a sign-in after the resident went away: %v", err)
 	}
+}
+
+// windowEvents records what a window process says about itself.
+type windowEvents struct {
+	mu   sync.Mutex
+	said []string
+}
+
+func (e *windowEvents) Shown(what string) {
+	e.mu.Lock()
+	e.said = append(e.said, "shown "+what)
+	e.mu.Unlock()
+}
+func (e *windowEvents) Closing() { e.mu.Lock(); e.said = append(e.said, "closing"); e.mu.Unlock() }
+
+func (e *windowEvents) list() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.said, ",")
+}
+
+// The window process says when a window it was asked for is on screen and
+// when it is ending, so the resident asks a new process for a window an
+// ending one will never show (Open player clicked while the last window
+// was closing went unanswered).
+func TestTheWindowSaysWhatItShowedAndWhenItEnds(t *testing.T) {
+	res, _ := newResident(t)
+	ev := &windowEvents{}
+	c, _, _, _, _ := pairWith(t, res, ev)
+	c.Shown(ShowPlayer)
+	c.Closing()
+	waitFor(t, "both said", func() bool { return ev.list() == "shown player,closing" })
 }
