@@ -149,18 +149,6 @@ func BenchmarkResident(b *testing.B) {
 	b.Logf("open ms %v, close ms %v", openMS, closeMS)
 }
 
-// closeWindow presses Ctrl+W in the viewable window named like pattern
-// (XTEST, as a keyboard does).
-func (d *desktop) closeWindow(tb testing.TB, pattern string) {
-	tb.Helper()
-	cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", pattern,
-		"windowfocus", "--sync", "%1", "key", "--clearmodifiers", "ctrl+w")
-	cmd.Env = append(os.Environ(), "DISPLAY="+d.display)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("xdotool: %v\n%s", err, out)
-	}
-}
-
 // measureIdle lets start-up work finish, then measures pid over idle: CPU
 // (% of one core), and at the end PSS and RSS (MB).
 func measureIdle(b *testing.B, pid int, idle time.Duration) (cpu, pss, rss float64) {

@@ -147,7 +147,12 @@ func (d *desktop) run(tb testing.TB, bin string, args ...string) *program {
 		tb.Fatal(err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	tb.Cleanup(func() { p.stop() })
+	tb.Cleanup(func() {
+		p.stop()
+		if tb.Failed() {
+			tb.Logf("%s's output:\n%s", filepath.Base(bin), p.output())
+		}
+	})
 	return p
 }
 
@@ -273,6 +278,18 @@ func (d *desktop) xWindow(pattern string) bool {
 	return err == nil && len(bytes.TrimSpace(out)) > 0
 }
 
+// closeWindow presses Ctrl+W in the viewable window named like pattern
+// (XTEST, as a keyboard does).
+func (d *desktop) closeWindow(tb testing.TB, pattern string) {
+	tb.Helper()
+	cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", pattern,
+		"windowfocus", "--sync", "%1", "key", "--clearmodifiers", "ctrl+w")
+	cmd.Env = append(os.Environ(), "DISPLAY="+d.display)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("xdotool: %v\n%s", err, out)
+	}
+}
+
 // waitUntil waits for cond (a hang guard of 60 s, not a timing).
 func waitUntil(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
@@ -338,7 +355,7 @@ func (d *desktop) paste() string {
 // (killed, so it cannot tidy up), the window says so and closes.
 func TestWindowProcessDiesAloneAndOutlivesNoResident(t *testing.T) {
 	d := newDesktop(t, true)
-	app := d.run(t, d.bin, "--demo", "--listen", "127.0.0.1:0")
+	app := d.run(t, d.bin, "--demo", "--listen", "127.0.0.1:0", "-v")
 	d.registered(t, app)
 	pid := app.cmd.Process.Pid
 	// First run, no account: the playback window opens by itself.
@@ -384,6 +401,25 @@ func TestWindowProcessDiesAloneAndOutlivesNoResident(t *testing.T) {
 	var again int
 	waitUntil(t, "a new window process from the tray", func() bool { again = windowProcess(pid); return again != 0 && again != win })
 	waitUntil(t, "the playback window drawn again", func() bool { return d.xWindow("^Earshot$") })
+
+	// Closed (Ctrl+W) and opened again at once, while the resident has not
+	// yet seen the old process end: the fault was a click that went to the
+	// ending process and showed nothing.
+	d.closeWindow(t, "^Earshot$")
+	for deadline := time.Now().Add(30 * time.Second); alive(again); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // a hang guard
+			syscall.Kill(again, syscall.SIGQUIT) // its goroutines, to earshot's log
+			time.Sleep(2 * time.Second)
+			t.Fatal("the closed window's process did not end (its goroutines are in earshot's output)")
+		}
+	}
+	d.click(t, app, "Open player")
+	closed := again
+	waitUntil(t, "a window process after close and reopen", func() bool {
+		again = windowProcess(pid)
+		return again != 0 && again != closed
+	})
+	waitUntil(t, "the playback window drawn after close and reopen", func() bool { return d.xWindow("^Earshot$") })
 
 	// The resident dies.
 	if err := app.cmd.Process.Kill(); err != nil {

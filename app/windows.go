@@ -61,8 +61,8 @@ type windowProc struct {
 	conn *ipc.Conn
 	done chan struct{}
 	// pending are the windows asked of it and not yet shown (under
-	// windows.mu): a process that is ending shows none of them, and they
-	// are asked of the next one.
+	// windows.mu): a process that says it is closing shows none of them,
+	// and they are asked of the next one.
 	pending []showReq
 }
 
@@ -218,8 +218,11 @@ func (w *windows) process() (*windowProc, error) {
 		err := cmd.Wait()
 		pending := w.detach(p)
 		w.log.Debug("window process ended", "exit", err)
-		if w.res != nil {
-			w.reask(pending) // it died (or was killed) before showing them
+		// One that ended without saying it was closing was killed or
+		// crashed: what it did not show is not asked again (no window
+		// the user did not ask for now, no crash loop).
+		for _, req := range pending {
+			w.log.Warn("the window process ended before it showed a window", "window", req.what, "exit", err)
 		}
 	})
 	return p, nil

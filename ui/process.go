@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -39,6 +41,11 @@ const goneLinger = 3 * time.Second
 // asked to show and returns (the process's exit code) when its last
 // window closes or the resident goes away.
 func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
+	// The channel is this process's standard output: were Earshot gone, a
+	// write to it would end the process at once with SIGPIPE (Go's rule
+	// for fds 1 and 2), before the windows could say Earshot stopped.
+	// Ignored, the write fails and the channel's end is noticed.
+	signal.Ignore(syscall.SIGPIPE)
 	level := slog.LevelInfo
 	if os.Getenv(ipc.DebugEnv) != "" {
 		level = slog.LevelDebug
