@@ -242,22 +242,54 @@ func (p *Player) Run(ctx context.Context) error {
 	if err := p.out.Start(ctx, feed{p}); err != nil {
 		p.setDevice(err)
 	}
-	ticker := time.NewTicker(p.tick)
-	defer ticker.Stop()
+	timer := time.NewTimer(p.tick)
+	defer timer.Stop()
 	dev := deviceIdle{s: suspenderOf(p.out)}
 	for {
 		p.emit()
 		dev.update(p)
+		timer.Reset(p.nextTick(dev.suspended))
 		select {
 		case <-ctx.Done():
 			p.shutdown()
 			wg.Wait()
 			return ctx.Err()
 		case <-p.wake:
-		case <-ticker.C:
+		case <-timer.C:
 			p.periodic()
 		}
 	}
+}
+
+// idleTickMax bounds the wait between periodic checks while the device is
+// suspended: timers do not count a suspended computer's sleep, and a hold
+// that ended during it lifts within this once it wakes.
+const idleTickMax = time.Minute
+
+// nextTick is how long Run waits for the next periodic check: the tick
+// while a call plays or the device is up (the position moves, the device
+// is watched); with the device suspended and nothing to play, until the
+// next hold or avoid lifts by itself (at most idleTickMax), so an idle
+// Earshot does not wake four times a second for nothing.
+func (p *Player) nextTick(suspended bool) time.Duration {
+	if !suspended {
+		return p.tick
+	}
+	p.mu.Lock()
+	var next time.Time
+	if h := p.filter.Hold; h != nil && !h.Until.IsZero() {
+		next = h.Until
+	}
+	for _, a := range p.filter.Avoids {
+		if !a.Until.IsZero() && (next.IsZero() || a.Until.Before(next)) {
+			next = a.Until
+		}
+	}
+	p.mu.Unlock()
+	if next.IsZero() {
+		return idleTickMax
+	}
+	return min(idleTickMax, max(p.tick, next.Sub(p.now())))
 }
 
 // deviceIdle suspends a Suspender output while nothing plays, so an idle
