@@ -30,8 +30,8 @@ func streamFrames(t testing.TB, chunks []Chunk) (data []byte, titles []string) {
 
 // segment is a run of frames that are all sound or all silence.
 type segment struct {
-	sound      bool
-	from, to   int     // frame indexes, to exclusive
+	sound    bool
+	from, to int     // frame indexes, to exclusive
 	freq     float64 // estimated pitch of a sound segment, Hz (median of its frames)
 	midTitle string  // the title of its middle frame
 }

@@ -210,4 +210,3 @@ func TestStation_TitlesFollowTheAudio(t *testing.T) {
 		}
 	}
 }
-
