@@ -121,9 +121,9 @@ func TestStation_PlaysOnlyWhatItsFilterAllows(t *testing.T) {
 	}
 	defer l.Close()
 	chunks := collectFor(t, l, 200*time.Millisecond)
-	src.publish(t, call(1, 1, 101), toneWAV(0.4, 440))
-	src.publish(t, call(2, 1, 102), toneWAV(0.4, 880))
-	src.publish(t, call(3, 2, 101), toneWAV(0.4, 660))
+	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
+	src.publish(t, call(2, 1, 102), audiotest.ToneWAV(0.4, 880))
+	src.publish(t, call(3, 2, 101), audiotest.ToneWAV(0.4, 660))
 	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) != 1 || got[0].midTitle != Title(call(2, 1, 102)) {
@@ -165,7 +165,7 @@ func TestStation_SkipsCallsItCannotPlay(t *testing.T) {
 	src.publish(t, call(1, 1, 101), []byte("RIFF\x10\x00\x00\x00WAVEjunkjunkjunk"))
 	missing := call(2, 1, 101)
 	src.hub.Publish(event.Event{Type: event.TypeCall, Call: &missing}) // no audio cached
-	src.publish(t, call(3, 1, 103), toneWAV(0.4, 440))
+	src.publish(t, call(3, 1, 103), audiotest.ToneWAV(0.4, 440))
 	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) != 1 || got[0].midTitle != Title(call(3, 1, 103)) {
@@ -252,7 +252,7 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "a new encoder", func() bool { return st.encoderPID() != pid })
-	src.publish(t, call(1, 1, 101), toneWAV(0.4, 440))
+	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
 	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
 	got := sounds(segments(t, chunks)) // the frames stay whole across the restart
 	if len(got) != 1 {

@@ -116,12 +116,6 @@ func (st *station) run() {
 	st.mu.Unlock()
 }
 
-// stop ends the station and waits for it.
-func (st *station) stop() {
-	st.cancel()
-	<-st.done
-}
-
 func (st *station) add(l *Listener) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -173,6 +173,13 @@ func (s *Streams) Join(key string, allows func(event.Call, time.Time) bool, onDr
 	return l, nil
 }
 
+// CanEncode returns nil when a stream could start now, else ErrNoEncoder
+// wrapped with what to do.
+func (s *Streams) CanEncode() error {
+	_, err := s.encoderPath()
+	return err
+}
+
 // leave removes l; the last listener to leave stops its station.
 func (s *Streams) leave(l *Listener) {
 	st := l.st
@@ -183,7 +190,7 @@ func (s *Streams) leave(l *Listener) {
 	}
 	s.mu.Unlock()
 	if last {
-		st.stop()
+		st.cancel() // Close waits for it; the listener need not
 	}
 }
 
@@ -258,6 +265,6 @@ func (l *Listener) Err() error {
 	return l.err
 }
 
-// Close leaves the station (stopping it if l was its last listener). It is
-// safe to call more than once.
+// Close leaves the station (stopping it, without waiting, if l was its
+// last listener). It is safe to call more than once.
 func (l *Listener) Close() { l.left.Do(func() { l.st.streams.leave(l) }) }

@@ -68,12 +68,6 @@ func needEncoder(t testing.TB) {
 	}
 }
 
-// toneWAV is seconds of a sine at freq Hz, 8 kHz mono, as recorders upload.
-func toneWAV(seconds, freq float64) []byte {
-	return audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: int(seconds * 8000),
-		Sample: func(i, _ int) float64 { return 0.5 * math.Sin(2*math.Pi*freq*float64(i)/8000) }})
-}
-
 func call(id, sys, tg int64) event.Call {
 	return event.Call{ID: id, SystemID: sys, SystemLabel: "Harness County", TalkgroupID: tg, TalkgroupLabel: "Fire Dispatch " + strconv.FormatInt(tg, 10)}
 }
@@ -140,8 +134,8 @@ func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
 	chunks := collectFor(t, l, 300*time.Millisecond)
 	first, second := call(1, 1, 101), call(2, 1, 102)
 	second.Source, second.TalkerAlias = 4021, "ENGINE 12"
-	src.publish(t, first, toneWAV(0.6, 440))
-	src.publish(t, second, toneWAV(0.6, 880))
+	src.publish(t, first, audiotest.ToneWAV(0.6, 440))
+	src.publish(t, second, audiotest.ToneWAV(0.6, 880))
 	chunks = append(chunks, collectFor(t, l, 2500*time.Millisecond)...)
 
 	segs := segments(t, chunks)
@@ -149,7 +143,7 @@ func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("heard %d calls, want 2: %+v", len(got), segs)
 	}
-	if segs[0].sound || segs[len(segs)-1].sound {
+	if segs[0].Sound || segs[len(segs)-1].Sound {
 		t.Errorf("the stream does not start and end in silence: %+v", segs)
 	}
 	for i, want := range []struct {
@@ -157,17 +151,17 @@ func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
 		title string
 	}{{440, "Harness County — Fire Dispatch 101"}, {880, "Harness County — Fire Dispatch 102 (ENGINE 12)"}} {
 		g := got[i]
-		if math.Abs(g.freq-want.freq) > want.freq*0.05 {
-			t.Errorf("call %d plays at %.0f Hz, want %.0f (order or resampling wrong)", i+1, g.freq, want.freq)
+		if math.Abs(g.Freq-want.freq) > want.freq*0.05 {
+			t.Errorf("call %d plays at %.0f Hz, want %.0f (order or resampling wrong)", i+1, g.Freq, want.freq)
 		}
-		if d := frameSeconds(g.to - g.from); d < 0.5 || d > 0.75 {
+		if d := frameSeconds(g.To - g.From); d < 0.5 || d > 0.75 {
 			t.Errorf("call %d lasts %.2f s, want 0.6", i+1, d)
 		}
 		if g.midTitle != want.title {
 			t.Errorf("call %d's audio is titled %q, want %q", i+1, g.midTitle, want.title)
 		}
 	}
-	if gap := frameSeconds(got[1].from - got[0].to); gap < DefaultGap.Seconds()-0.1 {
+	if gap := frameSeconds(got[1].From - got[0].To); gap < DefaultGap.Seconds()-0.1 {
 		t.Errorf("%.2f s between back-to-back calls, want the %v gap", gap, DefaultGap)
 	}
 }
@@ -185,7 +179,7 @@ func TestStation_TitlesFollowTheAudio(t *testing.T) {
 	defer l.Close()
 	chunks := collectFor(t, l, 200*time.Millisecond)
 	for i := int64(1); i <= 3; i++ {
-		src.publish(t, call(i, 1, 100+i), toneWAV(0.4, 300*float64(i)))
+		src.publish(t, call(i, 1, 100+i), audiotest.ToneWAV(0.4, 300*float64(i)))
 		chunks = append(chunks, collectFor(t, l, 900*time.Millisecond)...)
 	}
 	_, titles := streamFrames(t, chunks)
@@ -205,8 +199,8 @@ func TestStation_TitlesFollowTheAudio(t *testing.T) {
 		if change < 0 {
 			t.Fatalf("no frame is titled %q", want)
 		}
-		if d := change - g.from; d < -1 || d > 1 {
-			t.Errorf("call %d: the title changes at frame %d, its sound starts at frame %d", i+1, change, g.from)
+		if d := change - g.From; d < -1 || d > 1 {
+			t.Errorf("call %d: the title changes at frame %d, its sound starts at frame %d", i+1, change, g.From)
 		}
 	}
 }
