@@ -128,7 +128,7 @@ func TestRefreshAheadOfExpiryAndPersisted(t *testing.T) {
 	if c.Refreshes != 1 || c.AudioByCookie != 2 || c.AudioByBearer != 0 {
 		t.Fatalf("counters %+v: want one refresh ahead of expiry, audio by cookie only", c)
 	}
-	if sv.last() == "" || sv.last() != s.cookie("refresh_token") {
+	if sv.last() == "" || sv.last() != s.refreshToken() {
 		t.Fatal("the rotated refresh token was not persisted")
 	}
 }
@@ -211,7 +211,7 @@ func TestReplaySafety(t *testing.T) {
 func TestLogoutWithOnlyARefreshToken(t *testing.T) {
 	srv := fake(t, backendtest.Options{})
 	first, _ := signedIn(t, srv, Options{})
-	refresh := first.cookie("refresh_token")
+	refresh := first.refreshToken()
 	s, err := New(Options{ServerURL: srv.URL(), Username: user, RefreshToken: refresh})
 	if err != nil {
 		t.Fatal(err)

@@ -185,7 +185,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 // server's attributes.
 func (s *Server) setAuthCookies(w http.ResponseWriter, r *http.Request, access string, refresh string, remember bool) {
 	secure := r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
-	rc := &http.Cookie{Name: "refresh_token", Value: refresh, Path: "/api", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
+	rc := &http.Cookie{Name: "refresh_token", Value: refresh, Path: s.refreshCookiePath(), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
 	if remember {
 		rc.MaxAge = int(s.opts.RefreshTTL / time.Second)
 	}
@@ -298,7 +298,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, v1 bool) {
 	for _, c := range closing {
 		c.expire()
 	}
-	http.SetCookie(w, &http.Cookie{Name: "refresh_token", Path: "/api", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(w, &http.Cookie{Name: "refresh_token", Path: s.refreshCookiePath(), MaxAge: -1, HttpOnly: true})
 	if s.setsSessionCookie() {
 		http.SetCookie(w, &http.Cookie{Name: "os_session", Path: "/api", MaxAge: -1, HttpOnly: true})
 	}

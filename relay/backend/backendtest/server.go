@@ -8,7 +8,8 @@
 // framings (1.2 and 1.1 answer 404 on /api/v1), login/refresh/logout with
 // rotating refresh-token families, the 30-second replay grace and theft
 // revocation, the 3-failure rate limit, the os_session (1.2+) and
-// refresh_token cookies with their real attributes, the audio route's
+// refresh_token cookies with their real attributes (refresh_token on
+// Path=/api on 1.3, /api/auth on 1.2 and 1.1), the audio route's
 // Bearer → cookie → anonymous order, http.ServeContent audio, history,
 // uploads, first-message WebSocket auth, the per-address lockout in front
 // of login and refresh, maxClients and per-user connection limits, the
@@ -830,6 +831,17 @@ func (s *Server) closeFamilySocketsLocked(id string) []*wsClient {
 
 // hasV1 reports whether this generation serves /api/v1.
 func (s *Server) hasV1() bool { return s.opts.Generation == Gen133 }
+
+// refreshCookiePath is the refresh_token cookie's Path: /api on 1.3, but
+// /api/auth on 1.2 and 1.1 (captures/1.2.0/http/login-ok.txt,
+// 1.1.2/http/login-ok.txt), which a cookie jar asked about /api/ does not
+// return.
+func (s *Server) refreshCookiePath() string {
+	if s.opts.Generation == Gen133 {
+		return "/api"
+	}
+	return "/api/auth"
+}
 
 // setsSessionCookie reports whether this generation sets os_session.
 func (s *Server) setsSessionCookie() bool { return s.opts.Generation != Gen112 }
