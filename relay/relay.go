@@ -54,7 +54,7 @@ type Options struct {
 	Cache   *cache.Cache
 	Logger  *slog.Logger
 	// RecentCalls is how many calls are kept in memory for Calls and for
-	// consumers that resume; 0 means 1000.
+	// consumers that resume or catch up; 0 means DefaultRecentCalls.
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
@@ -89,6 +89,11 @@ type Relay struct {
 	started          time.Time
 }
 
+// DefaultRecentCalls is how many calls the relay holds by default: enough
+// for a consumer that fell behind a burst of thousands of calls (a backfill
+// after a long outage) to catch up from memory (a few hundred bytes each).
+const DefaultRecentCalls = 4096
+
 // maxUnavailable bounds the memory of calls the server refused (404).
 const maxUnavailable = 4096
 
@@ -105,7 +110,7 @@ func New(opts Options) (*Relay, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.RecentCalls <= 0 {
-		opts.RecentCalls = 1000
+		opts.RecentCalls = DefaultRecentCalls
 	}
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4

@@ -246,7 +246,7 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	backfillTick := time.NewTicker(s.opts.BackfillEvery)
 	defer backfillTick.Stop()
 	st := &connState{}
-	var configWait <-chan time.Time
+	var configWait, tailWait <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -266,11 +266,22 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 			}
 			return st.connected, 0, fmt.Errorf("live feed: %w", err)
 		case fr := <-frames:
+			gaps := f.gaps
 			if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 				return c, w, e
 			}
 			if st.backfillDue && configWait == nil {
 				configWait = time.After(configAfterWelcome)
+			}
+			if f.gaps != gaps && tailWait == nil {
+				tailWait = time.After(tailAfterGap)
+			}
+		case <-tailWait:
+			// The server dropped broadcasts lately: those at the end of
+			// the burst leave no gap before a next call to reveal them.
+			tailWait = nil
+			if err := s.backfill(ctx, f); err != nil {
+				s.log.Warn("history backfill failed", "err", err)
 			}
 		case <-configWait:
 			// No config came: fill the gap anyway (names as history has
@@ -292,6 +303,10 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 // welcome): 1.2 and 1.1 history rows carry no talkgroup names, so reading
 // history first would emit nameless calls.
 const configAfterWelcome = 2 * time.Second
+
+// tailAfterGap is when history is read again after a gap in the live
+// feed (see feed.gaps), rather than at the next periodic backfill.
+const tailAfterGap = 2 * time.Second
 
 // connState is what one connection's frames have shown so far.
 type connState struct {
