@@ -1,10 +1,8 @@
 package relay_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -15,9 +13,7 @@ import (
 	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
-	"earshot/relay/cache"
 	"earshot/relay/event"
-	"earshot/relay/server"
 )
 
 // burstRig is the whole relay on loopback — fake OpenScanner server,
@@ -40,27 +36,8 @@ func startBurstRig(t *testing.T) *burstRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cache.Open(t.TempDir(), 256<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, err := relay.New(relay.Options{Backend: sess, Cache: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Source: core, Auth: oneToken{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { core.Run(ctx) })
-	wg.Go(func() { srv.Serve(ctx, ln) })
-	t.Cleanup(func() { cancel(); wg.Wait(); c.Close() })
+	lr := startLoopbackRelay(t, sess, 256<<20)
+	core := lr.core
 	for hang := time.Now().Add(20 * time.Second); core.Status().Backend.State != event.StateConnected; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(hang) {
 			t.Fatal("the relay never connected")
@@ -71,7 +48,7 @@ func startBurstRig(t *testing.T) *burstRig {
 			t.Fatal("no history read after the welcome")
 		}
 	}
-	return &burstRig{fake: fake, core: core, addr: ln.Addr().String()}
+	return &burstRig{fake: fake, core: core, addr: lr.addr}
 }
 
 // consumer reads /v1/live at a normal pace (each event decoded as it

@@ -204,20 +204,24 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// withTimeout is context.WithTimeout on the session's clock.
+// errNoAnswer is the cause of a request's context ending at its timeout.
+var errNoAnswer = errors.New("the server did not answer in time")
+
+// withTimeout is context.WithTimeout on the session's clock; the context's
+// cause is errNoAnswer when the time runs out.
 func (s *Session) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if s.opts.Clock == nil {
-		return context.WithTimeout(ctx, d)
+		return context.WithTimeoutCause(ctx, d, errNoAnswer)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	go func() {
 		select {
 		case <-s.after(d):
-			cancel()
+			cancel(errNoAnswer)
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, cancel
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 // wait waits d of the session's time, or until ctx ends (then it returns
@@ -597,6 +601,9 @@ func (s *Session) exchange(ctx context.Context, method, path string, body any, b
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errNoAnswer) {
+			err = errNoAnswer
+		}
 		return nil, fmt.Errorf("reach %s: %w", s.base.Host, redactURLError(err))
 	}
 	defer resp.Body.Close()
