@@ -20,6 +20,10 @@ const (
 	// scanner.config) whenever they change, and once after the first
 	// connect. The relay's Catalog method returns the latest one.
 	TypeCatalog = "catalog"
+	// TypeAlert says one of the listener's alert rules matched a call,
+	// at the call or later when its transcript arrived. Each rule fires at
+	// most once per call.
+	TypeAlert = "call.alert"
 )
 
 // Call is one radio call: the server's metadata with system and talkgroup
@@ -45,6 +49,9 @@ type Call struct {
 	AudioName      string  `json:"audioName,omitempty"`
 	AudioType      string  `json:"audioType,omitempty"` // as the uploader declared it; often wrong
 	Transcript     string  `json:"transcript,omitempty"`
+	// Alerts are the alert rules that matched this call so far (the
+	// relay adds them as they fire), so history can mark it.
+	Alerts []Alert `json:"alerts,omitempty"`
 	// AudioURL is the relay-local audio path ("/v1/calls/{id}/audio"), set by
 	// the relay before the call reaches consumers.
 	AudioURL string `json:"audioUrl,omitempty"`
@@ -62,6 +69,21 @@ func (c *Call) Time() time.Time { return time.Unix(c.DateTime, 0) }
 type Transcript struct {
 	CallID int64  `json:"callId"`
 	Text   string `json:"text"`
+}
+
+// Alert is one alert rule matching one call.
+type Alert struct {
+	CallID int64  `json:"callId"`
+	Rule   string `json:"rule"`
+	// Words are the words or phrases of the transcript that matched, as
+	// they appear there; empty for a rule on talkgroups only.
+	Words []string `json:"words,omitempty"`
+	// What the rule asks for: a tone before the call, the call moved to
+	// the front of the queue, priority over other calls (it interrupts a
+	// lower-priority call and passes quiet hours when the listener allows).
+	Tone     bool `json:"tone,omitempty"`
+	Bump     bool `json:"bump,omitempty"`
+	Priority bool `json:"priority,omitempty"`
 }
 
 // Backend connection states reported in Status.State.
@@ -150,7 +172,7 @@ func (c Catalog) Talkgroup(systemID, talkgroupID int64) (tg Talkgroup, system Sy
 }
 
 // Event is one item of the live feed. Exactly one of Call, Transcript,
-// Status and Catalog is set, matching Type. One Event value goes to every
+// Status, Catalog and Alert is set, matching Type. One Event value goes to every
 // subscriber: read it, never modify what its pointers point to.
 type Event struct {
 	Type       string      `json:"type"`
@@ -158,13 +180,21 @@ type Event struct {
 	Transcript *Transcript `json:"transcript,omitempty"`
 	Status     *Status     `json:"status,omitempty"`
 	Catalog    *Catalog    `json:"catalog,omitempty"`
+	Alert      *Alert      `json:"-"` // flattened by MarshalJSON
 }
 
 // MarshalJSON writes the event in the relay's wire shape, which follows the
 // OpenScanner v1 frames: {"type":"call.new","call":{…}},
 // {"type":"call.transcript","callId":…,"text":…},
-// {"type":"status","status":{…}} and {"type":"catalog","catalog":{…}}.
+// {"type":"status","status":{…}}, {"type":"catalog","catalog":{…}} and
+// {"type":"call.alert","callId":…,"rule":…,"words":[…]}.
 func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Type == TypeAlert && e.Alert != nil {
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			Alert
+		}{e.Type, *e.Alert})
+	}
 	if e.Type == TypeTranscript && e.Transcript != nil {
 		return json.Marshal(struct {
 			Type   string `json:"type"`
