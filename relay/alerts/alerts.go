@@ -407,7 +407,9 @@ func isWordBoundary(text string, start, end int) bool {
 	return true
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) }
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
 
 // Engine matches calls against the current rule set. Its methods are safe
 // for concurrent use; SetRules replaces the rules at once.
