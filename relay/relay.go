@@ -86,6 +86,10 @@ type Relay struct {
 	lastStatus  event.Status
 	catalog     event.Catalog // the relay's own copy; never handed out
 	alerts      *alerts.Engine
+	// found are calls a search brought from the server's history, so
+	// that Call (and an audio download's file name) knows them too.
+	found     map[int64]event.Call
+	foundList []int64 // FIFO to bound found
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -134,6 +138,7 @@ func New(opts Options) (*Relay, error) {
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
 		unavailable:    make(map[int64]bool),
+		found:          make(map[int64]event.Call),
 		lastStatus:     opts.Backend.Status(),
 		started:        time.Now(),
 	}, nil
@@ -368,13 +373,15 @@ func (r *Relay) Calls(q Query) []event.Call {
 	return out
 }
 
-// Call returns one recent call by id.
+// Call returns one call by id: a recent one, or one a search found in
+// the server's history lately.
 func (r *Relay) Call(id int64) (event.Call, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := r.byID[id]
 	if !ok {
-		return event.Call{}, false
+		c, found := r.found[id]
+		return c, found
 	}
 	return r.recent[i], true
 }

@@ -95,6 +95,9 @@ type Options struct {
 	Clock Clock
 	// Timeouts bound what a client may hold; zero fields take the defaults.
 	Timeouts Timeouts
+	// Location is the time zone of the file names audio downloads get;
+	// nil means the local one.
+	Location *time.Location
 	// InstanceSecret, if set, lets the relay prove to the earshot CLI that
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
@@ -149,6 +152,7 @@ type Server struct {
 	clock      Clock
 	timeouts   Timeouts
 	instance   []byte // Options.InstanceSecret
+	loc        *time.Location
 	sessions   webSessions
 	limiter    failureLimiter
 	live       liveConns
@@ -182,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		clock:      opts.Clock,
 		timeouts:   opts.Timeouts.withDefaults(),
 		instance:   bytes.Clone(opts.InstanceSecret),
+		loc:        opts.Location,
 		rearm:      make(chan struct{}, 1),
 	}
 	if s.queueLen <= 0 {
@@ -358,6 +363,10 @@ const maxCallsPage = 500
 
 func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if isSearch(q) {
+		s.handleSearch(w, r)
+		return
+	}
 	var query relay.Query
 	var err error
 	if query.Limit, err = intParam(q.Get("limit"), 50, 1, maxCallsPage); err != nil {
@@ -392,6 +401,11 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
+	download, err := downloadParam(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	var id int64
 	if r.PathValue("id") == "latest" {
 		newest := s.src.Calls(relay.Query{Limit: 1})
@@ -439,26 +453,10 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", entry.ContentType)
 	h.Set("ETag", entry.ETag)
-	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="call-%d%s"`, id, extFor(entry.ContentType)))
+	h.Set("Content-Disposition", s.audioDisposition(id, entry.ContentType, download))
 	cw := &countingWriter{ResponseWriter: w, guard: guard}
 	http.ServeContent(cw, r.WithContext(ctx), "", entry.ModTime, f)
 	s.bytesServed.Add(cw.n)
-}
-
-func extFor(contentType string) string {
-	switch contentType {
-	case "audio/mpeg":
-		return ".mp3"
-	case "audio/mp4":
-		return ".m4a"
-	case "audio/wav":
-		return ".wav"
-	case "audio/ogg":
-		return ".ogg"
-	case "audio/aac":
-		return ".aac"
-	}
-	return ""
 }
 
 // countingWriter counts the body bytes of an audio response, gives each
