@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"earshot/relay/alerts"
 )
 
 // Config is config.json: where the account lives and how the relay runs.
@@ -32,6 +34,49 @@ type Config struct {
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
 	Preferences map[string]json.RawMessage `json:"preferences,omitempty"`
+	// Servers holds what belongs to one server (its alert rules, …), by
+	// ServerKey: a listener's choices on one server mean nothing on another.
+	Servers map[string]*ServerSettings `json:"servers,omitempty"`
+}
+
+// ServerSettings are the settings that belong to one server.
+type ServerSettings struct {
+	// Alerts are the alert rules for this server's calls.
+	Alerts []alerts.Rule `json:"alerts,omitempty"`
+}
+
+// DemoServerKey is the ServerKey of the built-in demo server.
+const DemoServerKey = "demo"
+
+// ServerKey names the server whose settings apply: the configured server's
+// URL, or DemoServerKey for the demo server (with no account, or --demo).
+func (c *Config) ServerKey(demo bool) string {
+	if demo || !c.HasAccount() {
+		return DemoServerKey
+	}
+	return c.Server
+}
+
+// ServerSettings returns the settings of the server named key (a zero
+// value when it has none); changing it changes c.
+func (c *Config) ServerSettings(key string) *ServerSettings {
+	if c.Servers == nil {
+		c.Servers = map[string]*ServerSettings{}
+	}
+	s := c.Servers[key]
+	if s == nil {
+		s = &ServerSettings{}
+		c.Servers[key] = s
+	}
+	return s
+}
+
+// AlertRules returns the alert rules of the server named key.
+func (c *Config) AlertRules(key string) []alerts.Rule {
+	if s := c.Servers[key]; s != nil {
+		return s.Alerts
+	}
+	return nil
 }
 
 // Defaults.
@@ -70,8 +115,27 @@ func (c *Config) Validate() error {
 	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
 		return errors.New("cacheMB: must be between 0 and 1048576")
 	}
+	if len(c.Servers) > maxServers {
+		return fmt.Errorf("servers: settings for at most %d servers", maxServers)
+	}
+	for key, s := range c.Servers {
+		if key != DemoServerKey {
+			if _, err := NormalizeServerURL(key); err != nil {
+				return fmt.Errorf("servers: %q is neither %q nor a server URL", key, DemoServerKey)
+			}
+		}
+		if s == nil {
+			continue
+		}
+		if err := alerts.ValidateRules(s.Alerts); err != nil {
+			return fmt.Errorf("servers: %s: alerts: %w", key, err)
+		}
+	}
 	return nil
 }
+
+// maxServers caps Config.Servers.
+const maxServers = 64
 
 // maxHosts caps Config.Hosts.
 const maxHosts = 32

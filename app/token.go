@@ -422,10 +422,7 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			if e.Error.Code == "not_found" {
-				return fmt.Errorf("%w: %s", tokens.ErrNotFound, e.Error.Message)
-			}
-			return fmt.Errorf("the running relay refused: %s", e.Error.Message)
+			return &relayRefusal{code: e.Error.Code, message: e.Error.Message}
 		}
 		return fmt.Errorf("the running relay answered %d %s", status, http.StatusText(status))
 	}
@@ -531,3 +528,14 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 }
 
 var errNotRunning = errors.New("the relay is not running")
+
+// relayRefusal is a running relay's JSON error answer.
+type relayRefusal struct{ code, message string }
+
+func (e *relayRefusal) Error() string { return "the running relay refused: " + e.message }
+
+// Is lets a token command test a refusal with errors.Is(err,
+// tokens.ErrNotFound).
+func (e *relayRefusal) Is(target error) bool {
+	return target == tokens.ErrNotFound && e.code == "not_found"
+}

@@ -82,7 +82,10 @@ type Options struct {
 	Auth   Authenticator
 	// Admin is the token registry for the control plane; nil leaves the
 	// control plane out.
-	Admin  TokenAdmin
+	Admin TokenAdmin
+	// Alerts stores and applies the alert rules for the control plane;
+	// nil leaves /v1/alerts out.
+	Alerts AlertAdmin
 	Logger *slog.Logger
 	// ExtraHosts are host names besides loopback ones that requests may
 	// address (names the operator configured, e.g. for a non-loopback
@@ -145,6 +148,7 @@ type Server struct {
 	src        Source
 	auth       Authenticator
 	admin      TokenAdmin
+	alerts     AlertAdmin
 	log        *slog.Logger
 	extraHosts map[string]bool
 	queueLen   int
@@ -180,6 +184,7 @@ func New(opts Options) (*Server, error) {
 		src:        opts.Source,
 		auth:       opts.Auth,
 		admin:      opts.Admin,
+		alerts:     opts.Alerts,
 		log:        log,
 		extraHosts: make(map[string]bool),
 		queueLen:   opts.QueueLen,
@@ -214,6 +219,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /app.css", s.handleAsset("app.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /login", s.handleLogin)
 	s.routeControlPlane(mux)
+	s.routeAlerts(mux)
 	s.handler = s.gate(jsonNotFound(mux))
 
 	ctx, cancel := context.WithCancel(context.Background())
