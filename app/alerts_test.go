@@ -204,3 +204,30 @@ func TestUpdateConfig_ConcurrentWritersLoseNothing(t *testing.T) {
 		t.Fatalf("%d rules after 20 concurrent adds (%v)", len(cfg.AlertRules(DemoServerKey)), err)
 	}
 }
+
+func TestConfig_ListeningSettingsAreValidated(t *testing.T) {
+	good := `{"quietHours":{"enabled":true,"days":{"mon":["22:00-07:00"]},"allowAlerts":true},"levelling":false,"onInterrupt":"drop",
+		"servers":{"demo":{"priority":[{"system":1,"talkgroup":101}],"volume":[{"system":1,"talkgroup":102,"db":-6}]}}}`
+	c, err := ParseConfig([]byte(good), "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LevellingOn() || c.OnInterrupt.String() != "drop" || c.ServerSettings(DemoServerKey).Volume.Of(1, 102) != -6 {
+		t.Fatalf("parsed %+v", c)
+	}
+	if c, _ := ParseConfig([]byte(`{}`), "config.json"); !c.LevellingOn() {
+		t.Fatal("levelling is not on by default")
+	}
+	for _, bad := range []string{
+		`{"quietHours":{"enabled":true,"days":{"mon":["22:00"]}}}`,
+		`{"onInterrupt":"skip"}`,
+		`{"servers":{"demo":{"priority":[{"system":0,"talkgroup":1}]}}}`,
+		`{"servers":{"demo":{"volume":[{"system":1,"talkgroup":1,"db":12}]}}}`,
+		`{"servers":{"demo":{"alerts":[{"name":"all"}]}}}`,
+		`{"servers":{"not a url":{}}}`,
+	} {
+		if _, err := ParseConfig([]byte(bad), "config.json"); err == nil {
+			t.Errorf("ParseConfig(%s) accepted it", bad)
+		}
+	}
+}

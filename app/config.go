@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"earshot/relay/alerts"
+	"earshot/relay/loudness"
+	"earshot/relay/priority"
+	"earshot/relay/quiet"
 )
 
 // Config is config.json: where the account lives and how the relay runs.
@@ -37,12 +40,28 @@ type Config struct {
 	// Servers holds what belongs to one server (its alert rules, …), by
 	// ServerKey: a listener's choices on one server mean nothing on another.
 	Servers map[string]*ServerSettings `json:"servers,omitempty"`
+	// QuietHours is the listener's quiet-hours schedule (relay/quiet);
+	// nil: none.
+	QuietHours *quiet.Hours `json:"quietHours,omitempty"`
+	// Levelling set to false turns loudness levelling off; nil means on.
+	Levelling *bool `json:"levelling,omitempty"`
+	// OnInterrupt is what becomes of a call a priority call cuts short:
+	// "requeue" (the default) or "drop".
+	OnInterrupt priority.OnInterrupt `json:"onInterrupt,omitempty"`
 }
+
+// LevellingOn reports whether calls are brought to one loudness (on unless
+// the listener turned it off).
+func (c *Config) LevellingOn() bool { return c.Levelling == nil || *c.Levelling }
 
 // ServerSettings are the settings that belong to one server.
 type ServerSettings struct {
 	// Alerts are the alert rules for this server's calls.
 	Alerts []alerts.Rule `json:"alerts,omitempty"`
+	// Priority are the listener's priority talkgroups.
+	Priority []priority.TG `json:"priority,omitempty"`
+	// Volume are the per-talkgroup volume offsets (-20 to +10 dB).
+	Volume loudness.Offsets `json:"volume,omitempty"`
 }
 
 // DemoServerKey is the ServerKey of the built-in demo server.
@@ -129,6 +148,17 @@ func (c *Config) Validate() error {
 		}
 		if err := alerts.ValidateRules(s.Alerts); err != nil {
 			return fmt.Errorf("servers: %s: alerts: %w", key, err)
+		}
+		if err := priority.Validate(s.Priority); err != nil {
+			return fmt.Errorf("servers: %s: priority: %w", key, err)
+		}
+		if err := s.Volume.Validate(); err != nil {
+			return fmt.Errorf("servers: %s: volume: %w", key, err)
+		}
+	}
+	if c.QuietHours != nil {
+		if _, err := quiet.Compile(*c.QuietHours, nil); err != nil {
+			return fmt.Errorf("quietHours: %w", err)
 		}
 	}
 	return nil

@@ -265,3 +265,65 @@ func ApplyS16(pcm []byte, gain float64) {
 		binary.LittleEndian.PutUint16(pcm[i:], uint16(int16(v)))
 	}
 }
+
+// Offset is the listener's volume offset for one talkgroup.
+type Offset struct {
+	System    int64   `json:"system"`
+	Talkgroup int64   `json:"talkgroup"`
+	DB        float64 `json:"db"`
+}
+
+// Offsets are a server's per-talkgroup offsets, as config.json stores them.
+type Offsets []Offset
+
+// MaxOffsets caps the offsets of one server.
+const MaxOffsets = 4096
+
+// Validate checks every offset and that no talkgroup has two.
+func (o Offsets) Validate() error {
+	if len(o) > MaxOffsets {
+		return fmt.Errorf("%w: at most %d talkgroup volume offsets", ErrInvalid, MaxOffsets)
+	}
+	seen := make(map[[2]int64]bool, len(o))
+	for _, v := range o {
+		if v.System <= 0 || v.Talkgroup <= 0 {
+			return fmt.Errorf("%w: system and talkgroup ids are positive numbers, not %d/%d", ErrInvalid, v.System, v.Talkgroup)
+		}
+		if err := ValidOffset(v.DB); err != nil {
+			return err
+		}
+		key := [2]int64{v.System, v.Talkgroup}
+		if seen[key] {
+			return fmt.Errorf("%w: two volume offsets for talkgroup %d/%d", ErrInvalid, v.System, v.Talkgroup)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// Of is the offset of a talkgroup in dB (0 if it has none).
+func (o Offsets) Of(system, talkgroup int64) float64 {
+	for _, v := range o {
+		if v.System == system && v.Talkgroup == talkgroup {
+			return v.DB
+		}
+	}
+	return 0
+}
+
+// With returns o with the talkgroup's offset set to db (0 removes it).
+func (o Offsets) With(system, talkgroup int64, db float64) (Offsets, error) {
+	if err := ValidOffset(db); err != nil {
+		return nil, err
+	}
+	out := make(Offsets, 0, len(o)+1)
+	for _, v := range o {
+		if v.System != system || v.Talkgroup != talkgroup {
+			out = append(out, v)
+		}
+	}
+	if db != 0 {
+		out = append(out, Offset{system, talkgroup, db})
+	}
+	return out, out.Validate()
+}

@@ -221,3 +221,29 @@ func BenchmarkMeasureThirtySecondCall(b *testing.B) {
 		}
 	}
 }
+
+func TestOffsetsPerTalkgroup(t *testing.T) {
+	var o Offsets
+	o, err := o.With(1, 101, -6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err = o.With(1, 102, 4.5); err != nil {
+		t.Fatal(err)
+	}
+	if o.Of(1, 101) != -6 || o.Of(1, 102) != 4.5 || o.Of(2, 101) != 0 {
+		t.Fatalf("offsets %+v", o)
+	}
+	if o, err = o.With(1, 101, 0); err != nil || len(o) != 1 {
+		t.Fatalf("removing an offset: %+v, %v", o, err)
+	}
+	if _, err := o.With(1, 1, 11); err == nil {
+		t.Fatal("+11 dB accepted")
+	}
+	if err := (Offsets{{1, 1, 3}, {1, 1, 4}}).Validate(); err == nil {
+		t.Fatal("two offsets for one talkgroup accepted")
+	}
+	if err := (Offsets{{0, 1, 3}}).Validate(); err == nil {
+		t.Fatal("system 0 accepted")
+	}
+}
