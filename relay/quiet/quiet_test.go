@@ -85,8 +85,12 @@ func TestSpringForward(t *testing.T) {
 		"sun": {"01:30-02:30", "02:30-04:00"},
 	}}, "America/New_York")
 	loc := ny.Location()
-	est := func(h, m int) time.Time { return time.Date(2026, 3, 8, h, m, 0, 0, time.FixedZone("EST", -5*3600)).In(loc) }
-	edt := func(h, m int) time.Time { return time.Date(2026, 3, 8, h, m, 0, 0, time.FixedZone("EDT", -4*3600)).In(loc) }
+	est := func(h, m int) time.Time {
+		return time.Date(2026, 3, 8, h, m, 0, 0, time.FixedZone("EST", -5*3600)).In(loc)
+	}
+	edt := func(h, m int) time.Time {
+		return time.Date(2026, 3, 8, h, m, 0, 0, time.FixedZone("EDT", -4*3600)).In(loc)
+	}
 	check(t, ny, []probe{
 		{time.Date(2026, 3, 7, 21, 59, 0, 0, loc), false, "Saturday before 22:00"},
 		{time.Date(2026, 3, 7, 22, 0, 0, 0, loc), true, "Saturday 22:00"},
@@ -130,8 +134,12 @@ func TestFallBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edt := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.FixedZone("EDT", -4*3600)).In(loc) }
-	est := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.FixedZone("EST", -5*3600)).In(loc) }
+	edt := func(h, m int) time.Time {
+		return time.Date(2026, 11, 1, h, m, 0, 0, time.FixedZone("EDT", -4*3600)).In(loc)
+	}
+	est := func(h, m int) time.Time {
+		return time.Date(2026, 11, 1, h, m, 0, 0, time.FixedZone("EST", -5*3600)).In(loc)
+	}
 
 	// Ending in the repeated hour: it ends at the first 01:30 and does not
 	// come back at the second.
