@@ -24,6 +24,19 @@ const (
 	// at the call or later when its transcript arrived. Each rule fires at
 	// most once per call.
 	TypeAlert = "call.alert"
+	// TypeResync is sent to a consumer that fell behind instead of
+	// dropping it: it continues with /v1/live?after=<After>.
+	TypeResync = "resync"
+	// TypeReset says everything a consumer held is void: the account
+	// behind the relay changed (Reason ResetAccount) or the server's call
+	// ids were reset (ResetServer). Reload from /v1/calls.
+	TypeReset = "reset"
+)
+
+// Reasons of a TypeReset event.
+const (
+	ResetAccount = "account"
+	ResetServer  = "server"
 )
 
 // Call is one radio call: the server's metadata with system and talkgroup
@@ -55,6 +68,10 @@ type Call struct {
 	// AudioURL is the relay-local audio path ("/v1/calls/{id}/audio"), set by
 	// the relay before the call reaches consumers.
 	AudioURL string `json:"audioUrl,omitempty"`
+	// Backfill marks a call that reached Earshot from the server's history
+	// (after a connect or a drop) rather than as it happened: consumers
+	// should not present it as live.
+	Backfill bool `json:"backfill,omitempty"`
 
 	// InlineAudio holds audio bytes a 1.1-and-older server sent inside the CAL
 	// frame itself. The relay stores them in its cache and clears the field
@@ -113,6 +130,11 @@ type Status struct {
 	// renewed sign-in (the next start would then ask to sign in again).
 	// "" when all is well. Like Reason, it is worded for people.
 	Problem string `json:"problem,omitempty"`
+	// PasswordChange: the server asked, at sign-in, that the user change
+	// the password in its web page (OpenScanner's passwordNeedChange, true
+	// for accounts an admin created). The feed works meanwhile; Problem
+	// words it too.
+	PasswordChange bool `json:"passwordChange,omitempty"`
 }
 
 // Catalog is the server's list of systems and their talkgroups, as the
@@ -172,7 +194,8 @@ func (c Catalog) Talkgroup(systemID, talkgroupID int64) (tg Talkgroup, system Sy
 }
 
 // Event is one item of the live feed. Exactly one of Call, Transcript,
-// Status, Catalog and Alert is set, matching Type. One Event value goes to every
+// Status, Catalog and Alert is set, matching Type (none for TypeResync and
+// TypeReset, which carry After and Reason). One Event value goes to every
 // subscriber: read it, never modify what its pointers point to.
 type Event struct {
 	Type       string      `json:"type"`
@@ -181,6 +204,10 @@ type Event struct {
 	Status     *Status     `json:"status,omitempty"`
 	Catalog    *Catalog    `json:"catalog,omitempty"`
 	Alert      *Alert      `json:"-"` // flattened by MarshalJSON
+	// After is the last call id a TypeResync consumer received.
+	After int64 `json:"after,omitempty"`
+	// Reason says why a TypeReset happened (ResetAccount, ResetServer).
+	Reason string `json:"reason,omitempty"`
 }
 
 // MarshalJSON writes the event in the relay's wire shape, which follows the

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 
+	"earshot/relay/audio"
 	"earshot/relay/event"
 	"earshot/relay/loudness"
 )
@@ -64,7 +65,7 @@ func (p *Player) levelled(c event.Call, s *Stream) (*Stream, error) {
 		frames, rest = int64(len(pcm)/FrameSize), eofReader{}
 	}
 	p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", 20*math.Log10(max(g, 1e-9)))
-	return newStream(io.MultiReader(bytes.NewReader(pcm), &gainReader{r: rest, gain: g}), s.Rate, s.Format, frames, s.Decoder, s.Close), nil
+	return audio.NewStream(io.MultiReader(bytes.NewReader(pcm), &gainReader{r: rest, gain: g}), s.Rate, s.Format, frames, s.Decoder, s.Close), nil
 }
 
 type eofReader struct{}
@@ -123,16 +124,6 @@ func AlertTone(rate int) []byte {
 		binary.LittleEndian.PutUint16(out[i*FrameSize+2:], uint16(v))
 	}
 	return out
-}
-
-// prependTone puts the alert tone before the stream's audio. Call it
-// before the stream is read.
-func (s *Stream) prependTone() {
-	tone := AlertTone(s.Rate)
-	s.r = io.MultiReader(bytes.NewReader(tone), s.r)
-	if s.Frames >= 0 {
-		s.Frames += int64(len(tone) / FrameSize)
-	}
 }
 
 // EnqueueAt is Enqueue placing the call at index pos of the queue (0: it

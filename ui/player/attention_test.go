@@ -3,9 +3,11 @@ package player
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/event"
 	"earshot/relay/loudness"
 )
@@ -13,8 +15,8 @@ import (
 // sineWAV is 48 kHz stereo 16-bit audio of a 440 Hz tone at dbfs.
 func sineWAV(dbfs float64, frames int) []byte {
 	a := math.Pow(10, dbfs/20)
-	return makeWAV(wavSpec{rate: 48000, channels: 2, bits: 16, frames: frames,
-		sample: func(i, _ int) float64 { return a * math.Sin(2*math.Pi*440*float64(i)/48000) }})
+	return audiotest.MakeWAV(audiotest.WAVSpec{Rate: 48000, Channels: 2, Bits: 16, Frames: frames,
+		Sample: func(i, _ int) float64 { return a * math.Sin(2*math.Pi*440*float64(i)/48000) }})
 }
 
 func s16le(v []int16) []byte {
@@ -91,7 +93,7 @@ func TestPlayer_NoGainFuncPlaysAsRecorded(t *testing.T) {
 }
 
 func TestAlertToneIsShortAndDistinct(t *testing.T) {
-	tone := samples(AlertTone(48000))
+	tone := audiotest.Samples(AlertTone(48000))
 	if d := float64(len(tone)/2) / 48000; d < 0.3 || d > 0.5 {
 		t.Fatalf("the tone lasts %.3f s", d)
 	}
@@ -109,10 +111,10 @@ func TestPlayer_ToneBeforeAnAlertedCall(t *testing.T) {
 	calls := h.addCalls(1, 2)
 	h.enqueue(calls[0])
 	h.p.EnqueueAt(calls[1], -1, true)
-	tone := samples(AlertTone(48000))
+	tone := audiotest.Samples(AlertTone(48000))
 	got := h.out.pull(t, callFrames+len(tone)/2+10)
 	checkRuns(t, got[:2*callFrames], want(100, 2*callFrames))
-	if !equal(got[2*callFrames:2*callFrames+len(tone)], tone) {
+	if !slices.Equal(got[2*callFrames:2*callFrames+len(tone)], tone) {
 		t.Fatal("the alert tone did not play before the alerted call")
 	}
 	checkRuns(t, got[2*callFrames+len(tone):], want(200, 20))
@@ -132,10 +134,10 @@ func TestPlayer_AlertArrivingLaterAddsToneAndBumps(t *testing.T) {
 	if q := h.p.Queue(); len(q) != 2 || q[0].ID != 3 || q[1].ID != 2 {
 		t.Fatalf("queue after a bump: %v, want 3 then 2", q)
 	}
-	tone := samples(AlertTone(48000))
+	tone := audiotest.Samples(AlertTone(48000))
 	got := h.out.pull(t, callFrames-10+len(tone)/2+callFrames+10)
 	rest := got[2*(callFrames-10):]
-	if !equal(rest[:len(tone)], tone) {
+	if !slices.Equal(rest[:len(tone)], tone) {
 		t.Fatal("no tone before the bumped call")
 	}
 	checkRuns(t, rest[len(tone):], want(300, 2*callFrames, 200, 20))

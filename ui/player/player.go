@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"earshot/relay/audio"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/media"
@@ -178,7 +179,7 @@ func New(opts Options) (*Player, error) {
 		return nil, errors.New("player: no audio output configured")
 	}
 	rate := opts.Output.SampleRate()
-	if rate < minRate || rate > maxRate {
+	if rate < audio.MinRate || rate > audio.MaxRate {
 		return nil, fmt.Errorf("player: output sample rate %d Hz is out of range", rate)
 	}
 	p := &Player{
@@ -819,7 +820,7 @@ func (p *Player) startNextLocked() bool {
 	p.next = nil
 	p.cur = t
 	if t.e.tone {
-		t.stream.prependTone()
+		t.stream.Prepend(AlertTone(p.rate))
 	}
 	if t.e.replay == 0 && !t.e.requeued {
 		p.history = slices.Insert(p.history, 0, t.e.call)
