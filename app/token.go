@@ -177,8 +177,8 @@ func printTokenTable(w io.Writer, list []tokens.Info, now time.Time) {
 		}
 		if t.LastUsed != nil {
 			used = t.LastUsed.Local().Format("2006-01-02 15:04")
-			if t.LastAddr != "" {
-				used += " (" + t.LastAddr + ")"
+			if by := t.UsedBy(); by != "" {
+				used += " (" + by + ")"
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,

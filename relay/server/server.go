@@ -62,8 +62,9 @@ type Identity struct {
 // concurrent use and must not include the token in errors.
 type Authenticator interface {
 	Authenticate(token string) (Identity, error)
-	// Touch records that the token id was used from addr.
-	Touch(tokenID, addr string)
+	// Touch records that the token id was used by client (a program's
+	// name, "this computer", or another machine's address: clientOf).
+	Touch(tokenID, client string)
 	// Valid reports whether the token id may still be used now.
 	Valid(tokenID string) bool
 	// Changed returns a channel that is closed at the next change of the
