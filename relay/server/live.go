@@ -32,6 +32,11 @@ const (
 // replays the held calls newer than that id, so a consumer that reconnects
 // misses nothing.
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "websocket_required",
+			"/v1/live is a WebSocket (ws://…/v1/live); for one endless audio stream a player can open, use /v1/stream.mp3")
+		return
+	}
 	after, err := idParam(r.URL.Query().Get("after"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "after: "+err.Error())

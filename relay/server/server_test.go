@@ -43,9 +43,15 @@ func newFakeSource(t testing.TB) *fakeSource {
 
 func (f *fakeSource) addCall(t testing.TB, id int64, audio []byte) event.Call {
 	t.Helper()
-	c := event.Call{ID: id, SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch", AudioURL: relay.AudioPath(id)}
+	return f.publish(t, event.Call{ID: id, SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch"}, audio)
+}
+
+// publish caches a call's audio (if not nil) and announces the call.
+func (f *fakeSource) publish(t testing.TB, c event.Call, audio []byte) event.Call {
+	t.Helper()
+	c.AudioURL = relay.AudioPath(c.ID)
 	if audio != nil {
-		if _, err := f.cache.Put(keyOf(id), audio); err != nil {
+		if _, err := f.cache.Put(keyOf(c.ID), audio); err != nil {
 			t.Fatal(err)
 		}
 	}
