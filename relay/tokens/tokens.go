@@ -72,7 +72,7 @@ type Info struct {
 	// LastAddr is what registries before LastClient kept: the client's
 	// address and port. It is read, never written; UsedBy shows it sensibly.
 	LastAddr string `json:"lastAddr,omitempty"`
-	Revoked  bool       `json:"revoked,omitempty"`
+	Revoked  bool   `json:"revoked,omitempty"`
 	// RevokedAt is when Revoke (or a rotation without grace) stopped it.
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 	// RetiresAt is when a rotated-out token stops working.
