@@ -36,8 +36,8 @@ func TestWebPlayerInChromium(t *testing.T) {
 	// Two calls the relay held before the page opened: the list of recent
 	// calls starts with them.
 	now := time.Now()
-	src.addCallWith(t, event.Call{ID: 1, DateTime: now.Add(-2 * time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "PD North", LEDColor: "red"}, sineWAV(0.5, 300, 8000))
-	src.addCallWith(t, event.Call{ID: 2, DateTime: now.Add(-time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Public Works",
+	src.publish(t, event.Call{ID: 1, DateTime: now.Add(-2 * time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "PD North", LEDColor: "red"}, sineWAV(0.5, 300, 8000))
+	src.publish(t, event.Call{ID: 2, DateTime: now.Add(-time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Public Works",
 		Alerts: []event.Alert{{CallID: 2, Rule: "roads"}}}, sineWAV(0.5, 350, 8000))
 
 	page := startChromium(t, bin)
@@ -65,7 +65,7 @@ func TestWebPlayerInChromium(t *testing.T) {
 		t.Errorf("en-GB time %q, want 24-hour %q", got, at.Format("15:04:05"))
 	}
 
-	src.addCallWith(t, event.Call{ID: 3, DateTime: now.Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch"}, sineWAV(2, 440, 8000))
+	src.publish(t, event.Call{ID: 3, DateTime: now.Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch"}, sineWAV(2, 440, 8000))
 	waitFor(t, page, `document.getElementById("player").readyState`, func(v any) bool {
 		n, ok := v.(float64)
 		return ok && n >= 2

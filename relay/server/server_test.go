@@ -62,20 +62,6 @@ func (f *fakeSource) publish(t testing.TB, c event.Call, audio []byte) event.Cal
 	return c
 }
 
-// addCallWith holds and publishes call c (its AudioURL set) with audio.
-func (f *fakeSource) addCallWith(t testing.TB, c event.Call, audio []byte) event.Call {
-	t.Helper()
-	c.AudioURL = relay.AudioPath(c.ID)
-	if _, err := f.cache.Put(keyOf(c.ID), audio); err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.calls = append(f.calls, c)
-	f.mu.Unlock()
-	f.hub.Publish(event.Event{Type: event.TypeCall, Call: &c})
-	return c
-}
-
 func keyOf(id int64) string { return strconv.FormatInt(id, 10) }
 
 func (f *fakeSource) Subscribe(n int) *hub.Subscriber { return f.hub.Subscribe(n) }
