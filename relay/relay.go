@@ -89,7 +89,8 @@ type Relay struct {
 	// found are calls a search brought from the server's history, so
 	// that Call (and an audio download's file name) knows them too.
 	found     map[int64]event.Call
-	foundList []int64 // FIFO to bound found
+	foundList []int64       // FIFO to bound found
+	searches  chan struct{} // semaphore: searches reading the server's history
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -139,6 +140,7 @@ func New(opts Options) (*Relay, error) {
 		byID:           make(map[int64]int),
 		unavailable:    make(map[int64]bool),
 		found:          make(map[int64]event.Call),
+		searches:       make(chan struct{}, maxSearches),
 		lastStatus:     opts.Backend.Status(),
 		started:        time.Now(),
 	}, nil

@@ -176,7 +176,15 @@ func (r *Relay) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 	var cut int64 // the server's history was read down to this second only
 	moreRemote := false
 	if h, ok := r.backend.(History); ok {
+		// A few searches at a time reach the server: a local program
+		// asking in a loop must not turn the relay into a flood.
+		select {
+		case r.searches <- struct{}{}:
+		case <-ctx.Done():
+			return SearchResult{}, ctx.Err()
+		}
 		remote, stoppedAt, more, err := r.searchHistory(ctx, h, q, text)
+		<-r.searches
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return SearchResult{}, ctx.Err()
@@ -191,6 +199,9 @@ func (r *Relay) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 		for _, c := range remote {
 			if !held[c.ID] {
 				c.AudioURL = AudioPath(c.ID)
+				// Which rules it matches, so a search marks it as
+				// history does (nothing is published: it is old).
+				c.Alerts = r.alerts.Match(&c)
 				found = append(found, c)
 			}
 		}
@@ -221,6 +232,9 @@ func (r *Relay) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 
 // maxFound bounds the calls remembered from searches.
 const maxFound = 4096
+
+// maxSearches is how many searches read the server's history at once.
+const maxSearches = 2
 
 // rememberFound keeps the metadata of calls a search brought from history.
 func (r *Relay) rememberFound(calls []event.Call) {

@@ -274,3 +274,37 @@ func TestParseCursorRefusesGarbage(t *testing.T) {
 		t.Errorf("ParseCursor(42) = %v, %v", c, err)
 	}
 }
+
+func TestSearchMarksOldCallsWithTheRulesTheyMatch(t *testing.T) {
+	fb := newFakeBackend()
+	h := &historyBackend{fakeBackend: fb}
+	c := serverCall(1, 1)
+	c.Transcript = "MAYDAY MAYDAY"
+	h.calls = append(h.calls, c, serverCall(2, 2))
+	r := startRelayWith(t, fb, func(r *Relay) {
+		r.backend = h
+		if err := r.SetAlertRules([]alerts.Rule{{Name: "mayday", Words: []string{"mayday"}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sub := r.Subscribe(16)
+	defer sub.Close()
+	res, err := r.Search(context.Background(), SearchQuery{})
+	if err != nil || len(res.Calls) != 2 {
+		t.Fatalf("Search = %+v, %v", res, err)
+	}
+	if a := res.Calls[1].Alerts; len(a) != 1 || a[0].Rule != "mayday" || len(res.Calls[0].Alerts) != 0 {
+		t.Fatalf("alerts on found calls: %+v / %+v", res.Calls[0].Alerts, res.Calls[1].Alerts)
+	}
+	select {
+	case e := <-sub.Events():
+		if e.Type == event.TypeAlert {
+			t.Fatalf("a search published an alert: %+v", e.Alert)
+		}
+	default:
+	}
+	// The found call is known to Call (for its audio's file name).
+	if got, ok := r.Call(1); !ok || got.Transcript != "MAYDAY MAYDAY" {
+		t.Fatalf("Call(1) after the search = %+v, %v", got, ok)
+	}
+}
