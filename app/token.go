@@ -350,6 +350,8 @@ const maxRelayAnswer = 4 << 20
 // and at most 10 s.
 func (c *relayConn) roundTrip(req *http.Request) (int, []byte, error) {
 	req.Host = c.host
+	// The token list then says the operator token was used by Earshot.
+	req.Header.Set("User-Agent", "earshot/"+Version)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return 0, nil, err
