@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +231,54 @@ func TestConfig_ListeningSettingsAreValidated(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad), "config.json"); err == nil {
 			t.Errorf("ParseConfig(%s) accepted it", bad)
 		}
+	}
+}
+
+func TestWatchAlertRules_KeepsTheRulesWhileTheFileIsBroken(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var applied [][]alerts.Rule
+	current := func() []alerts.Rule {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(applied) == 0 {
+			return nil
+		}
+		return applied[len(applied)-1]
+	}
+	apply := func(r []alerts.Rule) error {
+		mu.Lock()
+		defer mu.Unlock()
+		applied = append(applied, r)
+		return nil
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchAlertRules(ctx, dir, DemoServerKey, apply, current, newLogger(logs, false), 10*time.Millisecond)
+	}()
+	defer func() { cancel(); <-done }()
+	write := func(data string) {
+		t.Helper()
+		if err := writeFileAtomic(filepath.Join(dir, "config.json"), []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"servers":{"demo":{"alerts":[{"name":"a","talkgroups":[1]}]}}}`)
+	waitFor(t, "the first rules", func() bool { r := current(); return len(r) == 1 && r[0].Name == "a" })
+	write(`{"servers":{"demo":{"alerts":[{"name":"all"}]}}}`) // invalid: matches every call
+	waitFor(t, "the warning", func() bool { return strings.Contains(logs.String(), "does not load") })
+	if r := current(); len(r) != 1 || r[0].Name != "a" {
+		t.Fatalf("a broken file changed the rules to %+v", r)
+	}
+	write(`{"servers":{"demo":{"alerts":[{"name":"b","systems":[2]}]},"https://other.example":{"alerts":[{"name":"x","systems":[9]}]}}}`)
+	waitFor(t, "the fixed rules", func() bool { r := current(); return len(r) == 1 && r[0].Name == "b" })
+	mu.Lock()
+	n := len(applied)
+	mu.Unlock()
+	if n != 2 {
+		t.Fatalf("rules applied %d times, want 2 (a, then b)", n)
 	}
 }
