@@ -93,6 +93,12 @@ const MaxChannels = 8
 // MeasureS16 measures interleaved signed 16-bit little-endian PCM of the
 // given channel count and sample rate (the player's format is stereo).
 func MeasureS16(pcm []byte, channels, rate int) (Result, error) {
+	return measureS16(pcm, channels, rate, true)
+}
+
+// measureS16 is MeasureS16; shareAlike lets alike channels share a filter
+// (tests compare it with filtering each).
+func measureS16(pcm []byte, channels, rate int, shareAlike bool) (Result, error) {
 	if channels < 1 || channels > MaxChannels {
 		return Result{}, fmt.Errorf("loudness: %d channels; 1 to %d are measured", channels, MaxChannels)
 	}
@@ -115,13 +121,32 @@ func MeasureS16(pcm []byte, channels, rate int) (Result, error) {
 	var acc float64
 	n := 0
 	peak := 0
+	// Calls are mostly mono played as stereo: while every channel holds
+	// the same samples, one filter serves them all (their states would be
+	// equal); at the first difference the others take its state and go
+	// their own way. The result is exactly what filtering each gives.
+	alike := shareAlike && channels > 1
 	for i := range frames {
-		for c := range channels {
-			v := int(int16(binary.LittleEndian.Uint16(pcm[i*frameSize+2*c:])))
+		frame := pcm[i*frameSize : (i+1)*frameSize]
+		if alike && !sameChannels(frame, channels) {
+			alike = false
+			for c := 1; c < channels; c++ {
+				filters[c] = filters[0]
+			}
+		}
+		if alike {
+			v := int(int16(binary.LittleEndian.Uint16(frame)))
 			peak = max(peak, v, -v)
-			x := float64(v) / 32768
-			y := filters[c][1].step(filters[c][0].step(x))
-			acc += y * y
+			y := filters[0][1].step(filters[0][0].step(float64(v) / 32768))
+			acc += float64(channels) * y * y
+		} else {
+			for c := range channels {
+				v := int(int16(binary.LittleEndian.Uint16(frame[2*c:])))
+				peak = max(peak, v, -v)
+				x := float64(v) / 32768
+				y := filters[c][1].step(filters[c][0].step(x))
+				acc += y * y
+			}
 		}
 		if n++; n == step {
 			steps = append(steps, acc)
@@ -148,6 +173,17 @@ func MeasureS16(pcm []byte, channels, rate int) (Result, error) {
 	}
 	res.Integrated = gated(blocks)
 	return res, nil
+}
+
+// sameChannels reports whether every channel of a s16le frame holds the
+// first channel's sample.
+func sameChannels(frame []byte, channels int) bool {
+	for c := 1; c < channels; c++ {
+		if frame[2*c] != frame[0] || frame[2*c+1] != frame[1] {
+			return false
+		}
+	}
+	return true
 }
 
 func loudnessOf(meanSquare float64) float64 { return -0.691 + 10*math.Log10(meanSquare) }

@@ -247,3 +247,35 @@ func TestOffsetsPerTalkgroup(t *testing.T) {
 		t.Fatal("system 0 accepted")
 	}
 }
+
+// Channels that start alike and then differ read exactly as each filtered
+// on its own.
+func TestAlikeChannelsShortcutIsExact(t *testing.T) {
+	const rate = 48000
+	b := pcm(rate, 3, sine(-20, 700))
+	// From 1.5 s on, the right channel is quieter.
+	for i := rate * 3 / 2; i < rate*3; i++ {
+		v := int16(binary.LittleEndian.Uint16(b[i*4+2:]))
+		binary.LittleEndian.PutUint16(b[i*4+2:], uint16(v/4))
+	}
+	for _, audio := range [][]byte{b, pcm(rate, 2, sine(-30, 300))} {
+		fast, err := measureS16(audio, 2, rate, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, _ := measureS16(audio, 2, rate, false)
+		if fast.Peak != slow.Peak || fast.Frames != slow.Frames || !near(fast.Integrated, slow.Integrated, 1e-9) {
+			t.Fatalf("shared filter %+v, each filtered %+v", fast, slow)
+		}
+	}
+}
+
+func BenchmarkMeasureFilteringEachChannel(b *testing.B) {
+	call := pcm(48000, 30, sine(-20, 440))
+	b.SetBytes(int64(len(call)))
+	for b.Loop() {
+		if _, err := measureS16(call, 2, 48000, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
