@@ -129,3 +129,23 @@ func TestAlertRulesChangeOnARunningRelay(t *testing.T) {
 		t.Fatalf("alert = %+v", e.Alert)
 	}
 }
+
+func TestAlertsOfCallsFromHistorySaySo(t *testing.T) {
+	b := newFakeBackend()
+	b.fetch = quietFetch
+	r := startRelayWith(t, b, func(r *Relay) {
+		if err := r.SetAlertRules([]alerts.Rule{{Name: "tg", Talkgroups: []int64{5}, Priority: true}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sub := r.Subscribe(16)
+	defer sub.Close()
+	b.send(event.Event{Type: event.TypeCall, Call: &event.Call{ID: 1, TalkgroupID: 5, Backfill: true}})
+	if e := nextOf(t, sub, event.TypeAlert); !e.Alert.Backfill || !e.Alert.Priority {
+		t.Fatalf("alert of a backfilled call = %+v", e.Alert)
+	}
+	b.send(event.Event{Type: event.TypeCall, Call: &event.Call{ID: 2, TalkgroupID: 5}})
+	if e := nextOf(t, sub, event.TypeAlert); e.Alert.Backfill {
+		t.Fatalf("alert of a live call = %+v", e.Alert)
+	}
+}

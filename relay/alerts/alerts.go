@@ -475,7 +475,7 @@ func (e *Engine) Match(call *event.Call) []event.Alert {
 			continue
 		}
 		out = append(out, event.Alert{CallID: call.ID, Rule: c.rule.Name, Words: words,
-			Tone: c.rule.Tone, Bump: c.rule.Bump, Priority: c.rule.Priority})
+			Tone: c.rule.Tone, Bump: c.rule.Bump, Priority: c.rule.Priority, Backfill: call.Backfill})
 	}
 	return out
 }

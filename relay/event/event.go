@@ -101,6 +101,9 @@ type Alert struct {
 	Tone     bool `json:"tone,omitempty"`
 	Bump     bool `json:"bump,omitempty"`
 	Priority bool `json:"priority,omitempty"`
+	// Backfill: the call came from the server's history (Call.Backfill),
+	// not live — no reason to interrupt or beep for it now.
+	Backfill bool `json:"backfill,omitempty"`
 }
 
 // Backend connection states reported in Status.State.
