@@ -91,6 +91,10 @@ type Relay struct {
 	found     map[int64]event.Call
 	foundList []int64       // FIFO to bound found
 	searches  chan struct{} // semaphore: searches reading the server's history
+	// nextHistory is when the next history page may be asked for;
+	// historyGap spaces them (tests shorten it).
+	nextHistory time.Time
+	historyGap  time.Duration
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -141,6 +145,7 @@ func New(opts Options) (*Relay, error) {
 		unavailable:    make(map[int64]bool),
 		found:          make(map[int64]event.Call),
 		searches:       make(chan struct{}, maxSearches),
+		historyGap:     historyGap,
 		lastStatus:     opts.Backend.Status(),
 		started:        time.Now(),
 	}, nil

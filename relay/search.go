@@ -236,6 +236,32 @@ const maxFound = 4096
 // maxSearches is how many searches read the server's history at once.
 const maxSearches = 2
 
+// historyGap spaces the history pages searches ask the server for (20 a
+// second at most, however many searches a local program sends).
+const historyGap = 50 * time.Millisecond
+
+// paceHistory waits until the next history page may be asked for.
+func (r *Relay) paceHistory(ctx context.Context) error {
+	r.mu.Lock()
+	now := time.Now()
+	at := now
+	if r.nextHistory.After(now) {
+		at = r.nextHistory
+	}
+	r.nextHistory = at.Add(r.historyGap)
+	r.mu.Unlock()
+	if wait := at.Sub(now); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // rememberFound keeps the metadata of calls a search brought from history.
 func (r *Relay) rememberFound(calls []event.Call) {
 	r.mu.Lock()
@@ -280,6 +306,9 @@ func (r *Relay) searchHistory(ctx context.Context, h History, q SearchQuery, tex
 	var oldest, newest int64
 	for page := 1; ; page++ {
 		hq.Page = page
+		if err := r.paceHistory(ctx); err != nil {
+			return calls, 0, false, err
+		}
 		p, err := h.History(ctx, hq)
 		if err != nil {
 			return calls, 0, false, err

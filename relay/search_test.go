@@ -27,12 +27,14 @@ type historyBackend struct {
 	hidden   map[int64]bool // outside the account's grants
 	err      error
 	requests int
+	times    []time.Time // when each request came
 }
 
 func (h *historyBackend) History(ctx context.Context, q backend.HistoryQuery) (backend.HistoryPage, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.requests++
+	h.times = append(h.times, time.Now())
 	if h.err != nil {
 		return backend.HistoryPage{}, h.err
 	}
@@ -163,7 +165,7 @@ func TestSearchMergesHeldCallsWithTheServersHistoryWithoutDuplicates(t *testing.
 		h.calls = append(h.calls, serverCall(id, id/7))
 	}
 	r := startRelayWith(t, fb, func(r *Relay) {
-		r.backend = h
+		r.backend, r.historyGap = h, 0
 		if err := r.SetAlertRules([]alerts.Rule{{Name: "tg", Talkgroups: []int64{101}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +208,7 @@ func TestSearchPagesPastCallsTheGrantsCutFromAPage(t *testing.T) {
 			h.hidden[id] = true // only every fourth call is granted
 		}
 	}
-	r := startRelayWith(t, fb, func(r *Relay) { r.backend = h })
+	r := startRelayWith(t, fb, func(r *Relay) { r.backend, r.historyGap = h, 0 })
 	wantIDs(t, "granted calls", searchAll(t, r, SearchQuery{Limit: 30}), func(id int64) bool { return id%4 == 0 }, 1, 330)
 }
 
@@ -214,7 +216,7 @@ func TestSearchAnswersFromHeldCallsWhenTheServerCannotBeSearched(t *testing.T) {
 	fb := newFakeBackend()
 	fb.fetch = quietFetch
 	h := &historyBackend{fakeBackend: fb, err: errors.New("dial tcp: connection refused")}
-	r := startRelayWith(t, fb, func(r *Relay) { r.backend = h })
+	r := startRelayWith(t, fb, func(r *Relay) { r.backend, r.historyGap = h, 0 })
 	sub := r.Subscribe(16)
 	defer sub.Close()
 	c := serverCall(9, 9)
@@ -244,7 +246,7 @@ func TestSearchReadsAtMostTenPagesOfHistoryPerRequest(t *testing.T) {
 	// (as older ones may): a search pages through its history at most ten
 	// pages a request, returning no call but where to go on from, until it
 	// finds its one call.
-	r := startRelayWith(t, fb, func(r *Relay) { r.backend = ignoring })
+	r := startRelayWith(t, fb, func(r *Relay) { r.backend, r.historyGap = ignoring, 0 })
 	ids := searchAll(t, r, SearchQuery{Text: "needle"})
 	if !slices.Equal(ids, []int64{5}) {
 		t.Fatalf("found %v, want [5]", ids)
@@ -282,7 +284,7 @@ func TestSearchMarksOldCallsWithTheRulesTheyMatch(t *testing.T) {
 	c.Transcript = "MAYDAY MAYDAY"
 	h.calls = append(h.calls, c, serverCall(2, 2))
 	r := startRelayWith(t, fb, func(r *Relay) {
-		r.backend = h
+		r.backend, r.historyGap = h, 0
 		if err := r.SetAlertRules([]alerts.Rule{{Name: "mayday", Words: []string{"mayday"}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -306,5 +308,39 @@ func TestSearchMarksOldCallsWithTheRulesTheyMatch(t *testing.T) {
 	// The found call is known to Call (for its audio's file name).
 	if got, ok := r.Call(1); !ok || got.Transcript != "MAYDAY MAYDAY" {
 		t.Fatalf("Call(1) after the search = %+v, %v", got, ok)
+	}
+}
+
+// A local program searching in a loop cannot make the relay ask the server
+// for more than one history page per historyGap.
+func TestSearchesArePacedTowardTheServer(t *testing.T) {
+	fb := newFakeBackend()
+	h := &historyBackend{fakeBackend: fb}
+	for id := int64(1); id <= 500; id++ {
+		h.calls = append(h.calls, serverCall(id, id))
+	}
+	const gap = 20 * time.Millisecond
+	r := startRelayWith(t, fb, func(r *Relay) { r.backend, r.historyGap = h, gap })
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := r.Search(context.Background(), SearchQuery{Limit: 300}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	slices.SortFunc(h.times, func(a, b time.Time) int { return a.Compare(b) })
+	// Page i's turn comes i gaps after the first at the earliest.
+	for i, at := range h.times {
+		if d := at.Sub(start); d < time.Duration(i)*gap {
+			t.Fatalf("history page %d asked %v after the searches began, want at least %v", i, d, time.Duration(i)*gap)
+		}
+	}
+	if len(h.times) < 8 {
+		t.Fatalf("only %d history requests", len(h.times))
 	}
 }
