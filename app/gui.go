@@ -66,7 +66,8 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: out, Logger: log.With("part", "player")})
+	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: out, Logger: log.With("part", "player"),
+		Gain: newListening(env.ConfigDir, f.demo).gain})
 	if err != nil {
 		return err
 	}
