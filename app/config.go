@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"earshot/relay/safefile"
 )
 
 // Config is config.json: where the account lives and how the relay runs.
@@ -153,7 +155,7 @@ func CacheDir() (string, error) {
 // own server and collect the user's password.
 func LoadConfig(dir string) (*Config, error) {
 	path := filepath.Join(dir, "config.json")
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{}, nil
 	}
@@ -197,7 +199,7 @@ func checkPrivate(f *os.File, path string) error {
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	if st.Mode().Perm()&0o022 != 0 {
+	if safefile.WritableByOthers(st) {
 		return fmt.Errorf("%s can be changed by other users (mode %v); run `chmod 600 %s` and start again", path, st.Mode().Perm(), path)
 	}
 	return nil
