@@ -227,14 +227,30 @@ func getWithToken(t *testing.T, url, token string) (*http.Response, []byte) {
 	return resp, body
 }
 
+// TestRelay_SignsInWithRefreshTokenAndServesAudio runs `earshot login`,
+// `earshot relay` and `earshot logout` as a user would, against each
+// OpenScanner generation (1.2 and 1.1 set the refresh cookie on another
+// path than 1.3: sign-in failed there before the session read it from the
+// answer).
 func TestRelay_SignsInWithRefreshTokenAndServesAudio(t *testing.T) {
-	fake := newFake(t, backendtest.Options{})
+	for _, gen := range []backendtest.Generation{backendtest.Gen133, backendtest.Gen120, backendtest.Gen112} {
+		t.Run([]string{"1.3", "1.2", "1.1"}[gen], func(t *testing.T) { signInRelayAndSignOut(t, gen) })
+	}
+}
+
+func signInRelayAndSignOut(t *testing.T, gen backendtest.Generation) {
+	fake := newFake(t, backendtest.Options{Generation: gen})
 	fake.AddSystem(1, "Harness County")
 	fake.AddTalkgroup(1, 101, "Fire Dispatch", "Fire Dispatch Main", "Fire", "Dispatch", "#ff0000")
 	env, out, _ := testEnv(t, testPassword+"\n")
 	ctx := context.Background()
 	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
 		t.Fatalf("login exit %d", code)
+	}
+	// The fake's listener is an account an admin created: the server asks
+	// for a new password, and Earshot says so once, signed in all the same.
+	if !strings.Contains(out.String(), "asks you to change your password") {
+		t.Errorf("login output %q does not pass on the server's request for a new password", out.String())
 	}
 	logins := fake.Counters().Logins
 
@@ -248,9 +264,21 @@ func TestRelay_SignsInWithRefreshTokenAndServesAudio(t *testing.T) {
 	for {
 		// Add the call once the relay's live feed is up, so it arrives live.
 		resp, body := getWithToken(t, base+"/v1/status", token)
-		var st struct{ Backend struct{ State string } }
+		var st struct {
+			Backend struct {
+				State          string
+				Problem        string
+				PasswordChange bool
+			}
+		}
 		_ = json.Unmarshal(body, &st)
 		if resp.StatusCode == 200 && st.Backend.State == "connected" {
+			if !st.Backend.PasswordChange || !strings.Contains(st.Backend.Problem, "change your password") {
+				t.Errorf("relay status %s: want the server's request for a new password in it", body)
+			}
+			if cfg, _ := LoadConfig(env.ConfigDir); cfg.PasswordChangeRequested {
+				t.Error("the request for a new password is still in config.json after the relay showed it: it would be told at every start")
+			}
 			id = fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: time.Now(), Audio: audio, AudioName: "call.wav", AudioType: "application/octet-stream", Duration: 1})
 			break
 		}
@@ -291,8 +319,17 @@ func TestRelay_SignsInWithRefreshTokenAndServesAudio(t *testing.T) {
 	if c.Logins != logins {
 		t.Errorf("relay signed in with the password (%d logins, want %d): it must use the stored refresh token", c.Logins, logins)
 	}
-	if c.AudioByBearer != 0 || c.AudioByCookie == 0 {
+	switch {
+	case gen == backendtest.Gen112 && c.AudioRequests != 0:
+		t.Errorf("1.1 sends the audio in the call frame, yet the relay downloaded it %d times", c.AudioRequests)
+	case gen != backendtest.Gen112 && (c.AudioByBearer != 0 || c.AudioByCookie == 0):
 		t.Errorf("audio fetched by bearer %d, by cookie %d; want cookie only", c.AudioByBearer, c.AudioByCookie)
+	}
+	if code := Run(ctx, env, []string{"logout"}); code != ExitOK {
+		t.Fatalf("logout exit %d", code)
+	}
+	if c := fake.Counters(); c.Logouts != 1 || c.RevokedFamilies != 1 {
+		t.Errorf("after logout: %d logouts, %d families revoked; want the session ended on the server", c.Logouts, c.RevokedFamilies)
 	}
 }
 

@@ -63,6 +63,14 @@ func deliverThroughRestarts(t *testing.T, gen backendtest.Generation) {
 			t.Fatalf("backend never connected (state %q)", st)
 		}
 	}
+	// And for the history read that follows the welcome: calls added
+	// before the server answered it would come from history (their
+	// inline 1.1 audio then unused, the live frames being repeats).
+	for hang := time.Now().Add(10 * time.Second); srv.Counters().HistoryRequests == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(hang) {
+			t.Fatal("no history read after the welcome")
+		}
+	}
 	audio := map[int64][]byte{}
 	for i := 1; i <= 200; i++ {
 		if i%40 == 0 {

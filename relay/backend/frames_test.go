@@ -6,9 +6,14 @@ import (
 	"testing"
 )
 
+// captureDir holds the recordings of real OpenScanner servers. There is
+// one copy, the fake server's (../shared/openscanner-captures copied in),
+// read by this package's tests too.
+var captureDir = filepath.Join("backendtest", "testdata", "captures")
+
 func readCapture(t testing.TB, parts ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"testdata", "captures"}, parts...)...))
+	b, err := os.ReadFile(filepath.Join(append([]string{captureDir}, parts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func TestAudio401RefreshesOnceAndRetriesOnce(t *testing.T) {
 	if c.Refreshes != 1 || c.AudioRequests != 2 || c.AudioByCookie != 1 {
 		t.Fatalf("counters %+v: want one refused request, one refresh, one retry served by cookie", c)
 	}
-	if sv.last() != s.cookie("refresh_token") {
+	if sv.last() != s.refreshToken() {
 		t.Fatal("the rotated refresh token was not persisted")
 	}
 }
@@ -462,7 +462,7 @@ func TestRotatedRefreshTokenIsWrittenAgainWhenTheKeyringRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	tries, stored := k.state()
-	next := s.cookie("refresh_token")
+	next := s.refreshToken()
 	if len(tries) != 3 || stored != next || tries[0] != next || tries[2] != next {
 		t.Fatalf("keyring writes %d, stored the current token: %v; want 3 writes of it", len(tries), stored == next)
 	}
@@ -501,7 +501,7 @@ func TestUnkeptRefreshTokenShowsInStatusAndIsKeptOnceTheKeyringWorks(t *testing.
 	if !strings.Contains(st.Problem, "keyring") || !strings.Contains(st.Problem, "sign in again") {
 		t.Fatalf("Problem = %q: want it to name the keyring and the consequence", st.Problem)
 	}
-	next := s.cookie("refresh_token")
+	next := s.refreshToken()
 	s.mu.Lock() // keepFresh may be refreshing it right now
 	access := s.access
 	s.mu.Unlock()
@@ -518,7 +518,7 @@ func TestUnkeptRefreshTokenShowsInStatusAndIsKeptOnceTheKeyringWorks(t *testing.
 	col.waitFor(t, "the problem gone", func(c *collector) bool {
 		return len(c.states) > 0 && c.states[len(c.states)-1].Problem == ""
 	})
-	if _, stored := k.state(); stored != s.cookie("refresh_token") {
+	if _, stored := k.state(); stored != s.refreshToken() {
 		t.Fatal("the keyring does not hold the current refresh token")
 	}
 	if c := srv.Counters(); c.RevokedFamilies != 0 {

@@ -107,6 +107,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock used to schedule refreshes; nil means time.Now.
 	Now func() time.Time
+	// PasswordChangeRequested says the server asked, at the sign-in that
+	// gave RefreshToken, that the user change the password (its
+	// passwordNeedChange): the status says so (Status.PasswordChange and
+	// Problem) for this session. A password sign-in the session makes
+	// itself sets it afresh from the server's answer.
+	PasswordChangeRequested bool
 	// BackfillEvery re-reads history while connected, to catch broadcasts
 	// the server dropped; 0 means 60 s.
 	BackfillEvery time.Duration
@@ -140,6 +146,9 @@ type Session struct {
 	// keyringProblem is what went wrong keeping the newest refresh token
 	// in the keyring ("" when it is kept); unsaved is that token.
 	keyringProblem string
+	// passwordChange: the server asks the user to change the password
+	// (the last sign-in's passwordNeedChange).
+	passwordChange bool
 	unsaved        string
 	lastSaveTry    time.Time
 	saveMu         sync.Mutex // serializes keyring writes, so an older token never overwrites a newer one
@@ -203,29 +212,88 @@ func New(opts Options) (*Session, error) {
 		}
 		client.Jar = jar
 	}
+	// The refresh token never enters the jar: the session reads it from
+	// the sign-in and refresh answers and sends it only to refresh and
+	// logout itself (see refreshCookieName).
+	client.Jar = withoutRefreshCookie{client.Jar}
 	s := &Session{
 		opts: opts, base: u, http: client, jar: client.Jar, now: opts.Now, log: opts.Logger,
-		refreshTok: opts.RefreshToken,
-		status:     event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()},
-		sleep:      sleepCtx,
-		saveRetry:  saveRetryPauses(),
-		saveEvery:  saveRetryEvery,
-		frameCap:   MaxFrameSize,
-		readLimit:  wsHardReadLimit,
-		pingEvery:  wsPingEvery,
-		pongWait:   wsPongWait,
+		refreshTok:     opts.RefreshToken,
+		passwordChange: opts.PasswordChangeRequested,
+		sleep:          sleepCtx,
+		saveRetry:      saveRetryPauses(),
+		saveEvery:      saveRetryEvery,
+		frameCap:       MaxFrameSize,
+		readLimit:      wsHardReadLimit,
+		pingEvery:      wsPingEvery,
+		pongWait:       wsPongWait,
 	}
-	if opts.RefreshToken != "" {
-		s.setRefreshCookie(opts.RefreshToken)
-	}
+	s.status = event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()}
+	s.problemLocked(&s.status)
 	return s, nil
 }
 
-func (s *Session) apiURL() *url.URL { u := *s.base; u.Path += "/api/"; return &u }
+// refreshCookieName is the cookie that carries the refresh token. Its Path
+// differs by server generation: /api on 1.3, /api/auth on 1.2 and 1.1. A
+// jar asked for the cookies of /api/ leaves a /api/auth cookie out, and a
+// token seeded into the jar at one path beside the server's at the other
+// would be sent twice, the older one a replay the server may take for
+// theft. So the session holds the token itself (refreshTok), reads each
+// new one from the answer that set it, and sends it, alone, to the refresh
+// and logout routes.
+const refreshCookieName = "refresh_token"
 
-func (s *Session) setRefreshCookie(tok string) {
-	s.jar.SetCookies(s.apiURL(), []*http.Cookie{{Name: "refresh_token", Value: tok, Path: "/api"}})
+// withoutRefreshCookie is a cookie jar that never stores or returns the
+// refresh token (see refreshCookieName); os_session and any other cookie
+// pass through.
+type withoutRefreshCookie struct{ http.CookieJar }
+
+func (j withoutRefreshCookie) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	kept := make([]*http.Cookie, 0, len(cookies))
+	for _, c := range cookies {
+		if c.Name != refreshCookieName {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) > 0 {
+		j.CookieJar.SetCookies(u, kept)
+	}
 }
+
+func (j withoutRefreshCookie) Cookies(u *url.URL) []*http.Cookie {
+	all := j.CookieJar.Cookies(u)
+	kept := all[:0:0]
+	for _, c := range all {
+		if c.Name != refreshCookieName {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// refreshFrom returns the refresh token an answer set ("" when it set
+// none, or cleared it).
+func refreshFrom(cookies []*http.Cookie) string {
+	tok := ""
+	for _, c := range cookies {
+		if c.Name == refreshCookieName {
+			tok = c.Value
+			if c.MaxAge < 0 {
+				tok = ""
+			}
+		}
+	}
+	return tok
+}
+
+// refreshToken is the newest refresh token ("" when there is none).
+func (s *Session) refreshToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshTok
+}
+
+func (s *Session) apiURL() *url.URL { u := *s.base; u.Path += "/api/"; return &u }
 
 func (s *Session) cookie(name string) string {
 	for _, c := range s.jar.Cookies(s.apiURL()) {
@@ -270,12 +338,42 @@ func (s *Session) setStatus(state, reason string, retryAt time.Time) {
 		listeners = s.status.Listeners
 	}
 	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(),
-		RetryAt: retryAt, Listeners: listeners, Problem: s.keyringProblem}
+		RetryAt: retryAt, Listeners: listeners}
+	s.problemLocked(&s.status)
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {
 		emit(st)
 	}
+}
+
+// passwordChangeNotice is what the status tells a user whose server asks
+// for a new password.
+const passwordChangeNotice = "the server asks you to change your password: do it in its web page " +
+	"(Earshot keeps working; sign in again here afterwards only if it asks)"
+
+// problemLocked fills st's Problem (and PasswordChange) from what the
+// session knows: a keyring failure first, then the server's request for a
+// new password.
+func (s *Session) problemLocked(st *event.Status) {
+	st.PasswordChange = s.passwordChange
+	var parts []string
+	if s.keyringProblem != "" {
+		parts = append(parts, s.keyringProblem)
+	}
+	if s.passwordChange {
+		parts = append(parts, passwordChangeNotice)
+	}
+	st.Problem = strings.Join(parts, "; ")
+}
+
+// PasswordChangeRequested reports whether the server asked, at the last
+// sign-in, that the user change the password (the answer's
+// passwordNeedChange). Sign-in works either way.
+func (s *Session) PasswordChangeRequested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.passwordChange
 }
 
 // setKeyringProblem records (or, with "", clears) a keyring failure in
@@ -287,7 +385,7 @@ func (s *Session) setKeyringProblem(problem string) {
 		return
 	}
 	s.keyringProblem = problem
-	s.status.Problem = problem
+	s.problemLocked(&s.status)
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {
@@ -406,17 +504,24 @@ func readAPIError(resp *http.Response) *apiError {
 // do sends one request to path (relative to the server) and decodes a JSON
 // answer into out on 2xx.
 func (s *Session) do(ctx context.Context, method, path string, body any, bearer string, out any) error {
+	_, err := s.exchange(ctx, method, path, body, bearer, "", out)
+	return err
+}
+
+// exchange is do that also sends refresh (when not "") as the refresh
+// token cookie, and returns the cookies a 2xx answer set.
+func (s *Session) exchange(ctx context.Context, method, path string, body any, bearer, refresh string, out any) ([]*http.Cookie, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, s.base.String()+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -425,21 +530,23 @@ func (s *Session) do(ctx context.Context, method, path string, body any, bearer 
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	if refresh != "" {
+		req.AddCookie(&http.Cookie{Name: refreshCookieName, Value: refresh})
+	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("reach %s: %w", s.base.Host, redactURLError(err))
+		return nil, fmt.Errorf("reach %s: %w", s.base.Host, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readAPIError(resp)
+		return nil, readAPIError(resp)
 	}
-	if out == nil {
-		return nil
+	if out != nil {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)).Decode(out); err != nil {
+			return nil, fmt.Errorf("%w: %s %s answered something that is not its JSON (%v)", ErrNotOpenScanner, method, path, err)
+		}
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)).Decode(out); err != nil {
-		return fmt.Errorf("%w: %s %s answered something that is not its JSON (%v)", ErrNotOpenScanner, method, path, err)
-	}
-	return nil
+	return resp.Cookies(), nil
 }
 
 // redactURLError drops query strings from URL errors (none carry secrets
@@ -510,6 +617,9 @@ func (s *Session) ensureProbed(ctx context.Context) error {
 
 type authAnswer struct {
 	Token string `json:"token"`
+	// PasswordNeedChange is the login answer's request that the user set
+	// a new password (true for accounts an admin created).
+	PasswordNeedChange bool `json:"passwordNeedChange"`
 }
 
 // Login signs in with a password and returns the new refresh token (the
@@ -520,8 +630,8 @@ func (s *Session) Login(ctx context.Context, username, password string) (string,
 		return "", err
 	}
 	var ans authAnswer
-	err := s.do(ctx, "POST", s.prefix()+"/auth/login",
-		map[string]any{"username": username, "password": password, "rememberMe": true}, "", &ans)
+	set, err := s.exchange(ctx, "POST", s.prefix()+"/auth/login",
+		map[string]any{"username": username, "password": password, "rememberMe": true}, "", "", &ans)
 	switch statusOf(err) {
 	case 0:
 	case http.StatusUnauthorized:
@@ -532,7 +642,7 @@ func (s *Session) Login(ctx context.Context, username, password string) (string,
 	if err != nil {
 		return "", fmt.Errorf("sign in: %w", err)
 	}
-	refresh := s.cookie("refresh_token")
+	refresh := refreshFrom(set)
 	if ans.Token == "" || refresh == "" {
 		return "", fmt.Errorf("%w: the sign-in answer has no token", ErrNotOpenScanner)
 	}
@@ -540,7 +650,17 @@ func (s *Session) Login(ctx context.Context, username, password string) (string,
 	s.setAccessLocked(ans.Token)
 	s.refreshTok = refresh
 	s.cookieAudio = s.cookie("os_session") != ""
+	changed := s.passwordChange != ans.PasswordNeedChange
+	s.passwordChange = ans.PasswordNeedChange
+	s.problemLocked(&s.status)
+	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
+	if ans.PasswordNeedChange {
+		s.log.Info("the server asks this account's user to change the password in its web page; sign-in works meanwhile")
+	}
+	if changed && emit != nil {
+		emit(st)
+	}
 	return refresh, nil
 }
 
@@ -628,14 +748,19 @@ func (s *Session) doRefresh(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	haveRefresh, user, pw := s.refreshTok != "", s.opts.Username, s.opts.Password
+	current, user, pw := s.refreshTok, s.opts.Username, s.opts.Password
 	s.mu.Unlock()
-	if haveRefresh {
+	if current != "" {
 		var ans authAnswer
-		err := s.do(ctx, "POST", s.prefix()+"/auth/refresh", nil, "", &ans)
+		set, err := s.exchange(ctx, "POST", s.prefix()+"/auth/refresh", nil, "", current, &ans)
 		switch {
 		case err == nil && ans.Token != "":
-			next := s.cookie("refresh_token")
+			next := refreshFrom(set)
+			if next == "" {
+				// Every OpenScanner rotates it; one that did not keeps
+				// the token it was given working.
+				next = current
+			}
 			// Persist the rotated token before anything can use it again.
 			s.persist(ctx, next)
 			s.mu.Lock()
@@ -684,7 +809,8 @@ func (s *Session) Logout(ctx context.Context) error {
 	if tok == "" {
 		return nil // nothing to sign out of
 	}
-	if err := s.do(ctx, "POST", s.prefix()+"/auth/logout", nil, tok, nil); err != nil && statusOf(err) != http.StatusUnauthorized {
+	// The refresh token goes along so the server revokes its family too.
+	if _, err := s.exchange(ctx, "POST", s.prefix()+"/auth/logout", nil, tok, s.refreshToken(), nil); err != nil && statusOf(err) != http.StatusUnauthorized {
 		return fmt.Errorf("sign out: %w", err)
 	}
 	s.mu.Lock()

@@ -22,6 +22,9 @@ func fake(t *testing.T, opts backendtest.Options) *backendtest.Server {
 	t.Helper()
 	s := backendtest.NewServer(opts)
 	t.Cleanup(s.Close)
+	// A user who has set their own password: the server no longer asks
+	// for a new one (see TestPasswordChangeRequestIsToldOnce).
+	s.ChangePassword(user, pass)
 	s.AddSystem(1, "Harness County")
 	s.AddTalkgroup(1, 101, "Fire Dispatch", "Fire Dispatch Main", "Fire", "Dispatch", "#ff0000")
 	return s
@@ -128,7 +131,7 @@ func TestRefreshAheadOfExpiryAndPersisted(t *testing.T) {
 	if c.Refreshes != 1 || c.AudioByCookie != 2 || c.AudioByBearer != 0 {
 		t.Fatalf("counters %+v: want one refresh ahead of expiry, audio by cookie only", c)
 	}
-	if sv.last() == "" || sv.last() != s.cookie("refresh_token") {
+	if sv.last() == "" || sv.last() != s.refreshToken() {
 		t.Fatal("the rotated refresh token was not persisted")
 	}
 }
@@ -211,7 +214,7 @@ func TestReplaySafety(t *testing.T) {
 func TestLogoutWithOnlyARefreshToken(t *testing.T) {
 	srv := fake(t, backendtest.Options{})
 	first, _ := signedIn(t, srv, Options{})
-	refresh := first.cookie("refresh_token")
+	refresh := first.refreshToken()
 	s, err := New(Options{ServerURL: srv.URL(), Username: user, RefreshToken: refresh})
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +258,7 @@ type collector struct {
 	states   []event.Status
 	trans    []event.Transcript
 	catalogs []event.Catalog
+	resets   []string // reasons of TypeReset events
 	notify   chan struct{}
 }
 
@@ -271,6 +275,8 @@ func (c *collector) emit(e event.Event) {
 		c.trans = append(c.trans, *e.Transcript)
 	case event.TypeCatalog:
 		c.catalogs = append(c.catalogs, *e.Catalog)
+	case event.TypeReset:
+		c.resets = append(c.resets, e.Reason)
 	}
 	c.mu.Unlock()
 	select {

@@ -32,6 +32,11 @@ const (
 // replays the held calls newer than that id, so a consumer that reconnects
 // misses nothing.
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "websocket_required",
+			"/v1/live is a WebSocket (ws://…/v1/live); for one endless audio stream a player can open, use /v1/stream.mp3")
+		return
+	}
 	after, err := idParam(r.URL.Query().Get("after"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "after: "+err.Error())
@@ -167,6 +172,9 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 					closeWith(conn, websocket.CloseGoingAway, "relay shutting down")
 				}
 				return
+			}
+			if e.Type == event.TypeReset {
+				lastSent = 0 // another account's (or a reset server's) ids follow
 			}
 			if e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent {
 				continue // already replayed from the held calls

@@ -29,6 +29,7 @@ import (
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/relay/stream"
 )
 
 // Source is the subset of the relay core the server serves from.
@@ -99,6 +100,12 @@ type Options struct {
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
 	InstanceSecret []byte
+	// FFmpeg is the ffmpeg the continuous stream encodes with; "" looks it
+	// up in PATH when a stream starts.
+	FFmpeg string
+	// Player is what /v1/stream.mp3?follow=player follows; nil answers
+	// such requests 409.
+	Player PlayerSelection
 }
 
 // Timeouts are the connection limits Serve applies. Zero fields take the
@@ -154,12 +161,15 @@ type Server struct {
 	live       liveConns
 	rearm      chan struct{} // a live connection was added: the enforcer recomputes its deadline
 	sweeps     atomic.Int64  // enforcer sweeps done (tests wait on it)
+	streams    *stream.Streams
+	player     PlayerSelection
 	stop       context.CancelFunc
 	stopped    chan struct{}
 
-	audioRequests atomic.Int64
-	bytesServed   atomic.Int64
-	liveConsumers atomic.Int64
+	audioRequests   atomic.Int64
+	bytesServed     atomic.Int64
+	liveConsumers   atomic.Int64
+	streamListeners atomic.Int64
 }
 
 // New builds the server's handler chain and starts its enforcer, which
@@ -183,6 +193,7 @@ func New(opts Options) (*Server, error) {
 		timeouts:   opts.Timeouts.withDefaults(),
 		instance:   bytes.Clone(opts.InstanceSecret),
 		rearm:      make(chan struct{}, 1),
+		player:     opts.Player,
 	}
 	if s.queueLen <= 0 {
 		s.queueLen = 256
@@ -204,6 +215,8 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /v1/calls/{id}", s.require(dataPlane, s.handleCall))
 	mux.Handle("GET /v1/calls/{id}/audio", s.require(dataPlane, s.handleAudio))
 	mux.Handle("GET /v1/playlist.m3u", s.require(dataPlane, s.handlePlaylist))
+	mux.Handle("GET /v1/stream.mp3", s.require(dataPlane, s.handleStream))
+	mux.Handle("GET /v1/stream.m3u", s.require(dataPlane, s.handleStreamPlaylist))
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /app.js", s.handleAsset("app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /app.css", s.handleAsset("app.css", "text/css; charset=utf-8"))
@@ -211,6 +224,7 @@ func New(opts Options) (*Server, error) {
 	s.routeControlPlane(mux)
 	s.handler = s.gate(jsonNotFound(mux))
 
+	s.streams = stream.New(stream.Options{Source: s.src, Logger: log.With("part", "stream"), FFmpeg: opts.FFmpeg})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.stopped = cancel, make(chan struct{})
 	go func() {
@@ -220,11 +234,12 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server's enforcer. Serve calls it when it returns; it
-// may be called more than once.
+// Close stops the server's enforcer and its streams. Serve calls it when it
+// returns; it may be called more than once.
 func (s *Server) Close() {
 	s.stop()
 	<-s.stopped
+	s.streams.Close()
 }
 
 // ServeHTTP implements http.Handler.
@@ -281,14 +296,20 @@ type Counters struct {
 	AudioRequests int64 `json:"audioRequests"`
 	BytesServed   int64 `json:"bytesServed"`
 	LiveConsumers int64 `json:"liveConsumers"`
+	// StreamListeners and StreamEncoders count /v1/stream.mp3 clients and
+	// the encoders (one per distinct filter) serving them.
+	StreamListeners int64 `json:"streamListeners"`
+	StreamEncoders  int   `json:"streamEncoders"`
 }
 
 // Counters returns the server's counters.
 func (s *Server) Counters() Counters {
 	return Counters{
-		AudioRequests: s.audioRequests.Load(),
-		BytesServed:   s.bytesServed.Load(),
-		LiveConsumers: s.liveConsumers.Load(),
+		AudioRequests:   s.audioRequests.Load(),
+		BytesServed:     s.bytesServed.Load(),
+		LiveConsumers:   s.liveConsumers.Load(),
+		StreamListeners: s.streamListeners.Load(),
+		StreamEncoders:  s.streams.Stations(),
 	}
 }
 

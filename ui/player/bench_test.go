@@ -1,15 +1,13 @@
 package player
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"earshot/relay/media"
+	"earshot/relay/audio/audiotest"
 )
 
 // BenchmarkCallToFirstFrame measures, for a call whose MP3 is already in
@@ -19,7 +17,7 @@ import (
 func BenchmarkCallToFirstFrame(b *testing.B) {
 	out := newFakeOutput()
 	audio := newFakeAudio(b)
-	mp3Call := audio.put(b, 1, fixture(b, "speech.mp3"))
+	mp3Call := audio.put(b, 1, audiotest.Fixture(b, "speech.mp3"))
 	audio.mu.Lock()
 	audio.all = audio.entries[1]
 	audio.mu.Unlock()
@@ -60,7 +58,7 @@ func BenchmarkCallToFirstFrame(b *testing.B) {
 
 	waitIdle := func() {
 		for p.State().Call != nil {
-			await(b, notify, "the player to go idle")
+			audiotest.Await(b, notify, "the player to go idle")
 		}
 	}
 	lat := make([]time.Duration, 0, b.N)
@@ -71,7 +69,7 @@ func BenchmarkCallToFirstFrame(b *testing.B) {
 		armed.Store(true)
 		start := time.Now()
 		p.Enqueue(c)
-		t := await(b, got, "the first frame")
+		t := audiotest.Await(b, got, "the first frame")
 		lat = append(lat, t.Sub(start))
 		b.StopTimer()
 		p.Skip()
@@ -89,43 +87,4 @@ func reportPercentiles(b *testing.B, d []time.Duration) {
 	slices.Sort(d)
 	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "ms-median")
 	b.ReportMetric(float64(d[len(d)*95/100].Microseconds())/1000, "ms-p95")
-}
-
-// BenchmarkDecodeMP3 decodes the 1 s, 22.05 kHz mono MP3 fixture to 48 kHz
-// stereo PCM (go-mp3 plus resampling).
-func BenchmarkDecodeMP3(b *testing.B) {
-	data := fixture(b, "speech.mp3")
-	b.SetBytes(int64(len(data)))
-	var frames int64
-	for b.Loop() {
-		s, err := Decode(context.Background(), bytes.NewReader(data), media.MP3, DefaultRate)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		frames = n / FrameSize
-	}
-	// How many times faster than real time one core decodes.
-	b.ReportMetric(float64(frames)/DefaultRate/(b.Elapsed().Seconds()/float64(b.N)), "x-realtime")
-}
-
-// BenchmarkResample converts 1 s of 8 kHz stereo to 48 kHz.
-func BenchmarkResample(b *testing.B) {
-	in := make([]byte, 8000*FrameSize)
-	for i := range in {
-		in[i] = byte(i * 7)
-	}
-	buf := make([]byte, 4800*FrameSize)
-	b.SetBytes(48000 * FrameSize) // output bytes
-	for b.Loop() {
-		r := newResampler(bytes.NewReader(in), 8000, 48000)
-		for {
-			if _, err := r.Read(buf); err != nil {
-				break
-			}
-		}
-	}
 }

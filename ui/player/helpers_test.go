@@ -1,129 +1,19 @@
 package player
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
-	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 )
-
-// hangGuard bounds waits that would otherwise hang a broken test forever.
-// It is never a timing assertion: anything correct finishes far sooner.
-const hangGuard = 20 * time.Second
-
-// wavSpec describes a WAV file makeWAV builds.
-type wavSpec struct {
-	rate, channels, bits int
-	float                bool
-	frames               int
-	// sample returns channel ch of frame i in -1..1.
-	sample func(i, ch int) float64
-}
-
-// makeWAV builds a WAV file in memory.
-func makeWAV(s wavSpec) []byte {
-	bps := s.bits / 8
-	data := make([]byte, 0, s.frames*s.channels*bps)
-	for i := 0; i < s.frames; i++ {
-		for ch := 0; ch < s.channels; ch++ {
-			v := s.sample(i, ch)
-			switch {
-			case s.float:
-				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(float32(v)))
-			case s.bits == 8:
-				data = append(data, byte(int(math.Round(v*127))+128))
-			case s.bits == 16:
-				data = binary.LittleEndian.AppendUint16(data, uint16(int16(math.Round(v*32767))))
-			case s.bits == 24:
-				x := int32(math.Round(v * 8388607))
-				data = append(data, byte(x), byte(x>>8), byte(x>>16))
-			case s.bits == 32:
-				data = binary.LittleEndian.AppendUint32(data, uint32(int32(math.Round(v*2147483647))))
-			}
-		}
-	}
-	tag := uint16(1)
-	if s.float {
-		tag = 3
-	}
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+len(data)))
-	b.WriteString("WAVEfmt ")
-	binary.Write(&b, binary.LittleEndian, uint32(16))
-	binary.Write(&b, binary.LittleEndian, tag)
-	binary.Write(&b, binary.LittleEndian, uint16(s.channels))
-	binary.Write(&b, binary.LittleEndian, uint32(s.rate))
-	binary.Write(&b, binary.LittleEndian, uint32(s.rate*s.channels*bps))
-	binary.Write(&b, binary.LittleEndian, uint16(s.channels*bps))
-	binary.Write(&b, binary.LittleEndian, uint16(s.bits))
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
-	b.Write(data)
-	return b.Bytes()
-}
-
-// constWAV is 48 kHz stereo 16-bit audio whose every sample is v: the
-// player tests tell calls apart by their sample value.
-func constWAV(v int16, frames int) []byte {
-	return makeWAV(wavSpec{rate: 48000, channels: 2, bits: 16, frames: frames,
-		sample: func(int, int) float64 { return float64(v) / 32767 }})
-}
-
-// readAll reads a stream to its end.
-func readAll(t testing.TB, s *Stream) []int16 {
-	t.Helper()
-	b, err := io.ReadAll(s)
-	if err != nil {
-		t.Fatalf("reading stream: %v", err)
-	}
-	if len(b)%FrameSize != 0 {
-		t.Fatalf("stream returned %d bytes, not whole frames", len(b))
-	}
-	return samples(b)
-}
-
-func samples(b []byte) []int16 {
-	out := make([]int16, len(b)/2)
-	for i := range out {
-		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return out
-}
-
-// rms is the root mean square of samples, relative to full scale.
-func rms(s []int16) float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, v := range s {
-		f := float64(v) / 32768
-		sum += f * f
-	}
-	return math.Sqrt(sum / float64(len(s)))
-}
-
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fakeAudio serves call audio from a real on-disk cache.
 type fakeAudio struct {
@@ -233,25 +123,14 @@ func (o *fakeOutput) pullAsync(frames int) <-chan []int16 {
 				break
 			}
 		}
-		res <- samples(buf[:got])
+		res <- audiotest.Samples(buf[:got])
 	}()
 	return res
 }
 
 func (o *fakeOutput) pull(t testing.TB, frames int) []int16 {
 	t.Helper()
-	return await(t, o.pullAsync(frames), "the player to hand over audio")
-}
-
-func await[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(hangGuard):
-		t.Fatalf("gave up waiting for %s", what)
-		panic("unreachable")
-	}
+	return audiotest.Await(t, o.pullAsync(frames), "the player to hand over audio")
 }
 
 // harness runs a Player against a fakeOutput and fakeAudio.
@@ -308,7 +187,7 @@ func startHarness(t testing.TB, opts Options, fades bool) *harness {
 	go func() { done <- p.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := await(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
+		if err := audiotest.Await(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
 			t.Errorf("Run returned %v, want context.Canceled", err)
 		}
 	})
@@ -318,7 +197,7 @@ func startHarness(t testing.TB, opts Options, fades bool) *harness {
 // waitFor waits until cond holds for the player's state.
 func (h *harness) waitFor(what string, cond func(State) bool) State {
 	h.t.Helper()
-	deadline := time.After(hangGuard)
+	deadline := time.After(audiotest.HangGuard)
 	for {
 		st := h.p.State()
 		if cond(st) {

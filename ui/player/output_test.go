@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/ui/player/pulsetest"
 )
 
@@ -36,7 +38,7 @@ func runChild(t *testing.T, asoundConf, runtimeDir string) string {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*hangGuard)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*audiotest.HangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "ALSA_CONFIG_PATH="+conf, "XDG_RUNTIME_DIR="+runtimeDir)
@@ -114,7 +116,7 @@ func playTwoCallsWithAGap(t *testing.T) {
 	h := newHarness(t, Options{Output: out, Tick: 20 * time.Millisecond, SuspendAfter: 50 * time.Millisecond})
 	waitDevice := func(want string) {
 		t.Helper()
-		deadline := time.After(hangGuard)
+		deadline := time.After(audiotest.HangGuard)
 		for {
 			select {
 			case e := <-out.events:
@@ -128,7 +130,7 @@ func playTwoCallsWithAGap(t *testing.T) {
 	}
 	for id := int64(1); id <= 2; id++ {
 		waitDevice("suspend") // idle before each call
-		call := h.audio.put(t, id, fixture(t, "speech.wav"))
+		call := h.audio.put(t, id, audiotest.Fixture(t, "speech.wav"))
 		start := time.Now()
 		h.enqueue(call)
 		waitDevice("resume")
@@ -199,10 +201,10 @@ func TestNewOtoOutput_ValidatesArguments(t *testing.T) {
 }
 
 func TestMonoMix(t *testing.T) {
-	m := &monoMix{src: strings.NewReader(string(s16(1000, 3000, -200, -400)))}
+	m := &monoMix{src: strings.NewReader(string(audiotest.S16(1000, 3000, -200, -400)))}
 	buf := make([]byte, 8)
 	n, _ := m.Read(buf)
-	if got := samples(buf[:n]); !equal(got, []int16{2000, -300}) {
+	if got := audiotest.Samples(buf[:n]); !slices.Equal(got, []int16{2000, -300}) {
 		t.Fatalf("got %v, want [2000 -300]", got)
 	}
 }

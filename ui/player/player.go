@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"earshot/relay/audio"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/media"
@@ -170,7 +171,7 @@ func New(opts Options) (*Player, error) {
 		return nil, errors.New("player: no audio output configured")
 	}
 	rate := opts.Output.SampleRate()
-	if rate < minRate || rate > maxRate {
+	if rate < audio.MinRate || rate > audio.MaxRate {
 		return nil, fmt.Errorf("player: output sample rate %d Hz is out of range", rate)
 	}
 	p := &Player{

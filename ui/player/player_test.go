@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/event"
 )
 
@@ -24,7 +26,7 @@ func (h *harness) addCalls(ids ...int64) []event.Call {
 	h.t.Helper()
 	var out []event.Call
 	for _, id := range ids {
-		out = append(out, h.audio.put(h.t, id, constWAV(int16(100*id), callFrames)))
+		out = append(out, h.audio.put(h.t, id, audiotest.ConstWAV(int16(100*id), callFrames)))
 	}
 	return out
 }
@@ -66,7 +68,7 @@ func TestPlayer_PlaysInOrderWithoutGaps(t *testing.T) {
 	rest := h.out.pullAsync(1)
 	h.waitFor("call 3 to end", func(s State) bool { return s.Call == nil && s.Queue == 0 })
 	h.enqueue(h.addCalls(4)...)
-	checkRuns(t, await(t, rest, "call 4"), want(400, 2))
+	checkRuns(t, audiotest.Await(t, rest, "call 4"), want(400, 2))
 }
 
 func TestPlayer_StateDuringCall(t *testing.T) {
@@ -100,7 +102,7 @@ func TestPlayer_Skip(t *testing.T) {
 	rest := h.out.pullAsync(1)
 	h.waitFor("idle after skip", func(s State) bool { return s.Call == nil })
 	h.enqueue(h.addCalls(3)...)
-	checkRuns(t, await(t, rest, "call 3"), want(300, 2))
+	checkRuns(t, audiotest.Await(t, rest, "call 3"), want(300, 2))
 }
 
 func TestPlayer_PauseResume(t *testing.T) {
@@ -120,7 +122,7 @@ func TestPlayer_PauseResume(t *testing.T) {
 	}
 	h.p.TogglePause()
 	// Resuming continues call 1 where it stopped, then call 2.
-	checkRuns(t, await(t, pending, "audio after resume"), want(100, 2*(callFrames-100), 200, 2*200))
+	checkRuns(t, audiotest.Await(t, pending, "audio after resume"), want(100, 2*(callFrames-100), 200, 2*200))
 	h.p.TogglePause()
 	h.p.Resume()
 	if h.p.State().Paused {
@@ -224,14 +226,14 @@ func TestPlayer_VolumeAndMuteScaleSamples(t *testing.T) {
 }
 
 func TestApplyGain(t *testing.T) {
-	b := s16(32767, -32768, 1000, -1000, 1)
+	b := audiotest.S16(32767, -32768, 1000, -1000, 1)
 	applyGain(b, 16384)
-	if got, want := samples(b), []int16{16383, -16384, 500, -500, 0}; !equal(got, want) {
+	if got, want := audiotest.Samples(b), []int16{16383, -16384, 500, -500, 0}; !slices.Equal(got, want) {
 		t.Fatalf("half gain: %v, want %v", got, want)
 	}
-	b = s16(32767, -32768)
+	b = audiotest.S16(32767, -32768)
 	applyGain(b, 32768)
-	if got := samples(b); got[0] != 32767 || got[1] != -32768 {
+	if got := audiotest.Samples(b); got[0] != 32767 || got[1] != -32768 {
 		t.Fatalf("unity gain changed samples: %v", got)
 	}
 }
@@ -244,7 +246,7 @@ func TestPlayer_Filters(t *testing.T) {
 
 	h := newHarness(t, Options{Now: clock})
 	mk := func(id, sys, tg int64) event.Call {
-		c := h.audio.put(t, id, constWAV(int16(id), 10))
+		c := h.audio.put(t, id, audiotest.ConstWAV(int16(id), 10))
 		c.SystemID, c.TalkgroupID = sys, tg
 		return c
 	}
@@ -385,7 +387,7 @@ func TestPlayer_MissingFFmpegSaysSoOnceAndMovesOn(t *testing.T) {
 		FFmpeg: filepath.Join(t.TempDir(), "no-ffmpeg-here"),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
-	m4a := fixture(t, "speech.m4a")
+	m4a := audiotest.Fixture(t, "speech.m4a")
 	a := h.audio.put(t, 1, m4a)
 	b := h.audio.put(t, 2, m4a)
 	wav := h.addCalls(3)[0]
@@ -410,11 +412,11 @@ func TestPlayer_MissingFFmpegSaysSoOnceAndMovesOn(t *testing.T) {
 }
 
 func TestPlayer_PlaysM4AThroughFFmpeg(t *testing.T) {
-	needFFmpeg(t)
+	audiotest.NeedFFmpeg(t)
 	h := newHarness(t, Options{})
-	h.enqueue(h.audio.put(t, 1, fixture(t, "speech.m4a")))
+	h.enqueue(h.audio.put(t, 1, audiotest.Fixture(t, "speech.m4a")))
 	got := h.out.pull(t, DefaultRate/2)
-	if r := rms(got); r < 0.02 {
+	if r := audiotest.RMS(got); r < 0.02 {
 		t.Fatalf("RMS %.4f: M4A call played as silence", r)
 	}
 	if st := h.p.State(); st.FFmpegMissing || st.LastError != "" {
@@ -424,9 +426,9 @@ func TestPlayer_PlaysM4AThroughFFmpeg(t *testing.T) {
 
 func TestPlayer_PlaysMP3(t *testing.T) {
 	h := newHarness(t, Options{})
-	h.enqueue(h.audio.put(t, 1, fixture(t, "speech.mp3")))
+	h.enqueue(h.audio.put(t, 1, audiotest.Fixture(t, "speech.mp3")))
 	got := h.out.pull(t, DefaultRate/2)
-	if r := rms(got); r < 0.02 {
+	if r := audiotest.RMS(got); r < 0.02 {
 		t.Fatalf("RMS %.4f: MP3 call played as silence", r)
 	}
 	if st := h.p.State(); st.Duration < 900*time.Millisecond || st.Duration > 1200*time.Millisecond {
@@ -487,7 +489,7 @@ func TestPlayer_OnChangeCalledFromRun(t *testing.T) {
 	})
 	h.p.SetMuted(true)
 	for {
-		s := await(t, got, "OnChange")
+		s := audiotest.Await(t, got, "OnChange")
 		if s.Muted {
 			return
 		}
@@ -504,7 +506,7 @@ func TestPlayer_StopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	p.Enqueue(audio.put(t, 1, constWAV(100, 48000)))
+	p.Enqueue(audio.put(t, 1, audiotest.ConstWAV(100, 48000)))
 	<-out.started
 	buf := make([]byte, 4096)
 	if _, err := out.src.Read(buf); err != nil {
@@ -523,10 +525,10 @@ func TestPlayer_StopsCleanly(t *testing.T) {
 		}
 	}()
 	cancel()
-	if err := await(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
+	if err := audiotest.Await(t, done, "Run to return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v", err)
 	}
-	if err := await(t, blocked, "the output's read to end"); err != io.EOF {
+	if err := audiotest.Await(t, blocked, "the output's read to end"); err != io.EOF {
 		t.Fatalf("blocked Read = %v, want io.EOF", err)
 	}
 	if err := p.Run(context.Background()); err == nil {
@@ -567,7 +569,7 @@ func checkRamp(t *testing.T, s []int16, from, to int) {
 
 func TestPlayer_FadesOnPauseAndResume(t *testing.T) {
 	h := newFadingHarness(t, Options{})
-	h.enqueue(h.audio.put(t, 1, constWAV(10000, 4800)))
+	h.enqueue(h.audio.put(t, 1, audiotest.ConstWAV(10000, 4800)))
 	checkRuns(t, h.out.pull(t, 100), want(10000, 200))
 	h.p.Pause()
 	checkRamp(t, h.out.pull(t, fade), 10000, 0)
@@ -579,7 +581,7 @@ func TestPlayer_FadesOnPauseAndResume(t *testing.T) {
 	default:
 	}
 	h.p.Resume()
-	got := await(t, pending, "audio after resume")
+	got := audiotest.Await(t, pending, "audio after resume")
 	checkRamp(t, got[:2*fade], 0, 10000)
 	checkRuns(t, got[2*fade:], want(10000, 2*fade))
 	// The fade-out is part of the call: no audio was lost or repeated.
@@ -590,7 +592,7 @@ func TestPlayer_FadesOnPauseAndResume(t *testing.T) {
 
 func TestPlayer_FadesOnSkipAndVolume(t *testing.T) {
 	h := newFadingHarness(t, Options{})
-	h.enqueue(h.audio.put(t, 1, constWAV(10000, 4800)), h.audio.put(t, 2, constWAV(20000, 4800)))
+	h.enqueue(h.audio.put(t, 1, audiotest.ConstWAV(10000, 4800)), h.audio.put(t, 2, audiotest.ConstWAV(20000, 4800)))
 	h.out.pull(t, 100)
 	h.p.Skip()
 	checkRamp(t, h.out.pull(t, fade), 10000, 0)
@@ -610,9 +612,16 @@ func TestPlayer_NoRampBetweenCallsThatEndByThemselves(t *testing.T) {
 }
 
 func TestApplyGainRamp(t *testing.T) {
-	b := s16(1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000)
+	b := audiotest.S16(1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000)
 	applyGainRamp(b, unityGain, 0, 4)
-	if got, want := samples(b), []int16{750, 750, 500, 500, 250, 250, 0, 0}; !equal(got, want) {
+	if got, want := audiotest.Samples(b), []int16{750, 750, 500, 500, 250, 250, 0, 0}; !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

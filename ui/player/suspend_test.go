@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"earshot/relay/audio/audiotest"
 )
 
 // suspendingOutput is a fake output that records Suspend and Resume.
@@ -69,7 +71,7 @@ func TestPlayer_SuspendsTheIdleDeviceAndResumesForACall(t *testing.T) {
 			}
 		}
 	}()
-	p.Enqueue(audio.put(t, 1, constWAV(50, 48000)))
+	p.Enqueue(audio.put(t, 1, audiotest.ConstWAV(50, 48000)))
 	waitFor("resume") // a call to play
 	// It plays out, then the device goes idle again.
 	waitFor("suspend")
