@@ -174,6 +174,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Cache:         audioCache,
 		Logger:        log,
 		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		IsTooLarge:    func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
 	})
 	if err != nil {
 		return nil, err

@@ -442,6 +442,9 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, relay.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "the OpenScanner server is unreachable and this call's audio is not cached yet; try again shortly")
 		return
+	case errors.Is(err, relay.ErrTooLarge):
+		writeError(w, http.StatusBadGateway, "audio_too_large", "this call's audio is larger than Earshot takes (64 MiB); it is not downloaded")
+		return
 	case r.Context().Err() != nil:
 		return // the client left
 	default:
