@@ -158,6 +158,9 @@ func CacheDir() (string, error) {
 // It refuses a file others can write: someone could point Earshot at their
 // own server and collect the user's password.
 func LoadConfig(dir string) (*Config, error) {
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the configuration directory: %w", err)
+	}
 	path := filepath.Join(dir, "config.json")
 	f, err := safefile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -197,11 +200,15 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	return &c, nil
 }
 
-// checkPrivate refuses files that group or others may write.
+// checkPrivate refuses files that group or others may write, and
+// anything but a regular file (a FIFO would block the read).
 func checkPrivate(f *os.File, path string) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; move it away and start again", path)
 	}
 	if safefile.WritableByOthers(st) {
 		return fmt.Errorf("%s can be changed by other users (mode %v); run `chmod 600 %s` and start again", path, st.Mode().Perm(), path)
@@ -225,8 +232,8 @@ func SaveConfig(dir string, c *Config) error {
 // directory, so a crash leaves either the old file or the new one.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := safefile.PrivateDir(dir); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

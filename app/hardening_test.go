@@ -430,7 +430,7 @@ func TestNoProcessIsStartedWithASecretOnItsCommandLine(t *testing.T) {
 	}
 	// The scan must see the exec sites there are (ffmpeg for M4A, the load
 	// and soak tools starting the relay), or it proves nothing.
-	for _, want := range []string{"ui/player/ffmpeg.go", "build/loadtest/main.go"} {
+	for _, want := range []string{"relay/audio/ffmpeg.go", "build/loadtest/main.go"} {
 		if !slices.Contains(sites, want) {
 			t.Errorf("the scan did not find the process started in %s (found %v)", want, sites)
 		}

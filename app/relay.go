@@ -306,9 +306,19 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	if cfg.User != "" {
 		label = cfg.User + " on " + cfg.Server
 	}
-	// One cache per server and account: call ids are only unique within a server.
+	// The user's cache directory, checked like its per-account one
+	// (cache.Open): a real directory of this user's, never a link.
+	if err := safefile.PrivateDir(env.CacheDir); err != nil {
+		return nil, "", "", fmt.Errorf("the audio cache directory: %w", err)
+	}
+	return sess, label, accountCacheDir(env.CacheDir, cfg), nil
+}
+
+// accountCacheDir is the account's own audio cache in cacheDir: one per
+// server and account, since call ids are only unique within a server.
+func accountCacheDir(cacheDir string, cfg *Config) string {
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
-	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+	return filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
 }
 
 // demoCachePrefix names a demo run's audio cache in the temporary
@@ -481,7 +491,7 @@ func announce(ctx context.Context, env *Env, addr string, secret []byte) (func()
 
 // readRunning reads running.json; a missing file is fs.ErrNotExist.
 func readRunning(dir string) (runningInfo, error) {
-	f, err := os.Open(filepath.Join(dir, runningFile))
+	f, err := safefile.Open(filepath.Join(dir, runningFile))
 	if err != nil {
 		return runningInfo{}, err
 	}
