@@ -154,6 +154,20 @@ func CacheDir() (string, error) {
 	return filepath.Join(base, "earshot", "audio"), nil
 }
 
+// DataDir is where Earshot keeps what the user means to keep (the call
+// archive): EARSHOT_DATA_DIR, else earshot/ in the platform's place for
+// user data (userDataDir).
+func DataDir() (string, error) {
+	if d := os.Getenv("EARSHOT_DATA_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := userDataDir()
+	if err != nil {
+		return "", fmt.Errorf("find the data directory: %w", err)
+	}
+	return filepath.Join(base, "earshot"), nil
+}
+
 // LoadConfig reads config.json from dir. A missing file is an empty config.
 // It refuses a file others can write: someone could point Earshot at their
 // own server and collect the user's password.
