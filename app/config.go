@@ -242,35 +242,12 @@ func SaveConfig(dir string, c *Config) error {
 	return writeFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a crash leaves either the old file or the new one.
+// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// in the same directory, so a crash leaves either the old file or the new
+// one; the directory must be a private one of the user's.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := safefile.PrivateDir(dir); err != nil {
+	if err := safefile.PrivateDir(filepath.Dir(path)); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return safefile.WriteAtomic(path, data, 0o600)
 }

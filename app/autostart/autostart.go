@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // AppID names the entry (the desktop file, the LaunchAgent's label, the
@@ -73,3 +74,27 @@ func Command(args ...string) ([]string, error) {
 	}
 	return append([]string{abs}, args...), nil
 }
+
+// argList collects the arguments of a command line as a splitter reads it.
+type argList struct {
+	args    []string
+	cur     strings.Builder
+	started bool // an argument is open (it may be empty: "")
+}
+
+// open marks an argument as begun without adding to it (a quote).
+func (a *argList) open() { a.started = true }
+
+func (a *argList) add(s string) { a.cur.WriteString(s); a.started = true }
+
+// end closes the open argument, if any.
+func (a *argList) end() {
+	if a.started {
+		a.args = append(a.args, a.cur.String())
+		a.cur.Reset()
+		a.started = false
+	}
+}
+
+// done closes the last argument and returns them all.
+func (a *argList) done() []string { a.end(); return a.args }

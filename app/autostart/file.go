@@ -35,26 +35,7 @@ func (e fileEntry) Enable(command []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".earshot-autostart-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", e.path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(e.render(command)); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", e.path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", e.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", e.path, err)
-	}
-	if err := os.Rename(tmp.Name(), e.path); err != nil {
-		return fmt.Errorf("write %s: %w", e.path, err)
-	}
-	return nil
+	return safefile.WriteAtomic(e.path, []byte(e.render(command)), 0o644)
 }
 
 func (e fileEntry) Disable() error {

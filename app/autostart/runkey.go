@@ -106,10 +106,8 @@ func windowsCommandLine(command []string) string {
 // writes it (the CommandLineToArgvW rules for quoted arguments).
 func splitWindowsCommandLine(s string) []string {
 	var (
-		args    []string
-		cur     strings.Builder
+		a       argList
 		inQuote bool
-		started bool
 	)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -121,33 +119,24 @@ func splitWindowsCommandLine(s string) []string {
 				i++
 			}
 			if i < len(s) && s[i] == '"' {
-				cur.WriteString(strings.Repeat(`\`, n/2))
+				a.add(strings.Repeat(`\`, n/2))
 				if n%2 == 1 {
-					cur.WriteByte('"')
+					a.add(`"`)
 				} else {
 					inQuote = !inQuote
 				}
 			} else {
-				cur.WriteString(strings.Repeat(`\`, n))
+				a.add(strings.Repeat(`\`, n))
 				i--
 			}
-			started = true
 		case c == '"':
 			inQuote = !inQuote
-			started = true
+			a.open()
 		case (c == ' ' || c == '\t') && !inQuote:
-			if started {
-				args = append(args, cur.String())
-				cur.Reset()
-				started = false
-			}
+			a.end()
 		default:
-			cur.WriteByte(c)
-			started = true
+			a.add(s[i : i+1])
 		}
 	}
-	if started {
-		args = append(args, cur.String())
-	}
-	return args
+	return a.done()
 }

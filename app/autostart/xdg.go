@@ -113,37 +113,26 @@ func unescapeString(v string) string {
 // quoting rules, and turns %% back into %.
 func splitExec(v string) []string {
 	var (
-		args    []string
-		cur     strings.Builder
+		a       argList
 		inQuote bool
-		started bool
 	)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
 		case inQuote && c == '\\' && i+1 < len(v):
 			i++
-			cur.WriteByte(v[i])
+			a.add(v[i : i+1])
 		case c == '"':
 			inQuote = !inQuote
-			started = true
+			a.open()
 		case !inQuote && c == ' ':
-			if started {
-				args = append(args, cur.String())
-				cur.Reset()
-				started = false
-			}
+			a.end()
 		case c == '%' && i+1 < len(v) && v[i+1] == '%':
 			i++
-			cur.WriteByte('%')
-			started = true
+			a.add("%")
 		default:
-			cur.WriteByte(c)
-			started = true
+			a.add(v[i : i+1])
 		}
 	}
-	if started {
-		args = append(args, cur.String())
-	}
-	return args
+	return a.done()
 }

@@ -150,34 +150,13 @@ func listen(dir string, lock *filelock.Lock, tr transport) (*Instance, error) {
 		return fail(err)
 	}
 	data, _ := json.Marshal(info{Network: ln.Addr().Network(), Addr: ln.Addr().String(), Key: hex.EncodeToString(key), PID: os.Getpid()})
-	if err := writePrivate(filepath.Join(dir, infoFile), data); err != nil {
+	if err := safefile.WriteAtomic(filepath.Join(dir, infoFile), data, 0o600); err != nil {
 		ln.Close()
 		return fail(err)
 	}
 	in := &Instance{dir: dir, lock: lock, ln: ln, key: key, tr: tr, done: make(chan struct{})}
 	go in.serve()
 	return in, nil
-}
-
-// writePrivate writes a 0600 file atomically (a reader never sees half).
-func writePrivate(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".instance-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func readInfo(dir string) (info, error) {

@@ -177,3 +177,35 @@ func OwnedByCurrentUser(fi fs.FileInfo) bool { return ownedByCurrentUser(fi) }
 // not and access is an ACL matter, it is false: the files are under the
 // user's profile, private to the user.
 func WritableByOthers(fi fs.FileInfo) bool { return writableByOthers(fi) }
+
+// WriteAtomic replaces path with data, with mode perm, through a temporary
+// file in the same directory that is synced and renamed over it: a crash
+// leaves the old file or the new one, never half of one, and a link at
+// path is replaced, never written through.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	fail := func(err error) error { return fmt.Errorf("write %s: %w", path, err) }
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name()) // nothing left after a successful rename
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fail(err)
+	}
+	return nil
+}

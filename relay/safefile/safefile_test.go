@@ -181,3 +181,27 @@ func TestIDSeesAReplacedFile(t *testing.T) {
 		t.Fatal("a replaced file kept its identity")
 	}
 }
+
+func TestWriteAtomicReplacesALinkNeverWritesThroughIt(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+	path := filepath.Join(dir, "running.json")
+	os.Symlink(victim, path)
+	if err := WriteAtomic(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("written through the link: %q", b)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Fatalf("%v %v", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Fatalf("content %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Fatalf("a temporary file was left: %v", entries)
+	}
+}
