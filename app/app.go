@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"earshot/app/autostart"
 	"earshot/relay/secrets"
 )
 
@@ -50,6 +51,9 @@ type Env struct {
 	StdinIsTerminal func() bool
 	// ReadPassword reads a password without echo from the terminal.
 	ReadPassword func() ([]byte, error)
+	// Autostart is the log-in entry `earshot autostart` edits; nil is the
+	// user's own (autostart.NewEntry).
+	Autostart autostart.Entry
 }
 
 // usageError marks a mistake on the command line (exit code 2).
@@ -121,6 +125,7 @@ Usage:
                                    (case-insensitive whole words or phrases; --regex: RE2)
   earshot alert list [--json]      the alert rules of the current server (or the demo server)
   earshot alert remove NAME        remove an alert rule
+  earshot autostart on|off|status  start Earshot when you log in (off until you turn it on)
   earshot --version                print the version
 
 Files: config.json in the user configuration directory (earshot/), audio cache in the
@@ -153,6 +158,8 @@ func dispatch(ctx context.Context, env *Env, args []string) error {
 		return cmdAlert(ctx, env, args[1:])
 	case "status":
 		return cmdStatus(ctx, env, args[1:])
+	case "autostart":
+		return cmdAutostart(ctx, env, args[1:])
 	}
 	if strings.HasPrefix(args[0], "-") {
 		// Flags without a command belong to the default command.

@@ -17,6 +17,7 @@ import (
 	"earshot/relay/loudness"
 	"earshot/relay/priority"
 	"earshot/relay/quiet"
+	"earshot/relay/safefile"
 )
 
 // Config is config.json: where the account lives and how the relay runs.
@@ -246,12 +247,29 @@ func CacheDir() (string, error) {
 	return filepath.Join(base, "earshot", "audio"), nil
 }
 
+// DataDir is where Earshot keeps what the user means to keep (the call
+// archive): EARSHOT_DATA_DIR, else earshot/ in the platform's place for
+// user data (userDataDir).
+func DataDir() (string, error) {
+	if d := os.Getenv("EARSHOT_DATA_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := userDataDir()
+	if err != nil {
+		return "", fmt.Errorf("find the data directory: %w", err)
+	}
+	return filepath.Join(base, "earshot"), nil
+}
+
 // LoadConfig reads config.json from dir. A missing file is an empty config.
 // It refuses a file others can write: someone could point Earshot at their
 // own server and collect the user's password.
 func LoadConfig(dir string) (*Config, error) {
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the configuration directory: %w", err)
+	}
 	path := filepath.Join(dir, "config.json")
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{}, nil
 	}
@@ -289,13 +307,17 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	return &c, nil
 }
 
-// checkPrivate refuses files that group or others may write.
+// checkPrivate refuses files that group or others may write, and
+// anything but a regular file (a FIFO would block the read).
 func checkPrivate(f *os.File, path string) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	if st.Mode().Perm()&0o022 != 0 {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; move it away and start again", path)
+	}
+	if safefile.WritableByOthers(st) {
 		return fmt.Errorf("%s can be changed by other users (mode %v); run `chmod 600 %s` and start again", path, st.Mode().Perm(), path)
 	}
 	return nil
@@ -313,35 +335,12 @@ func SaveConfig(dir string, c *Config) error {
 	return writeFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a crash leaves either the old file or the new one.
+// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// in the same directory, so a crash leaves either the old file or the new
+// one; the directory must be a private one of the user's.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := safefile.PrivateDir(filepath.Dir(path)); err != nil {
+		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return safefile.WriteAtomic(path, data, 0o600)
 }

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"earshot/relay/filelock"
 )
 
 // configLockFile, in the configuration directory, is held (flock) by
@@ -43,22 +46,16 @@ func lockConfig(ctx context.Context, dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, configLockFile)
-	deadline := time.Now().Add(configLockWait)
-	for {
-		f, err := lockInstance(path)
-		if err != nil {
-			return nil, err
-		}
-		if f != nil {
-			return func() { f.Close() }, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("another Earshot process has held %s for %v; try again", path, configLockWait)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	waitCtx, cancel := context.WithTimeout(ctx, configLockWait)
+	defer cancel()
+	lock, err := filelock.Acquire(waitCtx, path, filelock.Exclusive)
+	switch {
+	case err == nil:
+		return func() { lock.Close() }, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, filelock.ErrLocked):
+		return nil, fmt.Errorf("another Earshot process has held %s for %v; try again", path, configLockWait)
 	}
+	return nil, err
 }

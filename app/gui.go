@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"earshot/app/singleinstance"
 	"earshot/assets"
 	"earshot/relay"
 	"earshot/relay/backend"
@@ -44,8 +45,12 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	}
 	// One Earshot per user: a second launch brings the first one's window
 	// forward instead of starting another relay.
-	inst, err := claimSingleInstance(ctx)
-	if errors.Is(err, errAlreadyRunning) {
+	instDir, err := singleinstance.Dir()
+	if err != nil {
+		return err
+	}
+	inst, err := singleinstance.Claim(ctx, instDir)
+	if errors.Is(err, singleinstance.ErrAlreadyRunning) {
 		fmt.Fprintln(env.Stdout, "Earshot is already running: its window was brought forward.")
 		return nil
 	}

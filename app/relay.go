@@ -18,13 +18,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
+	"earshot/relay/filelock"
+	"earshot/relay/proc"
+	"earshot/relay/safefile"
 	"earshot/relay/secrets"
 	"earshot/relay/server"
 	"earshot/relay/tokens"
@@ -175,6 +177,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Logger:        log,
 		AlertRules:    cfg.AlertRules(serverKey),
 		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		IsTooLarge:    func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
 	})
 	if err != nil {
 		return nil, err
@@ -205,7 +208,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 	inst.cleanup = append(inst.cleanup, srv.Close) // Serve closes it too; this covers a start that fails
 
 	ln, err := net.Listen("tcp", listen)
-	if errors.Is(err, syscall.EADDRINUSE) {
+	if addrInUse(err) {
 		return nil, fmt.Errorf("%s is already in use by another program (another Earshot?); stop it, or pick another address with --listen or \"listen\" in config.json: %w", listen, err)
 	}
 	if err != nil {
@@ -315,9 +318,19 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	if cfg.User != "" {
 		label = cfg.User + " on " + cfg.Server
 	}
-	// One cache per server and account: call ids are only unique within a server.
+	// The user's cache directory, checked like its per-account one
+	// (cache.Open): a real directory of this user's, never a link.
+	if err := safefile.PrivateDir(env.CacheDir); err != nil {
+		return nil, "", "", fmt.Errorf("the audio cache directory: %w", err)
+	}
+	return sess, label, accountCacheDir(env.CacheDir, cfg), nil
+}
+
+// accountCacheDir is the account's own audio cache in cacheDir: one per
+// server and account, since call ids are only unique within a server.
+func accountCacheDir(cacheDir string, cfg *Config) string {
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
-	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+	return filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
 }
 
 // demoCachePrefix names a demo run's audio cache in the temporary
@@ -343,14 +356,11 @@ func removeStaleDemoCaches(dir string, log *slog.Logger) {
 			continue // not a name this Earshot makes
 		}
 		info, err := e.Info()
-		if err != nil {
+		if err != nil || !safefile.OwnedByCurrentUser(info) {
 			continue
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			continue // alive (or not ours to ask about)
+		if proc.Alive(pid) {
+			continue // alive (or another user's)
 		}
 		path := filepath.Join(dir, e.Name())
 		if err := os.RemoveAll(path); err != nil {
@@ -370,13 +380,10 @@ const accountLockFile = "account.lock"
 // one rotates the token, the other's copy is spent, and OpenScanner takes a
 // spent token presented again (after its 30 s grace) as stolen and signs
 // out both. The kernel releases the lock however the process ends.
-func lockAccount(dir string, cfg *Config) (*os.File, error) {
+func lockAccount(dir string, cfg *Config) (*filelock.Lock, error) {
 	path := filepath.Join(dir, accountLockFile)
-	lock, err := lockInstance(path)
-	if err != nil {
-		return nil, err
-	}
-	if lock == nil {
+	lock, err := filelock.TryLock(path, filelock.Exclusive)
+	if errors.Is(err, filelock.ErrLocked) {
 		pid := "?"
 		if b, err := os.ReadFile(path); err == nil && len(b) < 32 {
 			pid = strings.TrimSpace(string(b))
@@ -384,6 +391,13 @@ func lockAccount(dir string, cfg *Config) (*os.File, error) {
 		return nil, fmt.Errorf("another Earshot (process %s) is already signed in to %s as %s with this configuration; "+
 			"a second would sign both out (OpenScanner takes a refresh token used twice as stolen). "+
 			"Use that one's relay (`earshot status` says where it is), or stop it first", pid, cfg.Server, cfg.User)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the account lock: %w", err)
+	}
+	// Who holds it, for a second process's message.
+	if f := lock.File(); f.Truncate(0) == nil {
+		_, _ = f.WriteAt(fmt.Appendf(nil, "%d\n", os.Getpid()), 0)
 	}
 	return lock, nil
 }
@@ -489,7 +503,7 @@ func announce(ctx context.Context, env *Env, addr string, secret []byte) (func()
 
 // readRunning reads running.json; a missing file is fs.ErrNotExist.
 func readRunning(dir string) (runningInfo, error) {
-	f, err := os.Open(filepath.Join(dir, runningFile))
+	f, err := safefile.Open(filepath.Join(dir, runningFile))
 	if err != nil {
 		return runningInfo{}, err
 	}

@@ -48,6 +48,9 @@ var (
 	// ErrUnavailable: the audio is not cached and the server cannot be
 	// reached right now.
 	ErrUnavailable = errors.New("the OpenScanner server is unreachable and this call's audio is not cached")
+	// ErrTooLarge: the call's audio is larger than Earshot takes; it is
+	// not downloaded again.
+	ErrTooLarge = errors.New("this call's audio is larger than Earshot takes")
 )
 
 // Options configure a Relay.
@@ -66,6 +69,11 @@ type Options struct {
 	// is not available to this account (never worth retrying), as opposed to
 	// a passing network failure. nil treats every error as passing.
 	IsUnavailable func(error) bool
+	// IsTooLarge reports whether a FetchAudio error means the audio is
+	// larger than the backend takes (never worth downloading again). A
+	// fetch larger than one cache entry may hold is always that. nil
+	// means only the cache's own limit.
+	IsTooLarge func(error) bool
 }
 
 // Relay is the running relay core. Create it with New and start it with Run.
@@ -75,6 +83,7 @@ type Relay struct {
 	hub            *hub.Hub
 	log            *slog.Logger
 	isUnavailable  func(error) bool
+	isTooLarge     func(error) bool
 	prefetch       chan event.Call
 	prefetchers    int
 	prefetchPauses []time.Duration // tests shorten them
@@ -82,9 +91,9 @@ type Relay struct {
 	mu          sync.Mutex
 	recent      []event.Call // ring of the newest calls, oldest first
 	maxRecent   int
-	byID        map[int64]int // call id → index into recent (rebuilt lazily)
-	unavailable map[int64]bool
-	unavailList []int64 // FIFO to bound unavailable
+	byID        map[int64]int   // call id → index into recent (rebuilt lazily)
+	unavailable map[int64]error // what to answer for calls not to be fetched again
+	unavailList []int64         // FIFO to bound unavailable
 	lastStatus  event.Status
 	catalog     event.Catalog // the relay's own copy; never handed out
 	alerts      *alerts.Engine
@@ -137,9 +146,14 @@ func New(opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: alert rules: %w", err)
 	}
+	isTooLarge := opts.IsTooLarge
+	if isTooLarge == nil {
+		isTooLarge = func(error) bool { return false }
+	}
 	return &Relay{
 		alerts:         rules,
 		backend:        opts.Backend,
+		isTooLarge:     isTooLarge,
 		cache:          opts.Cache,
 		hub:            hub.New(log),
 		log:            log,
@@ -149,7 +163,7 @@ func New(opts Options) (*Relay, error) {
 		prefetchPauses: prefetchPauses(),
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
-		unavailable:    make(map[int64]bool),
+		unavailable:    make(map[int64]error),
 		found:          make(map[int64]event.Call),
 		searches:       make(chan struct{}, maxSearches),
 		historyGap:     historyGap,
@@ -344,7 +358,7 @@ func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 		switch {
 		case err == nil || ctx.Err() != nil:
 			return
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrTooLarge):
 			r.prefetchFailures.Add(1)
 			return
 		case attempt >= len(pauses):
@@ -455,8 +469,8 @@ func (r *Relay) fetchUnverified(ctx context.Context, c event.Call) (*cache.Entry
 	r.mu.Lock()
 	refused := r.unavailable[c.ID]
 	r.mu.Unlock()
-	if refused {
-		return nil, ErrNotFound
+	if refused != nil {
+		return nil, refused
 	}
 	e, err := r.cache.Refill(ctx, unverifiedKey(c.ID), func(ctx context.Context, w io.Writer) error {
 		_, err := r.backend.FetchAudio(ctx, c, w)
@@ -473,8 +487,8 @@ func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
 	r.mu.Lock()
 	refused := r.unavailable[c.ID]
 	r.mu.Unlock()
-	if refused {
-		return nil, ErrNotFound
+	if refused != nil {
+		return nil, refused
 	}
 	e, err := r.cache.Get(ctx, key, func(ctx context.Context, w io.Writer) error {
 		_, err := r.backend.FetchAudio(ctx, c, w)
@@ -489,9 +503,15 @@ func (r *Relay) audioErr(ctx context.Context, c event.Call, err error) error {
 	case err == nil:
 		return nil
 	case r.isUnavailable(err):
-		r.markUnavailable(c.ID)
+		err := fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
+		r.markUnavailable(c.ID, err)
 		r.log.Info("call audio is not available to this account", "call", c.ID)
-		return fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
+		return err
+	case errors.Is(err, cache.ErrTooLarge) || r.isTooLarge(err):
+		err := fmt.Errorf("%w: call %d: %w", ErrTooLarge, c.ID, err)
+		r.markUnavailable(c.ID, err)
+		r.log.Warn("call audio is too large to take; it is not downloaded again", "call", c.ID, "err", err)
+		return err
 	case ctx.Err() != nil:
 		return ctx.Err()
 	default:
@@ -499,17 +519,19 @@ func (r *Relay) audioErr(ctx context.Context, c event.Call, err error) error {
 	}
 }
 
-func (r *Relay) markUnavailable(id int64) {
+// markUnavailable remembers that call id's audio is not to be fetched
+// again, and the error to answer instead.
+func (r *Relay) markUnavailable(id int64, answer error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.unavailable[id] {
+	if r.unavailable[id] != nil {
 		return
 	}
 	if len(r.unavailList) >= maxUnavailable {
 		delete(r.unavailable, r.unavailList[0])
 		r.unavailList = r.unavailList[1:]
 	}
-	r.unavailable[id] = true
+	r.unavailable[id] = answer
 	r.unavailList = append(r.unavailList, id)
 }
 

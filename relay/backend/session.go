@@ -48,6 +48,13 @@ var (
 	ErrCallUnavailable = errors.New("the server does not offer this call to this account")
 	// ErrNotOpenScanner means the URL does not answer like an OpenScanner server.
 	ErrNotOpenScanner = errors.New("this address does not answer like an OpenScanner server")
+	// ErrAudioTooLarge means a call's audio is larger than Earshot takes
+	// (maxAudioBytes): it is not downloaded again.
+	ErrAudioTooLarge = fmt.Errorf("the call's audio is larger than Earshot takes (%d MiB)", maxAudioBytes>>20)
+	// ErrOffOrigin means the server redirected a request to another
+	// origin (scheme, host or port): Earshot follows redirects only on the
+	// server itself, so no credential ever reaches another address.
+	ErrOffOrigin = errors.New("the server redirected to another address; Earshot follows redirects only within the server's own origin")
 )
 
 // IsSignInAgain reports whether err means the user must sign in again.
@@ -192,6 +199,7 @@ type Session struct {
 	saveRetry []time.Duration
 	saveEvery time.Duration
 	frameCap  int64 // frames above this are skipped
+	audioCap  int64 // audio above this is refused (maxAudioBytes; tests lower it)
 	readLimit int64 // frames above this end the connection
 	pingEvery time.Duration
 	pongWait  time.Duration
@@ -265,6 +273,7 @@ func New(opts Options) (*Session, error) {
 		c := *client
 		client = &c
 	}
+	client.CheckRedirect = sameOriginRedirects(u, client.CheckRedirect)
 	if client.Jar == nil {
 		jar, err := cookiejar.New(nil)
 		if err != nil {
@@ -284,6 +293,7 @@ func New(opts Options) (*Session, error) {
 		saveRetry:      saveRetryPauses(),
 		saveEvery:      saveRetryEvery,
 		frameCap:       MaxFrameSize,
+		audioCap:       maxAudioBytes,
 		readLimit:      wsHardReadLimit,
 		pingEvery:      cmp.Or(opts.PingEvery, wsPingEvery),
 		pongWait:       cmp.Or(opts.PongWait, wsPongWait),
@@ -941,12 +951,23 @@ func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (st
 		switch resp.StatusCode {
 		case http.StatusOK, http.StatusPartialContent:
 			defer resp.Body.Close()
-			n, err := io.Copy(w, io.LimitReader(resp.Body, maxAudioBytes+1))
+			if resp.StatusCode == http.StatusPartialContent && !wholeRange(resp.Header.Get("Content-Range")) {
+				// Asked for the whole file; part of it must never be taken
+				// (and cached) for all of it.
+				return "", fmt.Errorf("download call %d: the server sent part of the audio (%q) when asked for all of it", c.ID, resp.Header.Get("Content-Range"))
+			}
+			if resp.ContentLength > s.audioCap {
+				return "", fmt.Errorf("call %d (%d bytes): %w", c.ID, resp.ContentLength, ErrAudioTooLarge)
+			}
+			n, err := io.Copy(w, io.LimitReader(resp.Body, s.audioCap+1))
 			if err != nil {
 				return "", fmt.Errorf("download call %d: %w", c.ID, err)
 			}
-			if n > maxAudioBytes {
-				return "", fmt.Errorf("call %d's audio is larger than %d bytes", c.ID, maxAudioBytes)
+			if n > s.audioCap {
+				return "", fmt.Errorf("call %d: %w", c.ID, ErrAudioTooLarge)
+			}
+			if resp.ContentLength >= 0 && n != resp.ContentLength {
+				return "", fmt.Errorf("download call %d: the server announced %d bytes and sent %d", c.ID, resp.ContentLength, n)
 			}
 			return resp.Header.Get("Content-Type"), nil
 		case http.StatusUnauthorized:
@@ -970,4 +991,62 @@ func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (st
 			return "", fmt.Errorf("download call %d: %w", c.ID, e)
 		}
 	}
+}
+
+// sameOriginRedirects is a client's CheckRedirect that follows a redirect
+// only to base's own origin (scheme, host and port), and then only what
+// next (the caller's own policy, or Go's default of 10) allows. The cookie
+// jar matches cookies by host alone, ignoring the port, and Go keeps the
+// Authorization header on a redirect to the same host: following a
+// redirect to another port of the server's host would hand it the
+// refresh token, os_session and Bearer token.
+func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(base, req.URL) {
+			return ErrOffOrigin
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// sameOrigin compares scheme, host and port (the scheme's default port
+// when none is given).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// wholeRange reports whether a 206's Content-Range ("bytes 0-99/100")
+// covers the whole file.
+func wholeRange(cr string) bool {
+	spec, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return false
+	}
+	rng, total, ok := strings.Cut(spec, "/")
+	if !ok {
+		return false
+	}
+	first, last, ok := strings.Cut(rng, "-")
+	if !ok {
+		return false
+	}
+	f, err1 := strconv.ParseInt(first, 10, 64)
+	l, err2 := strconv.ParseInt(last, 10, 64)
+	t, err3 := strconv.ParseInt(total, 10, 64)
+	return err1 == nil && err2 == nil && err3 == nil && f == 0 && t > 0 && l == t-1
 }

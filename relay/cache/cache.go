@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"earshot/relay/media"
+	"earshot/relay/safefile"
 )
 
 // fileExt marks cache files; anything else in the directory is left alone.
@@ -50,7 +51,7 @@ type Entry struct {
 // Open opens the entry's file for reading. An entry evicted after it was
 // returned may be gone; the caller then asks the cache again.
 func (e *Entry) Open() (*os.File, error) {
-	f, err := os.Open(e.path)
+	f, err := safefile.Open(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("open cached audio %s: %w", e.Key, err)
 	}
@@ -106,12 +107,11 @@ func Open(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the audio cache directory: %w", err)
-	}
-	// What a user listens to is private, even on a shared machine.
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("restrict the audio cache directory: %w", err)
+	// What a user listens to is private, even on a shared machine; and a
+	// link in the directory's place would have the cache chmod, empty and
+	// fill some other directory.
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the audio cache directory: %w", err)
 	}
 	c := &Cache{
 		dir:      dir,
@@ -175,7 +175,7 @@ func sortByModTime(es []*Entry) {
 // entryFor describes the file of key as it is on disk.
 func (c *Cache) entryFor(key string) (*Entry, error) {
 	p := c.path(key)
-	f, err := os.Open(p)
+	f, err := safefile.Open(p)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,16 +178,16 @@ func startChromium(t *testing.T, bin string) *cdpPage {
 	// removed with it instead of piling up in /tmp.
 	cmd.Env = append(os.Environ(), "TMPDIR="+profile)
 	// Its own process group, so the cleanup stops Chromium's helpers too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killProcessGroup(cmd)
 		_ = cmd.Wait()
 		// Helpers may still be exiting; give them a moment before the
 		// profile directory is removed.
-		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+		for i := 0; i < 50 && processGroupAlive(cmd); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})

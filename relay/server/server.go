@@ -257,8 +257,13 @@ func (s *Server) Close() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// maxHeaderBytes caps a request's header block.
-const maxHeaderBytes = 16 << 10
+// maxHeaderBytes caps a request's header block at 16 KiB, as the README
+// says: net/http reads up to MaxHeaderBytes plus 4 KiB of slack (its
+// initial read limit), so the setting is 4 KiB under the cap.
+const (
+	maxHeaderBlock = 16 << 10
+	maxHeaderBytes = maxHeaderBlock - 4<<10
+)
 
 // Serve serves on ln until ctx ends, then shuts down gracefully (open
 // WebSockets are closed). Either way it stops the server (Close).
@@ -457,6 +462,9 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, relay.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "the OpenScanner server is unreachable and this call's audio is not cached yet; try again shortly")
+		return
+	case errors.Is(err, relay.ErrTooLarge):
+		writeError(w, http.StatusBadGateway, "audio_too_large", "this call's audio is larger than Earshot takes (64 MiB); it is not downloaded")
 		return
 	case r.Context().Err() != nil:
 		return // the client left

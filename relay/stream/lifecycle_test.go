@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -248,7 +247,11 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 	chunks := collectFor(t, l, 200*time.Millisecond)
 	st := s.station("")
 	pid := st.encoderPID()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	encoder, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := encoder.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "a new encoder", func() bool { return st.encoderPID() != pid })

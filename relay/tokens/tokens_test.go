@@ -27,6 +27,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"earshot/relay/safefile"
 	"earshot/relay/secrets"
 )
 
@@ -1236,20 +1237,42 @@ func TestVerify_DuringABackgroundReloadOfTheSameEdit(t *testing.T) {
 	}
 }
 
-// TestFileStampHasTheInode: the registry's change check includes the
-// inode, so an atomic replace with the same size in the same clock tick
-// still reads as a change (it was always 0: the wrong Stat_t type).
-func TestFileStampHasTheInode(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+// TestFileStampHasTheFileIdentity: the registry's change check includes
+// the file's identity, so an atomic replace with the same size in the same
+// clock tick still reads as a change (the inode was always 0 once: the
+// wrong Stat_t type).
+func TestFileStampHasTheFileIdentity(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(path, []byte(`{"version":1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(path)
+	rf, err := openRegistryFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stampOf(fi).ino == 0 {
-		t.Fatal("stampOf read no inode")
+	_, st, err := rf.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.id == (safefile.ID{}) {
+		t.Fatal("stampOf read no file identity")
+	}
+	rf.markSeen(st)
+	if rf.changedOnDisk() {
+		t.Fatal("an untouched file reads as changed")
+	}
+	fi, _ := os.Stat(path)
+	tmp := filepath.Join(dir, "tmp")
+	os.WriteFile(tmp, []byte(`{"version":1}`), 0o600)
+	os.Chtimes(tmp, fi.ModTime(), fi.ModTime())
+	keep, _ := os.Open(path) // the old inode stays in use, so it is not reused
+	defer keep.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if !rf.changedOnDisk() {
+		t.Fatal("a file replaced by one of the same size and time reads as unchanged")
 	}
 }
 

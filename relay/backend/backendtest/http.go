@@ -357,6 +357,13 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	s.mu.Lock()
 	s.counters.AudioRequests++
+	if s.audioRedirect != nil {
+		if to := s.audioRedirect(r); to != "" {
+			s.mu.Unlock()
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
+	}
 	u, how := s.identityLocked(r)
 	if u == nil && !s.opts.PublicAccess {
 		s.mu.Unlock()
@@ -382,9 +389,18 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 	}
 	spec := c.spec
 	uploaded := c.uploaded
+	partial := s.partialAudio
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", spec.AudioType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q; filename*=UTF-8''%s`, spec.AudioName, spec.AudioName))
+	if partial && r.Header.Get("Range") == "" && len(spec.Audio) > 1 {
+		half := len(spec.Audio) / 2
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", half-1, len(spec.Audio)))
+		w.Header().Set("Content-Length", strconv.Itoa(half))
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = w.Write(spec.Audio[:half])
+		return
+	}
 	http.ServeContent(w, r, "", uploaded, bytes.NewReader(spec.Audio))
 }
 

@@ -288,6 +288,8 @@ type Server struct {
 	rejectNext    int
 	rejectReason  string
 	refuseSignIns int
+	audioRedirect func(*http.Request) string // RedirectAudio
+	partialAudio  bool                       // PartialAudio
 	counters      Counters
 	systemRows    int64 // row ids, as the real server's tables number them
 	tgRows        int64
@@ -747,6 +749,25 @@ func (s *Server) RefuseSignIns(n int) {
 		n = int(^uint(0) >> 1)
 	}
 	s.refuseSignIns = n
+	s.mu.Unlock()
+}
+
+// RedirectAudio makes audio requests that target answers a URL for be
+// redirected there (302) before anything else is checked, as a hostile or
+// misconfigured server might; target returning "" serves the audio as
+// usual. nil ends it.
+func (s *Server) RedirectAudio(target func(r *http.Request) string) {
+	s.mu.Lock()
+	s.audioRedirect = target
+	s.mu.Unlock()
+}
+
+// PartialAudio makes the server answer a plain audio GET (no Range) with
+// 206 and the first half of the file, as a broken proxy or hostile server
+// might.
+func (s *Server) PartialAudio(on bool) {
+	s.mu.Lock()
+	s.partialAudio = on
 	s.mu.Unlock()
 }
 
