@@ -77,7 +77,7 @@ func cmdRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	log := newLogger(env.Stderr, f.verbose)
-	inst, err := startRelay(ctx, env, cfg, f, log)
+	inst, err := startRelay(ctx, env, cfg, f, log, &savedSelection{dir: env.ConfigDir})
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,9 @@ func (in *instance) wait() error {
 	return err
 }
 
-func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger) (inst *instance, err error) {
+// startRelay starts the relay for cfg; follow is what the continuous
+// stream's follow=player follows.
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, follow server.PlayerSelection) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
 	// The named result is nil after a failed return; clean up through a copy.
@@ -192,6 +194,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Logger:         log,
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
+		Player:         follow,
 	})
 	if err != nil {
 		return nil, err
@@ -368,10 +371,11 @@ func lockAccount(dir string, cfg *Config) (*os.File, error) {
 
 // printWelcome tells the user where the relay is. The first time (no stream
 // token exists yet) it creates a listen token named "default" and prints
-// ready URLs containing it, once; afterwards the URLs carry a placeholder.
+// ready URLs containing it, once, with the web player's login link;
+// afterwards the URLs carry a placeholder.
 func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
 	base := "http://" + addr
-	token, fresh := "<your stream token>", false
+	token, fresh := "", false
 	if len(tm.List()) == 0 {
 		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
 		if err != nil {
@@ -383,9 +387,17 @@ func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, la
 	// "listening on") sees the welcome whole, never half of it.
 	var b strings.Builder
 	fmt.Fprintf(&b, "Earshot relay for %s, listening on %s\n", label, base)
-	fmt.Fprintf(&b, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
-	fmt.Fprintf(&b, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
-	fmt.Fprintf(&b, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
+	for _, l := range server.Links(base, token) {
+		switch {
+		case l.Key == "login" && !fresh:
+			continue // a login link is only worth printing with its token
+		case l.Key == "stream.m3u" || l.Key == "playlist":
+			continue // `earshot token create` lists these
+		case !fresh:
+			l.URL += "<your stream token>"
+		}
+		fmt.Fprintf(&b, "  %-40s %s\n", l.Name+":", l.URL)
+	}
 	if fresh {
 		b.WriteString("This stream token (named \"default\") is shown only once: keep it. Programs can also send it as\n")
 		b.WriteString("\"Authorization: Bearer <token>\" instead of ?token=.\n")

@@ -58,6 +58,7 @@ type station struct {
 
 	queued chan struct{} // a call was queued (capacity 1)
 	pcm    chan pcmChunk // decoded audio, to the pacer
+	sub    *hub.Subscriber
 
 	mu        sync.Mutex
 	listeners map[*Listener]struct{}
@@ -91,6 +92,9 @@ func newStation(s *Streams, key string, allows func(event.Call, time.Time) bool,
 		log: s.log.With("stream", key), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		queued: make(chan struct{}, 1), pcm: make(chan pcmChunk, pcmAhead),
 		listeners: make(map[*Listener]struct{}),
+		// Subscribed before the first listener hears anything, so a call
+		// announced once its stream has started is never missed.
+		sub: s.opts.Source.Subscribe(hub.DefaultQueueLen),
 	}
 }
 
@@ -195,7 +199,7 @@ func (st *station) broadcast(c Chunk) {
 
 // collect queues the calls the filter lets through, in arrival order.
 func (st *station) collect() {
-	sub := st.streams.opts.Source.Subscribe(hub.DefaultQueueLen)
+	sub := st.sub
 	defer func() { sub.Close() }() // the latest subscription
 	for {
 		select {
