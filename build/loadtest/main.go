@@ -21,9 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -120,25 +118,17 @@ func run(ctx context.Context, o options) (*report, error) {
 		fake.AddTalkgroup(1, tg, "TG "+strconv.FormatInt(tg, 10), "Talkgroup "+strconv.FormatInt(tg, 10), "Load", "Test", "")
 	}
 
-	configDir := filepath.Join(work, "config")
-	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		return nil, err
-	}
 	cfg, _ := json.Marshal(map[string]any{"server": fake.URL()})
-	if err := os.WriteFile(filepath.Join(configDir, "config.json"), cfg, 0o600); err != nil {
-		return nil, err
-	}
 	addr, err := relayproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	relayCtx, stopRelay := context.WithCancel(ctx)
 	defer stopRelay()
-	cmd := exec.CommandContext(relayCtx, bin, "relay", "--listen", addr)
-	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+configDir, "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stderr = os.Stderr
+	cmd, err := relayproc.Command(relayCtx, bin, work, cfg, "--listen", addr)
+	if err != nil {
+		return nil, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -20,9 +20,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -119,11 +117,11 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 	relayCtx, stopRelay := context.WithCancel(ctx)
-	cmd := exec.CommandContext(relayCtx, bin, "relay", "--demo", "--listen", addr)
-	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+filepath.Join(work, "config"), "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stderr = os.Stderr
+	cmd, err := relayproc.Command(relayCtx, bin, work, nil, "--demo", "--listen", addr)
+	if err != nil {
+		stopRelay()
+		return nil, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		stopRelay()

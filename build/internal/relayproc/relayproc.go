@@ -3,7 +3,8 @@
 // headless build, a free loopback address, the stream token from its
 // first-start welcome, and its CPU time and memory from /proc (Linux).
 //
-// It must not start or stop the relay itself: each tool owns its process.
+// It must not start or stop the relay itself: each tool owns its process
+// (Command only prepares it).
 package relayproc
 
 import (
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // BuildHeadless builds earshot with -tags headless (no GUI libraries) into
@@ -39,6 +41,29 @@ func moduleRoot() string {
 		return "."
 	}
 	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// Command prepares `bin relay args…` with its configuration and cache in
+// directories under work (configJSON, if not nil, as its config.json): it
+// is stopped with SIGINT when ctx ends, given 10 s to exit, and logs to
+// this process's stderr. The caller takes its stdout (the welcome, for
+// ReadToken), starts it, and waits for it after ending ctx.
+func Command(ctx context.Context, bin, work string, configJSON []byte, args ...string) (*exec.Cmd, error) {
+	configDir := filepath.Join(work, "config")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		return nil, err
+	}
+	if configJSON != nil {
+		if err := os.WriteFile(filepath.Join(configDir, "config.json"), configJSON, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"relay"}, args...)...)
+	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+configDir, "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Stderr = os.Stderr
+	return cmd, nil
 }
 
 // FreeAddr returns a loopback address nothing listens on right now.
