@@ -23,14 +23,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hajimehoshi/go-mp3"
@@ -47,23 +45,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long each phase plays calls")
 	flag.DurationVar(&o.every, "every", 3*time.Second, "time between calls (each is 1.5 s of audio)")
 	flag.StringVar(&o.bin, "bin", "", "earshot binary to test (default: build one with -tags headless)")
-	flag.BoolVar(&o.json, "json", false, "print the report as JSON")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "streamload:", err)
-		os.Exit(1)
-	}
-	if o.json {
-		json.NewEncoder(os.Stdout).Encode(rep)
-	} else {
-		rep.print(os.Stdout)
-	}
-	if !rep.Pass {
-		os.Exit(1)
-	}
+	relayproc.Main("streamload", func(ctx context.Context) (*report, error) { return run(ctx, o) })
 }
 
 type options struct {
@@ -71,7 +53,6 @@ type options struct {
 	duration  time.Duration
 	every     time.Duration
 	bin       string
-	json      bool
 }
 
 // phase is what one phase (a number of listeners) measured.
@@ -98,7 +79,10 @@ type report struct {
 	Pass   bool    `json:"pass"`
 }
 
-func (r report) print(w io.Writer) {
+// Passed reports whether every target was met.
+func (r report) Passed() bool { return r.Pass }
+
+func (r report) Print(w io.Writer) {
 	for _, p := range r.Phases {
 		fmt.Fprintf(w, "%d listener(s), %d calls: %d encoder(s); relay CPU %.2f%%, encoder CPU %.2f%% of one core; relay max RSS %.1f MB\n",
 			p.Listeners, p.Calls, p.Encoders, p.RelayCPU, p.EncoderCPU, p.RelayMaxRSSMB)
@@ -114,50 +98,27 @@ func (r report) print(w io.Writer) {
 }
 
 func run(ctx context.Context, o options) (*report, error) {
-	work, err := os.MkdirTemp("", "earshot-streamload-")
+	work, bin, err := relayproc.Workdir(ctx, "streamload", o.bin)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	bin := o.bin
-	if bin == "" {
-		if bin, err = relayproc.BuildHeadless(ctx, work); err != nil {
-			return nil, err
-		}
-	}
 	fake := backendtest.NewServer(backendtest.Options{PublicAccess: true, Logger: slog.New(slog.DiscardHandler)})
 	defer fake.Close()
 	fake.AddSystem(1, "Load County")
 	fake.AddTalkgroup(1, 1, "Dispatch", "County Dispatch", "Load", "Test", "")
 
 	cfg, _ := json.Marshal(map[string]any{"server": fake.URL()})
-	addr, err := relayproc.FreeAddr()
+	relay, err := relayproc.Launch(ctx, bin, work, cfg)
 	if err != nil {
 		return nil, err
 	}
-	relayCtx, stopRelay := context.WithCancel(ctx)
-	defer stopRelay()
-	cmd, err := relayproc.Command(relayCtx, bin, work, cfg, "--listen", addr)
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the relay: %w", err)
-	}
-	defer func() { stopRelay(); cmd.Wait() }()
-	token, err := relayproc.ReadToken(stdout)
-	if err != nil {
-		return nil, err
-	}
-	go io.Copy(io.Discard, stdout)
+	defer relay.Stop()
+	addr, token := relay.Addr, relay.Token
 
 	rep := &report{Pass: true}
 	for _, n := range []int{1, o.listeners} {
-		p, err := runPhase(ctx, o, fake, cmd.Process.Pid, addr, token, n)
+		p, err := runPhase(ctx, o, fake, relay.Pid, addr, token, n)
 		if err != nil {
 			return nil, err
 		}
