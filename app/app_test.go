@@ -247,6 +247,11 @@ func signInRelayAndSignOut(t *testing.T, gen backendtest.Generation) {
 	if code := Run(ctx, env, []string{"login", "--server", fake.URL(), "--user", testUser, "--password-stdin"}); code != ExitOK {
 		t.Fatalf("login exit %d", code)
 	}
+	// The fake's listener is an account an admin created: the server asks
+	// for a new password, and Earshot says so once, signed in all the same.
+	if !strings.Contains(out.String(), "asks you to change your password") {
+		t.Errorf("login output %q does not pass on the server's request for a new password", out.String())
+	}
 	logins := fake.Counters().Logins
 
 	token, base := runRelay(t, env, out)
@@ -259,9 +264,21 @@ func signInRelayAndSignOut(t *testing.T, gen backendtest.Generation) {
 	for {
 		// Add the call once the relay's live feed is up, so it arrives live.
 		resp, body := getWithToken(t, base+"/v1/status", token)
-		var st struct{ Backend struct{ State string } }
+		var st struct {
+			Backend struct {
+				State          string
+				Problem        string
+				PasswordChange bool
+			}
+		}
 		_ = json.Unmarshal(body, &st)
 		if resp.StatusCode == 200 && st.Backend.State == "connected" {
+			if !st.Backend.PasswordChange || !strings.Contains(st.Backend.Problem, "change your password") {
+				t.Errorf("relay status %s: want the server's request for a new password in it", body)
+			}
+			if cfg, _ := LoadConfig(env.ConfigDir); cfg.PasswordChangeRequested {
+				t.Error("the request for a new password is still in config.json after the relay showed it: it would be told at every start")
+			}
 			id = fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: time.Now(), Audio: audio, AudioName: "call.wav", AudioType: "application/octet-stream", Duration: 1})
 			break
 		}

@@ -28,6 +28,10 @@ type Config struct {
 	// address other machines reach); everything else is refused (DNS
 	// rebinding). `earshot relay --host NAME` adds to them.
 	Hosts []string `json:"hosts,omitempty"`
+	// PasswordChangeRequested: the server asked, at the last sign-in, that
+	// the user change the password in its web page. The next relay run
+	// shows it in its status once and clears it here.
+	PasswordChangeRequested bool `json:"passwordChangeRequested,omitempty"`
 	// CacheMB bounds the audio cache; 0 means DefaultCacheMB.
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.

@@ -67,6 +67,9 @@ func cmdLogin(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "Signed in to %s as %s. Run `earshot relay` to start.\n", serverURL, *user)
+	if cfg, err := LoadConfig(env.ConfigDir); err == nil && cfg.PasswordChangeRequested {
+		fmt.Fprintf(env.Stdout, "Note: %s asks you to change your password. Do it in its web page; Earshot keeps working meanwhile.\n", serverURL)
+	}
 	return nil
 }
 
@@ -110,6 +113,7 @@ func SignIn(ctx context.Context, env *Env, serverURL, user, password string, rem
 		}
 	}
 	cfg.Server, cfg.User = serverURL, user
+	cfg.PasswordChangeRequested = sess.PasswordChangeRequested()
 	return SaveConfig(env.ConfigDir, cfg)
 }
 
@@ -229,6 +233,6 @@ func SignOut(ctx context.Context, env *Env) error {
 			}
 		}
 	}
-	cfg.Server, cfg.User = "", ""
+	cfg.Server, cfg.User, cfg.PasswordChangeRequested = "", "", false
 	return SaveConfig(env.ConfigDir, cfg)
 }

@@ -287,6 +287,16 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 		}
 		item := refreshTokenItem(cfg.Server, cfg.User)
 		opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+		if cfg.PasswordChangeRequested {
+			// Told once: this run's status says it, later ones do not.
+			opts.PasswordChangeRequested = true
+			if saved, err := LoadConfig(env.ConfigDir); err == nil {
+				saved.PasswordChangeRequested = false
+				if err := SaveConfig(env.ConfigDir, saved); err != nil {
+					log.Warn("could not update config.json", "err", err)
+				}
+			}
+		}
 	}
 	sess, err := backend.New(opts)
 	if err != nil {

@@ -209,6 +209,18 @@ func (r *Relay) handle(e event.Event) {
 		r.lastStatus = *e.Status
 		r.mu.Unlock()
 		r.hub.Publish(e)
+	case event.TypeReset:
+		// The server's call ids started again (event.ResetServer): the
+		// calls held under the old ones are void. (Cached audio is bound
+		// to the call it was fetched for, so a new call under an old id
+		// never gets the old call's bytes.)
+		r.mu.Lock()
+		r.recent = r.recent[:0]
+		clear(r.byID)
+		clear(r.unavailable)
+		r.unavailList = r.unavailList[:0]
+		r.mu.Unlock()
+		r.hub.Publish(e)
 	case event.TypeCatalog:
 		if e.Catalog == nil {
 			return

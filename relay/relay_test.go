@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,5 +393,44 @@ func waitCached(t *testing.T, r *Relay, id int64) {
 			t.Fatalf("call %d's audio never reached the cache", id)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRelay_ServerResetVoidsTheHeldCalls: after a server reset the calls
+// held under the old ids are gone (a new call 1 is not the old call 1),
+// and subscribers get the reset event in order.
+func TestRelay_ServerResetVoidsTheHeldCalls(t *testing.T) {
+	b := newFakeBackend()
+	b.fetch = func(ctx context.Context, c event.Call, w io.Writer) (string, error) {
+		_, err := w.Write(wavBytes(100))
+		return "", err
+	}
+	r := startRelay(t, b)
+	sub := r.Subscribe(16)
+	defer sub.Close()
+	for id := int64(1); id <= 3; id++ {
+		b.send(callEvent(id))
+	}
+	b.send(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	b.send(event.Event{Type: event.TypeCall, Call: &event.Call{ID: 1, TalkgroupLabel: "Police"}})
+	var got []string
+	for len(got) < 5 {
+		e := <-sub.Events()
+		switch e.Type {
+		case event.TypeCall:
+			got = append(got, "call "+strconv.FormatInt(e.Call.ID, 10))
+		case event.TypeReset:
+			got = append(got, "reset "+e.Reason)
+		}
+	}
+	if s := strings.Join(got, ", "); s != "call 1, call 2, call 3, reset server, call 1" {
+		t.Fatalf("subscriber saw %s", s)
+	}
+	held := r.Calls(Query{})
+	if len(held) != 1 || held[0].TalkgroupLabel != "Police" {
+		t.Fatalf("held after the reset: %+v; want only the new call 1", held)
+	}
+	if c, ok := r.Call(2); ok {
+		t.Fatalf("call 2 of the old numbering still held: %+v", c)
 	}
 }

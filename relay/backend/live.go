@@ -8,10 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"reflect"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -99,25 +96,6 @@ func (b *labelBook) resolve(c *event.Call) {
 	}
 }
 
-// feed is the ordering and de-duplication state of the emitted calls.
-type feed struct {
-	emit     func(event.Event)
-	lastID   int64 // highest call id emitted
-	lastDate int64 // its dateTime
-	started  bool  // a first backfill happened
-}
-
-func (f *feed) call(c *event.Call) {
-	if c.ID <= f.lastID {
-		return // already emitted (backfill and live overlap)
-	}
-	f.lastID = c.ID
-	if c.DateTime > f.lastDate {
-		f.lastDate = c.DateTime
-	}
-	f.emit(event.Event{Type: event.TypeCall, Call: c})
-}
-
 // Run keeps the live feed going until ctx ends: it signs in, connects,
 // backfills from history after every (re)connect, and emits calls in id
 // order without repeats, plus transcripts, catalog and status changes. It
@@ -137,7 +115,7 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 		s.emitStatus = nil
 		s.mu.Unlock()
 	}()
-	f := &feed{emit: emit}
+	f := newFeed(emit)
 	attempt := 0
 	lastBrief := false // the last welcomed connection ended within stableConnection
 	for {
@@ -267,16 +245,18 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 
 	backfillTick := time.NewTicker(s.opts.BackfillEvery)
 	defer backfillTick.Stop()
+	st := &connState{}
+	var configWait <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return connected, 0, ctx.Err()
+			return st.connected, 0, ctx.Err()
 		case err := <-readErr:
 			// Frames read before the error still count.
 			for {
 				select {
 				case fr := <-frames:
-					if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+					if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 						return c, w, e
 					}
 					continue
@@ -284,13 +264,21 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 				}
 				break
 			}
-			return connected, 0, fmt.Errorf("live feed: %w", err)
+			return st.connected, 0, fmt.Errorf("live feed: %w", err)
 		case fr := <-frames:
-			if c, w, e := s.handle(ctx, f, fr, &connected); e != nil {
+			if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 				return c, w, e
 			}
+			if st.backfillDue && configWait == nil {
+				configWait = time.After(configAfterWelcome)
+			}
+		case <-configWait:
+			// No config came: fill the gap anyway (names as history has
+			// them).
+			s.welcomeBackfill(ctx, f, st)
 		case <-backfillTick.C:
-			if connected {
+			if st.connected {
+				s.welcomeBackfill(ctx, f, st)
 				if err := s.backfill(ctx, f); err != nil {
 					s.log.Warn("history backfill failed", "err", err)
 				}
@@ -299,47 +287,67 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	}
 }
 
+// configAfterWelcome is how long the history read that follows a welcome
+// waits for the server's scanner.config (servers send it right after the
+// welcome): 1.2 and 1.1 history rows carry no talkgroup names, so reading
+// history first would emit nameless calls.
+const configAfterWelcome = 2 * time.Second
+
+// connState is what one connection's frames have shown so far.
+type connState struct {
+	connected bool // welcomed (or, on a public server, a first call)
+	// backfillDue: welcomed, and history not read yet — it waits for the
+	// config so the calls it brings get their names.
+	backfillDue bool
+}
+
+// welcomeBackfill reads history once after a welcome, if that is due.
+// If history cannot be read now, the first live call's gap check (or the
+// periodic backfill) tries again.
+func (s *Session) welcomeBackfill(ctx context.Context, f *feed, st *connState) {
+	if !st.backfillDue {
+		return
+	}
+	st.backfillDue = false
+	if err := s.backfill(ctx, f); err != nil {
+		s.log.Warn("history backfill failed; will retry", "err", err)
+	}
+}
+
 // handle processes one frame.
-func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool) (bool, time.Duration, error) {
+func (s *Session) handle(ctx context.Context, f *feed, fr Frame, st *connState) (bool, time.Duration, error) {
 	switch fr.Kind {
 	case FrameWelcome:
-		*connected = true
+		st.connected = true
 		s.mu.Lock()
 		if fr.Version != "" && s.version == "" {
 			s.version = fr.Version
 		}
 		s.mu.Unlock()
 		s.setStatus(event.StateConnected, "", time.Time{})
-		// Fill what was missed while disconnected, before live calls. If
-		// history cannot be read now, the first live call's gap check
-		// (or the periodic backfill) tries again.
-		if err := s.backfill(ctx, f); err != nil {
-			s.log.Warn("history backfill failed; will retry", "err", err)
-		}
+		// Fill what was missed while disconnected, before live calls,
+		// once the config (next) has given the talkgroups' names.
+		st.backfillDue = true
 	case FrameConfig:
 		if cat, changed := s.labels.update(fr.Config); changed {
 			f.emit(event.Event{Type: event.TypeCatalog, Catalog: &cat})
 		}
+		s.welcomeBackfill(ctx, f, st)
 	case FrameCall:
 		c := fr.Call
-		if !*connected {
-			*connected = true // public servers may skip the welcome
+		if !st.connected {
+			st.connected = true // public servers may skip the welcome
 			s.setStatus(event.StateConnected, "", time.Time{})
 		}
-		if c.ID > f.lastID+1 {
-			// A gap: the server may have dropped broadcasts (or the
-			// session skipped an oversized frame). History has them (or
-			// they belong to systems this account cannot see). Before the
-			// first call nothing says where the feed stands, so the first
-			// one always looks.
-			if err := s.backfillUntil(ctx, f, c.ID); err != nil {
-				// Emitting this call now would lose the gap for good:
-				// reconnect instead, which backfills before anything else.
-				return *connected, 0, fmt.Errorf("fill a gap in the live feed from history: %w", err)
-			}
+		if st.backfillDue {
+			// History before live calls; liveCall's gap check covers it.
+			st.backfillDue = false
 		}
-		s.labels.resolve(c)
-		f.call(c)
+		if err := s.liveCall(ctx, f, c); err != nil {
+			// Emitting this call now could lose calls for good:
+			// reconnect instead, which reads history before anything else.
+			return st.connected, 0, err
+		}
 	case FrameTranscript:
 		f.emit(event.Event{Type: event.TypeTranscript, Transcript: fr.Transcript})
 	case FrameListenerCount:
@@ -352,10 +360,10 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		s.mu.Unlock()
 		if stale != "" {
 			if err := s.refresh(ctx, stale); err != nil {
-				return *connected, 0, err
+				return st.connected, 0, err
 			}
 		}
-		if !*connected {
+		if !st.connected {
 			// Refused at sign-in (revoked or wrong-role token): a failed
 			// attempt, so Run backs off further each time instead of
 			// refreshing and reconnecting in a tight loop.
@@ -363,9 +371,9 @@ func (s *Session) handle(ctx context.Context, f *feed, fr Frame, connected *bool
 		}
 		return true, 0, errSessionExpired
 	case FrameRejected:
-		return *connected, 0, &rejectedError{reason: fr.Reason}
+		return st.connected, 0, &rejectedError{reason: fr.Reason}
 	}
-	return *connected, 0, nil
+	return st.connected, 0, nil
 }
 
 func (s *Session) dial(ctx context.Context) (*websocket.Conn, error) {
@@ -533,68 +541,4 @@ func (s *Session) keepFresh(ctx context.Context) {
 		}
 		s.retryUnsaved(ctx)
 	}
-}
-
-// backfill emits the calls in history newer than the last one emitted.
-func (s *Session) backfill(ctx context.Context, f *feed) error {
-	return s.backfillUntil(ctx, f, 0)
-}
-
-// backfillUntil emits history calls with ids above the last emitted (and
-// below until, if set), oldest first.
-func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error {
-	from := f.lastDate
-	if !f.started {
-		f.started = true
-		if f.lastID == 0 {
-			from = time.Now().Add(-firstBackfill).Unix()
-		}
-	}
-	tok, err := s.accessToken(ctx)
-	if err != nil {
-		return err
-	}
-	var calls []*event.Call
-	for page := 1; page <= maxBackfillRuns; page++ {
-		q := url.Values{}
-		q.Set("date_from", strconv.FormatInt(from, 10))
-		q.Set("sort", "asc")
-		q.Set("limit", strconv.Itoa(maxBackfillPage))
-		q.Set("page", strconv.Itoa(page))
-		var ans struct {
-			Calls []json.RawMessage `json:"calls"`
-			Total int               `json:"total"`
-		}
-		if err := s.do(ctx, "GET", s.prefix()+"/calls?"+q.Encode(), nil, tok, &ans); err != nil {
-			return err
-		}
-		for _, raw := range ans.Calls {
-			c, err := parseCall(raw)
-			if err != nil {
-				s.log.Warn("skipping a malformed history row", "err", err)
-				continue
-			}
-			calls = append(calls, c)
-		}
-		if len(ans.Calls) < maxBackfillPage {
-			break
-		}
-	}
-	sort.Slice(calls, func(i, j int) bool { return calls[i].ID < calls[j].ID })
-	n := 0
-	for _, c := range calls {
-		if until != 0 && c.ID >= until {
-			break
-		}
-		if c.ID <= f.lastID {
-			continue
-		}
-		s.labels.resolve(c)
-		f.call(c)
-		n++
-	}
-	if n > 0 {
-		s.log.Info("filled calls from history", "calls", n)
-	}
-	return nil
 }

@@ -107,6 +107,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock used to schedule refreshes; nil means time.Now.
 	Now func() time.Time
+	// PasswordChangeRequested says the server asked, at the sign-in that
+	// gave RefreshToken, that the user change the password (its
+	// passwordNeedChange): the status says so (Status.PasswordChange and
+	// Problem) for this session. A password sign-in the session makes
+	// itself sets it afresh from the server's answer.
+	PasswordChangeRequested bool
 	// BackfillEvery re-reads history while connected, to catch broadcasts
 	// the server dropped; 0 means 60 s.
 	BackfillEvery time.Duration
@@ -140,6 +146,9 @@ type Session struct {
 	// keyringProblem is what went wrong keeping the newest refresh token
 	// in the keyring ("" when it is kept); unsaved is that token.
 	keyringProblem string
+	// passwordChange: the server asks the user to change the password
+	// (the last sign-in's passwordNeedChange).
+	passwordChange bool
 	unsaved        string
 	lastSaveTry    time.Time
 	saveMu         sync.Mutex // serializes keyring writes, so an older token never overwrites a newer one
@@ -209,16 +218,18 @@ func New(opts Options) (*Session, error) {
 	client.Jar = withoutRefreshCookie{client.Jar}
 	s := &Session{
 		opts: opts, base: u, http: client, jar: client.Jar, now: opts.Now, log: opts.Logger,
-		refreshTok: opts.RefreshToken,
-		status:     event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()},
-		sleep:      sleepCtx,
-		saveRetry:  saveRetryPauses(),
-		saveEvery:  saveRetryEvery,
-		frameCap:   MaxFrameSize,
-		readLimit:  wsHardReadLimit,
-		pingEvery:  wsPingEvery,
-		pongWait:   wsPongWait,
+		refreshTok:     opts.RefreshToken,
+		passwordChange: opts.PasswordChangeRequested,
+		sleep:          sleepCtx,
+		saveRetry:      saveRetryPauses(),
+		saveEvery:      saveRetryEvery,
+		frameCap:       MaxFrameSize,
+		readLimit:      wsHardReadLimit,
+		pingEvery:      wsPingEvery,
+		pongWait:       wsPongWait,
 	}
+	s.status = event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()}
+	s.problemLocked(&s.status)
 	return s, nil
 }
 
@@ -327,12 +338,42 @@ func (s *Session) setStatus(state, reason string, retryAt time.Time) {
 		listeners = s.status.Listeners
 	}
 	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(),
-		RetryAt: retryAt, Listeners: listeners, Problem: s.keyringProblem}
+		RetryAt: retryAt, Listeners: listeners}
+	s.problemLocked(&s.status)
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {
 		emit(st)
 	}
+}
+
+// passwordChangeNotice is what the status tells a user whose server asks
+// for a new password.
+const passwordChangeNotice = "the server asks you to change your password: do it in its web page " +
+	"(Earshot keeps working; sign in again here afterwards only if it asks)"
+
+// problemLocked fills st's Problem (and PasswordChange) from what the
+// session knows: a keyring failure first, then the server's request for a
+// new password.
+func (s *Session) problemLocked(st *event.Status) {
+	st.PasswordChange = s.passwordChange
+	var parts []string
+	if s.keyringProblem != "" {
+		parts = append(parts, s.keyringProblem)
+	}
+	if s.passwordChange {
+		parts = append(parts, passwordChangeNotice)
+	}
+	st.Problem = strings.Join(parts, "; ")
+}
+
+// PasswordChangeRequested reports whether the server asked, at the last
+// sign-in, that the user change the password (the answer's
+// passwordNeedChange). Sign-in works either way.
+func (s *Session) PasswordChangeRequested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.passwordChange
 }
 
 // setKeyringProblem records (or, with "", clears) a keyring failure in
@@ -344,7 +385,7 @@ func (s *Session) setKeyringProblem(problem string) {
 		return
 	}
 	s.keyringProblem = problem
-	s.status.Problem = problem
+	s.problemLocked(&s.status)
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
 	if emit != nil {
@@ -576,6 +617,9 @@ func (s *Session) ensureProbed(ctx context.Context) error {
 
 type authAnswer struct {
 	Token string `json:"token"`
+	// PasswordNeedChange is the login answer's request that the user set
+	// a new password (true for accounts an admin created).
+	PasswordNeedChange bool `json:"passwordNeedChange"`
 }
 
 // Login signs in with a password and returns the new refresh token (the
@@ -606,7 +650,17 @@ func (s *Session) Login(ctx context.Context, username, password string) (string,
 	s.setAccessLocked(ans.Token)
 	s.refreshTok = refresh
 	s.cookieAudio = s.cookie("os_session") != ""
+	changed := s.passwordChange != ans.PasswordNeedChange
+	s.passwordChange = ans.PasswordNeedChange
+	s.problemLocked(&s.status)
+	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()
+	if ans.PasswordNeedChange {
+		s.log.Info("the server asks this account's user to change the password in its web page; sign-in works meanwhile")
+	}
+	if changed && emit != nil {
+		emit(st)
+	}
 	return refresh, nil
 }
 

@@ -22,6 +22,9 @@ func fake(t *testing.T, opts backendtest.Options) *backendtest.Server {
 	t.Helper()
 	s := backendtest.NewServer(opts)
 	t.Cleanup(s.Close)
+	// A user who has set their own password: the server no longer asks
+	// for a new one (see TestPasswordChangeRequestIsToldOnce).
+	s.ChangePassword(user, pass)
 	s.AddSystem(1, "Harness County")
 	s.AddTalkgroup(1, 101, "Fire Dispatch", "Fire Dispatch Main", "Fire", "Dispatch", "#ff0000")
 	return s
@@ -255,6 +258,7 @@ type collector struct {
 	states   []event.Status
 	trans    []event.Transcript
 	catalogs []event.Catalog
+	resets   []string // reasons of TypeReset events
 	notify   chan struct{}
 }
 
@@ -271,6 +275,8 @@ func (c *collector) emit(e event.Event) {
 		c.trans = append(c.trans, *e.Transcript)
 	case event.TypeCatalog:
 		c.catalogs = append(c.catalogs, *e.Catalog)
+	case event.TypeReset:
+		c.resets = append(c.resets, e.Reason)
 	}
 	c.mu.Unlock()
 	select {

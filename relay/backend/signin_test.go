@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"earshot/relay/backend/backendtest"
+	"earshot/relay/event"
 )
 
 // generations are the OpenScanner generations in the field, named as the
@@ -144,6 +145,59 @@ func TestSignInRefreshLogoutAndRestartOnEveryGeneration(t *testing.T) {
 				t.Fatalf("the signed-out token: %v, want ErrSignInAgain", err)
 			}
 			spy.check(t)
+		})
+	}
+}
+
+// TestPasswordChangeRequestIsToldOnce: an account an admin created is
+// asked for a new password at sign-in (passwordNeedChange, on every
+// generation). Sign-in works; the session says so in its status — once,
+// not again at every refresh — and a session started from the stored
+// sign-in is told by its caller.
+func TestPasswordChangeRequestIsToldOnce(t *testing.T) {
+	for _, g := range generations {
+		t.Run(g.name, func(t *testing.T) {
+			clk := backendtest.NewManualClock(time.Now())
+			srv := backendtest.NewServer(backendtest.Options{Generation: g.gen, Clock: clk})
+			t.Cleanup(srv.Close)
+			s, err := New(Options{ServerURL: srv.URL(), Username: user, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status().PasswordChange {
+				t.Fatal("a session that has not signed in reports a password change")
+			}
+			if _, err := s.Login(context.Background(), user, pass); err != nil {
+				t.Fatalf("Login: %v (sign-in must work while the server asks for a new password)", err)
+			}
+			st := s.Status()
+			if !s.PasswordChangeRequested() || !st.PasswordChange || !strings.Contains(st.Problem, "change your password") {
+				t.Fatalf("status %+v: want the password change said", st)
+			}
+			col := run(t, s)
+			col.waitFor(t, "the live feed", func(c *collector) bool { return c.state() == event.StateConnected })
+			clk.Advance(15 * time.Minute) // a refresh: its answer has no passwordNeedChange
+			col.waitFor(t, "a refresh", func(*collector) bool { return srv.Counters().Refreshes > 0 })
+			col.mu.Lock()
+			for _, st := range col.states {
+				if !st.PasswordChange {
+					t.Errorf("status %+v lost the password change", st)
+				}
+			}
+			col.mu.Unlock()
+
+			// Once the user has changed it, a new sign-in says nothing.
+			srv.ChangePassword(user, "changed")
+			again, _ := New(Options{ServerURL: srv.URL(), Username: user, PasswordChangeRequested: true})
+			if !again.Status().PasswordChange {
+				t.Fatal("Options.PasswordChangeRequested not in the status")
+			}
+			if _, err := again.Login(context.Background(), user, "changed"); err != nil {
+				t.Fatal(err)
+			}
+			if st := again.Status(); st.PasswordChange || st.Problem != "" {
+				t.Fatalf("status %+v after the password was changed", st)
+			}
 		})
 	}
 }

@@ -20,6 +20,19 @@ const (
 	// scanner.config) whenever they change, and once after the first
 	// connect. The relay's Catalog method returns the latest one.
 	TypeCatalog = "catalog"
+	// TypeResync is sent to a consumer that fell behind instead of
+	// dropping it: it continues with /v1/live?after=<After>.
+	TypeResync = "resync"
+	// TypeReset says everything a consumer held is void: the account
+	// behind the relay changed (Reason ResetAccount) or the server's call
+	// ids were reset (ResetServer). Reload from /v1/calls.
+	TypeReset = "reset"
+)
+
+// Reasons of a TypeReset event.
+const (
+	ResetAccount = "account"
+	ResetServer  = "server"
 )
 
 // Call is one radio call: the server's metadata with system and talkgroup
@@ -48,6 +61,10 @@ type Call struct {
 	// AudioURL is the relay-local audio path ("/v1/calls/{id}/audio"), set by
 	// the relay before the call reaches consumers.
 	AudioURL string `json:"audioUrl,omitempty"`
+	// Backfill marks a call that reached Earshot from the server's history
+	// (after a connect or a drop) rather than as it happened: consumers
+	// should not present it as live.
+	Backfill bool `json:"backfill,omitempty"`
 
 	// InlineAudio holds audio bytes a 1.1-and-older server sent inside the CAL
 	// frame itself. The relay stores them in its cache and clears the field
@@ -91,6 +108,11 @@ type Status struct {
 	// renewed sign-in (the next start would then ask to sign in again).
 	// "" when all is well. Like Reason, it is worded for people.
 	Problem string `json:"problem,omitempty"`
+	// PasswordChange: the server asked, at sign-in, that the user change
+	// the password in its web page (OpenScanner's passwordNeedChange, true
+	// for accounts an admin created). The feed works meanwhile; Problem
+	// words it too.
+	PasswordChange bool `json:"passwordChange,omitempty"`
 }
 
 // Catalog is the server's list of systems and their talkgroups, as the
@@ -150,7 +172,8 @@ func (c Catalog) Talkgroup(systemID, talkgroupID int64) (tg Talkgroup, system Sy
 }
 
 // Event is one item of the live feed. Exactly one of Call, Transcript,
-// Status and Catalog is set, matching Type. One Event value goes to every
+// Status and Catalog is set, matching Type (none for TypeResync and
+// TypeReset, which carry After and Reason). One Event value goes to every
 // subscriber: read it, never modify what its pointers point to.
 type Event struct {
 	Type       string      `json:"type"`
@@ -158,6 +181,10 @@ type Event struct {
 	Transcript *Transcript `json:"transcript,omitempty"`
 	Status     *Status     `json:"status,omitempty"`
 	Catalog    *Catalog    `json:"catalog,omitempty"`
+	// After is the last call id a TypeResync consumer received.
+	After int64 `json:"after,omitempty"`
+	// Reason says why a TypeReset happened (ResetAccount, ResetServer).
+	Reason string `json:"reason,omitempty"`
 }
 
 // MarshalJSON writes the event in the relay's wire shape, which follows the

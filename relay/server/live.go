@@ -173,6 +173,9 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
+			if e.Type == event.TypeReset {
+				lastSent = 0 // another account's (or a reset server's) ids follow
+			}
 			if e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent {
 				continue // already replayed from the held calls
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -466,6 +467,45 @@ func TestServer_LiveResumesAfterACallID(t *testing.T) {
 			t.Fatalf("replayed call %v, want %v", id, want)
 		}
 	}
+}
+
+// TestServer_LiveSendsTheResetAndTheNewNumbering: after a server reset,
+// calls under ids the consumer had (replayed with ?after=) are sent again:
+// they are new calls. Before, they were taken for repeats and withheld.
+func TestServer_LiveSendsTheResetAndTheNewNumbering(t *testing.T) {
+	_, src, ts := newTestServer(t)
+	for id := int64(1); id <= 3; id++ {
+		src.addCall(t, id, nil)
+	}
+	c, _, err := dialLive(t, ts, "&after=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 3 { // status, calls 2 and 3
+		got = append(got, eventName(readEvent(t, c)))
+	}
+	src.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	src.addCall(t, 1, nil)
+	src.addCall(t, 2, nil)
+	for len(got) < 6 {
+		got = append(got, eventName(readEvent(t, c)))
+	}
+	if s := strings.Join(got, " "); s != "status call.new:2 call.new:3 reset:server call.new:1 call.new:2" {
+		t.Fatalf("consumer got %s", s)
+	}
+}
+
+// eventName names a /v1/live event for comparisons: its type, with the
+// call id or reset reason.
+func eventName(m map[string]any) string {
+	switch m["type"] {
+	case event.TypeCall:
+		return fmt.Sprintf("call.new:%v", m["call"].(map[string]any)["id"])
+	case event.TypeReset:
+		return fmt.Sprintf("reset:%v", m["reason"])
+	}
+	return fmt.Sprint(m["type"])
 }
 
 func TestServer_LiveRefusesForeignOrigins(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -737,5 +738,63 @@ func TestKeepCallsPrunesTheOldestFromHistoryAndAudio(t *testing.T) {
 	// New calls keep counting from the last id.
 	if id := s.AddCall(CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: t0.Add(time.Hour)}); id != 6 {
 		t.Errorf("the call after pruning got id %d, want 6", id)
+	}
+}
+
+// TestPasswordNeedChangeUntilTheUserChangesIt: a listener account an admin
+// created is asked for a new password at every sign-in (as the captures
+// show) until its user changes it.
+func TestPasswordNeedChangeUntilTheUserChangesIt(t *testing.T) {
+	s := newServer(t, Options{})
+	for _, tc := range []struct {
+		password string
+		want     bool
+	}{{"listener-pass", true}, {"listener-pass", true}, {"new-pass", false}} {
+		if !tc.want {
+			s.ChangePassword("listener", tc.password)
+		}
+		r, body := post(t, client(t), s.URL()+"/api/v1/auth/login", `{"username":"listener","password":"`+tc.password+`","rememberMe":true}`)
+		if r.StatusCode != 200 || body["passwordNeedChange"] != tc.want {
+			t.Fatalf("login = %d, passwordNeedChange %v, want %v", r.StatusCode, body["passwordNeedChange"], tc.want)
+		}
+	}
+}
+
+// TestRestoreCallsAndSetNextCallID: a restore from a backup takes the ids
+// back (the next call reuses one), a reinstall starts them at 1, and a
+// bumped sequence runs up to the largest id and then hands out the lowest
+// unused ones, as SQLite does.
+func TestRestoreCallsAndSetNextCallID(t *testing.T) {
+	s := newServer(t, Options{PublicAccess: true})
+	add := func() int64 { return s.AddCall(CallSpec{SystemID: 1, TalkgroupID: 1, Audio: []byte("RIFFxxxxWAVE")}) }
+	for range 5 {
+		add()
+	}
+	s.RestoreCalls(2)
+	if id, n := add(), s.Calls(); id != 3 || n != 3 {
+		t.Fatalf("after a restore to call 2: new call %d, %d stored; want 3, 3", id, n)
+	}
+	s.RestoreCalls(0)
+	if id, n := add(), s.Calls(); id != 1 || n != 1 {
+		t.Fatalf("after a reinstall: new call %d, %d stored; want 1, 1", id, n)
+	}
+	s.SetNextCallID(math.MaxInt64 - 1)
+	s.SetNextCallID(0) // backwards: ignored
+	var got []int64
+	for range 4 {
+		got = append(got, add())
+	}
+	if want := []int64{math.MaxInt64 - 1, math.MaxInt64, 2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("ids %v, want %v", got, want)
+	}
+	r, b := get(t, client(t), s.URL()+"/api/v1/calls/9223372036854775807/audio", nil)
+	if r.StatusCode != 200 || string(b) != "RIFFxxxxWAVE" {
+		t.Fatalf("audio of the largest id = %d", r.StatusCode)
+	}
+	r, b = get(t, client(t), s.URL()+"/api/v1/calls?date_from=0&sort=asc&limit=100", nil)
+	var h struct{ Total int }
+	json.Unmarshal(b, &h)
+	if r.StatusCode != 200 || h.Total != 5 {
+		t.Fatalf("history = %d, %d calls; want all 5", r.StatusCode, h.Total)
 	}
 }

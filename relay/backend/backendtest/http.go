@@ -22,7 +22,11 @@ func (s *Server) routes(in *instance) http.Handler {
 			mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) { h(w, r, true) })
 		}
 		mux.HandleFunc(method+" /api"+path, func(w http.ResponseWriter, r *http.Request) {
-			legacyHeaders(w, "/api/v1"+path)
+			if s.legacyDeprecated() {
+				// The successor is this request's own v1 twin, with
+				// its real call id (never the pattern's "{id}").
+				legacyHeaders(w, "/api/v1"+strings.TrimPrefix(r.URL.Path, "/api"))
+			}
 			h(w, r, false)
 		})
 	}
@@ -42,7 +46,11 @@ func (s *Server) routes(in *instance) http.Handler {
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, false) })
 	mux.HandleFunc("GET /api/ws", func(w http.ResponseWriter, r *http.Request) { s.handleWS(in, w, r, false) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", newUUID())
+		if s.hasV1() {
+			// 1.3's request-id middleware; the 1.2 and 1.1 captures
+			// carry no such header.
+			w.Header().Set("X-Request-Id", newUUID())
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			s.unhandled(w, r)
 			return
@@ -55,8 +63,12 @@ func (s *Server) routes(in *instance) http.Handler {
 // generation, /api/v1 on 1.2 and older answers 404 too: clients fall back).
 func (s *Server) unhandled(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/v1/") && !s.hasV1() {
-		// The expected 404 a pre-1.3 server gives; clients probe it.
-		http.Error(w, "404 page not found", http.StatusNotFound)
+		// The expected 404 a pre-1.3 server gives (its router's
+		// default, byte for byte: captures/1.2.0/http/v1-health-404.txt);
+		// clients probe it.
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "404 page not found")
 		return
 	}
 	s.mu.Lock()
@@ -144,6 +156,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 	}
 	u := s.users[body.Username]
 	// Disabled and expired accounts get the same 401 as a wrong password.
+	// (A legacy 401 carries Cache-Control: no-store on 1.3, the only
+	// generation whose wrong-password answer was captured.)
 	if u == nil || u.password != body.Password || !s.accountValidLocked(u, now) {
 		s.counters.FailedLogins++
 		if f == nil {
@@ -155,7 +169,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 			f.blockedUntil, f.count = now.Add(10*time.Minute), 0
 		}
 		s.mu.Unlock()
-		if !v1 {
+		if !v1 && s.legacyDeprecated() {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		writeError(w, v1, 401, "invalid_credentials", "invalid credentials")
@@ -172,12 +186,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, v1 bool) {
 	refresh := randomHex(32)
 	s.refresh[refresh] = &refreshEntry{family: fam, expires: now.Add(s.opts.RefreshTTL)}
 	access, _ := s.issueAccessLocked(u, fam)
+	needsNewPassword := u.needsNewPassword
 	s.mu.Unlock()
 	s.setAuthCookies(w, r, access, refresh, body.RememberMe)
 	writeJSON(w, 200, map[string]any{
 		"token":              access,
 		"user":               map[string]any{"id": u.id, "username": u.name, "role": "listener"},
-		"passwordNeedChange": false,
+		"passwordNeedChange": needsNewPassword,
 	})
 }
 
@@ -444,7 +459,10 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 			Duration: c.spec.Duration, Source: c.spec.Source, Transcript: c.transcript}
 		if sys := s.systemLocked(c.spec.SystemID); sys != nil {
 			h.SystemLabel = sys.label
-			if tg := s.talkgroupLocked(sys, c.spec.TalkgroupID); tg != nil {
+			if tg := s.talkgroupLocked(sys, c.spec.TalkgroupID); tg != nil && s.hasV1() {
+				// 1.2 and 1.1 answer "talkgroupLabel":"" and
+				// "talkgroupName":"" (captures/1.2.0/http/history.txt):
+				// there the names come from scanner.config only.
 				h.TalkgroupLabel, h.TalkgroupName, h.TalkgroupGroup, h.TalkgroupTag = tg.label, tg.name, tg.group, tg.tag
 			}
 		}

@@ -13,8 +13,12 @@
 // Bearer → cookie → anonymous order, http.ServeContent audio, history,
 // uploads, first-message WebSocket auth, the per-address lockout in front
 // of login and refresh, maxClients and per-user connection limits, the
-// 5-minute account re-validation of open sockets, and 1.1's inline CAL
-// audio. Its clock and token lifetimes are injectable, and it has hooks to
+// 5-minute account re-validation of open sockets, 1.1's inline CAL audio,
+// durations measured from the uploaded audio, the listener count debounced
+// (one frame 3 s after connects settle), passwordNeedChange for accounts an
+// admin created, nameless talkgroups in 1.2/1.1 history, and deprecation
+// headers on 1.3's legacy routes only. capture_test.go replays every
+// capture against it. Its clock and token lifetimes are injectable, and it has hooks to
 // disable or expire accounts, drop broadcasts, close or freeze sockets,
 // expire sessions, refuse socket sign-ins, reject connections, send raw
 // frames, restart and count what clients did (pings included). It also
@@ -34,8 +38,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -123,6 +129,11 @@ type Options struct {
 	// running on demo traffic for weeks does not hold every call's audio in
 	// memory. 0 keeps every call.
 	KeepCalls int
+	// ListenerCountDelay is how long after the last listener connected or
+	// left the server broadcasts the listener count: the real server
+	// debounces it (one listener.count 3 s after a burst of connects, not
+	// one per connect). 0 is 3 s.
+	ListenerCountDelay time.Duration
 	// MaxClients, when above 0, is the server's maxClients: a socket that
 	// would be one more than this many signed-in listeners gets a
 	// connection.rejected (MAX) frame and is closed. SetConnectionLimit sets
@@ -162,6 +173,8 @@ type CallSpec struct {
 	AudioName   string
 	AudioType   string // as an uploader would declare it; often application/octet-stream
 	Frequency   int64
+	// Duration is in seconds; 0 has the server measure it from Audio as
+	// the real one does at upload (whole seconds; 0 if unmeasurable).
 	Duration    float64
 	Source      int64
 	TalkerAlias string
@@ -205,6 +218,9 @@ type user struct {
 	disabled  bool
 	expires   time.Time
 	connLimit int
+	// needsNewPassword is the login answer's passwordNeedChange: true for
+	// an account an admin created, until its user changes the password.
+	needsNewPassword bool
 }
 
 // accountValidLocked reports whether u may be signed in at now: the
@@ -238,9 +254,12 @@ type failures struct {
 type instance struct {
 	hs      *http.Server
 	done    chan struct{} // closed when Serve returns
+	quit    chan struct{} // closed by Stop
 	stopped bool
 	conns   map[*websocket.Conn]struct{} // every upgraded socket, authenticated or not
-	wg      sync.WaitGroup               // WebSocket handlers
+	wg      sync.WaitGroup               // WebSocket handlers and countLoop
+	// countDue wakes countLoop: the set of listeners changed.
+	countDue chan struct{}
 }
 
 // Server is the fake. Its methods are safe for concurrent use.
@@ -255,8 +274,8 @@ type Server struct {
 	cur           *instance // nil while stopped
 	closed        bool
 	systems       []*system
-	calls         []*call // ids firstCall, firstCall+1, … (older ones pruned)
-	firstCall     int64
+	calls         []*call // ascending ids (older ones pruned)
+	nextID        int64   // the id the next call gets
 	users         map[string]*user
 	families      map[string]*family
 	refresh       map[string]*refreshEntry
@@ -303,6 +322,9 @@ func NewServer(opts Options) *Server {
 	if opts.Version == "" {
 		opts.Version = opts.Generation.version()
 	}
+	if opts.ListenerCountDelay <= 0 {
+		opts.ListenerCountDelay = 3 * time.Second
+	}
 	s := &Server{
 		opts:         opts,
 		clock:        opts.Clock,
@@ -316,7 +338,7 @@ func NewServer(opts Options) *Server {
 		fails:        map[string]*failures{},
 		clients:      map[*wsClient]struct{}{},
 		addr:         opts.Addr,
-		firstCall:    1,
+		nextID:       1,
 	}
 	var uid int64 = 1 // 1 is the admin on a real server
 	names := make([]string, 0, len(opts.Users))
@@ -326,7 +348,9 @@ func NewServer(opts Options) *Server {
 	sort.Strings(names)
 	for _, n := range names {
 		uid++
-		s.users[n] = &user{id: uid, name: n, password: opts.Users[n]}
+		// Listener accounts are created by an admin, so the real server
+		// asks their users to change the password (captures: login-ok).
+		s.users[n] = &user{id: uid, name: n, password: opts.Users[n], needsNewPassword: true}
 	}
 	if err := s.Start(); err != nil {
 		panic(fmt.Sprintf("backendtest: %v", err))
@@ -384,10 +408,13 @@ func (s *Server) Start() error {
 		return fmt.Errorf("backendtest: listen on %s: %w", s.addr, err)
 	}
 	s.addr = ln.Addr().String()
-	in := &instance{done: make(chan struct{}), conns: map[*websocket.Conn]struct{}{}}
+	in := &instance{done: make(chan struct{}), quit: make(chan struct{}), conns: map[*websocket.Conn]struct{}{},
+		countDue: make(chan struct{}, 1)}
 	in.hs = &http.Server{Handler: s.routes(in), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	s.cur = in
+	in.wg.Add(1)
+	go s.countLoop(in)
 	go func() {
 		defer close(in.done)
 		_ = in.hs.Serve(ln)
@@ -414,6 +441,7 @@ func (s *Server) Stop() {
 	if in == nil {
 		return
 	}
+	close(in.quit)
 	_ = in.hs.Close() // listener and plain HTTP connections
 	for _, c := range conns {
 		c.Close() // hijacked: http.Server no longer tracks them
@@ -552,6 +580,10 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 		spec.AudioType = "application/octet-stream"
 	}
 	spec.Audio = append([]byte(nil), spec.Audio...)
+	if spec.Duration == 0 {
+		// The real server measures every upload (ffprobe, rounded).
+		spec.Duration = measuredDuration(spec.Audio)
+	}
 	sys := s.systemLocked(spec.SystemID)
 	if sys == nil {
 		sys = s.newSystemLocked(spec.SystemID, spec.SystemLabel)
@@ -562,13 +594,27 @@ func (s *Server) AddCall(spec CallSpec) int64 {
 		tg = s.newTalkgroupLocked(sys, spec.TalkgroupID, spec.TalkgroupLabel)
 		s.broadcastConfigLocked()
 	}
-	c := &call{id: s.firstCall + int64(len(s.calls)), spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
-	s.calls = append(s.calls, c)
+	c := &call{id: s.nextID, spec: spec, uploaded: now, systemRow: sys.row, tgRow: tg.row}
+	at := len(s.calls)
+	switch {
+	case s.nextID == 0:
+		// The sequence is spent (math.MaxInt64 was given): like SQLite,
+		// take an unused id, here the lowest.
+		c.id, at = 1, 0
+		for at < len(s.calls) && s.calls[at].id == c.id {
+			c.id++
+			at++
+		}
+	case s.nextID == math.MaxInt64:
+		s.nextID = 0
+	default:
+		s.nextID++
+	}
+	s.calls = slices.Insert(s.calls, at, c)
 	if k := s.opts.KeepCalls; k > 0 && len(s.calls) > k {
 		n := len(s.calls) - k
 		clear(s.calls[:n]) // let the pruned calls' audio be collected
 		s.calls = s.calls[n:]
-		s.firstCall += int64(n)
 	}
 	if s.dropNext > 0 {
 		s.dropNext--
@@ -608,7 +654,8 @@ func (s *Server) SetAudio(callID int64, audio []byte, name, typ string) {
 // callLocked returns the stored call with the server's id, or nil when
 // there is none (never added, or pruned).
 func (s *Server) callLocked(id int64) *call {
-	if i := id - s.firstCall; i >= 0 && i < int64(len(s.calls)) {
+	i := sort.Search(len(s.calls), func(i int) bool { return s.calls[i].id >= id })
+	if i < len(s.calls) && s.calls[i].id == id {
 		return s.calls[i]
 	}
 	return nil
@@ -619,6 +666,33 @@ func (s *Server) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls)
+}
+
+// RestoreCalls puts the call table back to what it held after call
+// keep, as a restore from a backup taken then does: later calls are gone,
+// and the next call gets id keep+1 again (a different call under an id a
+// client has seen). RestoreCalls(0) empties it, as a reinstall at the same
+// address does. Accounts and sessions stay.
+func (s *Server) RestoreCalls(keep int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.calls), func(i int) bool { return s.calls[i].id > keep })
+	clear(s.calls[i:])
+	s.calls = s.calls[:i]
+	s.nextID = max(keep, 0) + 1
+}
+
+// SetNextCallID makes the next call get id (and the ones after it count
+// on from there), as when a server's id sequence is bumped; an id not above
+// every stored one is ignored. After
+// math.MaxInt64, calls get the lowest unused ids, as SQLite then does.
+func (s *Server) SetNextCallID(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.calls); n > 0 && id <= s.calls[n-1].id {
+		return // ids only go forward (RestoreCalls takes them back)
+	}
+	s.nextID = max(id, 1)
 }
 
 // DropBroadcasts makes the next n call broadcasts go to nobody, as when the
@@ -727,6 +801,16 @@ func (s *Server) SetConnectionLimit(username string, n int) {
 	defer s.mu.Unlock()
 	if u := s.users[username]; u != nil {
 		u.connLimit = n
+	}
+}
+
+// ChangePassword sets an account's password as its user does in the web
+// UI: the server stops asking for a new one (passwordNeedChange false).
+func (s *Server) ChangePassword(username, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		u.password, u.needsNewPassword = password, false
 	}
 }
 
@@ -842,6 +926,11 @@ func (s *Server) refreshCookiePath() string {
 	}
 	return "/api/auth"
 }
+
+// legacyDeprecated reports whether this generation's legacy routes answer
+// with Deprecation/Sunset/Link headers: only 1.3, which has the v1
+// successors they point to (the 1.2 and 1.1 captures carry none).
+func (s *Server) legacyDeprecated() bool { return s.opts.Generation == Gen133 }
 
 // setsSessionCookie reports whether this generation sets os_session.
 func (s *Server) setsSessionCookie() bool { return s.opts.Generation != Gen112 }

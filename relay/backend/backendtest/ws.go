@@ -186,7 +186,7 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 	c.send <- frame(v1, "connection.welcome", "VER", welcome, welcome)
 	c.send <- s.configFrameLocked(c)
 	s.clients[c] = struct{}{}
-	s.broadcastCountLocked()
+	s.listenersChangedLocked()
 	s.mu.Unlock()
 
 	done := make(chan struct{})
@@ -215,7 +215,7 @@ func (s *Server) handleWS(in *instance, w http.ResponseWriter, r *http.Request, 
 		s.mu.Lock()
 		if _, ok := s.clients[c]; ok {
 			delete(s.clients, c)
-			s.broadcastCountLocked()
+			s.listenersChangedLocked()
 		}
 		s.mu.Unlock()
 		conn.Close()
@@ -292,7 +292,7 @@ func (s *Server) accountLapsed(c *wsClient) bool {
 	}
 	if _, ok := s.clients[c]; ok {
 		delete(s.clients, c)
-		s.broadcastCountLocked()
+		s.listenersChangedLocked()
 	}
 	return true
 }
@@ -371,6 +371,42 @@ func (s *Server) deliverLocked(build func(c *wsClient) []byte) {
 
 func (s *Server) broadcastConfigLocked() {
 	s.deliverLocked(s.configFrameLocked)
+}
+
+// listenersChangedLocked (re)starts the listener count's debounce: the
+// count goes out ListenerCountDelay after the last change.
+func (s *Server) listenersChangedLocked() {
+	if s.cur == nil {
+		return
+	}
+	select {
+	case s.cur.countDue <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// countLoop broadcasts the listener count once the listeners have stopped
+// changing for ListenerCountDelay (the real server's 3-second debounce),
+// until the instance stops.
+func (s *Server) countLoop(in *instance) {
+	defer in.wg.Done()
+	t := time.NewTimer(s.opts.ListenerCountDelay)
+	t.Stop()
+	defer t.Stop()
+	for {
+		select {
+		case <-in.quit:
+			return
+		case <-in.countDue:
+			t.Reset(s.opts.ListenerCountDelay)
+		case <-t.C:
+			s.mu.Lock()
+			if s.cur == in {
+				s.broadcastCountLocked()
+			}
+			s.mu.Unlock()
+		}
+	}
 }
 
 func (s *Server) broadcastCountLocked() {
