@@ -331,3 +331,27 @@ func TestStation_GivesUpOnAnEncoderThatKeepsDying(t *testing.T) {
 	}
 	waitUntil(t, "the failed station to be retired", func() bool { return s.Stations() == 0 })
 }
+
+// A reset (the account changed, or the server's call ids were reset) voids
+// the calls still waiting: their ids may now name other calls.
+func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
+	needEncoder(t)
+	src := newFakeSource(t)
+	s := newStreams(t, src)
+	l, err := s.Join("", allowAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	chunks := collectFor(t, l, 200*time.Millisecond)
+	// Call 1 is longer than the decoded audio a station keeps ahead, so
+	// call 2 waits in the queue while it plays.
+	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(3, 440))
+	src.publish(t, call(2, 1, 102), audiotest.ToneWAV(0.5, 880))
+	src.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	chunks = append(chunks, collectFor(t, l, 4500*time.Millisecond)...)
+	got := sounds(segments(t, chunks))
+	if len(got) != 1 || got[0].midTitle != Title(call(1, 1, 101)) {
+		t.Fatalf("heard %+v, want call 1 alone (call 2 was waiting at the reset)", got)
+	}
+}
