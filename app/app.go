@@ -44,6 +44,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	ConfigDir      string
 	CacheDir       string
+	// DataDir holds what Earshot keeps for the user (the call archive,
+	// by default).
+	DataDir string
 	// Keyring holds the secrets. nil means the system keyring.
 	Keyring secrets.KeyStore
 	// StdinIsTerminal reports whether a password can be asked without echo.

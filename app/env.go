@@ -17,6 +17,10 @@ func systemEnv() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	dataDir, err := DataDir()
+	if err != nil {
+		return nil, err
+	}
 	fd := int(os.Stdin.Fd())
 	return &Env{
 		Stdin:           os.Stdin,
@@ -24,6 +28,7 @@ func systemEnv() (*Env, error) {
 		Stderr:          os.Stderr,
 		ConfigDir:       cfgDir,
 		CacheDir:        cacheDir,
+		DataDir:         dataDir,
 		StdinIsTerminal: func() bool { return term.IsTerminal(fd) },
 		ReadPassword:    func() ([]byte, error) { return term.ReadPassword(fd) },
 	}, nil

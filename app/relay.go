@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"earshot/relay"
+	"earshot/relay/archive"
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
@@ -179,6 +180,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.Core = core
+	arch := openArchive(env, cfg, f.demo, log)
 	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
 	if len(hosts) > 0 {
 		log.Info("the relay also answers to these host names", "hosts", strings.Join(hosts, ","))
@@ -221,6 +223,11 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		ln.Close()
 		return nil, err
 	}
+	if arch != nil {
+		n, size := arch.Usage()
+		fmt.Fprintf(env.Stdout, "Archiving calls in %s (for %d days, up to %d MB); it holds %d so far (%.1f MB)\n",
+			arch.Dir(), int(cfg.Archive.MaxAge().Hours()/24), cfg.Archive.MaxBytes()>>20, n, float64(size)/(1<<20))
+	}
 
 	var wg sync.WaitGroup
 	var coreErr, srvErr error
@@ -229,6 +236,9 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		cancel() // the server has nothing to serve without the core
 	})
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
+	if arch != nil {
+		wg.Go(func() { _ = arch.Record(ctx, core) }) // ends with the relay
+	}
 	go func() {
 		wg.Wait()
 		inst.errc <- errors.Join(coreErr, srvErr)
@@ -309,6 +319,29 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	// One cache per server and account: call ids are only unique within a server.
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
 	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+}
+
+// openArchive opens the call archive config.json asks for (nil if none).
+// The demo's made-up calls are not archived, and an archive that cannot be
+// opened is said in the log and left out rather than stopping the relay.
+func openArchive(env *Env, cfg *Config, demo bool, log *slog.Logger) *archive.Archive {
+	s := cfg.Archive
+	if s == nil || !s.Enabled {
+		return nil
+	}
+	if demo || !cfg.HasAccount() {
+		log.Info("the call archive is off while the demo plays: its calls are made up")
+		return nil
+	}
+	a, err := archive.Open(archive.Options{
+		Root: s.Root(env.DataDir), Server: cfg.Server, MaxAge: s.MaxAge(), MaxBytes: s.MaxBytes(),
+		Keep: s.Talkgroups, Logger: log.With("part", "archive"),
+	})
+	if err != nil {
+		log.Warn("the call archive cannot be used, so calls are not archived this run", "err", err)
+		return nil
+	}
+	return a
 }
 
 // demoCachePrefix names a demo run's audio cache in the temporary
