@@ -387,8 +387,8 @@ func TestRecord_ArchivesTheFeedWithLateTranscripts(t *testing.T) {
 	}
 	src.call(t, plain(1, day0, 1), []byte("RIFF one"))
 	src.call(t, plain(2, day0.Add(time.Second), 2), []byte("RIFF not kept")) // system 2 is not chosen
-	src.call(t, plain(3, day0.Add(2*time.Second), 1), nil)                  // the server does not offer its audio
-	src.transcript(4, "early words")                                        // before its call
+	src.call(t, plain(3, day0.Add(2*time.Second), 1), nil)                   // the server does not offer its audio
+	src.transcript(4, "early words")                                         // before its call
 	src.call(t, plain(4, day0.Add(3*time.Second), 1), []byte("RIFF four"))
 	src.transcript(1, "late words") // after its call
 	got := waitFor("calls 1 and 4 with their transcripts", func(es []Entry) bool {
