@@ -53,6 +53,8 @@ type Env struct {
 	StdinIsTerminal func() bool
 	// ReadPassword reads a password without echo from the terminal.
 	ReadPassword func() ([]byte, error)
+	// StderrIsTerminal reports whether progress can be drawn on stderr.
+	StderrIsTerminal func() bool
 }
 
 // usageError marks a mistake on the command line (exit code 2).
@@ -118,6 +120,12 @@ Usage:
                                    replace a token; the old one works for the grace period only
   earshot token rotate-all [--grace 0]
                                    new signing key: every existing token dies (after the grace)
+  earshot export --from TIME --to TIME --out DIR|FILE.zip [--system ID]… [--talkgroup [SYS:]TG]…
+                 [--json] [--archive-only]
+                                   the calls of a time range: audio with readable names, calls.csv
+                                   and calls.json; from the archive, and the server's history through
+                                   a running relay for the rest. TIME is RFC 3339 or local
+                                   (2026-12-01T18:00)
   earshot --version                print the version
 
 Files: config.json in the user configuration directory (earshot/), audio cache in the
@@ -148,6 +156,8 @@ func dispatch(ctx context.Context, env *Env, args []string) error {
 		return cmdToken(ctx, env, args[1:])
 	case "status":
 		return cmdStatus(ctx, env, args[1:])
+	case "export":
+		return cmdExport(ctx, env, args[1:])
 	}
 	if strings.HasPrefix(args[0], "-") {
 		// Flags without a command belong to the default command.

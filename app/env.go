@@ -23,13 +23,14 @@ func systemEnv() (*Env, error) {
 	}
 	fd := int(os.Stdin.Fd())
 	return &Env{
-		Stdin:           os.Stdin,
-		Stdout:          os.Stdout,
-		Stderr:          os.Stderr,
-		ConfigDir:       cfgDir,
-		CacheDir:        cacheDir,
-		DataDir:         dataDir,
-		StdinIsTerminal: func() bool { return term.IsTerminal(fd) },
-		ReadPassword:    func() ([]byte, error) { return term.ReadPassword(fd) },
+		Stdin:            os.Stdin,
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		ConfigDir:        cfgDir,
+		CacheDir:         cacheDir,
+		DataDir:          dataDir,
+		StdinIsTerminal:  func() bool { return term.IsTerminal(fd) },
+		ReadPassword:     func() ([]byte, error) { return term.ReadPassword(fd) },
+		StderrIsTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 	}, nil
 }

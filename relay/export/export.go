@@ -38,7 +38,8 @@ import (
 // server's history.
 type Remote interface {
 	// Calls returns the server's calls whose date and time is in
-	// [from, to) that q picks, in any order, without audio.
+	// [from, to) that q picks, in any order, without audio. With an error
+	// it may still return the calls it found.
 	Calls(ctx context.Context, from, to time.Time, q filter.Query) ([]event.Call, error)
 	// Audio writes call c's audio to w.
 	Audio(ctx context.Context, c event.Call, w io.Writer) error
@@ -138,14 +139,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res := Result{Out: opts.Out}
 	if opts.Remote != nil {
 		calls, err := opts.Remote.Calls(ctx, opts.From, opts.To, opts.Query)
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
-		case err != nil:
-			res.Problem = "the server's history could not be read, so only archived calls are exported: " + err.Error()
-		default:
-			remote = notHeld(calls, held, opts)
 		}
+		if err != nil {
+			res.Problem = "the server's history could not be read, so calls the archive does not hold may be missing: " + err.Error()
+		}
+		remote = notHeld(calls, held, opts)
 	}
 	w, err := newWriter(opts.Out)
 	if err != nil {
