@@ -392,7 +392,9 @@ func (a *Archive) Add(c event.Call, audio io.Reader) (e Entry, added bool, err e
 	}
 	key := Key(a.opts.Server, c, sum)
 	base := baseName(c, key)
-	c.AudioURL, c.InlineAudio = "", nil // relay-local and transient
+	// How the call reached this relay (its local URL, inline audio, a
+	// backfill) is not part of it.
+	c.AudioURL, c.InlineAudio, c.Backfill = "", nil, false
 	e = Entry{
 		Version: formatVersion, Key: key, Server: a.opts.Server, Call: c,
 		Audio:      AudioFile{File: base + ext, Format: format.String(), Size: size, SHA256: hex.EncodeToString(sum)},

@@ -270,7 +270,7 @@ func (it item) fetch(ctx context.Context, remote Remote) (fetched, error) {
 	}
 	ex.format = media.Sniff(b.Bytes())
 	ex.Format, ex.Bytes, ex.data = ex.format.String(), int64(b.Len()), b.Bytes()
-	ex.Call.AudioURL, ex.Call.InlineAudio = "", nil
+	ex.Call.AudioURL, ex.Call.InlineAudio, ex.Call.Backfill = "", nil, false
 	return ex, nil
 }
 
