@@ -520,7 +520,8 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 	if b.User != "" {
 		fmt.Fprintf(env.Stdout, "User:        %s\n", b.User)
 	}
-	fmt.Fprintf(env.Stdout, "Consumers:   %d live\n", st.Served.LiveConsumers)
+	fmt.Fprintf(env.Stdout, "Consumers:   %d live, %d on the continuous stream (%d encoders)\n",
+		st.Served.LiveConsumers, st.Served.StreamListeners, st.Served.StreamEncoders)
 	fmt.Fprintf(env.Stdout, "Calls:       %d received, %d held\n", st.CallsReceived, st.CallsHeld)
 	fmt.Fprintf(env.Stdout, "Audio:       %d requests, %d bytes served\n", st.Served.AudioRequests, st.Served.BytesServed)
 	fmt.Fprintf(env.Stdout, "Tokens used: %d in the last hour\n", st.TokensInUse)
