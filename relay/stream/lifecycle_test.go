@@ -133,15 +133,7 @@ func TestStation_PlaysOnlyWhatItsFilterAllows(t *testing.T) {
 
 // A call in a format only ffmpeg decodes (M4A) plays like any other.
 func TestStation_PlaysM4ACalls(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a"))
 	chunks = append(chunks, collectFor(t, l, 1800*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
@@ -153,15 +145,7 @@ func TestStation_PlaysM4ACalls(t *testing.T) {
 // A damaged call and a call whose audio cannot be had are skipped; the
 // stream goes on to the next.
 func TestStation_SkipsCallsItCannotPlay(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	src.publish(t, call(1, 1, 101), []byte("RIFF\x10\x00\x00\x00WAVEjunkjunkjunk"))
 	missing := call(2, 1, 101)
 	src.hub.Publish(event.Event{Type: event.TypeCall, Call: &missing}) // no audio cached
@@ -237,15 +221,7 @@ func (s *Streams) station(key string) *station {
 }
 
 func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, s, l, chunks := listening(t, 200*time.Millisecond)
 	st := s.station("")
 	pid := st.encoderPID()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -335,15 +311,7 @@ func TestStation_GivesUpOnAnEncoderThatKeepsDying(t *testing.T) {
 // A reset (the account changed, or the server's call ids were reset) voids
 // the calls still waiting: their ids may now name other calls.
 func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	// Call 1 is longer than the decoded audio a station keeps ahead, so
 	// call 2 waits in the queue while it plays.
 	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(3, 440))
