@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// configLockFile, in the configuration directory, is held (flock) by
+// whoever reads, changes and writes config.json, so that two writers —
+// the CLI and a running relay, or the tray's settings and an alert edit
+// in the same process — never lose each other's change.
+const configLockFile = "config.lock"
+
+// configLockWait bounds how long a writer waits for another.
+const configLockWait = 5 * time.Second
+
+// UpdateConfig changes config.json under its lock: it reads the file
+// afresh, lets change edit it, and writes it back (atomically) unless
+// change fails.
+func UpdateConfig(ctx context.Context, dir string, change func(*Config) error) error {
+	unlock, err := lockConfig(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return err
+	}
+	if err := change(cfg); err != nil {
+		return err
+	}
+	return SaveConfig(dir, cfg)
+}
+
+// lockConfig takes the configuration lock, waiting for another holder
+// up to configLockWait.
+func lockConfig(ctx context.Context, dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, configLockFile)
+	deadline := time.Now().Add(configLockWait)
+	for {
+		f, err := lockInstance(path)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			return func() { f.Close() }, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("another Earshot process has held %s for %v; try again", path, configLockWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
