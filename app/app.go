@@ -129,9 +129,9 @@ Usage:
   earshot export --from TIME --to TIME --out DIR|FILE.zip [--system ID]… [--talkgroup [SYS:]TG]…
                  [--json] [--archive-only]
                                    the calls of a time range: audio with readable names, calls.csv
-                                   and calls.json; from the archive, and the server's history through
-                                   a running relay for the rest. TIME is RFC 3339 or local
-                                   (2026-12-01T18:00)
+                                   and calls.json; from the archive, and the server's history (through
+                                   a running relay, or the stored sign-in) for the rest. TIME is
+                                   RFC 3339 or local (2026-12-01T18:00)
   earshot --version                print the version
 
 Files: config.json in the user configuration directory (earshot/), audio cache in the

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"earshot/relay/backend"
 	"earshot/relay/event"
 	"earshot/relay/export"
 	"earshot/relay/filter"
@@ -90,14 +91,13 @@ func cmdExport(ctx context.Context, env *Env, args []string) error {
 		From: fromT, To: toT, Query: q, Out: out, Location: loc,
 		ArchiveRoot: settings.Root(env.DataDir), Server: cfg.Server,
 	}
-	var note string
 	if !noHistory {
-		remote, closeRemote, why, err := openHistory(ctx, env, cfg)
+		remote, closeRemote, err := openHistory(ctx, env, cfg)
 		if err != nil {
 			return err
 		}
 		defer closeRemote()
-		opts.Remote, note = remote, why
+		opts.Remote = remote
 	}
 	if !asJSON && env.StderrIsTerminal != nil && env.StderrIsTerminal() {
 		bar := &progressBar{w: env.Stderr}
@@ -110,9 +110,6 @@ func cmdExport(ctx context.Context, env *Env, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	if note != "" && res.Problem == "" && opts.Remote == nil {
-		res.Problem = note
 	}
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
@@ -178,19 +175,64 @@ func (b *progressBar) done() {
 
 // openHistory returns where the server's history is read: through the
 // running relay (over the connection on which it proved itself, with the
-// CLI's operator token) when one runs. Without a relay it returns no
-// Remote and says why.
-func openHistory(ctx context.Context, env *Env, cfg *Config) (export.Remote, func(), string, error) {
+// CLI's operator token) when one runs, else through a session of the
+// CLI's own with the stored sign-in (holding the account, as a relay
+// would, so that two never spend one refresh token).
+func openHistory(ctx context.Context, env *Env, cfg *Config) (export.Remote, func(), error) {
 	admin, _, err := openTokenAdmin(ctx, env, cfg)
 	if err != nil {
-		return nil, func() {}, "", err
+		return nil, nil, err
 	}
-	cc, ok := admin.(*controlClient)
-	if !ok {
-		admin.Close()
-		return nil, func() {}, "no relay is running, so only the archive's calls are exported: start `earshot relay` (or Earshot) to fetch the rest from the server's history", nil
+	if cc, ok := admin.(*controlClient); ok {
+		return relayHistory{cc}, admin.Close, nil
 	}
-	return relayHistory{cc}, admin.Close, "", nil
+	admin.Close()
+	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: discardLogger()}
+	release := func() {}
+	if cfg.User != "" {
+		if release, err = storedSignIn(ctx, env, cfg, &opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	sess, err := backend.New(opts)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return sessionHistory{sess}, release, nil
+}
+
+// sessionHistory reads the server's history with a session of the CLI's
+// own, when no relay runs.
+type sessionHistory struct{ s *backend.Session }
+
+func (h sessionHistory) Calls(ctx context.Context, from, to time.Time, q filter.Query) ([]event.Call, error) {
+	var talkgroups []int64
+	for _, t := range q.Talkgroups {
+		talkgroups = append(talkgroups, t.TalkgroupID)
+	}
+	var all []event.Call
+	for page := 1; page <= maxHistoryPages*(historyPageLimit/backend.MaxHistoryPage); page++ {
+		p, err := h.s.History(ctx, backend.HistoryQuery{
+			From: from.Unix(), To: to.Unix() - 1, Systems: q.Systems, Talkgroups: talkgroups,
+			Page: page, Limit: backend.MaxHistoryPage,
+		})
+		if err != nil {
+			return all, err
+		}
+		all = append(all, p.Calls...)
+		// A short page may hide more (calls outside the account's grants
+		// are cut after the page is taken): go by the server's total.
+		if len(p.Calls) == 0 || page*backend.MaxHistoryPage >= p.Total {
+			return all, nil
+		}
+	}
+	return all, fmt.Errorf("more than %d calls match; export a shorter time range", historyPageLimit*maxHistoryPages)
+}
+
+func (h sessionHistory) Audio(ctx context.Context, c event.Call, w io.Writer) error {
+	_, err := h.s.FetchAudio(ctx, c, w)
+	return err
 }
 
 // relayHistory reads the server's history through a running relay: its

@@ -72,8 +72,8 @@ func TestExport_BadInputIsAUsageError(t *testing.T) {
 }
 
 // With a relay running, the export takes the archive's calls and fetches
-// the rest through the relay; without one, --archive-only exports the
-// archive's calls and says nothing is missing.
+// the rest through the relay; without one, through a session of its own;
+// --archive-only exports the archive's calls alone.
 func TestExport_FromTheArchiveAndThroughTheRelay(t *testing.T) {
 	fake, env, out := signedIn(t, func(c *Config) {
 		c.Archive = &ArchiveSettings{Enabled: true, Talkgroups: []filter.Talkgroup{{SystemID: 1, TalkgroupID: 101}}}
@@ -83,6 +83,8 @@ func TestExport_FromTheArchiveAndThroughTheRelay(t *testing.T) {
 	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: backendtest.SynthWAV(1, 440, 8000), TalkerAlias: "ENGINE 5"})
 	waitFor(t, "the call in the archive", func() bool { return len(archived(t, env, fake.URL())) == 1 })
 	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 102, Audio: backendtest.SynthWAV(1, 660, 8000)}) // not archived
+	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 102, Audio: backendtest.SynthWAV(1, 330, 8000),
+		DateTime: time.Now().Add(-3 * time.Hour)}) // outside the range
 	from, to := time.Now().Add(-time.Hour).Format(time.RFC3339), time.Now().Add(time.Hour).Format(time.RFC3339)
 
 	zipOut := filepath.Join(t.TempDir(), "calls.zip")
@@ -91,7 +93,7 @@ func TestExport_FromTheArchiveAndThroughTheRelay(t *testing.T) {
 	env.Stderr = errOut
 	env.StderrIsTerminal = func() bool { return true }
 	// The relay fetches each call's audio as it arrives.
-	waitFor(t, "the relay to hold the second call", func() bool { return fake.Counters().AudioRequests >= 2 })
+	waitFor(t, "the relay to hold the calls", func() bool { return fake.Counters().AudioRequests >= 3 })
 	if code := Run(context.Background(), env, []string{"export", "--from", from, "--to", to, "--out", zipOut}); code != ExitOK {
 		t.Fatalf("export exit %d: %s", code, errOut.String())
 	}
@@ -133,14 +135,16 @@ func TestExport_FromTheArchiveAndThroughTheRelay(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dirOut, "calls.csv")); err != nil {
 		t.Fatal(err)
 	}
-	// Without a relay and without --archive-only, the export says what it
-	// could not do.
+	// Without a relay, the CLI reads the server's history with a session of
+	// its own (the stored sign-in).
 	errOut2 := &syncBuffer{}
-	env.Stderr, env.Stdout = errOut2, &syncBuffer{}
-	if code := Run(context.Background(), env, []string{"export", "--from", from, "--to", to, "--out", filepath.Join(t.TempDir(), "x")}); code != ExitFailure {
-		t.Fatalf("export with no relay = exit %d, want %d", code, ExitFailure)
+	said2 := &syncBuffer{}
+	env.Stderr, env.Stdout = errOut2, said2
+	histories := fake.Counters().HistoryRequests
+	if code := Run(context.Background(), env, []string{"export", "--from", from, "--to", to, "--out", filepath.Join(t.TempDir(), "direct")}); code != ExitOK {
+		t.Fatalf("export with no relay = exit %d: %s %s", code, said2.String(), errOut2.String())
 	}
-	if !strings.Contains(env.Stdout.(*syncBuffer).String(), "no relay is running") {
-		t.Fatalf("export with no relay said %q", env.Stdout.(*syncBuffer).String())
+	if !strings.Contains(said2.String(), "Exported 2 calls (1 from the archive, 1 from the server's history)") || fake.Counters().HistoryRequests == histories {
+		t.Fatalf("export with no relay said %q (history requests %d → %d)", said2.String(), histories, fake.Counters().HistoryRequests)
 	}
 }

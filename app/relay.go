@@ -288,27 +288,11 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 
 	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: log.With("part", "backend")}
 	if cfg.User != "" {
-		lock, err := lockAccount(env.ConfigDir, cfg)
+		release, err := storedSignIn(ctx, env, cfg, &opts)
 		if err != nil {
 			return nil, "", "", err
 		}
-		inst.cleanup = append(inst.cleanup, func() { lock.Close() })
-		keys := env.keyring()
-		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
-		switch {
-		case errors.Is(err, secrets.ErrNotFound):
-			pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
-			if perr != nil {
-				return nil, "", "", fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
-			}
-			opts.Password = pw
-		case err != nil:
-			return nil, "", "", fmt.Errorf("read the stored sign-in: %w", err)
-		default:
-			opts.RefreshToken = refresh
-		}
-		item := refreshTokenItem(cfg.Server, cfg.User)
-		opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+		inst.cleanup = append(inst.cleanup, release)
 		if cfg.PasswordChangeRequested {
 			// Told once: this run's status says it, later ones do not.
 			opts.PasswordChangeRequested = true
@@ -331,6 +315,37 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	// One cache per server and account: call ids are only unique within a server.
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
 	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+}
+
+// storedSignIn makes this process the one signed in with cfg's account
+// (lockAccount) and fills opts with the stored sign-in: the refresh token
+// (kept anew at every rotation), or the remembered password. release lets
+// the account go.
+func storedSignIn(ctx context.Context, env *Env, cfg *Config, opts *backend.Options) (release func(), err error) {
+	lock, err := lockAccount(env.ConfigDir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	release = func() { lock.Close() }
+	keys := env.keyring()
+	refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
+		if perr != nil {
+			release()
+			return nil, fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
+		}
+		opts.Password = pw
+	case err != nil:
+		release()
+		return nil, fmt.Errorf("read the stored sign-in: %w", err)
+	default:
+		opts.RefreshToken = refresh
+	}
+	item := refreshTokenItem(cfg.Server, cfg.User)
+	opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+	return release, nil
 }
 
 // openArchive opens the call archive config.json asks for (nil if none).

@@ -168,7 +168,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			}
 			res.Failed = append(res.Failed, Failure{Call: it.call(), Reason: err.Error()})
 		default:
-			ex.File = uniqueName(names, fileName(ex.Call, ex.format, opts.Location))
+			ex.File = uniqueName(names, media.FileName(ex.Call, ex.format, opts.Location))
 			if err := w.add(ex.File, ex.Call.Time(), ex.data); err != nil {
 				return Result{}, err // the output itself failed
 			}

@@ -15,13 +15,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"earshot/relay/archive"
 	"earshot/relay/audio/audiotest"
 	"earshot/relay/event"
 	"earshot/relay/filter"
-	"earshot/relay/media"
 )
 
 const server = "https://scanner.example.org"
@@ -328,16 +326,4 @@ func TestExport_Progress(t *testing.T) {
 	if fmt.Sprint(seen) != "[{1 2 5} {2 2 11}]" {
 		t.Fatalf("progress %v", seen)
 	}
-}
-
-func FuzzFileName(f *testing.F) {
-	f.Add("Harness County", "Fire Dispatch", "", int64(1795356787))
-	f.Add("../../etc", "CON", "a\x00b/c\\d", int64(1))
-	f.Add(strings.Repeat("é", 200), "", "", int64(-5))
-	f.Fuzz(func(t *testing.T, system, tg, name string, at int64) {
-		n := fileName(event.Call{DateTime: at, SystemID: 1, TalkgroupID: 2, SystemLabel: system, TalkgroupLabel: tg, TalkgroupName: name}, media.MP3, utc)
-		if !utf8.ValidString(n) || len(n) > 200 || strings.ContainsAny(n, `/\:*?"<>|`+"\x00") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "-") {
-			t.Fatalf("unsafe file name %q", n)
-		}
-	})
 }
