@@ -220,12 +220,13 @@ func (h sessionHistory) Calls(ctx context.Context, from, to time.Time, q filter.
 		if err != nil {
 			return all, err
 		}
-		all = append(all, p.Calls...)
-		// A short page may hide more (calls outside the account's grants
-		// are cut after the page is taken): go by the server's total.
-		if len(p.Calls) == 0 || page*backend.MaxHistoryPage >= p.Total {
+		// A short page, and the total, may hide more (the server cuts
+		// calls outside the account's grants after taking a page): only an
+		// empty page ends the history.
+		if len(p.Calls) == 0 {
 			return all, nil
 		}
+		all = append(all, p.Calls...)
 	}
 	return all, fmt.Errorf("more than %d calls match; export a shorter time range", historyPageLimit*maxHistoryPages)
 }
