@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +15,17 @@ import (
 	"earshot/relay/event"
 )
 
-// childFFmpegs counts this process's ffmpeg children.
+// waitForEncoders waits until this process has n ffmpeg children. It reads
+// /proc, so elsewhere than on Linux it checks nothing.
+func waitForEncoders(t testing.TB, what string, n int) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return
+	}
+	waitUntil(t, what, func() bool { return childFFmpegs(t) == n })
+}
+
+// childFFmpegs counts this process's ffmpeg children (Linux).
 func childFFmpegs(t testing.TB) int {
 	t.Helper()
 	procs, err := filepath.Glob("/proc/[0-9]*/stat")
@@ -77,7 +88,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 	if n := s.Stations(); n != 2 {
 		t.Fatalf("%d stations for two filters, want 2", n)
 	}
-	waitUntil(t, "two encoders", func() bool { return childFFmpegs(t) == 2 })
+	waitForEncoders(t, "two encoders", 2)
 	if n := s.Listeners(); n != 6 {
 		t.Fatalf("Listeners() = %d, want 6", n)
 	}
@@ -92,7 +103,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 	if n := s.Stations(); n != 1 {
 		t.Fatalf("%d stations after the last listener of one left, want 1", n)
 	}
-	waitUntil(t, "the left station's encoder to exit", func() bool { return childFFmpegs(t) == 1 })
+	waitForEncoders(t, "the left station's encoder to exit", 1)
 	if _, ok := <-listeners[0].Chunks(); ok {
 		// Drained chunks may remain; the channel must end closed.
 		for range listeners[0].Chunks() {
@@ -102,7 +113,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 		t.Errorf("a closed listener's Err = %v, want ErrClosed", err)
 	}
 	s.Close()
-	waitUntil(t, "every encoder to exit", func() bool { return childFFmpegs(t) == 0 })
+	waitForEncoders(t, "every encoder to exit", 0)
 	if err := other.Err(); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close a listener's Err = %v, want ErrClosed", err)
 	}
@@ -234,7 +245,7 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("after the encoder was restarted, heard %+v, want the call", got)
 	}
-	waitUntil(t, "one encoder", func() bool { return childFFmpegs(t) == 1 })
+	waitForEncoders(t, "one encoder", 1)
 }
 
 // fakeFFmpeg writes a shell script standing in for ffmpeg: it lists
@@ -242,6 +253,9 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 // encoder runs body.
 func fakeFFmpeg(t *testing.T, lame bool, body string) string {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in ffmpeg is a shell script")
+	}
 	encoders := "A..... aac AAC"
 	if lame {
 		encoders += "\n A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)"
