@@ -119,6 +119,12 @@ Usage:
                                    replace a token; the old one works for the grace period only
   earshot token rotate-all [--grace 0]
                                    new signing key: every existing token dies (after the grace)
+  earshot alert add --name NAME [--system ID]... [--talkgroup ID]... [--words "a, b"]
+                  [--regex RE] [--priority] [--tone] [--bump] [--replace]
+                                   alert on calls of these talkgroups, or saying these words
+                                   (case-insensitive whole words or phrases; --regex: RE2)
+  earshot alert list [--json]      the alert rules of the current server (or the demo server)
+  earshot alert remove NAME        remove an alert rule
   earshot autostart on|off|status  start Earshot when you log in (off until you turn it on)
   earshot --version                print the version
 
@@ -148,6 +154,8 @@ func dispatch(ctx context.Context, env *Env, args []string) error {
 		return cmdLogout(ctx, env, args[1:])
 	case "token":
 		return cmdToken(ctx, env, args[1:])
+	case "alert":
+		return cmdAlert(ctx, env, args[1:])
 	case "status":
 		return cmdStatus(ctx, env, args[1:])
 	case "autostart":

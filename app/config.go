@@ -13,6 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"earshot/relay/alerts"
+	"earshot/relay/loudness"
+	"earshot/relay/priority"
+	"earshot/relay/quiet"
 	"earshot/relay/safefile"
 )
 
@@ -38,6 +42,65 @@ type Config struct {
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
 	Preferences map[string]json.RawMessage `json:"preferences,omitempty"`
+	// Servers holds what belongs to one server (its alert rules, …), by
+	// ServerKey: a listener's choices on one server mean nothing on another.
+	Servers map[string]*ServerSettings `json:"servers,omitempty"`
+	// QuietHours is the listener's quiet-hours schedule (relay/quiet);
+	// nil: none.
+	QuietHours *quiet.Hours `json:"quietHours,omitempty"`
+	// Levelling set to false turns loudness levelling off; nil means on.
+	Levelling *bool `json:"levelling,omitempty"`
+	// OnInterrupt is what becomes of a call a priority call cuts short:
+	// "requeue" (the default) or "drop".
+	OnInterrupt priority.OnInterrupt `json:"onInterrupt,omitempty"`
+}
+
+// LevellingOn reports whether calls are brought to one loudness (on unless
+// the listener turned it off).
+func (c *Config) LevellingOn() bool { return c.Levelling == nil || *c.Levelling }
+
+// ServerSettings are the settings that belong to one server.
+type ServerSettings struct {
+	// Alerts are the alert rules for this server's calls.
+	Alerts []alerts.Rule `json:"alerts,omitempty"`
+	// Priority are the listener's priority talkgroups.
+	Priority []priority.TG `json:"priority,omitempty"`
+	// Volume are the per-talkgroup volume offsets (-20 to +10 dB).
+	Volume loudness.Offsets `json:"volume,omitempty"`
+}
+
+// DemoServerKey is the ServerKey of the built-in demo server.
+const DemoServerKey = "demo"
+
+// ServerKey names the server whose settings apply: the configured server's
+// URL, or DemoServerKey for the demo server (with no account, or --demo).
+func (c *Config) ServerKey(demo bool) string {
+	if demo || !c.HasAccount() {
+		return DemoServerKey
+	}
+	return c.Server
+}
+
+// ServerSettings returns the settings of the server named key (a zero
+// value when it has none); changing it changes c.
+func (c *Config) ServerSettings(key string) *ServerSettings {
+	if c.Servers == nil {
+		c.Servers = map[string]*ServerSettings{}
+	}
+	s := c.Servers[key]
+	if s == nil {
+		s = &ServerSettings{}
+		c.Servers[key] = s
+	}
+	return s
+}
+
+// AlertRules returns the alert rules of the server named key.
+func (c *Config) AlertRules(key string) []alerts.Rule {
+	if s := c.Servers[key]; s != nil {
+		return s.Alerts
+	}
+	return nil
 }
 
 // Defaults.
@@ -76,8 +139,38 @@ func (c *Config) Validate() error {
 	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
 		return errors.New("cacheMB: must be between 0 and 1048576")
 	}
+	if len(c.Servers) > maxServers {
+		return fmt.Errorf("servers: settings for at most %d servers", maxServers)
+	}
+	for key, s := range c.Servers {
+		if key != DemoServerKey {
+			if _, err := NormalizeServerURL(key); err != nil {
+				return fmt.Errorf("servers: %q is neither %q nor a server URL", key, DemoServerKey)
+			}
+		}
+		if s == nil {
+			continue
+		}
+		if err := alerts.ValidateRules(s.Alerts); err != nil {
+			return fmt.Errorf("servers: %s: alerts: %w", key, err)
+		}
+		if err := priority.Validate(s.Priority); err != nil {
+			return fmt.Errorf("servers: %s: priority: %w", key, err)
+		}
+		if err := s.Volume.Validate(); err != nil {
+			return fmt.Errorf("servers: %s: volume: %w", key, err)
+		}
+	}
+	if c.QuietHours != nil {
+		if _, err := quiet.Compile(*c.QuietHours, nil); err != nil {
+			return fmt.Errorf("quietHours: %w", err)
+		}
+	}
 	return nil
 }
+
+// maxServers caps Config.Servers.
+const maxServers = 64
 
 // maxHosts caps Config.Hosts.
 const maxHosts = 32

@@ -71,7 +71,8 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: out, Logger: log.With("part", "player")})
+	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: out, Logger: log.With("part", "player"),
+		Gain: newListening(env.ConfigDir, f.demo).gain})
 	if err != nil {
 		return err
 	}
@@ -513,19 +514,17 @@ func (s *configStore) writePendingLocked() {
 	if len(pending) == 0 {
 		return
 	}
-	err := func() error {
-		cfg, err := LoadConfig(s.env.ConfigDir)
-		if err != nil {
-			return err
-		}
+	// Under the file lock too: the CLI or the relay may be changing
+	// alert rules in config.json at the same moment.
+	err := UpdateConfig(context.Background(), s.env.ConfigDir, func(cfg *Config) error {
 		if cfg.Preferences == nil {
 			cfg.Preferences = map[string]json.RawMessage{}
 		}
 		for k, v := range pending {
 			cfg.Preferences[k] = v
 		}
-		return SaveConfig(s.env.ConfigDir, cfg)
-	}()
+		return nil
+	})
 	if err == nil {
 		return
 	}

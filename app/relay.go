@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"earshot/relay"
 	"earshot/relay/backend"
@@ -169,10 +170,12 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, fmt.Errorf("open the audio cache: %w", err)
 	}
 	inst.cleanup = append(inst.cleanup, audioCache.Close)
+	serverKey := cfg.ServerKey(f.demo)
 	core, err := relay.New(relay.Options{
 		Backend:       sess,
 		Cache:         audioCache,
 		Logger:        log,
+		AlertRules:    cfg.AlertRules(serverKey),
 		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
 		IsTooLarge:    func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
 	})
@@ -180,6 +183,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.Core = core
+	alertRules := &configAlerts{dir: env.ConfigDir, key: serverKey, apply: core.SetAlertRules}
 	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
 	if len(hosts) > 0 {
 		log.Info("the relay also answers to these host names", "hosts", strings.Join(hosts, ","))
@@ -192,6 +196,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Source:         core,
 		Auth:           server.NewTokenAuth(tm),
 		Admin:          tm,
+		Alerts:         &relayAlerts{alertRules},
 		Logger:         log,
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
@@ -229,12 +234,19 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		cancel() // the server has nothing to serve without the core
 	})
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
+	wg.Go(func() {
+		watchAlertRules(ctx, env.ConfigDir, serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
+	})
 	go func() {
 		wg.Wait()
 		inst.errc <- errors.Join(coreErr, srvErr)
 	}()
 	return inst, nil
 }
+
+// alertWatchEvery is how often a running relay looks at config.json for
+// alert rules edited without it.
+const alertWatchEvery = time.Second
 
 // openBackend returns the backend session for the configured account, or
 // for the in-process demo server, with a description and the audio cache

@@ -177,8 +177,8 @@ func printTokenTable(w io.Writer, list []tokens.Info, now time.Time) {
 		}
 		if t.LastUsed != nil {
 			used = t.LastUsed.Local().Format("2006-01-02 15:04")
-			if t.LastAddr != "" {
-				used += " (" + t.LastAddr + ")"
+			if by := t.UsedBy(); by != "" {
+				used += " (" + by + ")"
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
@@ -350,6 +350,8 @@ const maxRelayAnswer = 4 << 20
 // and at most 10 s.
 func (c *relayConn) roundTrip(req *http.Request) (int, []byte, error) {
 	req.Host = c.host
+	// The token list then says the operator token was used by Earshot.
+	req.Header.Set("User-Agent", "earshot/"+Version)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -422,10 +424,7 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			if e.Error.Code == "not_found" {
-				return fmt.Errorf("%w: %s", tokens.ErrNotFound, e.Error.Message)
-			}
-			return fmt.Errorf("the running relay refused: %s", e.Error.Message)
+			return &relayRefusal{code: e.Error.Code, message: e.Error.Message}
 		}
 		return fmt.Errorf("the running relay answered %d %s", status, http.StatusText(status))
 	}
@@ -531,3 +530,14 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 }
 
 var errNotRunning = errors.New("the relay is not running")
+
+// relayRefusal is a running relay's JSON error answer.
+type relayRefusal struct{ code, message string }
+
+func (e *relayRefusal) Error() string { return "the running relay refused: " + e.message }
+
+// Is lets a token command test a refusal with errors.Is(err,
+// tokens.ErrNotFound).
+func (e *relayRefusal) Is(target error) bool {
+	return target == tokens.ErrNotFound && e.code == "not_found"
+}

@@ -2,7 +2,8 @@
 // keeps the recent calls, prefetches their audio into the on-disk cache and
 // fans events out to local consumers.
 //
-// Its Go API (Subscribe, Calls, Call, Audio, Status, Catalog) is the one both the
+// Its Go API (Subscribe, Calls, Call, Search, Audio, Status, Catalog,
+// SetAlertRules) is the one both the
 // loopback HTTP server (relay/server) and the desktop UI use, so the two can
 // never disagree about what the feed holds. It must not import any GUI
 // package, and it never talks HTTP to local consumers itself.
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"earshot/relay/alerts"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -59,6 +61,8 @@ type Options struct {
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
+	// AlertRules are the listener's alert rules (see SetAlertRules).
+	AlertRules []alerts.Rule
 	// IsUnavailable reports whether a FetchAudio error means the call's audio
 	// is not available to this account (never worth retrying), as opposed to
 	// a passing network failure. nil treats every error as passing.
@@ -90,6 +94,16 @@ type Relay struct {
 	unavailList []int64         // FIFO to bound unavailable
 	lastStatus  event.Status
 	catalog     event.Catalog // the relay's own copy; never handed out
+	alerts      *alerts.Engine
+	// found are calls a search brought from the server's history, so
+	// that Call (and an audio download's file name) knows them too.
+	found     map[int64]event.Call
+	foundList []int64       // FIFO to bound found
+	searches  chan struct{} // semaphore: searches reading the server's history
+	// nextHistory is when the next history page may be asked for;
+	// historyGap spaces them (tests shorten it).
+	nextHistory time.Time
+	historyGap  time.Duration
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -125,7 +139,12 @@ func New(opts Options) (*Relay, error) {
 	if isTooLarge == nil {
 		isTooLarge = func(error) bool { return false }
 	}
+	rules, err := alerts.NewEngine(opts.AlertRules)
+	if err != nil {
+		return nil, fmt.Errorf("relay: alert rules: %w", err)
+	}
 	return &Relay{
+		alerts:         rules,
 		backend:        opts.Backend,
 		isTooLarge:     isTooLarge,
 		cache:          opts.Cache,
@@ -138,6 +157,9 @@ func New(opts Options) (*Relay, error) {
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
 		unavailable:    make(map[int64]error),
+		found:          make(map[int64]event.Call),
+		searches:       make(chan struct{}, maxSearches),
+		historyGap:     historyGap,
 		lastStatus:     opts.Backend.Status(),
 		started:        time.Now(),
 	}, nil
@@ -192,10 +214,22 @@ func (r *Relay) handle(e event.Event) {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
 			}
 		}
+		// Rules on talkgroups, and on words when the transcript came with
+		// the call (history rows), fire now; the call carries its alerts.
+		// A call held already keeps the alerts it has (each rule fires
+		// once per call).
+		r.mu.Lock()
+		if i, held := r.byID[c.ID]; held {
+			c.Alerts = r.recent[i].Alerts
+		}
+		r.mu.Unlock()
+		fired := r.alerts.Match(&c)
+		c.Alerts = append(c.Alerts[:len(c.Alerts):len(c.Alerts)], fired...)
 		r.remember(c)
 		r.callsReceived.Add(1)
 		e.Call = &c
 		r.hub.Publish(e)
+		r.publishAlerts(fired)
 		if len(inline) == 0 {
 			select {
 			case r.prefetch <- c:
@@ -210,11 +244,18 @@ func (r *Relay) handle(e event.Event) {
 			return
 		}
 		r.mu.Lock()
-		if i, ok := r.byID[e.Transcript.CallID]; ok {
-			r.recent[i].Transcript = e.Transcript.Text
+		held, ok := r.byID[e.Transcript.CallID]
+		var c event.Call
+		if ok {
+			r.recent[held].Transcript = e.Transcript.Text
+			c = r.recent[held]
 		}
 		r.mu.Unlock()
 		r.hub.Publish(e)
+		if ok {
+			// Rules on words may fire now that the words are known.
+			r.recordAlerts(c.ID, r.alerts.Match(&c))
+		}
 	case event.TypeStatus:
 		if e.Status == nil {
 			return
@@ -263,7 +304,8 @@ func (r *Relay) Catalog() event.Catalog {
 func (r *Relay) remember(c event.Call) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.byID[c.ID]; dup {
+	if i, dup := r.byID[c.ID]; dup {
+		r.recent[i].Alerts = c.Alerts
 		return
 	}
 	if len(r.recent) >= r.maxRecent {
@@ -364,13 +406,15 @@ func (r *Relay) Calls(q Query) []event.Call {
 	return out
 }
 
-// Call returns one recent call by id.
+// Call returns one call by id: a recent one, or one a search found in
+// the server's history lately.
 func (r *Relay) Call(id int64) (event.Call, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := r.byID[id]
 	if !ok {
-		return event.Call{}, false
+		c, found := r.found[id]
+		return c, found
 	}
 	return r.recent[i], true
 }

@@ -206,8 +206,8 @@ func tokenLine(t tokens.Info, now time.Time) string {
 	}
 	if t.LastUsed != nil {
 		used = "used " + t.LastUsed.Local().Format("2006-01-02 15:04")
-		if t.LastAddr != "" {
-			used += " by " + t.LastAddr
+		if by := t.UsedBy(); by != "" {
+			used += " by " + by
 		}
 	}
 	return fmt.Sprintf("%s · %s · created %s · %s · %s · %s", t.Name, t.Scope, t.Created.Local().Format("2006-01-02"), expires, used, t.Status(now))

@@ -7,11 +7,11 @@ import (
 	"image/png"
 	"math"
 	"strconv"
-	"strings"
 
 	"fyne.io/fyne/v2"
 
 	"earshot/assets"
+	"earshot/relay/led"
 )
 
 // stateColors are the icon's base colours per state.
@@ -24,27 +24,10 @@ var stateColors = [...]color.NRGBA{
 	TrayError:      {0xff, 0x3b, 0x30, 0xff},
 }
 
-// ParseLED reads an OpenScanner LED colour (#rgb, #rrggbb or a few names).
-func ParseLED(s string) (color.NRGBA, bool) {
-	named := map[string]string{"red": "#ff3b30", "green": "#34c759", "blue": "#007aff", "yellow": "#ffcc00",
-		"orange": "#ff9500", "purple": "#af52de", "cyan": "#32ade6", "magenta": "#ff2d55", "white": "#ffffff"}
-	s = strings.ToLower(strings.TrimSpace(s))
-	if v, ok := named[s]; ok {
-		s = v
-	}
-	s = strings.TrimPrefix(s, "#")
-	if len(s) == 3 {
-		s = string([]byte{s[0], s[0], s[1], s[1], s[2], s[2]})
-	}
-	if len(s) != 6 {
-		return color.NRGBA{}, false
-	}
-	v, err := strconv.ParseUint(s, 16, 32)
-	if err != nil {
-		return color.NRGBA{}, false
-	}
-	return color.NRGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}, true
-}
+// ParseLED reads an OpenScanner LED colour (#rgb, #rrggbb or a few names)
+// into the shade Earshot shows everywhere (relay/led, which the web player
+// follows too).
+func ParseLED(s string) (color.NRGBA, bool) { return led.Parse(s) }
 
 // IconPNG draws Earshot's icon in colour c: a round badge with a radio
 // wave glyph. Paused adds a pause bar; an error a cross-out.

@@ -33,10 +33,8 @@ func (b *labelBook) update(c *Config) (cat event.Catalog, changed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cat = catalogOf(c)
-	if b.known && reflect.DeepEqual(cat, b.catalog) {
-		return event.Catalog{}, false
-	}
-	b.catalog, b.known = cat, true
+	// The maps are rebuilt every time: they also hold the server's row
+	// ids (for history searches), which the catalog does not show.
 	b.systems = map[int64]ConfigSystem{}
 	b.tgs = map[[2]int64]ConfigTalkgroup{}
 	for _, sys := range c.Systems {
@@ -45,6 +43,10 @@ func (b *labelBook) update(c *Config) (cat event.Catalog, changed bool) {
 			b.tgs[[2]int64{sys.ID, tg.ID}] = tg
 		}
 	}
+	if b.known && reflect.DeepEqual(cat, b.catalog) {
+		return event.Catalog{}, false
+	}
+	b.catalog, b.known = cat, true
 	return cat.Clone(), true
 }
 

@@ -172,7 +172,7 @@ func (s *Server) require(a access, next http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusForbidden, "forbidden_scope", "this token has the listen scope; token management needs a control token")
 			return
 		}
-		s.auth.Touch(id.TokenID, r.RemoteAddr)
+		s.auth.Touch(id.TokenID, clientOf(r, id.ViaCookie))
 		ctx := context.WithValue(r.Context(), identityKey{}, id)
 		if presented {
 			ctx = context.WithValue(ctx, presentedKey{}, token)

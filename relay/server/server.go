@@ -63,8 +63,9 @@ type Identity struct {
 // concurrent use and must not include the token in errors.
 type Authenticator interface {
 	Authenticate(token string) (Identity, error)
-	// Touch records that the token id was used from addr.
-	Touch(tokenID, addr string)
+	// Touch records that the token id was used by client (a program's
+	// name, "this computer", or another machine's address: clientOf).
+	Touch(tokenID, client string)
 	// Valid reports whether the token id may still be used now.
 	Valid(tokenID string) bool
 	// Changed returns a channel that is closed at the next change of the
@@ -83,7 +84,10 @@ type Options struct {
 	Auth   Authenticator
 	// Admin is the token registry for the control plane; nil leaves the
 	// control plane out.
-	Admin  TokenAdmin
+	Admin TokenAdmin
+	// Alerts stores and applies the alert rules for the control plane;
+	// nil leaves /v1/alerts out.
+	Alerts AlertAdmin
 	Logger *slog.Logger
 	// ExtraHosts are host names besides loopback ones that requests may
 	// address (names the operator configured, e.g. for a non-loopback
@@ -96,6 +100,9 @@ type Options struct {
 	Clock Clock
 	// Timeouts bound what a client may hold; zero fields take the defaults.
 	Timeouts Timeouts
+	// Location is the time zone of the file names audio downloads get;
+	// nil means the local one.
+	Location *time.Location
 	// InstanceSecret, if set, lets the relay prove to the earshot CLI that
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
@@ -149,6 +156,7 @@ type Server struct {
 	src        Source
 	auth       Authenticator
 	admin      TokenAdmin
+	alerts     AlertAdmin
 	log        *slog.Logger
 	extraHosts map[string]bool
 	queueLen   int
@@ -156,6 +164,7 @@ type Server struct {
 	clock      Clock
 	timeouts   Timeouts
 	instance   []byte // Options.InstanceSecret
+	loc        *time.Location
 	sessions   webSessions
 	limiter    failureLimiter
 	live       liveConns
@@ -186,12 +195,14 @@ func New(opts Options) (*Server, error) {
 		src:        opts.Source,
 		auth:       opts.Auth,
 		admin:      opts.Admin,
+		alerts:     opts.Alerts,
 		log:        log,
 		extraHosts: make(map[string]bool),
 		queueLen:   opts.QueueLen,
 		clock:      opts.Clock,
 		timeouts:   opts.Timeouts.withDefaults(),
 		instance:   bytes.Clone(opts.InstanceSecret),
+		loc:        opts.Location,
 		rearm:      make(chan struct{}, 1),
 		player:     opts.Player,
 	}
@@ -222,6 +233,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /app.css", s.handleAsset("app.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /login", s.handleLogin)
 	s.routeControlPlane(mux)
+	s.routeAlerts(mux)
 	s.handler = s.gate(jsonNotFound(mux))
 
 	s.streams = stream.New(stream.Options{Source: s.src, Logger: log.With("part", "stream"), FFmpeg: opts.FFmpeg})
@@ -384,6 +396,10 @@ const maxCallsPage = 500
 
 func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if isSearch(q) {
+		s.handleSearch(w, r)
+		return
+	}
 	var query relay.Query
 	var err error
 	if query.Limit, err = intParam(q.Get("limit"), 50, 1, maxCallsPage); err != nil {
@@ -418,6 +434,11 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
+	download, err := downloadParam(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	var id int64
 	if r.PathValue("id") == "latest" {
 		newest := s.src.Calls(relay.Query{Limit: 1})
@@ -468,26 +489,10 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", entry.ContentType)
 	h.Set("ETag", entry.ETag)
-	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="call-%d%s"`, id, extFor(entry.ContentType)))
+	h.Set("Content-Disposition", s.audioDisposition(id, entry.ContentType, download))
 	cw := &countingWriter{ResponseWriter: w, guard: guard}
 	http.ServeContent(cw, r.WithContext(ctx), "", entry.ModTime, f)
 	s.bytesServed.Add(cw.n)
-}
-
-func extFor(contentType string) string {
-	switch contentType {
-	case "audio/mpeg":
-		return ".mp3"
-	case "audio/mp4":
-		return ".m4a"
-	case "audio/wav":
-		return ".wav"
-	case "audio/ogg":
-		return ".ogg"
-	case "audio/aac":
-		return ".aac"
-	}
-	return ""
 }
 
 // countingWriter counts the body bytes of an audio response, gives each

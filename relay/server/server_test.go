@@ -117,6 +117,7 @@ type fakeAuth struct {
 	revoked map[string]bool // by token id
 	changed chan struct{}
 	touched []string
+	clients []string // what Touch was told, in order
 }
 
 const goodToken = "good-listen-token"
@@ -165,9 +166,10 @@ func (a *fakeAuth) Changed() <-chan struct{} {
 	return a.changed
 }
 
-func (a *fakeAuth) Touch(id, addr string) {
+func (a *fakeAuth) Touch(id, client string) {
 	a.mu.Lock()
 	a.touched = append(a.touched, id)
+	a.clients = append(a.clients, client)
 	a.mu.Unlock()
 }
 
