@@ -121,7 +121,8 @@ func deliverThroughRestarts(t *testing.T, gen backendtest.Generation) {
 	hang := time.Now().Add(60 * time.Second)
 	for id, a := range audio {
 		for {
-			e, ok := c.Lookup(cacheKey(id))
+			held, _ := r.Call(id)
+			e, ok := c.Lookup(cacheKey(held))
 			if ok {
 				f, err := e.Open()
 				if err != nil {

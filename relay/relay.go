@@ -11,6 +11,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +59,7 @@ type Options struct {
 	Cache   *cache.Cache
 	Logger  *slog.Logger
 	// RecentCalls is how many calls are kept in memory for Calls and for
-	// consumers that resume; 0 means 1000.
+	// consumers that resume or catch up; 0 means DefaultRecentCalls.
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
@@ -110,6 +112,11 @@ type Relay struct {
 	started          time.Time
 }
 
+// DefaultRecentCalls is how many calls the relay holds by default: enough
+// for a consumer that fell behind a burst of thousands of calls (a backfill
+// after a long outage) to catch up from memory (a few hundred bytes each).
+const DefaultRecentCalls = 4096
+
 // maxUnavailable bounds the memory of calls the server refused (404).
 const maxUnavailable = 4096
 
@@ -126,7 +133,7 @@ func New(opts Options) (*Relay, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.RecentCalls <= 0 {
-		opts.RecentCalls = 1000
+		opts.RecentCalls = DefaultRecentCalls
 	}
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4
@@ -210,7 +217,7 @@ func (r *Relay) handle(e event.Event) {
 		if len(inline) > 0 {
 			// 1.1-and-older servers send the audio inside the frame:
 			// cache it before anyone can ask for it.
-			if _, err := r.cache.Put(cacheKey(c.ID), inline); err != nil {
+			if _, err := r.cache.Put(cacheKey(c), inline); err != nil {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
 			}
 		}
@@ -274,6 +281,8 @@ func (r *Relay) handle(e event.Event) {
 		clear(r.byID)
 		clear(r.unavailable)
 		r.unavailList = r.unavailList[:0]
+		clear(r.found)
+		r.foundList = r.foundList[:0]
 		r.mu.Unlock()
 		r.hub.Publish(e)
 	case event.TypeCatalog:
@@ -371,7 +380,24 @@ func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 // AudioPath is the relay-local URL path of a call's audio.
 func AudioPath(id int64) string { return "/v1/calls/" + strconv.FormatInt(id, 10) + "/audio" }
 
-func cacheKey(id int64) string { return strconv.FormatInt(id, 10) }
+// cacheKey names call c's audio in the cache: its id, bound to the call
+// itself — a digest of its time, radio ids, frequency and audio name, the
+// parts of the call record that say which call it is (the record gives no
+// audio length, and OpenScanner no instance identity). A server reset or
+// restored at the same address reuses ids for other calls: their keys
+// differ, so the old call's bytes are never served for a new one. Entries
+// of the older format (the bare id) match no key: never served, they age
+// out of the cache.
+func cacheKey(c event.Call) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%d\x00%d\x00%s", c.DateTime, c.SystemID, c.TalkgroupID, c.Frequency, c.AudioName)
+	return strconv.FormatInt(c.ID, 10) + "-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// unverifiedKey names the audio of a call the relay holds no record of:
+// nothing binds it to a call, so it is fetched again at every request and
+// only ever serves that request.
+func unverifiedKey(id int64) string { return strconv.FormatInt(id, 10) + "-unverified" }
 
 // Subscribe returns a subscription to the live events. queueLen bounds how
 // far the subscriber may fall behind before it is dropped.
@@ -428,15 +454,33 @@ func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 	}
 	c, ok := r.Call(id)
 	if !ok {
-		// Older than the calls held in memory: the server may still have
-		// it, and the backend needs only the id to fetch it.
-		c = event.Call{ID: id}
+		// Older than the calls held in memory (or from before a reset):
+		// the server may still have it, and the backend needs only the id
+		// to fetch it; with no record to bind it to, the cache is not
+		// trusted for it.
+		return r.fetchUnverified(ctx, event.Call{ID: id})
 	}
 	return r.audio(ctx, c)
 }
 
+// fetchUnverified downloads the audio of a call the relay has no record
+// of, afresh, through the cache's single flight.
+func (r *Relay) fetchUnverified(ctx context.Context, c event.Call) (*cache.Entry, error) {
+	r.mu.Lock()
+	refused := r.unavailable[c.ID]
+	r.mu.Unlock()
+	if refused != nil {
+		return nil, refused
+	}
+	e, err := r.cache.Refill(ctx, unverifiedKey(c.ID), func(ctx context.Context, w io.Writer) error {
+		_, err := r.backend.FetchAudio(ctx, c, w)
+		return err
+	})
+	return e, r.audioErr(ctx, c, err)
+}
+
 func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
-	key := cacheKey(c.ID)
+	key := cacheKey(c)
 	if e, ok := r.cache.Lookup(key); ok {
 		return e, nil
 	}
@@ -450,23 +494,28 @@ func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
 		_, err := r.backend.FetchAudio(ctx, c, w)
 		return err
 	})
+	return e, r.audioErr(ctx, c, err)
+}
+
+// audioErr words a failed download of c's audio (nil stays nil).
+func (r *Relay) audioErr(ctx context.Context, c event.Call, err error) error {
 	switch {
 	case err == nil:
-		return e, nil
+		return nil
 	case r.isUnavailable(err):
 		err := fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
 		r.markUnavailable(c.ID, err)
 		r.log.Info("call audio is not available to this account", "call", c.ID)
-		return nil, err
+		return err
 	case errors.Is(err, cache.ErrTooLarge) || r.isTooLarge(err):
 		err := fmt.Errorf("%w: call %d: %w", ErrTooLarge, c.ID, err)
 		r.markUnavailable(c.ID, err)
 		r.log.Warn("call audio is too large to take; it is not downloaded again", "call", c.ID, "err", err)
-		return nil, err
+		return err
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return ctx.Err()
 	default:
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 }
 

@@ -329,6 +329,11 @@ func (c *Controller) onEvent(e event.Event) {
 			c.rebuildDirLocked()
 			c.mu.Unlock()
 		}
+	case event.TypeResync, event.TypeReset:
+		// Fell behind a burst (the calls missed are in the relay's
+		// history, not worth queueing now), or the server's ids
+		// started again: show what the relay holds.
+		c.loadFeed()
 	}
 	fyne.Do(c.refresh)
 }

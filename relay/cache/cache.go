@@ -254,11 +254,22 @@ func (c *Cache) Put(key string, data []byte) (*Entry, error) {
 // only when every caller waiting for it has gone. A failed fetch caches
 // nothing.
 func (c *Cache) Get(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error) (*Entry, error) {
+	return c.get(ctx, key, fetch, true)
+}
+
+// Refill is Get that does not take a cached entry for key: it fetches
+// afresh (sharing a fetch already in flight for key) and replaces the
+// entry, for data nothing ties to what is cached.
+func (c *Cache) Refill(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error) (*Entry, error) {
+	return c.get(ctx, key, fetch, false)
+}
+
+func (c *Cache) get(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error, cached bool) (*Entry, error) {
 	if err := ValidKey(key); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	if el, ok := c.entries[key]; ok {
+	if el, ok := c.entries[key]; ok && cached {
 		c.lru.MoveToFront(el)
 		c.mu.Unlock()
 		return el.Value.(*Entry), nil

@@ -279,8 +279,9 @@ type Server struct {
 	users         map[string]*user
 	families      map[string]*family
 	refresh       map[string]*refreshEntry
-	accessFamily  map[string]string // access jti → family id
+	accessFamily  map[string]accessEntry // by access jti
 	revokedJTI    map[string]bool
+	swept         int // the size of the token tables after the last sweep
 	fails         map[string]*failures
 	clients       map[*wsClient]struct{}
 	dropNext      int
@@ -335,7 +336,7 @@ func NewServer(opts Options) *Server {
 		users:        map[string]*user{},
 		families:     map[string]*family{},
 		refresh:      map[string]*refreshEntry{},
-		accessFamily: map[string]string{},
+		accessFamily: map[string]accessEntry{},
 		revokedJTI:   map[string]bool{},
 		fails:        map[string]*failures{},
 		clients:      map[*wsClient]struct{}{},
@@ -880,8 +881,38 @@ func (s *Server) issueAccessLocked(u *user, fam *family) (string, time.Time) {
 	if err != nil {
 		panic(err)
 	}
-	s.accessFamily[jti] = fam.id
+	s.accessFamily[jti] = accessEntry{family: fam.id, expires: exp}
+	s.sweepLocked(now)
 	return signed, exp
+}
+
+// accessEntry is what the fake remembers of an access token it issued.
+type accessEntry struct {
+	family  string
+	expires time.Time
+}
+
+// sweepLocked forgets the tokens no request can use any more — access and
+// refresh tokens past their expiry — whenever the tables have doubled
+// since the last sweep, so a long run's memory stays flat (the real
+// server's database prunes expired tokens too).
+func (s *Server) sweepLocked(now time.Time) {
+	n := len(s.accessFamily) + len(s.refresh)
+	if n < 1024 || n < 2*s.swept {
+		return
+	}
+	for jti, a := range s.accessFamily {
+		if !now.Before(a.expires) {
+			delete(s.accessFamily, jti)
+			delete(s.revokedJTI, jti)
+		}
+	}
+	for tok, e := range s.refresh {
+		if !now.Before(e.expires) {
+			delete(s.refresh, tok)
+		}
+	}
+	s.swept = len(s.accessFamily) + len(s.refresh)
 }
 
 // userForAccessLocked validates an access JWT against the fake's clock.
@@ -892,7 +923,7 @@ func (s *Server) userForAccessLocked(token string) (*user, string, bool) {
 	if err != nil || s.revokedJTI[c.ID] {
 		return nil, "", false
 	}
-	famID := s.accessFamily[c.ID]
+	famID := s.accessFamily[c.ID].family
 	if f := s.families[famID]; f == nil || f.revoked {
 		return nil, "", false
 	}
@@ -915,8 +946,8 @@ func (s *Server) revokeFamilyLocked(f *family) {
 			break
 		}
 	}
-	for jti, fid := range s.accessFamily {
-		if fid == f.id {
+	for jti, a := range s.accessFamily {
+		if a.family == f.id {
 			s.revokedJTI[jti] = true
 		}
 	}
