@@ -61,6 +61,7 @@ func testEnv(t *testing.T, stdin string) (*Env, *syncBuffer, *syncBuffer) {
 		Stderr:          errOut,
 		ConfigDir:       t.TempDir(),
 		CacheDir:        t.TempDir(),
+		DataDir:         t.TempDir(),
 		Keyring:         keys,
 		StdinIsTerminal: func() bool { return false },
 	}, out, errOut

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"earshot/relay/alerts"
+	"earshot/relay/filter"
 	"earshot/relay/loudness"
 	"earshot/relay/priority"
 	"earshot/relay/quiet"
@@ -42,6 +44,9 @@ type Config struct {
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
 	Preferences map[string]json.RawMessage `json:"preferences,omitempty"`
+	// Archive keeps calls beyond the audio cache; nil (or not enabled)
+	// keeps none.
+	Archive *ArchiveSettings `json:"archive,omitempty"`
 	// Servers holds what belongs to one server (its alert rules, …), by
 	// ServerKey: a listener's choices on one server mean nothing on another.
 	Servers map[string]*ServerSettings `json:"servers,omitempty"`
@@ -53,6 +58,82 @@ type Config struct {
 	// OnInterrupt is what becomes of a call a priority call cuts short:
 	// "requeue" (the default) or "drop".
 	OnInterrupt priority.OnInterrupt `json:"onInterrupt,omitempty"`
+}
+
+// ArchiveSettings are config.json's "archive": whether and how Earshot
+// keeps every call's audio and details beyond the audio cache (for
+// `earshot export`). The window's settings edit them too.
+type ArchiveSettings struct {
+	Enabled bool `json:"enabled"`
+	// Dir is the archive directory; "" means "archive" in the data
+	// directory ($XDG_DATA_HOME/earshot, or EARSHOT_DATA_DIR).
+	Dir string `json:"dir,omitempty"`
+	// MaxDays drops calls older than this many days; 0 means
+	// DefaultArchiveDays.
+	MaxDays int `json:"maxDays,omitempty"`
+	// MaxMB bounds one server's archive, oldest out; 0 means
+	// DefaultArchiveMB.
+	MaxMB int64 `json:"maxMB,omitempty"`
+	// Talkgroups chooses the talkgroups to keep (talkgroupId 0: a whole
+	// system); empty keeps every call.
+	Talkgroups []filter.Talkgroup `json:"talkgroups,omitempty"`
+}
+
+// Archive defaults and bounds.
+const (
+	DefaultArchiveDays = 30
+	DefaultArchiveMB   = 4096
+	maxArchiveDays     = 100 * 366
+	maxArchiveMB       = 1 << 24 // 16 TiB
+	maxArchiveTGs      = 4096
+)
+
+// Validate checks archive settings a hand-edited file could get wrong.
+func (a *ArchiveSettings) Validate() error {
+	if a.Dir != "" && (!filepath.IsAbs(a.Dir) || filepath.Clean(a.Dir) != a.Dir) {
+		return fmt.Errorf("dir: %q is not a clean absolute path", a.Dir)
+	}
+	if a.MaxDays < 0 || a.MaxDays > maxArchiveDays {
+		return fmt.Errorf("maxDays: must be between 0 and %d", maxArchiveDays)
+	}
+	if a.MaxMB < 0 || a.MaxMB > maxArchiveMB {
+		return fmt.Errorf("maxMB: must be between 0 and %d", maxArchiveMB)
+	}
+	if len(a.Talkgroups) > maxArchiveTGs {
+		return fmt.Errorf("talkgroups: at most %d", maxArchiveTGs)
+	}
+	for _, t := range a.Talkgroups {
+		if t.SystemID <= 0 || t.TalkgroupID < 0 {
+			return fmt.Errorf("talkgroups: {systemId %d, talkgroupId %d} is not a talkgroup (systemId must be positive; talkgroupId 0 is the whole system)", t.SystemID, t.TalkgroupID)
+		}
+	}
+	return nil
+}
+
+// Root is the archive directory, given the data directory.
+func (a *ArchiveSettings) Root(dataDir string) string {
+	if a.Dir != "" {
+		return a.Dir
+	}
+	return filepath.Join(dataDir, "archive")
+}
+
+// MaxAge is how long calls are kept.
+func (a *ArchiveSettings) MaxAge() time.Duration {
+	days := a.MaxDays
+	if days == 0 {
+		days = DefaultArchiveDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// MaxBytes bounds one server's archive.
+func (a *ArchiveSettings) MaxBytes() int64 {
+	mb := a.MaxMB
+	if mb == 0 {
+		mb = DefaultArchiveMB
+	}
+	return mb << 20
 }
 
 // LevellingOn reports whether calls are brought to one loudness (on unless
@@ -138,6 +219,11 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
 		return errors.New("cacheMB: must be between 0 and 1048576")
+	}
+	if c.Archive != nil {
+		if err := c.Archive.Validate(); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
 	}
 	if len(c.Servers) > maxServers {
 		return fmt.Errorf("servers: settings for at most %d servers", maxServers)

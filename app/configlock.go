@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"earshot/relay/filelock"
+	"earshot/relay/safefile"
 )
 
-// configLockFile, in the configuration directory, is held (flock) by
+// configLockFile, in the configuration directory, is held (filelock) by
 // whoever reads, changes and writes config.json, so that two writers —
 // the CLI and a running relay, or the tray's settings and an alert edit
 // in the same process — never lose each other's change.
@@ -42,20 +42,18 @@ func UpdateConfig(ctx context.Context, dir string, change func(*Config) error) e
 // lockConfig takes the configuration lock, waiting for another holder
 // up to configLockWait.
 func lockConfig(ctx context.Context, dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the configuration directory: %w", err)
 	}
 	path := filepath.Join(dir, configLockFile)
-	waitCtx, cancel := context.WithTimeout(ctx, configLockWait)
+	ctx, cancel := context.WithTimeout(ctx, configLockWait)
 	defer cancel()
-	lock, err := filelock.Acquire(waitCtx, path, filelock.Exclusive)
-	switch {
-	case err == nil:
-		return func() { lock.Close() }, nil
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, filelock.ErrLocked):
+	l, err := filelock.Acquire(ctx, path, filelock.Exclusive)
+	if errors.Is(err, filelock.ErrLocked) && errors.Is(err, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("another Earshot process has held %s for %v; try again", path, configLockWait)
 	}
-	return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = l.Close() }, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -23,6 +24,7 @@ import (
 	"earshot/relay/event"
 	"earshot/relay/hub"
 	"earshot/relay/secrets"
+	"earshot/relay/server"
 	"earshot/relay/tokens"
 	"earshot/ui"
 	"earshot/ui/mpris"
@@ -60,7 +62,8 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	defer inst.Close()
 
 	log := newLogger(env.Stderr, f.verbose)
-	g := &gui{ctx: ctx, env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}}
+	g := &gui{ctx: ctx, env: env, flags: f, log: log, cfg: &configStore{env: env, log: log},
+		follow: &followPlayer{saved: &savedSelection{dir: env.ConfigDir}}}
 	if err := g.startRelay(ctx); err != nil {
 		showStartupError(ctx, err)
 		return err
@@ -76,6 +79,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	g.follow.player.Store(p)
 	// Everything below stops with uiCtx, which ends when the app does
 	// (a menu Quit) or when ctx does (a signal); each goroutine is waited
 	// for before the relay stops.
@@ -154,11 +158,12 @@ func showStartupError(ctx context.Context, err error) {
 
 // gui holds the relay the window shows; signing in or out restarts it.
 type gui struct {
-	ctx   context.Context // the run's: relays started on sign-in stop with it
-	env   *Env
-	flags relayFlags
-	log   *slog.Logger
-	cfg   *configStore
+	ctx    context.Context // the run's: relays started on sign-in stop with it
+	env    *Env
+	flags  relayFlags
+	log    *slog.Logger
+	cfg    *configStore
+	follow *followPlayer
 
 	mu   sync.Mutex
 	inst *instance
@@ -170,7 +175,11 @@ func (g *gui) startRelay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := startRelay(ctx, g.env, cfg, g.flags, g.log)
+	var follow server.PlayerSelection
+	if g.follow != nil {
+		follow = g.follow
+	}
+	inst, err := startRelay(ctx, g.env, cfg, g.flags, g.log, follow)
 	if err != nil {
 		return err
 	}
@@ -384,11 +393,34 @@ func (t guiTokens) BaseURL() string {
 	return "http://" + t.g.inst.Addr
 }
 
+// followPlayer is what the continuous stream's follow=player follows in
+// the tray app: the player's filter, as it changes; before the player
+// exists, the selection it saved.
+type followPlayer struct {
+	saved  *savedSelection
+	player atomic.Pointer[player.Player]
+}
+
+func (f *followPlayer) Allows(c event.Call, now time.Time) bool {
+	if p := f.player.Load(); p != nil {
+		return p.Filter().Allows(c, now)
+	}
+	return f.saved.Allows(c, now)
+}
+
+func (f *followPlayer) Ready() error {
+	if f.player.Load() != nil {
+		return nil
+	}
+	return f.saved.Ready()
+}
+
 // trayTokenItem keeps the tray's own listen token in the keyring, so "Copy
 // stream URL" reuses it instead of minting a token per click.
 const trayTokenItem = "tray-stream-token"
 
-// streamURL returns the live-feed URL with the tray's listen token.
+// streamURL returns the continuous stream's URL with the tray's listen
+// token: what "Copy stream URL" copies, for VLC, OBS or a browser.
 func (g *gui) streamURL(ctx context.Context) (string, error) {
 	m, err := guiTokens{g}.reg()
 	if err != nil {
@@ -411,7 +443,7 @@ func (g *gui) streamURL(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	return "ws://" + guiTokens{g}.BaseURL()[len("http://"):] + "/v1/live?token=" + tok, nil
+	return server.StreamURL(guiTokens{g}.BaseURL(), tok), nil
 }
 
 // configStore keeps the UI's settings in config.json's preferences and

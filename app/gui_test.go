@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/event"
 	"earshot/ui"
@@ -41,10 +43,11 @@ func (silentOutput) Err() error                             { return nil }
 // GUI's accounts (probe, `earshot login`'s sign-in with the real keyring,
 // relay restart) and config.json — on the Fyne test driver.
 type guiRig struct {
-	env  *Env
-	g    *gui
-	ctrl *ui.Controller
-	app  fyne.App
+	env    *Env
+	g      *gui
+	ctrl   *ui.Controller
+	app    fyne.App
+	player *player.Player
 }
 
 func newGUIRig(t *testing.T) *guiRig {
@@ -52,11 +55,13 @@ func newGUIRig(t *testing.T) *guiRig {
 	env, _, _ := testEnv(t, "")
 	log := discardLogger()
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gui{ctx: ctx, env: env, flags: relayFlags{listen: "127.0.0.1:0"}, log: log, cfg: &configStore{env: env, log: log}}
+	g := &gui{ctx: ctx, env: env, flags: relayFlags{listen: "127.0.0.1:0"}, log: log, cfg: &configStore{env: env, log: log},
+		follow: &followPlayer{saved: &savedSelection{dir: env.ConfigDir}}}
 	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: silentOutput{}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.follow.player.Store(p)
 	a := test.NewTempApp(t)
 	ctrl := ui.New(ui.Options{App: a, Feed: feedProxy{g}, Player: p, Accounts: guiAccounts{g}, Tokens: guiTokens{g}, Prefs: g.cfg})
 	ctrl.Start(ctx)
@@ -65,7 +70,7 @@ func newGUIRig(t *testing.T) *guiRig {
 		ctrl.Wait()
 		g.stopRelay()
 	})
-	return &guiRig{env: env, g: g, ctrl: ctrl, app: a}
+	return &guiRig{env: env, g: g, ctrl: ctrl, app: a, player: p}
 }
 
 // signIn fills in the sign-in window as a person would, presses Sign in,
@@ -321,5 +326,45 @@ func TestGUISignIn_SignOutAndInAgainRestartsTheRelay(t *testing.T) {
 	}
 	if c := fake.Counters(); c.Logins != 2 || c.Logouts != 1 {
 		t.Fatalf("counters %+v: want two logins and one logout", c)
+	}
+}
+
+// The tray's "Copy stream URL" copies the continuous stream's http URL,
+// which a player can open (it copied a ws:// address nothing could), and
+// follow=player follows this window's player as its filter changes.
+func TestGUI_CopyStreamURLGivesThePlayableStream(t *testing.T) {
+	needFFmpeg(t)
+	fake := newFake(t, backendtest.Options{})
+	r := newGUIRig(t)
+	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
+	u, err := r.g.streamURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := guiTokens{r.g}.BaseURL()
+	if !strings.HasPrefix(u, base+"/v1/stream.mp3?token=") {
+		t.Fatalf("Copy stream URL gives %q, want %s/v1/stream.mp3?token=…", strings.SplitN(u, "?", 2)[0], base)
+	}
+	var f player.Filter
+	f.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}})
+	r.player.SetFilter(f)
+	_, all := openICY(t, u)
+	_, followed := openICY(t, u+"&follow=player")
+	wav := audiotest.ToneWAV(0.5, 440)
+	for _, tg := range []int64{101, 102} {
+		fake.AddCall(backendtest.CallSpec{SystemID: 1, SystemLabel: "County", TalkgroupID: tg, TalkgroupLabel: "TG " + strconv.FormatInt(tg, 10), Audio: wav})
+	}
+	if title := nextTitle(t, all); title != "County — TG 101" {
+		t.Fatalf("the stream's first title %q, want County — TG 101", title)
+	}
+	if title := nextTitle(t, followed); title != "County — TG 102" {
+		t.Fatalf("follow=player played %q first, want County — TG 102 (the player's selection)", title)
+	}
+	f.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 101}})
+	r.player.SetFilter(f)
+	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 102, Audio: wav})
+	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: wav})
+	if title := nextTitle(t, followed); title != "County — TG 101" {
+		t.Fatalf("after the player's selection changed, follow=player played %q, want County — TG 101", title)
 	}
 }

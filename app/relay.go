@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"earshot/relay"
+	"earshot/relay/archive"
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
@@ -80,7 +81,7 @@ func cmdRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	log := newLogger(env.Stderr, f.verbose)
-	inst, err := startRelay(ctx, env, cfg, f, log)
+	inst, err := startRelay(ctx, env, cfg, f, log, &savedSelection{dir: env.ConfigDir})
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,9 @@ func (in *instance) wait() error {
 	return err
 }
 
-func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger) (inst *instance, err error) {
+// startRelay starts the relay for cfg; follow is what the continuous
+// stream's follow=player follows.
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, follow server.PlayerSelection) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
 	// The named result is nil after a failed return; clean up through a copy.
@@ -183,6 +186,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.Core = core
+	arch := openArchive(env, cfg, f.demo, log)
 	alertRules := &configAlerts{dir: env.ConfigDir, key: serverKey, apply: core.SetAlertRules}
 	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
 	if len(hosts) > 0 {
@@ -200,6 +204,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Logger:         log,
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
+		Player:         follow,
 	})
 	if err != nil {
 		return nil, err
@@ -226,6 +231,11 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		ln.Close()
 		return nil, err
 	}
+	if arch != nil {
+		n, size := arch.Usage()
+		fmt.Fprintf(env.Stdout, "Archiving calls in %s (for %d days, up to %d MB); it holds %d so far (%.1f MB)\n",
+			arch.Dir(), int(cfg.Archive.MaxAge().Hours()/24), cfg.Archive.MaxBytes()>>20, n, float64(size)/(1<<20))
+	}
 
 	var wg sync.WaitGroup
 	var coreErr, srvErr error
@@ -234,6 +244,9 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		cancel() // the server has nothing to serve without the core
 	})
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
+	if arch != nil {
+		wg.Go(func() { _ = arch.Record(ctx, core) }) // ends with the relay
+	}
 	wg.Go(func() {
 		watchAlertRules(ctx, env.ConfigDir, serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
 	})
@@ -278,27 +291,11 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 
 	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: log.With("part", "backend")}
 	if cfg.User != "" {
-		lock, err := lockAccount(env.ConfigDir, cfg)
+		release, err := storedSignIn(ctx, env, cfg, &opts)
 		if err != nil {
 			return nil, "", "", err
 		}
-		inst.cleanup = append(inst.cleanup, func() { lock.Close() })
-		keys := env.keyring()
-		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
-		switch {
-		case errors.Is(err, secrets.ErrNotFound):
-			pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
-			if perr != nil {
-				return nil, "", "", fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
-			}
-			opts.Password = pw
-		case err != nil:
-			return nil, "", "", fmt.Errorf("read the stored sign-in: %w", err)
-		default:
-			opts.RefreshToken = refresh
-		}
-		item := refreshTokenItem(cfg.Server, cfg.User)
-		opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+		inst.cleanup = append(inst.cleanup, release)
 		if cfg.PasswordChangeRequested {
 			// Told once: this run's status says it, later ones do not.
 			opts.PasswordChangeRequested = true
@@ -331,6 +328,60 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 func accountCacheDir(cacheDir string, cfg *Config) string {
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
 	return filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
+}
+
+// storedSignIn makes this process the one signed in with cfg's account
+// (lockAccount) and fills opts with the stored sign-in: the refresh token
+// (kept anew at every rotation), or the remembered password. release lets
+// the account go.
+func storedSignIn(ctx context.Context, env *Env, cfg *Config, opts *backend.Options) (release func(), err error) {
+	lock, err := lockAccount(env.ConfigDir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	release = func() { lock.Close() }
+	keys := env.keyring()
+	refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
+		if perr != nil {
+			release()
+			return nil, fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
+		}
+		opts.Password = pw
+	case err != nil:
+		release()
+		return nil, fmt.Errorf("read the stored sign-in: %w", err)
+	default:
+		opts.RefreshToken = refresh
+	}
+	item := refreshTokenItem(cfg.Server, cfg.User)
+	opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+	return release, nil
+}
+
+// openArchive opens the call archive config.json asks for (nil if none).
+// The demo's made-up calls are not archived, and an archive that cannot be
+// opened is said in the log and left out rather than stopping the relay.
+func openArchive(env *Env, cfg *Config, demo bool, log *slog.Logger) *archive.Archive {
+	s := cfg.Archive
+	if s == nil || !s.Enabled {
+		return nil
+	}
+	if demo || !cfg.HasAccount() {
+		log.Info("the call archive is off while the demo plays: its calls are made up")
+		return nil
+	}
+	a, err := archive.Open(archive.Options{
+		Root: s.Root(env.DataDir), Server: cfg.Server, MaxAge: s.MaxAge(), MaxBytes: s.MaxBytes(),
+		Keep: s.Talkgroups, Logger: log.With("part", "archive"),
+	})
+	if err != nil {
+		log.Warn("the call archive cannot be used, so calls are not archived this run", "err", err)
+		return nil
+	}
+	return a
 }
 
 // demoCachePrefix names a demo run's audio cache in the temporary
@@ -404,10 +455,11 @@ func lockAccount(dir string, cfg *Config) (*filelock.Lock, error) {
 
 // printWelcome tells the user where the relay is. The first time (no stream
 // token exists yet) it creates a listen token named "default" and prints
-// ready URLs containing it, once; afterwards the URLs carry a placeholder.
+// ready URLs containing it, once, with the web player's login link;
+// afterwards the URLs carry a placeholder.
 func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
 	base := "http://" + addr
-	token, fresh := "<your stream token>", false
+	token, fresh := "", false
 	if len(tm.List()) == 0 {
 		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
 		if err != nil {
@@ -419,9 +471,17 @@ func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, la
 	// "listening on") sees the welcome whole, never half of it.
 	var b strings.Builder
 	fmt.Fprintf(&b, "Earshot relay for %s, listening on %s\n", label, base)
-	fmt.Fprintf(&b, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
-	fmt.Fprintf(&b, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
-	fmt.Fprintf(&b, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
+	for _, l := range server.Links(base, token) {
+		switch {
+		case l.Key == "login" && !fresh:
+			continue // a login link is only worth printing with its token
+		case l.Key == "stream.m3u" || l.Key == "playlist":
+			continue // `earshot token create` lists these
+		case !fresh:
+			l.URL += "<your stream token>"
+		}
+		fmt.Fprintf(&b, "  %-40s %s\n", l.Name+":", l.URL)
+	}
 	if fresh {
 		b.WriteString("This stream token (named \"default\") is shown only once: keep it. Programs can also send it as\n")
 		b.WriteString("\"Authorization: Bearer <token>\" instead of ?token=.\n")

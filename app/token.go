@@ -152,14 +152,11 @@ func cmdToken(ctx context.Context, env *Env, args []string) error {
 
 // printIssued shows a new token once, with ready-to-paste URLs.
 func printIssued(w io.Writer, base, token string, info tokens.Info) {
-	host := strings.TrimPrefix(base, "http://")
-	q := url.QueryEscape(token)
 	fmt.Fprintf(w, "Token %s (%s, scope %s):\n\n  %s\n\n", info.ID, info.Name, info.Scope, token)
 	fmt.Fprintln(w, "It is shown only once. Ready-to-paste URLs:")
-	fmt.Fprintf(w, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", host, q)
-	fmt.Fprintf(w, "  Web player login link:  %s/login?token=%s\n", base, q)
-	fmt.Fprintf(w, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, q)
-	fmt.Fprintf(w, "  M3U playlist (VLC):     %s/v1/playlist.m3u?token=%s\n", base, q)
+	for _, l := range server.Links(base, token) {
+		fmt.Fprintf(w, "  %-40s %s\n", l.Name+":", l.URL)
+	}
 	fmt.Fprintln(w, "Programs can also send it as \"Authorization: Bearer <token>\".")
 }
 
@@ -522,7 +519,8 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 	if b.User != "" {
 		fmt.Fprintf(env.Stdout, "User:        %s\n", b.User)
 	}
-	fmt.Fprintf(env.Stdout, "Consumers:   %d live\n", st.Served.LiveConsumers)
+	fmt.Fprintf(env.Stdout, "Consumers:   %d live, %d on the continuous stream (%d encoders)\n",
+		st.Served.LiveConsumers, st.Served.StreamListeners, st.Served.StreamEncoders)
 	fmt.Fprintf(env.Stdout, "Calls:       %d received, %d held\n", st.CallsReceived, st.CallsHeld)
 	fmt.Fprintf(env.Stdout, "Audio:       %d requests, %d bytes served\n", st.Served.AudioRequests, st.Served.BytesServed)
 	fmt.Fprintf(env.Stdout, "Tokens used: %d in the last hour\n", st.TokensInUse)

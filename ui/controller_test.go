@@ -531,7 +531,7 @@ func TestChecklistOffersTheServersCatalogueWithSystemBoxes(t *testing.T) {
 	}
 	// Unchecking a system stops hearing all of it.
 	test.Tap(rowCheck(t, pw, 5)) // Metro
-	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[1:0]" {
+	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[{1 0}]" {
 		t.Fatalf("after unchecking Metro the selection is %v, want Harness County whole", sel)
 	}
 	if ch := rowCheck(t, pw, 6); ch.Checked {
@@ -540,7 +540,7 @@ func TestChecklistOffersTheServersCatalogueWithSystemBoxes(t *testing.T) {
 	// Unchecking one talkgroup of a whole system keeps the others; the
 	// system's box shows it is partly heard.
 	test.Tap(rowCheck(t, pw, 2)) // Fire Tac
-	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[1:101 1:103 1:150]" {
+	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[{1 101} {1 103} {1 150}]" {
 		t.Fatalf("after unchecking Fire Tac the selection is %v", sel)
 	}
 	if sys := rowCheck(t, pw, 0); sys.Checked || !sys.Partial {
@@ -548,7 +548,7 @@ func TestChecklistOffersTheServersCatalogueWithSystemBoxes(t *testing.T) {
 	}
 	// Checking the system hears it whole again, later talkgroups included.
 	test.Tap(rowCheck(t, pw, 0))
-	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[1:0]" {
+	if sel := fp.Filter().Selection; fmt.Sprint(sel) != "[{1 0}]" {
 		t.Fatalf("after checking Harness County the selection is %v", sel)
 	}
 	// Unchecking the last system hears nothing, not everything.

@@ -19,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/relay/backend"
+	"earshot/relay/server"
 	"earshot/relay/tokens"
 )
 
@@ -333,15 +334,11 @@ func (tv *tokensView) createDialog() {
 // IssuedURLs are the ready-to-paste URLs for a new token, as the CLI
 // prints them.
 func IssuedURLs(base, token string) [][2]string {
-	q := url.QueryEscape(token)
-	host := strings.TrimPrefix(base, "http://")
-	return [][2]string{
-		{"Token", token},
-		{"Live feed (WebSocket)", "ws://" + host + "/v1/live?token=" + q},
-		{"Web player login link", base + "/login?token=" + q},
-		{"Newest call's audio", base + "/v1/calls/latest/audio?token=" + q},
-		{"M3U playlist", base + "/v1/playlist.m3u?token=" + q},
+	rows := [][2]string{{"Token", token}}
+	for _, l := range server.Links(base, token) {
+		rows = append(rows, [2]string{l.Name, l.URL})
 	}
+	return rows
 }
 
 // showIssued shows a new token once, with copy buttons.

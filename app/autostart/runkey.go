@@ -83,8 +83,8 @@ func windowsCommandLine(command []string) string {
 		var b strings.Builder
 		b.WriteByte('"')
 		slashes := 0
-		for _, r := range a {
-			switch r {
+		for i := 0; i < len(a); i++ {
+			switch a[i] {
 			case '\\':
 				slashes++
 			case '"':
@@ -93,7 +93,7 @@ func windowsCommandLine(command []string) string {
 			default:
 				slashes = 0
 			}
-			b.WriteRune(r)
+			b.WriteByte(a[i])
 		}
 		b.WriteString(strings.Repeat(`\`, slashes))
 		b.WriteByte('"')

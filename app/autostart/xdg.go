@@ -58,12 +58,12 @@ func desktopExec(command []string) string {
 	for i, arg := range command {
 		var a strings.Builder
 		a.WriteByte('"')
-		for _, r := range arg {
-			switch r {
+		for i := 0; i < len(arg); i++ { // bytes: a path need not be valid UTF-8
+			switch arg[i] {
 			case '"', '`', '$', '\\':
 				a.WriteByte('\\')
 			}
-			a.WriteRune(r)
+			a.WriteByte(arg[i])
 		}
 		a.WriteByte('"')
 		quoted[i] = strings.NewReplacer(`\`, `\\`, "%", "%%", "\n", "", "\r", "").Replace(a.String())

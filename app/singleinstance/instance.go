@@ -70,6 +70,7 @@ type Instance struct {
 	ln   net.Listener
 	key  []byte
 	tr   transport
+	wait time.Duration // how long a launch has to finish the exchange (answerWait)
 
 	mu     sync.Mutex
 	onShow func()
@@ -154,7 +155,7 @@ func listen(dir string, lock *filelock.Lock, tr transport) (*Instance, error) {
 		ln.Close()
 		return fail(err)
 	}
-	in := &Instance{dir: dir, lock: lock, ln: ln, key: key, tr: tr, done: make(chan struct{})}
+	in := &Instance{dir: dir, lock: lock, ln: ln, key: key, tr: tr, wait: answerWait, done: make(chan struct{})}
 	go in.serve()
 	return in, nil
 }
@@ -279,7 +280,7 @@ func (in *Instance) serve() {
 // answer takes one launch's request: it shows the window only for one
 // that proves it knows the key. Launches are answered one at a time.
 func (in *Instance) answer(c net.Conn) {
-	_ = c.SetDeadline(time.Now().Add(answerWait))
+	_ = c.SetDeadline(time.Now().Add(in.wait))
 	r := bufio.NewReader(c)
 	line, err := readLine(r)
 	if err != nil {

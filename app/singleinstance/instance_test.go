@@ -129,12 +129,9 @@ func TestStartingFirstIsWaitedForNotTakenOver(t *testing.T) {
 			done <- err
 		}()
 		time.Sleep(200 * time.Millisecond)
-		held.Close()
-		lock, err := filelock.TryLock(filepath.Join(dir, lockFile), filelock.Exclusive)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := listen(dir, lock, tr)
+		// The holder starts listening, keeping its lock (letting go of it
+		// first would let the waiting launch take it: a flake seen here).
+		first, err := listen(dir, held, tr)
 		if err != nil {
 			t.Fatal(err)
 		}

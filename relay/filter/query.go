@@ -125,7 +125,7 @@ func (q Query) Values() url.Values {
 		v.Add("system", strconv.FormatInt(s, 10))
 	}
 	for _, t := range q.Talkgroups {
-		v.Add("talkgroup", t.String())
+		v.Add("talkgroup", t.Param())
 	}
 	return v
 }
@@ -133,8 +133,8 @@ func (q Query) Values() url.Values {
 // Key is a canonical string for q ("" for the zero Query).
 func (q Query) Key() string { return q.Values().Encode() }
 
-// String names the talkgroup as ParseQuery reads it: "101" or "1:101".
-func (t Talkgroup) String() string {
+// Param names the talkgroup as ParseQuery reads it: "101" or "1:101".
+func (t Talkgroup) Param() string {
 	if t.SystemID == 0 {
 		return strconv.FormatInt(t.TalkgroupID, 10)
 	}

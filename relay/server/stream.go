@@ -95,7 +95,7 @@ func (s *Server) streamName(c streamChoice) string {
 		parts = append(parts, label)
 	}
 	for _, tg := range c.query.Talkgroups {
-		label := "talkgroup " + tg.String()
+		label := "talkgroup " + tg.Param()
 		for _, sys := range cat.Systems {
 			if tg.SystemID != 0 && sys.ID != tg.SystemID {
 				continue

@@ -12,9 +12,10 @@ import (
 )
 
 // MetaInt is how many audio bytes go between two ICY metadata blocks
-// (icy-metaint): about a second of the stream, so a player's title follows
-// the calls closely.
-const MetaInt = 8192
+// (icy-metaint): half a second of the stream, so a player's title follows
+// the calls closely, and even a short call gets its title (a call and the
+// gap after it are longer than that).
+const MetaInt = 4096
 
 // maxTitleBytes keeps a StreamTitle block within the 255×16 bytes the
 // length byte can describe.

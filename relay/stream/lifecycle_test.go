@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,17 @@ import (
 	"earshot/relay/event"
 )
 
-// childFFmpegs counts this process's ffmpeg children.
+// waitForEncoders waits until this process has n ffmpeg children. It reads
+// /proc, so elsewhere than on Linux it checks nothing.
+func waitForEncoders(t testing.TB, what string, n int) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return
+	}
+	waitUntil(t, what, func() bool { return childFFmpegs(t) == n })
+}
+
+// childFFmpegs counts this process's ffmpeg children (Linux).
 func childFFmpegs(t testing.TB) int {
 	t.Helper()
 	procs, err := filepath.Glob("/proc/[0-9]*/stat")
@@ -76,7 +87,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 	if n := s.Stations(); n != 2 {
 		t.Fatalf("%d stations for two filters, want 2", n)
 	}
-	waitUntil(t, "two encoders", func() bool { return childFFmpegs(t) == 2 })
+	waitForEncoders(t, "two encoders", 2)
 	if n := s.Listeners(); n != 6 {
 		t.Fatalf("Listeners() = %d, want 6", n)
 	}
@@ -91,7 +102,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 	if n := s.Stations(); n != 1 {
 		t.Fatalf("%d stations after the last listener of one left, want 1", n)
 	}
-	waitUntil(t, "the left station's encoder to exit", func() bool { return childFFmpegs(t) == 1 })
+	waitForEncoders(t, "the left station's encoder to exit", 1)
 	if _, ok := <-listeners[0].Chunks(); ok {
 		// Drained chunks may remain; the channel must end closed.
 		for range listeners[0].Chunks() {
@@ -101,7 +112,7 @@ func TestStreams_OneEncoderPerFilterStoppedByTheLastListener(t *testing.T) {
 		t.Errorf("a closed listener's Err = %v, want ErrClosed", err)
 	}
 	s.Close()
-	waitUntil(t, "every encoder to exit", func() bool { return childFFmpegs(t) == 0 })
+	waitForEncoders(t, "every encoder to exit", 0)
 	if err := other.Err(); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close a listener's Err = %v, want ErrClosed", err)
 	}
@@ -132,15 +143,7 @@ func TestStation_PlaysOnlyWhatItsFilterAllows(t *testing.T) {
 
 // A call in a format only ffmpeg decodes (M4A) plays like any other.
 func TestStation_PlaysM4ACalls(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a"))
 	chunks = append(chunks, collectFor(t, l, 1800*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
@@ -152,15 +155,7 @@ func TestStation_PlaysM4ACalls(t *testing.T) {
 // A damaged call and a call whose audio cannot be had are skipped; the
 // stream goes on to the next.
 func TestStation_SkipsCallsItCannotPlay(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	src.publish(t, call(1, 1, 101), []byte("RIFF\x10\x00\x00\x00WAVEjunkjunkjunk"))
 	missing := call(2, 1, 101)
 	src.hub.Publish(event.Event{Type: event.TypeCall, Call: &missing}) // no audio cached
@@ -236,15 +231,7 @@ func (s *Streams) station(key string) *station {
 }
 
 func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, s, l, chunks := listening(t, 200*time.Millisecond)
 	st := s.station("")
 	pid := st.encoderPID()
 	encoder, err := os.FindProcess(pid)
@@ -261,7 +248,7 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("after the encoder was restarted, heard %+v, want the call", got)
 	}
-	waitUntil(t, "one encoder", func() bool { return childFFmpegs(t) == 1 })
+	waitForEncoders(t, "one encoder", 1)
 }
 
 // fakeFFmpeg writes a shell script standing in for ffmpeg: it lists
@@ -269,6 +256,9 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 // encoder runs body.
 func fakeFFmpeg(t *testing.T, lame bool, body string) string {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in ffmpeg is a shell script")
+	}
 	encoders := "A..... aac AAC"
 	if lame {
 		encoders += "\n A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)"
@@ -333,4 +323,36 @@ func TestStation_GivesUpOnAnEncoderThatKeepsDying(t *testing.T) {
 		t.Fatalf("the listener ended with %v, want ErrEncoderFailed with ffmpeg's complaint", err)
 	}
 	waitUntil(t, "the failed station to be retired", func() bool { return s.Stations() == 0 })
+}
+
+// A reset (the account changed, or the server's call ids were reset) voids
+// the calls still waiting: their ids may now name other calls.
+func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
+	// Call 1 is longer than the decoded audio a station keeps ahead, so
+	// call 2 waits in the queue while it plays.
+	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(3, 440))
+	src.publish(t, call(2, 1, 102), audiotest.ToneWAV(0.5, 880))
+	// The reset must come while call 1 plays and call 2 waits: once call
+	// 1's frames arrive (on a loaded machine its decoding can take longer
+	// than a fixed pause, and a reset before it started voided both).
+	for hang := time.Now().Add(20 * time.Second); ; {
+		c, ok := <-l.Chunks()
+		if !ok {
+			t.Fatalf("the stream ended: %v", l.Err())
+		}
+		chunks = append(chunks, c)
+		if c.Title == Title(call(1, 1, 101)) {
+			break
+		}
+		if time.Now().After(hang) {
+			t.Fatal("call 1 never started")
+		}
+	}
+	src.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	chunks = append(chunks, collectFor(t, l, 4500*time.Millisecond)...)
+	got := sounds(segments(t, chunks))
+	if len(got) != 1 || got[0].midTitle != Title(call(1, 1, 101)) {
+		t.Fatalf("heard %+v, want call 1 alone (call 2 was waiting at the reset)", got)
+	}
 }

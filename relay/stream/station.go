@@ -58,12 +58,14 @@ type station struct {
 
 	queued chan struct{} // a call was queued (capacity 1)
 	pcm    chan pcmChunk // decoded audio, to the pacer
+	sub    *hub.Subscriber
 
 	mu        sync.Mutex
 	listeners map[*Listener]struct{}
 	burst     []Chunk // the last burstBytes or so of the stream
 	burstLen  int
 	queue     []event.Call
+	resets    int    // resets seen: a call taken before one is not fetched after it
 	marks     []mark // call starts the output has not reached yet
 	title     string // the title of the frames being encoded now
 	enc       *encoder
@@ -91,6 +93,9 @@ func newStation(s *Streams, key string, allows func(event.Call, time.Time) bool,
 		log: s.log.With("stream", key), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		queued: make(chan struct{}, 1), pcm: make(chan pcmChunk, pcmAhead),
 		listeners: make(map[*Listener]struct{}),
+		// Subscribed before the first listener hears anything, so a call
+		// announced once its stream has started is never missed.
+		sub: s.opts.Source.Subscribe(hub.DefaultQueueLen),
 	}
 }
 
@@ -195,7 +200,7 @@ func (st *station) broadcast(c Chunk) {
 
 // collect queues the calls the filter lets through, in arrival order.
 func (st *station) collect() {
-	sub := st.streams.opts.Source.Subscribe(hub.DefaultQueueLen)
+	sub := st.sub
 	defer func() { sub.Close() }() // the latest subscription
 	for {
 		select {
@@ -208,6 +213,15 @@ func (st *station) collect() {
 				}
 				st.log.Warn("the stream fell behind the live feed and missed calls; following it again")
 				sub = st.streams.opts.Source.Subscribe(hub.DefaultQueueLen)
+				continue
+			}
+			if e.Type == event.TypeReset {
+				// The calls waiting are void (their ids may now name
+				// other calls): play what comes next.
+				st.mu.Lock()
+				st.queue = nil
+				st.resets++
+				st.mu.Unlock()
 				continue
 			}
 			if e.Type != event.TypeCall || e.Call == nil || !st.allows(*e.Call, time.Now()) {
@@ -228,20 +242,21 @@ func (st *station) collect() {
 	}
 }
 
-// next waits for the next queued call.
-func (st *station) next() (event.Call, bool) {
+// next waits for the next queued call; resets is st.resets when it was
+// taken.
+func (st *station) next() (c event.Call, resets int, ok bool) {
 	for {
 		st.mu.Lock()
 		if len(st.queue) > 0 {
-			c := st.queue[0]
+			c, resets = st.queue[0], st.resets
 			st.queue = st.queue[1:]
 			st.mu.Unlock()
-			return c, true
+			return c, resets, true
 		}
 		st.mu.Unlock()
 		select {
 		case <-st.ctx.Done():
-			return event.Call{}, false
+			return event.Call{}, 0, false
 		case <-st.queued:
 		}
 	}
@@ -251,7 +266,7 @@ func (st *station) next() (event.Call, bool) {
 // which the pacer drains in real time.
 func (st *station) decodeLoop() {
 	for {
-		c, ok := st.next()
+		c, resets, ok := st.next()
 		if !ok {
 			return
 		}
@@ -259,7 +274,7 @@ func (st *station) decodeLoop() {
 		if !st.allows(c, time.Now()) {
 			continue
 		}
-		if err := st.decode(c); err != nil {
+		if err := st.decode(c, resets); err != nil {
 			if st.ctx.Err() != nil {
 				return
 			}
@@ -268,8 +283,15 @@ func (st *station) decodeLoop() {
 	}
 }
 
-// decode fetches and decodes call c into st.pcm.
-func (st *station) decode(c event.Call) error {
+// decode fetches and decodes call c, taken from the queue when st.resets
+// was resets, into st.pcm.
+func (st *station) decode(c event.Call, resets int) error {
+	st.mu.Lock()
+	void := st.resets != resets
+	st.mu.Unlock()
+	if void {
+		return nil // taken just before a reset: its id may name another call now
+	}
 	fetchCtx, cancel := context.WithTimeout(st.ctx, fetchTimeout)
 	entry, err := st.streams.opts.Source.Audio(fetchCtx, c.ID)
 	cancel()

@@ -81,6 +81,22 @@ func newStreams(t testing.TB, src Source) *Streams {
 	return s
 }
 
+// listening starts a station for every call with one listener, and reads
+// its stream for warm (so the calls published next start on a running
+// stream).
+func listening(t *testing.T, warm time.Duration) (*fakeSource, *Streams, *Listener, []Chunk) {
+	t.Helper()
+	needEncoder(t)
+	src := newFakeSource(t)
+	s := newStreams(t, src)
+	l, err := s.Join("", allowAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return src, s, l, collectFor(t, l, warm)
+}
+
 // collectFor reads a listener's chunks until d has passed.
 func collectFor(t testing.TB, l *Listener, d time.Duration) []Chunk {
 	t.Helper()
@@ -123,15 +139,7 @@ func decodeMP3(t testing.TB, b []byte) []int16 {
 }
 
 func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 300*time.Millisecond)
+	src, _, l, chunks := listening(t, 300*time.Millisecond)
 	first, second := call(1, 1, 101), call(2, 1, 102)
 	second.Source, second.TalkerAlias = 4021, "ENGINE 12"
 	src.publish(t, first, audiotest.ToneWAV(0.6, 440))
@@ -169,15 +177,7 @@ func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
 // The titles change on the frame where each call's sound starts (give or
 // take the encoder's and decoder's delay), not a call early or late.
 func TestStation_TitlesFollowTheAudio(t *testing.T) {
-	needEncoder(t)
-	src := newFakeSource(t)
-	s := newStreams(t, src)
-	l, err := s.Join("", allowAll, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	chunks := collectFor(t, l, 200*time.Millisecond)
+	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	for i := int64(1); i <= 3; i++ {
 		src.publish(t, call(i, 1, 100+i), audiotest.ToneWAV(0.4, 300*float64(i)))
 		chunks = append(chunks, collectFor(t, l, 900*time.Millisecond)...)
