@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"earshot/app/autostart"
 	"earshot/relay/secrets"
 )
 
@@ -44,12 +45,20 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	ConfigDir      string
 	CacheDir       string
+	// DataDir holds what Earshot keeps for the user (the call archive,
+	// by default).
+	DataDir string
 	// Keyring holds the secrets. nil means the system keyring.
 	Keyring secrets.KeyStore
 	// StdinIsTerminal reports whether a password can be asked without echo.
 	StdinIsTerminal func() bool
 	// ReadPassword reads a password without echo from the terminal.
 	ReadPassword func() ([]byte, error)
+	// Autostart is the log-in entry `earshot autostart` edits; nil is the
+	// user's own (autostart.NewEntry).
+	Autostart autostart.Entry
+	// StderrIsTerminal reports whether progress can be drawn on stderr.
+	StderrIsTerminal func() bool
 }
 
 // usageError marks a mistake on the command line (exit code 2).
@@ -115,6 +124,19 @@ Usage:
                                    replace a token; the old one works for the grace period only
   earshot token rotate-all [--grace 0]
                                    new signing key: every existing token dies (after the grace)
+  earshot alert add --name NAME [--system ID]... [--talkgroup ID]... [--words "a, b"]
+                  [--regex RE] [--priority] [--tone] [--bump] [--replace]
+                                   alert on calls of these talkgroups, or saying these words
+                                   (case-insensitive whole words or phrases; --regex: RE2)
+  earshot alert list [--json]      the alert rules of the current server (or the demo server)
+  earshot alert remove NAME        remove an alert rule
+  earshot autostart on|off|status  start Earshot when you log in (off until you turn it on)
+  earshot export --from TIME --to TIME --out DIR|FILE.zip [--system ID]… [--talkgroup [SYS:]TG]…
+                 [--json] [--archive-only]
+                                   the calls of a time range: audio with readable names, calls.csv
+                                   and calls.json; from the archive, and the server's history (through
+                                   a running relay, or the stored sign-in) for the rest. TIME is
+                                   RFC 3339 or local (2026-12-01T18:00)
   earshot --version                print the version
 
 Files: config.json in the user configuration directory (earshot/), audio cache in the
@@ -143,8 +165,14 @@ func dispatch(ctx context.Context, env *Env, args []string) error {
 		return cmdLogout(ctx, env, args[1:])
 	case "token":
 		return cmdToken(ctx, env, args[1:])
+	case "alert":
+		return cmdAlert(ctx, env, args[1:])
 	case "status":
 		return cmdStatus(ctx, env, args[1:])
+	case "autostart":
+		return cmdAutostart(ctx, env, args[1:])
+	case "export":
+		return cmdExport(ctx, env, args[1:])
 	}
 	if strings.HasPrefix(args[0], "-") {
 		// Flags without a command belong to the default command.

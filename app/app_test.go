@@ -61,6 +61,7 @@ func testEnv(t *testing.T, stdin string) (*Env, *syncBuffer, *syncBuffer) {
 		Stderr:          errOut,
 		ConfigDir:       t.TempDir(),
 		CacheDir:        t.TempDir(),
+		DataDir:         t.TempDir(),
 		Keyring:         keys,
 		StdinIsTerminal: func() bool { return false },
 	}, out, errOut
@@ -422,6 +423,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"server":"https://scanner.example.org","user":"alice","listen":"127.0.0.1:7373","cacheMB":64,"preferences":{"volume":0.5}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"server":"http://[::1]:80/x/"}`))
+	f.Add([]byte(`{"quietHours":{"enabled":true,"days":{"mon":["22:00-07:00"]},"allowAlerts":true},"levelling":false,"onInterrupt":"drop","servers":{"demo":{"priority":[{"system":1,"talkgroup":101}],"volume":[{"system":1,"talkgroup":102,"db":-6}]}}}`))
+	f.Add([]byte(`{"servers":{"demo":{"alerts":[{"name":"Mayday","words":["mayday"],"talkgroups":[101],"tone":true}]},"https://s.example":{"alerts":[{"name":"re","regex":"engine \\d+"}]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data, "config.json")
 		if err != nil {

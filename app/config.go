@@ -12,6 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"earshot/relay/alerts"
+	"earshot/relay/filter"
+	"earshot/relay/loudness"
+	"earshot/relay/priority"
+	"earshot/relay/quiet"
+	"earshot/relay/safefile"
 )
 
 // Config is config.json: where the account lives and how the relay runs.
@@ -36,6 +44,144 @@ type Config struct {
 	CacheMB int64 `json:"cacheMB,omitempty"`
 	// Preferences holds UI settings (volume, selection, …) as the UI owns them.
 	Preferences map[string]json.RawMessage `json:"preferences,omitempty"`
+	// Archive keeps calls beyond the audio cache; nil (or not enabled)
+	// keeps none.
+	Archive *ArchiveSettings `json:"archive,omitempty"`
+	// Servers holds what belongs to one server (its alert rules, …), by
+	// ServerKey: a listener's choices on one server mean nothing on another.
+	Servers map[string]*ServerSettings `json:"servers,omitempty"`
+	// QuietHours is the listener's quiet-hours schedule (relay/quiet);
+	// nil: none.
+	QuietHours *quiet.Hours `json:"quietHours,omitempty"`
+	// Levelling set to false turns loudness levelling off; nil means on.
+	Levelling *bool `json:"levelling,omitempty"`
+	// OnInterrupt is what becomes of a call a priority call cuts short:
+	// "requeue" (the default) or "drop".
+	OnInterrupt priority.OnInterrupt `json:"onInterrupt,omitempty"`
+}
+
+// ArchiveSettings are config.json's "archive": whether and how Earshot
+// keeps every call's audio and details beyond the audio cache (for
+// `earshot export`). The window's settings edit them too.
+type ArchiveSettings struct {
+	Enabled bool `json:"enabled"`
+	// Dir is the archive directory; "" means "archive" in the data
+	// directory ($XDG_DATA_HOME/earshot, or EARSHOT_DATA_DIR).
+	Dir string `json:"dir,omitempty"`
+	// MaxDays drops calls older than this many days; 0 means
+	// DefaultArchiveDays.
+	MaxDays int `json:"maxDays,omitempty"`
+	// MaxMB bounds one server's archive, oldest out; 0 means
+	// DefaultArchiveMB.
+	MaxMB int64 `json:"maxMB,omitempty"`
+	// Talkgroups chooses the talkgroups to keep (talkgroupId 0: a whole
+	// system); empty keeps every call.
+	Talkgroups []filter.Talkgroup `json:"talkgroups,omitempty"`
+}
+
+// Archive defaults and bounds.
+const (
+	DefaultArchiveDays = 30
+	DefaultArchiveMB   = 4096
+	maxArchiveDays     = 100 * 366
+	maxArchiveMB       = 1 << 24 // 16 TiB
+	maxArchiveTGs      = 4096
+)
+
+// Validate checks archive settings a hand-edited file could get wrong.
+func (a *ArchiveSettings) Validate() error {
+	if a.Dir != "" && (!filepath.IsAbs(a.Dir) || filepath.Clean(a.Dir) != a.Dir) {
+		return fmt.Errorf("dir: %q is not a clean absolute path", a.Dir)
+	}
+	if a.MaxDays < 0 || a.MaxDays > maxArchiveDays {
+		return fmt.Errorf("maxDays: must be between 0 and %d", maxArchiveDays)
+	}
+	if a.MaxMB < 0 || a.MaxMB > maxArchiveMB {
+		return fmt.Errorf("maxMB: must be between 0 and %d", maxArchiveMB)
+	}
+	if len(a.Talkgroups) > maxArchiveTGs {
+		return fmt.Errorf("talkgroups: at most %d", maxArchiveTGs)
+	}
+	for _, t := range a.Talkgroups {
+		if t.SystemID <= 0 || t.TalkgroupID < 0 {
+			return fmt.Errorf("talkgroups: {systemId %d, talkgroupId %d} is not a talkgroup (systemId must be positive; talkgroupId 0 is the whole system)", t.SystemID, t.TalkgroupID)
+		}
+	}
+	return nil
+}
+
+// Root is the archive directory, given the data directory.
+func (a *ArchiveSettings) Root(dataDir string) string {
+	if a.Dir != "" {
+		return a.Dir
+	}
+	return filepath.Join(dataDir, "archive")
+}
+
+// MaxAge is how long calls are kept.
+func (a *ArchiveSettings) MaxAge() time.Duration {
+	days := a.MaxDays
+	if days == 0 {
+		days = DefaultArchiveDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
+
+// MaxBytes bounds one server's archive.
+func (a *ArchiveSettings) MaxBytes() int64 {
+	mb := a.MaxMB
+	if mb == 0 {
+		mb = DefaultArchiveMB
+	}
+	return mb << 20
+}
+
+// LevellingOn reports whether calls are brought to one loudness (on unless
+// the listener turned it off).
+func (c *Config) LevellingOn() bool { return c.Levelling == nil || *c.Levelling }
+
+// ServerSettings are the settings that belong to one server.
+type ServerSettings struct {
+	// Alerts are the alert rules for this server's calls.
+	Alerts []alerts.Rule `json:"alerts,omitempty"`
+	// Priority are the listener's priority talkgroups.
+	Priority []priority.TG `json:"priority,omitempty"`
+	// Volume are the per-talkgroup volume offsets (-20 to +10 dB).
+	Volume loudness.Offsets `json:"volume,omitempty"`
+}
+
+// DemoServerKey is the ServerKey of the built-in demo server.
+const DemoServerKey = "demo"
+
+// ServerKey names the server whose settings apply: the configured server's
+// URL, or DemoServerKey for the demo server (with no account, or --demo).
+func (c *Config) ServerKey(demo bool) string {
+	if demo || !c.HasAccount() {
+		return DemoServerKey
+	}
+	return c.Server
+}
+
+// ServerSettings returns the settings of the server named key (a zero
+// value when it has none); changing it changes c.
+func (c *Config) ServerSettings(key string) *ServerSettings {
+	if c.Servers == nil {
+		c.Servers = map[string]*ServerSettings{}
+	}
+	s := c.Servers[key]
+	if s == nil {
+		s = &ServerSettings{}
+		c.Servers[key] = s
+	}
+	return s
+}
+
+// AlertRules returns the alert rules of the server named key.
+func (c *Config) AlertRules(key string) []alerts.Rule {
+	if s := c.Servers[key]; s != nil {
+		return s.Alerts
+	}
+	return nil
 }
 
 // Defaults.
@@ -74,8 +220,43 @@ func (c *Config) Validate() error {
 	if c.CacheMB < 0 || c.CacheMB > 1<<20 {
 		return errors.New("cacheMB: must be between 0 and 1048576")
 	}
+	if c.Archive != nil {
+		if err := c.Archive.Validate(); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
+	if len(c.Servers) > maxServers {
+		return fmt.Errorf("servers: settings for at most %d servers", maxServers)
+	}
+	for key, s := range c.Servers {
+		if key != DemoServerKey {
+			if _, err := NormalizeServerURL(key); err != nil {
+				return fmt.Errorf("servers: %q is neither %q nor a server URL", key, DemoServerKey)
+			}
+		}
+		if s == nil {
+			continue
+		}
+		if err := alerts.ValidateRules(s.Alerts); err != nil {
+			return fmt.Errorf("servers: %s: alerts: %w", key, err)
+		}
+		if err := priority.Validate(s.Priority); err != nil {
+			return fmt.Errorf("servers: %s: priority: %w", key, err)
+		}
+		if err := s.Volume.Validate(); err != nil {
+			return fmt.Errorf("servers: %s: volume: %w", key, err)
+		}
+	}
+	if c.QuietHours != nil {
+		if _, err := quiet.Compile(*c.QuietHours, nil); err != nil {
+			return fmt.Errorf("quietHours: %w", err)
+		}
+	}
 	return nil
 }
+
+// maxServers caps Config.Servers.
+const maxServers = 64
 
 // maxHosts caps Config.Hosts.
 const maxHosts = 32
@@ -152,12 +333,29 @@ func CacheDir() (string, error) {
 	return filepath.Join(base, "earshot", "audio"), nil
 }
 
+// DataDir is where Earshot keeps what the user means to keep (the call
+// archive): EARSHOT_DATA_DIR, else earshot/ in the platform's place for
+// user data (userDataDir).
+func DataDir() (string, error) {
+	if d := os.Getenv("EARSHOT_DATA_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := userDataDir()
+	if err != nil {
+		return "", fmt.Errorf("find the data directory: %w", err)
+	}
+	return filepath.Join(base, "earshot"), nil
+}
+
 // LoadConfig reads config.json from dir. A missing file is an empty config.
 // It refuses a file others can write: someone could point Earshot at their
 // own server and collect the user's password.
 func LoadConfig(dir string) (*Config, error) {
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the configuration directory: %w", err)
+	}
 	path := filepath.Join(dir, "config.json")
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{}, nil
 	}
@@ -195,13 +393,17 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	return &c, nil
 }
 
-// checkPrivate refuses files that group or others may write.
+// checkPrivate refuses files that group or others may write, and
+// anything but a regular file (a FIFO would block the read).
 func checkPrivate(f *os.File, path string) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	if st.Mode().Perm()&0o022 != 0 {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; move it away and start again", path)
+	}
+	if safefile.WritableByOthers(st) {
 		return fmt.Errorf("%s can be changed by other users (mode %v); run `chmod 600 %s` and start again", path, st.Mode().Perm(), path)
 	}
 	return nil
@@ -219,35 +421,12 @@ func SaveConfig(dir string, c *Config) error {
 	return writeFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'))
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a crash leaves either the old file or the new one.
+// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// in the same directory, so a crash leaves either the old file or the new
+// one; the directory must be a private one of the user's.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := safefile.PrivateDir(filepath.Dir(path)); err != nil {
+		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return safefile.WriteAtomic(path, data, 0o600)
 }

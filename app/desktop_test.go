@@ -1,46 +1,14 @@
 package app
 
 import (
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"earshot/ui/dbustest"
 )
-
-func TestSingleInstance_SecondLaunchShowsTheFirst(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "earshot.sock")
-	first, err := claimSingleInstanceAt(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := make(chan struct{}, 1)
-	first.OnShow(func() { shown <- struct{}{} })
-	if _, err := claimSingleInstanceAt(context.Background(), path); !errors.Is(err, errAlreadyRunning) {
-		t.Fatalf("second claim = %v, want errAlreadyRunning", err)
-	}
-	select {
-	case <-shown:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first instance was not asked to show its window")
-	}
-	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("socket mode %v, %v", st.Mode().Perm(), err)
-	}
-	first.Close()
-	// After the first exits (or crashed, leaving the socket), a new one
-	// takes over.
-	again, err := claimSingleInstanceAt(context.Background(), path)
-	if err != nil {
-		t.Fatalf("claim after close: %v", err)
-	}
-	again.Close()
-}
 
 func TestTrayHostDetection(t *testing.T) {
 	conn, _ := dbustest.Connect(t)

@@ -17,14 +17,20 @@ func systemEnv() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	dataDir, err := DataDir()
+	if err != nil {
+		return nil, err
+	}
 	fd := int(os.Stdin.Fd())
 	return &Env{
-		Stdin:           os.Stdin,
-		Stdout:          os.Stdout,
-		Stderr:          os.Stderr,
-		ConfigDir:       cfgDir,
-		CacheDir:        cacheDir,
-		StdinIsTerminal: func() bool { return term.IsTerminal(fd) },
-		ReadPassword:    func() ([]byte, error) { return term.ReadPassword(fd) },
+		Stdin:            os.Stdin,
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		ConfigDir:        cfgDir,
+		CacheDir:         cacheDir,
+		DataDir:          dataDir,
+		StdinIsTerminal:  func() bool { return term.IsTerminal(fd) },
+		ReadPassword:     func() ([]byte, error) { return term.ReadPassword(fd) },
+		StderrIsTerminal: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) },
 	}, nil
 }

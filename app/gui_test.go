@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -14,14 +15,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/event"
 	"earshot/ui"
 	"earshot/ui/ipc"
+	"earshot/ui/listening"
+	"earshot/ui/player"
 )
 
 // guiRig is the tray app's real account path — the windows' sign-in
@@ -32,6 +37,7 @@ type guiRig struct {
 	env  *Env
 	inst *instance
 	acc  residentAccounts
+	res  *resident // its listening core on a player that is never started
 }
 
 func newGUIRig(t *testing.T) *guiRig {
@@ -39,15 +45,36 @@ func newGUIRig(t *testing.T) *guiRig {
 	env, _, _ := testEnv(t, "")
 	log := discardLogger()
 	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := startRelay(ctx, env, &Config{}, relayFlags{listen: "127.0.0.1:0"}, log, true)
+	follow := &followCore{saved: &savedSelection{dir: env.ConfigDir}}
+	inst, err := startRelay(ctx, env, &Config{}, relayFlags{listen: "127.0.0.1:0"}, log, follow, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- inst.wait() }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &guiRig{env: env, inst: inst, acc: residentAccounts{env: env, cfg: &configStore{env: env, log: log}, inst: inst}}
+	cfg := &configStore{env: env, log: log}
+	p, err := player.New(player.Options{Audio: inst.Core, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := listening.New(listening.Options{Feed: inst.Core, Player: p, Prefs: cfg,
+		Account: func() (string, string) { return residentAccounts{env: env}.Account() }})
+	p.OnChange(core.OnPlayerChange)
+	follow.core.Store(core)
+	coreDone := make(chan struct{})
+	go func() { defer close(coreDone); _ = core.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-coreDone })
+	return &guiRig{env: env, inst: inst, acc: residentAccounts{env: env, cfg: cfg, inst: inst},
+		res: &resident{env: env, log: log, cfg: cfg, relay: inst, core: core, follow: follow}}
 }
+
+// silentOutput is a sound device that is never started (the player is not
+// run in these tests).
+type silentOutput struct{}
+
+func (silentOutput) SampleRate() int                        { return 48000 }
+func (silentOutput) Start(context.Context, io.Reader) error { return errors.New("no sound in tests") }
+func (silentOutput) Err() error                             { return nil }
 
 // signIn signs in as the window does (a probe first, then the sign-in)
 // and returns what the window would say.
@@ -273,5 +300,42 @@ func TestGUISignIn_SignOutAndInAgainRestartsTheRelay(t *testing.T) {
 	waitServer(t, r, fake.URL())
 	if c := fake.Counters(); c.Logins != 2 || c.Logouts != 1 {
 		t.Fatalf("counters %+v: want two logins and one logout", c)
+	}
+}
+
+// The tray's "Copy stream URL" copies the continuous stream's http URL,
+// which a player can open (it copied a ws:// address nothing could), and
+// follow=player follows the listening core's selection as it changes.
+func TestGUI_CopyStreamURLGivesThePlayableStream(t *testing.T) {
+	needFFmpeg(t)
+	fake := newFake(t, backendtest.Options{})
+	r := newGUIRig(t)
+	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
+	u, err := r.res.StreamURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := r.res.BaseURL()
+	if !strings.HasPrefix(u, base+"/v1/stream.mp3?token=") {
+		t.Fatalf("Copy stream URL gives %q, want %s/v1/stream.mp3?token=…", strings.SplitN(u, "?", 2)[0], base)
+	}
+	r.res.core.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}})
+	_, all := openICY(t, u)
+	_, followed := openICY(t, u+"&follow=player")
+	wav := audiotest.ToneWAV(0.5, 440)
+	for _, tg := range []int64{101, 102} {
+		fake.AddCall(backendtest.CallSpec{SystemID: 1, SystemLabel: "County", TalkgroupID: tg, TalkgroupLabel: "TG " + strconv.FormatInt(tg, 10), Audio: wav})
+	}
+	if title := nextTitle(t, all); title != "County — TG 101" {
+		t.Fatalf("the stream's first title %q, want County — TG 101", title)
+	}
+	if title := nextTitle(t, followed); title != "County — TG 102" {
+		t.Fatalf("follow=player played %q first, want County — TG 102 (the player's selection)", title)
+	}
+	r.res.core.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 101}})
+	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 102, Audio: wav})
+	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: wav})
+	if title := nextTitle(t, followed); title != "County — TG 101" {
+		t.Fatalf("after the player's selection changed, follow=player played %q, want County — TG 101", title)
 	}
 }

@@ -18,13 +18,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"time"
 
 	"earshot/relay"
+	"earshot/relay/archive"
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
 	"earshot/relay/event"
+	"earshot/relay/filelock"
+	"earshot/relay/proc"
+	"earshot/relay/safefile"
 	"earshot/relay/secrets"
 	"earshot/relay/server"
 	"earshot/relay/tokens"
@@ -78,7 +82,7 @@ func cmdRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	log := newLogger(env.Stderr, f.verbose)
-	inst, err := startRelay(ctx, env, cfg, f, log, false)
+	inst, err := startRelay(ctx, env, cfg, f, log, &savedSelection{dir: env.ConfigDir}, false)
 	if err != nil {
 		return err
 	}
@@ -106,21 +110,53 @@ type instance struct {
 	acc    *account // the account behind the relay now
 }
 
-// account is one account's (or the demo server's) session and audio
-// cache, with what to release when another takes its place.
+// account is one account's (or the demo server's) session, audio cache
+// and call archive, with what to release when another takes its place.
 type account struct {
-	sess    *backend.Session
-	cache   *cache.Cache
-	label   string
-	demo    bool
-	cleanup []func()
-	lock    *os.File // account.lock, held while signed in with an account
+	sess      *backend.Session
+	cache     *cache.Cache
+	label     string
+	serverKey string // its settings in config.json (Config.ServerKey)
+	demo      bool
+	archive   *archive.Archive // nil: not archived
+	cleanup   []func()
+	unlock    func() // lets account.lock go, held while signed in with an account
+	stop      context.CancelFunc
+	recording sync.WaitGroup // the archive's recording
 }
 
 func (a *account) close() {
+	a.stopRecording()
 	a.releaseLock()
 	for i := len(a.cleanup) - 1; i >= 0; i-- {
 		a.cleanup[i]()
+	}
+}
+
+// record archives the relay's calls into the account's archive (if any)
+// until the account is closed.
+func (a *account) record(ctx context.Context, core *relay.Relay) {
+	if a.archive == nil {
+		return
+	}
+	ctx, a.stop = context.WithCancel(ctx)
+	a.recording.Go(func() { _ = a.archive.Record(ctx, core) })
+}
+
+// stopRecording ends the archive's recording: before another account's
+// calls reach the relay.
+func (a *account) stopRecording() {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.recording.Wait()
+}
+
+// releaseLock lets go of the account lock before the rest is closed.
+func (a *account) releaseLock() {
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
 	}
 }
 
@@ -144,10 +180,11 @@ func (in *instance) wait() error {
 	return err
 }
 
-// startRelay starts the relay on cfg's account (or the demo server).
-// outlive keeps it running when the account's session stops for good (the
-// tray app: the listener signs in again from it).
-func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, outlive bool) (inst *instance, err error) {
+// startRelay starts the relay on cfg's account (or the demo server);
+// follow is what the continuous stream's follow=player follows. outlive
+// keeps it running when the account's session stops for good (the
+// resident: the listener signs in again from it).
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, follow server.PlayerSelection, outlive bool) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	inst = &instance{cancel: cancel, errc: make(chan error, 1), ctx: ctx, env: env, flags: f, log: log}
 	// The named result is nil after a failed return; clean up through a copy.
@@ -198,26 +235,26 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		return nil, err
 	}
 	inst.acc = acc // closed by wait: it may have been swapped by then
+	defer func() {
+		if err != nil {
+			acc.close()
+		}
+	}()
 	label := acc.label
 	core, err := relay.New(relay.Options{
 		Backend:        acc.sess,
 		Cache:          acc.cache,
 		Logger:         log,
+		AlertRules:     cfg.AlertRules(acc.serverKey),
 		IsUnavailable:  func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		IsTooLarge:     func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
 		OutliveSession: outlive,
 	})
-	defer func() {
-		if err != nil && started.acc != nil {
-			started.acc.close()
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
 	if err != nil {
 		return nil, err
 	}
 	inst.Core = core
+	alertRules := &configAlerts{dir: env.ConfigDir, key: inst.serverKey, apply: core.SetAlertRules}
 	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
 	if len(hosts) > 0 {
 		log.Info("the relay also answers to these host names", "hosts", strings.Join(hosts, ","))
@@ -230,9 +267,11 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		Source:         core,
 		Auth:           server.NewTokenAuth(tm),
 		Admin:          tm,
+		Alerts:         &relayAlerts{alertRules},
 		Logger:         log,
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
+		Player:         follow,
 		AccountChanged: inst.reloadAccount,
 	})
 	if err != nil {
@@ -242,7 +281,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 	inst.cleanup = append(inst.cleanup, srv.Close) // Serve closes it too; this covers a start that fails
 
 	ln, err := net.Listen("tcp", listen)
-	if errors.Is(err, syscall.EADDRINUSE) {
+	if addrInUse(err) {
 		return nil, fmt.Errorf("%s is already in use by another program (another Earshot?); stop it, or pick another address with --listen or \"listen\" in config.json: %w", listen, err)
 	}
 	if err != nil {
@@ -260,6 +299,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		ln.Close()
 		return nil, err
 	}
+	acc.sayArchive(env.Stdout, cfg)
 
 	var wg sync.WaitGroup
 	var coreErr, srvErr error
@@ -268,11 +308,26 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		cancel() // the server has nothing to serve without the core
 	})
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
+	acc.record(ctx, core) // ends with the account (wait closes the last)
+	wg.Go(func() {
+		watchAlertRules(ctx, env.ConfigDir, inst.serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
+	})
 	go func() {
 		wg.Wait()
 		inst.errc <- errors.Join(coreErr, srvErr)
 	}()
 	return inst, nil
+}
+
+// serverKey names the settings (alert rules) of the account behind the
+// relay now.
+func (in *instance) serverKey() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.acc == nil {
+		return ""
+	}
+	return in.acc.serverKey
 }
 
 // reloadAccount puts config.json's account behind the running relay
@@ -286,7 +341,8 @@ func (in *instance) reloadAccount(ctx context.Context) error {
 	return in.swapAccount(cfg)
 }
 
-// swapAccount puts cfg's account (or the demo server) behind the relay.
+// swapAccount puts cfg's account (or the demo server) behind the relay,
+// with its alert rules and archive.
 func (in *instance) swapAccount(cfg *Config) error {
 	in.swapMu.Lock()
 	defer in.swapMu.Unlock()
@@ -302,23 +358,22 @@ func (in *instance) swapAccount(cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if old != nil {
+		old.stopRecording() // its archive takes none of the new account's calls
+	}
 	in.mu.Lock()
 	in.acc = acc
 	in.mu.Unlock()
+	if err := in.Core.SetAlertRules(cfg.AlertRules(acc.serverKey)); err != nil {
+		in.log.Warn("the new account's alert rules were not applied", "err", err)
+	}
 	in.Core.Swap(acc.sess, acc.cache, event.ResetAccount)
+	acc.record(in.ctx, in.Core)
 	if old != nil {
 		old.close()
 	}
 	in.log.Info("the relay now plays another account", "account", acc.label)
 	return nil
-}
-
-// releaseLock lets go of the account lock before the rest is closed.
-func (a *account) releaseLock() {
-	if a.lock != nil {
-		a.lock.Close()
-		a.lock = nil
-	}
 }
 
 // label says which account the relay plays now.
@@ -332,13 +387,12 @@ func (in *instance) label() string {
 }
 
 // openAccount opens the session for cfg's account, or for the in-process
-// demo server, and its audio cache.
+// demo server, its audio cache and its archive.
 func openAccount(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger) (acc *account, err error) {
-	acc = &account{}
+	acc = &account{serverKey: cfg.ServerKey(forceDemo)}
 	opened := acc
 	defer func() {
 		if err != nil {
-			opened.releaseLock()
 			opened.close()
 		}
 	}()
@@ -356,8 +410,23 @@ func openAccount(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	}
 	acc.cleanup = append(acc.cleanup, audioCache.Close)
 	acc.sess, acc.cache, acc.label = sess, audioCache, label
+	acc.archive = openArchive(env, cfg, forceDemo, log)
 	return acc, nil
 }
+
+// sayArchive tells where the account's calls are archived (if they are).
+func (a *account) sayArchive(w io.Writer, cfg *Config) {
+	if a.archive == nil {
+		return
+	}
+	n, size := a.archive.Usage()
+	fmt.Fprintf(w, "Archiving calls in %s (for %d days, up to %d MB); it holds %d so far (%.1f MB)\n",
+		a.archive.Dir(), int(cfg.Archive.MaxAge().Hours()/24), cfg.Archive.MaxBytes()>>20, n, float64(size)/(1<<20))
+}
+
+// alertWatchEvery is how often a running relay looks at config.json for
+// alert rules edited without it.
+const alertWatchEvery = time.Second
 
 // openBackend returns the backend session for the configured account, or
 // for the in-process demo server, with a description and the audio cache
@@ -390,27 +459,11 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 
 	opts := backend.Options{ServerURL: cfg.Server, Username: cfg.User, Logger: log.With("part", "backend")}
 	if cfg.User != "" {
-		lock, err := lockAccount(env.ConfigDir, cfg)
+		release, err := storedSignIn(ctx, env, cfg, &opts)
 		if err != nil {
 			return nil, "", "", err
 		}
-		inst.lock = lock
-		keys := env.keyring()
-		refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
-		switch {
-		case errors.Is(err, secrets.ErrNotFound):
-			pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
-			if perr != nil {
-				return nil, "", "", fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
-			}
-			opts.Password = pw
-		case err != nil:
-			return nil, "", "", fmt.Errorf("read the stored sign-in: %w", err)
-		default:
-			opts.RefreshToken = refresh
-		}
-		item := refreshTokenItem(cfg.Server, cfg.User)
-		opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+		inst.unlock = release
 		if cfg.PasswordChangeRequested {
 			// Told once: this run's status says it, later ones do not.
 			opts.PasswordChangeRequested = true
@@ -430,9 +483,73 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 	if cfg.User != "" {
 		label = cfg.User + " on " + cfg.Server
 	}
-	// One cache per server and account: call ids are only unique within a server.
+	// The user's cache directory, checked like its per-account one
+	// (cache.Open): a real directory of this user's, never a link.
+	if err := safefile.PrivateDir(env.CacheDir); err != nil {
+		return nil, "", "", fmt.Errorf("the audio cache directory: %w", err)
+	}
+	return sess, label, accountCacheDir(env.CacheDir, cfg), nil
+}
+
+// accountCacheDir is the account's own audio cache in cacheDir: one per
+// server and account, since call ids are only unique within a server.
+func accountCacheDir(cacheDir string, cfg *Config) string {
 	sum := sha256.Sum256([]byte(cfg.Server + "\x00" + cfg.User))
-	return sess, label, filepath.Join(env.CacheDir, hex.EncodeToString(sum[:8])), nil
+	return filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
+}
+
+// storedSignIn makes this process the one signed in with cfg's account
+// (lockAccount) and fills opts with the stored sign-in: the refresh token
+// (kept anew at every rotation), or the remembered password. release lets
+// the account go.
+func storedSignIn(ctx context.Context, env *Env, cfg *Config, opts *backend.Options) (release func(), err error) {
+	lock, err := lockAccount(env.ConfigDir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	release = func() { lock.Close() }
+	keys := env.keyring()
+	refresh, err := keys.Get(ctx, refreshTokenItem(cfg.Server, cfg.User))
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		pw, perr := keys.Get(ctx, passwordItem(cfg.Server, cfg.User))
+		if perr != nil {
+			release()
+			return nil, fmt.Errorf("no stored sign-in for %s on %s; run `earshot login --server %s --user %s`", cfg.User, cfg.Server, cfg.Server, cfg.User)
+		}
+		opts.Password = pw
+	case err != nil:
+		release()
+		return nil, fmt.Errorf("read the stored sign-in: %w", err)
+	default:
+		opts.RefreshToken = refresh
+	}
+	item := refreshTokenItem(cfg.Server, cfg.User)
+	opts.SaveRefreshToken = func(ctx context.Context, token string) error { return keys.Set(ctx, item, token) }
+	return release, nil
+}
+
+// openArchive opens the call archive config.json asks for (nil if none).
+// The demo's made-up calls are not archived, and an archive that cannot be
+// opened is said in the log and left out rather than stopping the relay.
+func openArchive(env *Env, cfg *Config, demo bool, log *slog.Logger) *archive.Archive {
+	s := cfg.Archive
+	if s == nil || !s.Enabled {
+		return nil
+	}
+	if demo || !cfg.HasAccount() {
+		log.Info("the call archive is off while the demo plays: its calls are made up")
+		return nil
+	}
+	a, err := archive.Open(archive.Options{
+		Root: s.Root(env.DataDir), Server: cfg.Server, MaxAge: s.MaxAge(), MaxBytes: s.MaxBytes(),
+		Keep: s.Talkgroups, Logger: log.With("part", "archive"),
+	})
+	if err != nil {
+		log.Warn("the call archive cannot be used, so calls are not archived this run", "err", err)
+		return nil
+	}
+	return a
 }
 
 // demoCachePrefix names a demo run's audio cache in the temporary
@@ -458,14 +575,11 @@ func removeStaleDemoCaches(dir string, log *slog.Logger) {
 			continue // not a name this Earshot makes
 		}
 		info, err := e.Info()
-		if err != nil {
+		if err != nil || !safefile.OwnedByCurrentUser(info) {
 			continue
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			continue // alive (or not ours to ask about)
+		if proc.Alive(pid) {
+			continue // alive (or another user's)
 		}
 		path := filepath.Join(dir, e.Name())
 		if err := os.RemoveAll(path); err != nil {
@@ -485,13 +599,10 @@ const accountLockFile = "account.lock"
 // one rotates the token, the other's copy is spent, and OpenScanner takes a
 // spent token presented again (after its 30 s grace) as stolen and signs
 // out both. The kernel releases the lock however the process ends.
-func lockAccount(dir string, cfg *Config) (*os.File, error) {
+func lockAccount(dir string, cfg *Config) (*filelock.Lock, error) {
 	path := filepath.Join(dir, accountLockFile)
-	lock, err := lockInstance(path)
-	if err != nil {
-		return nil, err
-	}
-	if lock == nil {
+	lock, err := filelock.TryLock(path, filelock.Exclusive)
+	if errors.Is(err, filelock.ErrLocked) {
 		pid := "?"
 		if b, err := os.ReadFile(path); err == nil && len(b) < 32 {
 			pid = strings.TrimSpace(string(b))
@@ -500,15 +611,23 @@ func lockAccount(dir string, cfg *Config) (*os.File, error) {
 			"a second would sign both out (OpenScanner takes a refresh token used twice as stolen). "+
 			"Use that one's relay (`earshot status` says where it is), or stop it first", pid, cfg.Server, cfg.User)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("the account lock: %w", err)
+	}
+	// Who holds it, for a second process's message.
+	if f := lock.File(); f.Truncate(0) == nil {
+		_, _ = f.WriteAt(fmt.Appendf(nil, "%d\n", os.Getpid()), 0)
+	}
 	return lock, nil
 }
 
 // printWelcome tells the user where the relay is. The first time (no stream
 // token exists yet) it creates a listen token named "default" and prints
-// ready URLs containing it, once; afterwards the URLs carry a placeholder.
+// ready URLs containing it, once, with the web player's login link;
+// afterwards the URLs carry a placeholder.
 func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
 	base := "http://" + addr
-	token, fresh := "<your stream token>", false
+	token, fresh := "", false
 	if list, _ := tm.List(ctx); len(list) == 0 {
 		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
 		if err != nil {
@@ -520,9 +639,17 @@ func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, la
 	// "listening on") sees the welcome whole, never half of it.
 	var b strings.Builder
 	fmt.Fprintf(&b, "Earshot relay for %s, listening on %s\n", label, base)
-	fmt.Fprintf(&b, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", addr, token)
-	fmt.Fprintf(&b, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, token)
-	fmt.Fprintf(&b, "  Recent calls (JSON):    %s/v1/calls?token=%s\n", base, token)
+	for _, l := range server.Links(base, token) {
+		switch {
+		case l.Key == "login" && !fresh:
+			continue // a login link is only worth printing with its token
+		case l.Key == "stream.m3u" || l.Key == "playlist":
+			continue // `earshot token create` lists these
+		case !fresh:
+			l.URL += "<your stream token>"
+		}
+		fmt.Fprintf(&b, "  %-40s %s\n", l.Name+":", l.URL)
+	}
 	if fresh {
 		b.WriteString("This stream token (named \"default\") is shown only once: keep it. Programs can also send it as\n")
 		b.WriteString("\"Authorization: Bearer <token>\" instead of ?token=.\n")
@@ -604,7 +731,7 @@ func announce(ctx context.Context, env *Env, addr string, secret []byte) (func()
 
 // readRunning reads running.json; a missing file is fs.ErrNotExist.
 func readRunning(dir string) (runningInfo, error) {
-	f, err := os.Open(filepath.Join(dir, runningFile))
+	f, err := safefile.Open(filepath.Join(dir, runningFile))
 	if err != nil {
 		return runningInfo{}, err
 	}

@@ -9,11 +9,15 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
+	"earshot/app/singleinstance"
+	"earshot/relay/event"
 	"earshot/relay/secrets"
+	"earshot/relay/server"
 	"earshot/relay/tokens"
 	"earshot/ui/clipboard"
 	"earshot/ui/ipc"
@@ -41,13 +45,17 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	log := newLogger(env.Stderr, f.verbose)
-	win := &windows{ctx: ctx, log: log.With("part", "windows"), stderr: env.Stderr, debug: f.verbose}
+	win := &windowHost{ctx: ctx, log: log.With("part", "windows"), stderr: env.Stderr, debug: f.verbose}
 	defer win.wait()
 
 	// One Earshot per user: a second launch brings the first one's window
 	// forward instead of starting another relay.
-	inst, err := claimSingleInstance(ctx)
-	if errors.Is(err, errAlreadyRunning) {
+	instDir, err := singleinstance.Dir()
+	if err != nil {
+		return err
+	}
+	inst, err := singleinstance.Claim(ctx, instDir)
+	if errors.Is(err, singleinstance.ErrAlreadyRunning) {
 		fmt.Fprintln(env.Stdout, "Earshot is already running: its window was brought forward.")
 		return nil
 	}
@@ -56,10 +64,11 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	}
 	defer inst.Close()
 
-	r := &resident{env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}, win: win, quit: quit}
+	r := &resident{env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}, win: win, quit: quit,
+		follow: &followCore{saved: &savedSelection{dir: env.ConfigDir}}}
 	cfg, err := LoadConfig(env.ConfigDir)
 	if err == nil {
-		r.relay, err = startRelay(ctx, env, cfg, f, log, true)
+		r.relay, err = startRelay(ctx, env, cfg, f, log, r.follow, true)
 	}
 	if err != nil {
 		// A launch from a desktop menu has no terminal to read this in.
@@ -77,25 +86,27 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 
 // resident is the resident process's parts.
 type resident struct {
-	env   *Env
-	flags relayFlags
-	log   *slog.Logger
-	cfg   *configStore
-	win   *windows
-	quit  context.CancelFunc
-	relay *instance
-	core  *listening.Core
-	note  listening.Notifier
+	env    *Env
+	flags  relayFlags
+	log    *slog.Logger
+	cfg    *configStore
+	win    *windowHost
+	quit   context.CancelFunc
+	relay  *instance
+	core   *listening.Core
+	note   listening.Notifier
+	follow *followCore
 }
 
 var _ ipc.Resident = (*resident)(nil)
 
-func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) error {
+func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *Config) error {
 	out, err := player.NewOtoOutput(48000, 2)
 	if err != nil {
 		return err
 	}
-	p, err := player.New(player.Options{Audio: r.relay.Core, Output: out, Logger: r.log.With("part", "player")})
+	p, err := player.New(player.Options{Audio: r.relay.Core, Output: out, Logger: r.log.With("part", "player"),
+		Gain: newSoundSettings(r.env.ConfigDir, r.flags.demo).gain})
 	if err != nil {
 		return err
 	}
@@ -115,6 +126,7 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 		DemoFlag: r.flags.demo,
 	})
 	p.OnChange(r.core.OnPlayerChange)
+	r.follow.core.Store(r.core)
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("the player stopped", "err", err)
@@ -129,20 +141,19 @@ func (r *resident) run(ctx context.Context, inst *singleInstance, cfg *Config) e
 		wg.Go(func() { followMPRIS(ctx, r.core, m) })
 	}
 
-	hasTray := bus != nil && nameHasOwner(bus, "org.kde.StatusNotifierWatcher")
 	// First run (no account) or no tray to find Earshot in: show the
 	// playback window with the demo banner and Sign in….
-	if !hasTray || !cfg.HasAccount() {
+	if !trayHostPresent() || !cfg.HasAccount() {
 		r.showWindow(ipc.ShowPlayer)
 	}
-	if bus == nil {
+	if !sessionBusPresent() {
 		// No session bus: no tray can ever show; the window is all there
 		// is, and closing it quits.
 		<-ctx.Done()
 		return nil
 	}
-	// The tray runs on this goroutine (the main one on macOS and Windows)
-	// until Quit or a signal.
+	// The tray runs on this goroutine (the main one, as Windows and macOS
+	// want) until Quit or a signal.
 	tray.Run(ctx, r.trayActions(), r.core)
 	return nil
 }
@@ -259,7 +270,31 @@ func (r *resident) StreamURL(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	return "ws://" + dialAddr(r.relay.Addr) + "/v1/live?token=" + tok, nil
+	return server.StreamURL(r.BaseURL(), tok), nil
+}
+
+// followCore is what the continuous stream's follow=player follows in the
+// resident: the listening core's filter, as it changes; before the core
+// exists, the selection it saved.
+type followCore struct {
+	saved *savedSelection
+	core  atomic.Pointer[listening.Core]
+}
+
+var _ server.PlayerSelection = (*followCore)(nil)
+
+func (f *followCore) Allows(c event.Call, now time.Time) bool {
+	if core := f.core.Load(); core != nil {
+		return core.Snapshot().Filter.Allows(c, now)
+	}
+	return f.saved.Allows(c, now)
+}
+
+func (f *followCore) Ready() error {
+	if f.core.Load() != nil {
+		return nil
+	}
+	return f.saved.Ready()
 }
 
 // mprisControls drives the listening core from media keys; what MPRIS

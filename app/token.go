@@ -149,14 +149,11 @@ func cmdToken(ctx context.Context, env *Env, args []string) error {
 
 // printIssued shows a new token once, with ready-to-paste URLs.
 func printIssued(w io.Writer, base, token string, info tokens.Info) {
-	host := strings.TrimPrefix(base, "http://")
-	q := url.QueryEscape(token)
 	fmt.Fprintf(w, "Token %s (%s, scope %s):\n\n  %s\n\n", info.ID, info.Name, info.Scope, token)
 	fmt.Fprintln(w, "It is shown only once. Ready-to-paste URLs:")
-	fmt.Fprintf(w, "  Live feed (WebSocket):  ws://%s/v1/live?token=%s\n", host, q)
-	fmt.Fprintf(w, "  Web player login link:  %s/login?token=%s\n", base, q)
-	fmt.Fprintf(w, "  Newest call's audio:    %s/v1/calls/latest/audio?token=%s\n", base, q)
-	fmt.Fprintf(w, "  M3U playlist (VLC):     %s/v1/playlist.m3u?token=%s\n", base, q)
+	for _, l := range server.Links(base, token) {
+		fmt.Fprintf(w, "  %-40s %s\n", l.Name+":", l.URL)
+	}
 	fmt.Fprintln(w, "Programs can also send it as \"Authorization: Bearer <token>\".")
 }
 
@@ -174,8 +171,8 @@ func printTokenTable(w io.Writer, list []tokens.Info, now time.Time) {
 		}
 		if t.LastUsed != nil {
 			used = t.LastUsed.Local().Format("2006-01-02 15:04")
-			if t.LastAddr != "" {
-				used += " (" + t.LastAddr + ")"
+			if by := t.UsedBy(); by != "" {
+				used += " (" + by + ")"
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
@@ -347,6 +344,8 @@ const maxRelayAnswer = 4 << 20
 // and at most 10 s.
 func (c *relayConn) roundTrip(req *http.Request) (int, []byte, error) {
 	req.Host = c.host
+	// The token list then says the operator token was used by Earshot.
+	req.Header.Set("User-Agent", "earshot/"+Version)
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -408,10 +407,7 @@ func (c *controlClient) do(ctx context.Context, method, path string, in, out any
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			if e.Error.Code == "not_found" {
-				return fmt.Errorf("%w: %s", tokens.ErrNotFound, e.Error.Message)
-			}
-			return fmt.Errorf("the running relay refused: %s", e.Error.Message)
+			return &relayRefusal{code: e.Error.Code, message: e.Error.Message}
 		}
 		return fmt.Errorf("the running relay answered %d %s", status, http.StatusText(status))
 	}
@@ -509,7 +505,8 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 	if b.User != "" {
 		fmt.Fprintf(env.Stdout, "User:        %s\n", b.User)
 	}
-	fmt.Fprintf(env.Stdout, "Consumers:   %d live\n", st.Served.LiveConsumers)
+	fmt.Fprintf(env.Stdout, "Consumers:   %d live, %d on the continuous stream (%d encoders)\n",
+		st.Served.LiveConsumers, st.Served.StreamListeners, st.Served.StreamEncoders)
 	fmt.Fprintf(env.Stdout, "Calls:       %d received, %d held\n", st.CallsReceived, st.CallsHeld)
 	fmt.Fprintf(env.Stdout, "Audio:       %d requests, %d bytes served\n", st.Served.AudioRequests, st.Served.BytesServed)
 	fmt.Fprintf(env.Stdout, "Tokens used: %d in the last hour\n", st.TokensInUse)
@@ -517,3 +514,14 @@ func cmdStatus(ctx context.Context, env *Env, args []string) error {
 }
 
 var errNotRunning = errors.New("the relay is not running")
+
+// relayRefusal is a running relay's JSON error answer.
+type relayRefusal struct{ code, message string }
+
+func (e *relayRefusal) Error() string { return "the running relay refused: " + e.message }
+
+// Is lets a token command test a refusal with errors.Is(err,
+// tokens.ErrNotFound).
+func (e *relayRefusal) Is(target error) bool {
+	return target == tokens.ErrNotFound && e.code == "not_found"
+}

@@ -91,7 +91,7 @@ func TestToken_CommandsWithoutARunningRelay(t *testing.T) {
 		t.Fatalf("create printed no token: %s", out)
 	}
 	tok := m[1]
-	for _, want := range []string{"/v1/live?token=", "/login?token=", "/v1/calls/latest/audio?token=", "/v1/playlist.m3u?token="} {
+	for _, want := range []string{"/v1/stream.mp3?token=", "/v1/stream.m3u?token=", "/v1/live?token=", "/login?token=", "/v1/calls/latest/audio?token=", "/v1/playlist.m3u?token="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("create output lacks %s", want)
 		}

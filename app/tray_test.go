@@ -325,7 +325,7 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "ws://" + info.Addr + "/v1/live?token="
+	want := "http://" + info.Addr + "/v1/stream.mp3?token="
 	d.click(t, app, "Copy stream URL")
 	waitUntil(t, "the stream URL on the clipboard", func() bool { return strings.HasPrefix(d.paste(), want) })
 	d.click(t, app, "Quit")

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Builds a Linux package of Earshot with the fyne tool: a .tar.xz holding
-# both programs (earshot, the resident process, and earshot-window beside
-# it), the .desktop file and the icon (from FyneApp.toml), and a Makefile
-# that installs them, in build/out/. The fyne tool is installed with `go install`, never as a
-# module requirement (it would pin the app's Fyne version), at a pinned
-# version so packages build the same way every time (raise FYNE_TOOLS
-# deliberately; `go list -m -versions fyne.io/tools` lists them).
-#
-# macOS and Windows: see README.md ("Packaging").
+# Builds Earshot's release set in build/out/, with SHA256SUMS:
+#   Earshot.tar.xz              Linux: both programs (earshot, the resident process, and
+#                               earshot-window beside it), the .desktop file and icon (from
+#                               FyneApp.toml), and a Makefile that installs them
+#   Earshot-windows-amd64.zip   Windows: Earshot.exe (the resident process: tray, player,
+#                               relay; no console), earshot-window.exe (the windows, Fyne;
+#                               cgo with MinGW-w64) and earshot-cli.exe (the same commands
+#                               on a console: a GUI binary has no console to print to)
+#   earshot-darwin-amd64, earshot-darwin-arm64
+#                               macOS: the headless earshot (relay and commands, no window;
+#                               a macOS GUI build needs Apple's SDK, which Linux lacks)
+# The fyne tool (for the .desktop file, icon and Makefile) is installed with
+# `go install`, never as a module requirement (it would pin the app's Fyne
+# version), at a pinned version so packages build the same way every time
+# (raise FYNE_TOOLS deliberately; `go list -m -versions fyne.io/tools` lists
+# them). Its own builds of earshot are not shipped: it adds a metadata file to
+# the main package that imports Fyne, and the resident process must not link
+# it. Cold, the Windows window program's build takes about 10 minutes on 2
+# busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash build/deps.sh
@@ -20,33 +30,58 @@ if [ ! -x "$fyne" ] || ! "$fyne" version 2>/dev/null | grep -q "${FYNE_TOOLS#v}"
   echo "Installing the fyne packaging tool $FYNE_TOOLS…" >&2
   GOBIN="$tools" go install "fyne.io/tools/cmd/fyne@$FYNE_TOOLS"
 fi
-mkdir -p build/out
+out="$PWD/build/out"
+mkdir -p "$out"
 # `fyne package` adds one to Build in FyneApp.toml on every run; the build
 # number is raised deliberately, with a release, so the file is put back.
 saved=$(mktemp)
+stage=$(mktemp -d)
 cp FyneApp.toml "$saved"
-trap 'cp "$saved" FyneApp.toml; rm -f "$saved"' EXIT
+trap 'cp "$saved" FyneApp.toml; rm -rf "$saved" "$stage"' EXIT
+version=$(sed -n 's/^Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+ldflags="-s -w -X earshot/app.Version=$version"
+
+echo "== Linux" >&2
 "$fyne" package --os linux --release
-# The fyne tool's build of earshot is not shipped: it adds a metadata file
-# to the main package that imports Fyne, and the resident process must not
-# link it. Both programs come from build/build.sh (which knows their flags),
-# side by side, and the Makefile installs and removes the window program
-# with earshot.
-work=$(mktemp -d)
-trap 'cp "$saved" FyneApp.toml; rm -f "$saved"; rm -rf "$work"' EXIT
-tar -xJf Earshot.tar.xz -C "$work"
+# Both programs come from build/build.sh (which knows their flags), side by
+# side, and the Makefile installs and removes the window program with
+# earshot.
+tar -xJf Earshot.tar.xz -C "$stage"
 rm -f Earshot.tar.xz
-bin="$work/earshot/usr/local/bin"
-build/build.sh "$work/build" -trimpath -ldflags="-s -w"
-if go version -m "$work/build/earshot" | grep -q 'fyne.io/fyne'; then
+bin="$stage/earshot/usr/local/bin"
+build/build.sh "$stage/build" -trimpath -ldflags="$ldflags"
+if go version -m "$stage/build/earshot" | grep -q 'fyne.io/fyne'; then
   echo "package.sh: the resident earshot links Fyne" >&2; exit 1
 fi
-install -m 0755 "$work/build/earshot" "$bin/earshot"
-install -m 0755 "$work/build/earshot-window" "$bin/earshot-window"
-makefile="$work/earshot/Makefile"
+install -m 0755 "$stage/build/earshot" "$bin/earshot"
+install -m 0755 "$stage/build/earshot-window" "$bin/earshot-window"
+makefile="$stage/earshot/Makefile"
 grep -q 'bin/$(Exec)' "$makefile" || { echo "package.sh: the fyne tool's Makefile changed; add earshot-window by hand" >&2; exit 1; }
 sed -i -e 's|^\(\t.*\)usr/local/bin/$(Exec) \(.*\)bin/$(Exec)$|&\n\1usr/local/bin/earshot-window \2bin/earshot-window|' \
   -e 's|^\(\t-rm .*\)bin/$(Exec)$|&\n\1bin/earshot-window|' "$makefile"
-tar -cJf build/out/Earshot.tar.xz -C "$work" earshot
-echo "Package: build/out/Earshot.tar.xz"
-tar -tJf build/out/Earshot.tar.xz
+tar -cJf "$out/Earshot.tar.xz" -C "$stage" earshot
+
+echo "== Windows (MinGW-w64 for the window program)" >&2
+win="$stage/windows"
+mkdir -p "$win"
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags -H windowsgui" -o "$win/Earshot.exe" .
+if go version -m "$win/Earshot.exe" | grep -q 'fyne.io/fyne'; then
+  echo "package.sh: the resident Earshot.exe links Fyne" >&2; exit 1
+fi
+CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -tags no_emoji -trimpath \
+  -ldflags "$ldflags -H windowsgui" -o "$win/earshot-window.exe" ./ui/cmd/earshot-window
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags headless -trimpath -ldflags "$ldflags" -o "$win/earshot-cli.exe" .
+rm -f "$out/Earshot-windows-amd64.zip"
+(cd "$win" && zip -q -9 "$out/Earshot-windows-amd64.zip" Earshot.exe earshot-window.exe earshot-cli.exe)
+
+echo "== macOS (headless)" >&2
+for arch in amd64 arm64; do
+  CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -tags headless -trimpath -ldflags "$ldflags" -o "$out/earshot-darwin-$arch" .
+done
+
+cd "$out"
+sha256sum Earshot.tar.xz Earshot-windows-amd64.zip earshot-darwin-amd64 earshot-darwin-arm64 > SHA256SUMS
+echo "Release set in build/out:"
+cat SHA256SUMS
+tar -tJf Earshot.tar.xz
+unzip -l Earshot-windows-amd64.zip

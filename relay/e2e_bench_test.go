@@ -1,11 +1,9 @@
 package relay_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,10 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
-	"earshot/relay/cache"
 	"earshot/relay/server"
 )
 
@@ -52,33 +48,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := cache.Open(b.TempDir(), 256<<20, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	core, err := relay.New(relay.Options{Backend: sess, Cache: c})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Source: core, Auth: oneToken{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go core.Run(ctx)
-	go srv.Serve(ctx, ln)
-	base := "http://" + ln.Addr().String()
+	lr := startLoopbackRelay(b, sess, 256<<20)
+	core := lr.core
+	base := "http://" + lr.addr
 
 	for core.Status().Backend.State != "connected" {
 		time.Sleep(10 * time.Millisecond)
 	}
-	consumer, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/v1/live?token=bench", nil)
+	consumer, _, err := websocket.DefaultDialer.Dial("ws://"+lr.addr+"/v1/live?token=bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -74,6 +74,16 @@ func deliverThroughRestarts(t *testing.T, gen backendtest.Generation) {
 	audio := map[int64][]byte{}
 	for i := 1; i <= 200; i++ {
 		if i%40 == 0 {
+			// Restart once the calls so far have reached the relay: a
+			// restart kills frames still in the server's send queue, and
+			// if every restart came before any live frame was read, all
+			// 200 calls would come from history and 1.1's inline audio
+			// would never be tried (a flake seen 6 times in 20 runs).
+			for hang := time.Now().Add(10 * time.Second); r.Status().CallsReceived < int64(i-1); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(hang) {
+					t.Fatalf("only %d of the first %d calls reached the relay before the restart", r.Status().CallsReceived, i-1)
+				}
+			}
 			if err := srv.Restart(); err != nil {
 				t.Error(err)
 			}
@@ -111,7 +121,8 @@ func deliverThroughRestarts(t *testing.T, gen backendtest.Generation) {
 	hang := time.Now().Add(60 * time.Second)
 	for id, a := range audio {
 		for {
-			e, ok := c.Lookup(cacheKey(id))
+			held, _ := r.Call(id)
+			e, ok := c.Lookup(cacheKey(held))
 			if ok {
 				f, err := e.Open()
 				if err != nil {

@@ -2,7 +2,8 @@
 // keeps the recent calls, prefetches their audio into the on-disk cache and
 // fans events out to local consumers.
 //
-// Its Go API (Subscribe, Calls, Call, Audio, Status, Catalog) is the one both the
+// Its Go API (Subscribe, Calls, Call, Search, Audio, Status, Catalog,
+// SetAlertRules) is the one both the
 // loopback HTTP server (relay/server) and the desktop UI use, so the two can
 // never disagree about what the feed holds. It must not import any GUI
 // package, and it never talks HTTP to local consumers itself.
@@ -10,6 +11,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"earshot/relay/alerts"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -44,6 +48,9 @@ var (
 	// ErrUnavailable: the audio is not cached and the server cannot be
 	// reached right now.
 	ErrUnavailable = errors.New("the OpenScanner server is unreachable and this call's audio is not cached")
+	// ErrTooLarge: the call's audio is larger than Earshot takes; it is
+	// not downloaded again.
+	ErrTooLarge = errors.New("this call's audio is larger than Earshot takes")
 )
 
 // Options configure a Relay.
@@ -52,10 +59,12 @@ type Options struct {
 	Cache   *cache.Cache
 	Logger  *slog.Logger
 	// RecentCalls is how many calls are kept in memory for Calls and for
-	// consumers that resume; 0 means 1000.
+	// consumers that resume or catch up; 0 means DefaultRecentCalls.
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
+	// AlertRules are the listener's alert rules (see SetAlertRules).
+	AlertRules []alerts.Rule
 	// IsUnavailable reports whether a FetchAudio error means the call's audio
 	// is not available to this account (never worth retrying), as opposed to
 	// a passing network failure. nil treats every error as passing.
@@ -65,6 +74,11 @@ type Options struct {
 	// what it holds, reports the stop in Status, and waits for Swap. The
 	// tray app wants that; `earshot relay` ends instead.
 	OutliveSession bool
+	// IsTooLarge reports whether a FetchAudio error means the audio is
+	// larger than the backend takes (never worth downloading again). A
+	// fetch larger than one cache entry may hold is always that. nil
+	// means only the cache's own limit.
+	IsTooLarge func(error) bool
 }
 
 // Relay is the running relay core. Create it with New and start it with Run.
@@ -72,6 +86,7 @@ type Relay struct {
 	hub            *hub.Hub
 	log            *slog.Logger
 	isUnavailable  func(error) bool
+	isTooLarge     func(error) bool
 	prefetch       chan prefetchItem
 	outlive        bool
 	swapped        chan struct{} // a Swap wakes Run
@@ -88,11 +103,21 @@ type Relay struct {
 	gen         uint64       // bumped by Swap: events of older sessions are dropped
 	recent      []event.Call // ring of the newest calls, oldest first
 	maxRecent   int
-	byID        map[int64]int // call id → index into recent (rebuilt lazily)
-	unavailable map[int64]bool
-	unavailList []int64 // FIFO to bound unavailable
+	byID        map[int64]int   // call id → index into recent (rebuilt lazily)
+	unavailable map[int64]error // what to answer for calls not to be fetched again
+	unavailList []int64         // FIFO to bound unavailable
 	lastStatus  event.Status
 	catalog     event.Catalog // the relay's own copy; never handed out
+	alerts      *alerts.Engine
+	// found are calls a search brought from the server's history, so
+	// that Call (and an audio download's file name) knows them too.
+	found     map[int64]event.Call
+	foundList []int64       // FIFO to bound found
+	searches  chan struct{} // semaphore: searches reading the server's history
+	// nextHistory is when the next history page may be asked for;
+	// historyGap spaces them (tests shorten it).
+	nextHistory time.Time
+	historyGap  time.Duration
 
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
@@ -106,6 +131,11 @@ type prefetchItem struct {
 	call event.Call
 	gen  uint64
 }
+
+// DefaultRecentCalls is how many calls the relay holds by default: enough
+// for a consumer that fell behind a burst of thousands of calls (a backfill
+// after a long outage) to catch up from memory (a few hundred bytes each).
+const DefaultRecentCalls = 4096
 
 // maxUnavailable bounds the memory of calls the server refused (404).
 const maxUnavailable = 4096
@@ -123,7 +153,7 @@ func New(opts Options) (*Relay, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.RecentCalls <= 0 {
-		opts.RecentCalls = 1000
+		opts.RecentCalls = DefaultRecentCalls
 	}
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4
@@ -132,8 +162,18 @@ func New(opts Options) (*Relay, error) {
 	if isUnavailable == nil {
 		isUnavailable = func(error) bool { return false }
 	}
+	rules, err := alerts.NewEngine(opts.AlertRules)
+	if err != nil {
+		return nil, fmt.Errorf("relay: alert rules: %w", err)
+	}
+	isTooLarge := opts.IsTooLarge
+	if isTooLarge == nil {
+		isTooLarge = func(error) bool { return false }
+	}
 	return &Relay{
+		alerts:         rules,
 		backend:        opts.Backend,
+		isTooLarge:     isTooLarge,
 		cache:          opts.Cache,
 		hub:            hub.New(log),
 		log:            log,
@@ -145,7 +185,10 @@ func New(opts Options) (*Relay, error) {
 		prefetchPauses: prefetchPauses(),
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
-		unavailable:    make(map[int64]bool),
+		unavailable:    make(map[int64]error),
+		found:          make(map[int64]event.Call),
+		searches:       make(chan struct{}, maxSearches),
+		historyGap:     historyGap,
 		lastStatus:     opts.Backend.Status(),
 		started:        time.Now(),
 	}, nil
@@ -247,6 +290,8 @@ func (r *Relay) Swap(b Backend, c *cache.Cache, reason string) {
 	clear(r.byID)
 	clear(r.unavailable)
 	r.unavailList = r.unavailList[:0]
+	clear(r.found)
+	r.foundList = r.foundList[:0]
 	r.catalog = event.Catalog{}
 	r.lastStatus = b.Status()
 	st := r.lastStatus
@@ -293,14 +338,26 @@ func (r *Relay) handleFrom(gen uint64, e event.Event) {
 		if len(inline) > 0 {
 			// 1.1-and-older servers send the audio inside the frame:
 			// cache it before anyone can ask for it.
-			if _, err := ca.Put(cacheKey(c.ID), inline); err != nil {
+			if _, err := ca.Put(cacheKey(c), inline); err != nil {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
 			}
 		}
+		// Rules on talkgroups, and on words when the transcript came with
+		// the call (history rows), fire now; the call carries its alerts.
+		// A call held already keeps the alerts it has (each rule fires
+		// once per call).
+		r.mu.Lock()
+		if i, held := r.byID[c.ID]; held {
+			c.Alerts = r.recent[i].Alerts
+		}
+		r.mu.Unlock()
+		fired := r.alerts.Match(&c)
+		c.Alerts = append(c.Alerts[:len(c.Alerts):len(c.Alerts)], fired...)
 		r.remember(c)
 		r.callsReceived.Add(1)
 		e.Call = &c
 		r.hub.Publish(e)
+		r.publishAlerts(fired)
 		if len(inline) == 0 {
 			select {
 			case r.prefetch <- prefetchItem{c, gen}:
@@ -315,11 +372,18 @@ func (r *Relay) handleFrom(gen uint64, e event.Event) {
 			return
 		}
 		r.mu.Lock()
-		if i, ok := r.byID[e.Transcript.CallID]; ok {
-			r.recent[i].Transcript = e.Transcript.Text
+		held, ok := r.byID[e.Transcript.CallID]
+		var c event.Call
+		if ok {
+			r.recent[held].Transcript = e.Transcript.Text
+			c = r.recent[held]
 		}
 		r.mu.Unlock()
 		r.hub.Publish(e)
+		if ok {
+			// Rules on words may fire now that the words are known.
+			r.recordAlerts(c.ID, r.alerts.Match(&c))
+		}
 	case event.TypeStatus:
 		if e.Status == nil {
 			return
@@ -338,6 +402,8 @@ func (r *Relay) handleFrom(gen uint64, e event.Event) {
 		clear(r.byID)
 		clear(r.unavailable)
 		r.unavailList = r.unavailList[:0]
+		clear(r.found)
+		r.foundList = r.foundList[:0]
 		r.mu.Unlock()
 		r.hub.Publish(e)
 	case event.TypeCatalog:
@@ -368,7 +434,8 @@ func (r *Relay) Catalog() event.Catalog {
 func (r *Relay) remember(c event.Call) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.byID[c.ID]; dup {
+	if i, dup := r.byID[c.ID]; dup {
+		r.recent[i].Alerts = c.Alerts
 		return
 	}
 	if len(r.recent) >= r.maxRecent {
@@ -414,7 +481,7 @@ func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 		switch {
 		case err == nil || ctx.Err() != nil:
 			return
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrTooLarge):
 			r.prefetchFailures.Add(1)
 			return
 		case attempt >= len(pauses):
@@ -436,7 +503,24 @@ func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 // AudioPath is the relay-local URL path of a call's audio.
 func AudioPath(id int64) string { return "/v1/calls/" + strconv.FormatInt(id, 10) + "/audio" }
 
-func cacheKey(id int64) string { return strconv.FormatInt(id, 10) }
+// cacheKey names call c's audio in the cache: its id, bound to the call
+// itself — a digest of its time, radio ids, frequency and audio name, the
+// parts of the call record that say which call it is (the record gives no
+// audio length, and OpenScanner no instance identity). A server reset or
+// restored at the same address reuses ids for other calls: their keys
+// differ, so the old call's bytes are never served for a new one. Entries
+// of the older format (the bare id) match no key: never served, they age
+// out of the cache.
+func cacheKey(c event.Call) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%d\x00%d\x00%s", c.DateTime, c.SystemID, c.TalkgroupID, c.Frequency, c.AudioName)
+	return strconv.FormatInt(c.ID, 10) + "-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// unverifiedKey names the audio of a call the relay holds no record of:
+// nothing binds it to a call, so it is fetched again at every request and
+// only ever serves that request.
+func unverifiedKey(id int64) string { return strconv.FormatInt(id, 10) + "-unverified" }
 
 // Subscribe returns a subscription to the live events. queueLen bounds how
 // far the subscriber may fall behind before it is dropped.
@@ -471,13 +555,15 @@ func (r *Relay) Calls(q Query) []event.Call {
 	return out
 }
 
-// Call returns one recent call by id.
+// Call returns one call by id: a recent one, or one a search found in
+// the server's history lately.
 func (r *Relay) Call(id int64) (event.Call, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i, ok := r.byID[id]
 	if !ok {
-		return event.Call{}, false
+		c, found := r.found[id]
+		return c, found
 	}
 	return r.recent[i], true
 }
@@ -491,15 +577,34 @@ func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 	}
 	c, ok := r.Call(id)
 	if !ok {
-		// Older than the calls held in memory: the server may still have
-		// it, and the backend needs only the id to fetch it.
-		c = event.Call{ID: id}
+		// Older than the calls held in memory (or from before a reset):
+		// the server may still have it, and the backend needs only the id
+		// to fetch it; with no record to bind it to, the cache is not
+		// trusted for it.
+		return r.fetchUnverified(ctx, event.Call{ID: id})
 	}
 	return r.audio(ctx, c)
 }
 
+// fetchUnverified downloads the audio of a call the relay has no record
+// of, afresh, through the cache's single flight.
+func (r *Relay) fetchUnverified(ctx context.Context, c event.Call) (*cache.Entry, error) {
+	r.mu.Lock()
+	refused := r.unavailable[c.ID]
+	b, ca := r.backend, r.cache
+	r.mu.Unlock()
+	if refused != nil {
+		return nil, refused
+	}
+	e, err := ca.Refill(ctx, unverifiedKey(c.ID), func(ctx context.Context, w io.Writer) error {
+		_, err := b.FetchAudio(ctx, c, w)
+		return err
+	})
+	return e, r.audioErr(ctx, c, err)
+}
+
 func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
-	key := cacheKey(c.ID)
+	key := cacheKey(c)
 	r.mu.Lock()
 	refused := r.unavailable[c.ID]
 	b, ca := r.backend, r.cache
@@ -507,38 +612,51 @@ func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
 	if e, ok := ca.Lookup(key); ok {
 		return e, nil
 	}
-	if refused {
-		return nil, ErrNotFound
+	if refused != nil {
+		return nil, refused
 	}
 	e, err := ca.Get(ctx, key, func(ctx context.Context, w io.Writer) error {
 		_, err := b.FetchAudio(ctx, c, w)
 		return err
 	})
+	return e, r.audioErr(ctx, c, err)
+}
+
+// audioErr words a failed download of c's audio (nil stays nil).
+func (r *Relay) audioErr(ctx context.Context, c event.Call, err error) error {
 	switch {
 	case err == nil:
-		return e, nil
+		return nil
 	case r.isUnavailable(err):
-		r.markUnavailable(c.ID)
+		err := fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
+		r.markUnavailable(c.ID, err)
 		r.log.Info("call audio is not available to this account", "call", c.ID)
-		return nil, fmt.Errorf("%w: the server does not offer call %d to this account", ErrNotFound, c.ID)
+		return err
+	case errors.Is(err, cache.ErrTooLarge) || r.isTooLarge(err):
+		err := fmt.Errorf("%w: call %d: %w", ErrTooLarge, c.ID, err)
+		r.markUnavailable(c.ID, err)
+		r.log.Warn("call audio is too large to take; it is not downloaded again", "call", c.ID, "err", err)
+		return err
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return ctx.Err()
 	default:
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 }
 
-func (r *Relay) markUnavailable(id int64) {
+// markUnavailable remembers that call id's audio is not to be fetched
+// again, and the error to answer instead.
+func (r *Relay) markUnavailable(id int64, answer error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.unavailable[id] {
+	if r.unavailable[id] != nil {
 		return
 	}
 	if len(r.unavailList) >= maxUnavailable {
 		delete(r.unavailable, r.unavailList[0])
 		r.unavailList = r.unavailList[1:]
 	}
-	r.unavailable[id] = true
+	r.unavailable[id] = answer
 	r.unavailList = append(r.unavailList, id)
 }
 

@@ -241,7 +241,7 @@ func TestRelay_PrefetchMakesAudioReadyWithoutARequest(t *testing.T) {
 	b.send(callEvent(11))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, ok := r.cache.Lookup(cacheKey(11)); ok {
+		if _, ok := r.cache.Lookup(cacheKey(*callEvent(11).Call)); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -386,7 +386,7 @@ func waitCached(t *testing.T, r *Relay, id int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second) // a hang guard
 	for {
-		if _, ok := r.cache.Lookup(cacheKey(id)); ok {
+		if _, ok := r.cache.Lookup(cacheKey(*callEvent(id).Call)); ok {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	"earshot/relay/server"
 	"earshot/relay/tokens"
 	"earshot/ui/ipc"
 )
@@ -190,8 +191,8 @@ func tokenLine(t tokens.Info, now time.Time) string {
 	}
 	if t.LastUsed != nil {
 		used = "used " + t.LastUsed.Local().Format("2006-01-02 15:04")
-		if t.LastAddr != "" {
-			used += " by " + t.LastAddr
+		if by := t.UsedBy(); by != "" {
+			used += " by " + by
 		}
 	}
 	return fmt.Sprintf("%s · %s · created %s · %s · %s · %s", t.Name, t.Scope, t.Created.Local().Format("2006-01-02"), expires, used, t.Status(now))
@@ -317,15 +318,11 @@ func (tv *tokensView) createDialog() {
 // IssuedURLs are the ready-to-paste URLs for a new token, as the CLI
 // prints them.
 func IssuedURLs(base, token string) [][2]string {
-	q := url.QueryEscape(token)
-	host := strings.TrimPrefix(base, "http://")
-	return [][2]string{
-		{"Token", token},
-		{"Live feed (WebSocket)", "ws://" + host + "/v1/live?token=" + q},
-		{"Web player login link", base + "/login?token=" + q},
-		{"Newest call's audio", base + "/v1/calls/latest/audio?token=" + q},
-		{"M3U playlist", base + "/v1/playlist.m3u?token=" + q},
+	rows := [][2]string{{"Token", token}}
+	for _, l := range server.Links(base, token) {
+		rows = append(rows, [2]string{l.Name, l.URL})
 	}
+	return rows
 }
 
 // showIssued shows a new token once, with copy buttons.

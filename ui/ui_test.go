@@ -563,7 +563,7 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 		t.Fatalf("ops %v", ft.ops)
 	}
 	urls := IssuedURLs("http://127.0.0.1:7373", "a+b")
-	if urls[1][1] != "ws://127.0.0.1:7373/v1/live?token=a%2Bb" || !strings.HasSuffix(urls[2][1], "/login?token=a%2Bb") {
+	if urls[0][1] != "a+b" || urls[1][1] != "http://127.0.0.1:7373/v1/stream.mp3?token=a%2Bb" || !strings.HasSuffix(urls[3][1], "/login?token=a%2Bb") {
 		t.Fatalf("urls %v", urls)
 	}
 }
@@ -766,7 +766,7 @@ func TestTokensWindowConfirmsBeforeBreakingConsumers(t *testing.T) {
 			urls = append(urls, e.Text)
 		}
 	}
-	if len(urls) != 5 || urls[0] != "tok-value" || !strings.Contains(urls[2], "/login?token=tok-value") {
+	if len(urls) != 8 || urls[0] != "tok-value" || !strings.Contains(urls[1], "/v1/stream.mp3?token=tok-value") || !strings.Contains(urls[3], "/login?token=tok-value") {
 		t.Fatalf("issued dialog shows %q", urls)
 	}
 }

@@ -21,14 +21,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -43,23 +39,7 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 20, "calls per second the server broadcasts")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to drive calls")
 	flag.StringVar(&o.bin, "bin", "", "earshot binary to test (default: build one with -tags headless)")
-	flag.BoolVar(&o.json, "json", false, "print the report as JSON")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(1)
-	}
-	if o.json {
-		json.NewEncoder(os.Stdout).Encode(rep)
-	} else {
-		rep.print(os.Stdout)
-	}
-	if !rep.Pass {
-		os.Exit(1)
-	}
+	relayproc.Main("loadtest", func(ctx context.Context) (*report, error) { return run(ctx, o) })
 }
 
 type options struct {
@@ -67,7 +47,6 @@ type options struct {
 	rate      float64
 	duration  time.Duration
 	bin       string
-	json      bool
 }
 
 // report is what a run measured, with the issue's targets.
@@ -87,7 +66,10 @@ type report struct {
 	Pass            bool    `json:"pass"`
 }
 
-func (r report) print(w io.Writer) {
+// Passed reports whether every target was met.
+func (r report) Passed() bool { return r.Pass }
+
+func (r report) Print(w io.Writer) {
 	fmt.Fprintf(w, "consumers %d, %.1f calls/s, %d calls sent\n", r.Consumers, r.Rate, r.CallsSent)
 	fmt.Fprintf(w, "deliveries %d of %d; consumers missing calls: %d; disconnected: %d\n", r.Deliveries, r.Expected, r.ConsumersShort, r.ConsumersClosed)
 	fmt.Fprintf(w, "event delivery latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 ≤ 50 ms)\n", r.P50ms, r.P99ms, r.MaxMs)
@@ -100,18 +82,11 @@ func (r report) print(w io.Writer) {
 }
 
 func run(ctx context.Context, o options) (*report, error) {
-	work, err := os.MkdirTemp("", "earshot-loadtest-")
+	work, bin, err := relayproc.Workdir(ctx, "loadtest", o.bin)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-
-	bin := o.bin
-	if bin == "" {
-		if bin, err = relayproc.BuildHeadless(ctx, work); err != nil {
-			return nil, err
-		}
-	}
 
 	fake := backendtest.NewServer(backendtest.Options{PublicAccess: true, Logger: slog.New(slog.DiscardHandler)})
 	defer fake.Close()
@@ -120,40 +95,13 @@ func run(ctx context.Context, o options) (*report, error) {
 		fake.AddTalkgroup(1, tg, "TG "+strconv.FormatInt(tg, 10), "Talkgroup "+strconv.FormatInt(tg, 10), "Load", "Test", "")
 	}
 
-	configDir := filepath.Join(work, "config")
-	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		return nil, err
-	}
 	cfg, _ := json.Marshal(map[string]any{"server": fake.URL()})
-	if err := os.WriteFile(filepath.Join(configDir, "config.json"), cfg, 0o600); err != nil {
-		return nil, err
-	}
-	addr, err := relayproc.FreeAddr()
+	relay, err := relayproc.Launch(ctx, bin, work, cfg)
 	if err != nil {
 		return nil, err
 	}
-	relayCtx, stopRelay := context.WithCancel(ctx)
-	defer stopRelay()
-	cmd := exec.CommandContext(relayCtx, bin, "relay", "--listen", addr)
-	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+configDir, "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the relay: %w", err)
-	}
-	// Stop the relay (SIGINT) before waiting for it: deferred in the other
-	// order, Wait would wait for a relay nobody told to stop.
-	defer func() { stopRelay(); cmd.Wait() }()
-	token, err := relayproc.ReadToken(stdout)
-	if err != nil {
-		return nil, err
-	}
-	go io.Copy(io.Discard, stdout)
+	defer relay.Stop()
+	addr, token := relay.Addr, relay.Token
 
 	// Consumers.
 	var (
@@ -227,7 +175,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss := int64(relayproc.StatusMB(cmd.Process.Pid, "VmRSS") * (1 << 20)); rss > maxRSS.Load() {
+			if rss := int64(relayproc.StatusMB(relay.Pid, "VmRSS") * (1 << 20)); rss > maxRSS.Load() {
 				maxRSS.Store(rss)
 			}
 			select {
@@ -237,7 +185,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 		}
 	}()
-	cpu0 := relayproc.CPUSeconds(cmd.Process.Pid)
+	cpu0 := relayproc.CPUSeconds(relay.Pid)
 	start := time.Now()
 	audio := backendtest.SynthWAV(1, 700, 8000)
 	interval := time.Duration(float64(time.Second) / o.rate)
@@ -256,7 +204,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
-	cpu1 := relayproc.CPUSeconds(cmd.Process.Pid)
+	cpu1 := relayproc.CPUSeconds(relay.Pid)
 	// Let the last events arrive, then stop the consumers.
 	deadline := time.Now().Add(5 * time.Second)
 	for deliveries.Load() < int64(n*o.consumers) && time.Now().Before(deadline) {

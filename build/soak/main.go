@@ -20,12 +20,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -39,23 +35,7 @@ func main() {
 	flag.DurationVar(&o.every, "sample", 10*time.Second, "how often to sample the relay's memory")
 	flag.StringVar(&o.bin, "bin", "", "earshot binary to test (default: build one with -tags headless)")
 	flag.Float64Var(&o.targetMB, "target-mb", 40, "RSS target at the end, MiB")
-	flag.BoolVar(&o.json, "json", false, "print the report as JSON")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	rep, err := run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "soak:", err)
-		os.Exit(1)
-	}
-	if o.json {
-		json.NewEncoder(os.Stdout).Encode(rep)
-	} else {
-		rep.print(os.Stdout)
-	}
-	if !rep.Pass {
-		os.Exit(1)
-	}
+	relayproc.Main("soak", func(ctx context.Context) (*report, error) { return run(ctx, o) })
 }
 
 type options struct {
@@ -63,7 +43,6 @@ type options struct {
 	every    time.Duration
 	bin      string
 	targetMB float64
-	json     bool
 }
 
 // sample is the relay's memory at one moment of the run.
@@ -87,7 +66,10 @@ type report struct {
 	Pass            bool     `json:"pass"`
 }
 
-func (r *report) print(w io.Writer) {
+// Passed reports whether every target was met.
+func (r *report) Passed() bool { return r.Pass }
+
+func (r *report) Print(w io.Writer) {
 	for _, s := range r.Samples {
 		fmt.Fprintf(w, "  t=%5.0fs  rss %6.1f MB  (anonymous %5.1f MB)\n", s.AtSeconds, s.RSSMB, s.AnonMB)
 	}
@@ -103,43 +85,17 @@ func (r *report) print(w io.Writer) {
 }
 
 func run(ctx context.Context, o options) (*report, error) {
-	work, err := os.MkdirTemp("", "earshot-soak-")
+	work, bin, err := relayproc.Workdir(ctx, "soak", o.bin)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	bin := o.bin
-	if bin == "" {
-		if bin, err = relayproc.BuildHeadless(ctx, work); err != nil {
-			return nil, err
-		}
-	}
-	addr, err := relayproc.FreeAddr()
+	relay, err := relayproc.Launch(ctx, bin, work, nil, "--demo")
 	if err != nil {
 		return nil, err
 	}
-	relayCtx, stopRelay := context.WithCancel(ctx)
-	cmd := exec.CommandContext(relayCtx, bin, "relay", "--demo", "--listen", addr)
-	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+filepath.Join(work, "config"), "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		stopRelay()
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		stopRelay()
-		return nil, fmt.Errorf("start the relay: %w", err)
-	}
-	// Stop the relay (SIGINT) before waiting for it.
-	defer func() { stopRelay(); cmd.Wait() }()
-	token, err := relayproc.ReadToken(stdout)
-	if err != nil {
-		return nil, err
-	}
-	go io.Copy(io.Discard, stdout)
+	defer relay.Stop()
+	addr, token := relay.Addr, relay.Token
 
 	rep := &report{TargetMB: o.targetMB}
 	var calls, fetched, bytes, failures atomic.Int64
@@ -177,7 +133,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}()
 
-	pid := cmd.Process.Pid
+	pid := relay.Pid
 	cpu0 := relayproc.CPUSeconds(pid)
 	start := time.Now()
 	tick := time.NewTicker(o.every)

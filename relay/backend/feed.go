@@ -56,6 +56,10 @@ type feed struct {
 	// id; order is their ids in the order emitted (oldest first).
 	seen  map[int64]fingerprint
 	order []int64
+	// gaps counts the live calls that came after a gap: broadcasts the
+	// server dropped, which come in bursts, so the session reads history
+	// again soon after one (tailAfterGap) for the burst's end.
+	gaps int
 }
 
 func newFeed(emit func(event.Event)) *feed {
@@ -107,6 +111,7 @@ func (s *Session) liveCall(ctx context.Context, f *feed, c *event.Call) error {
 		}
 		return nil
 	case c.ID-1 > f.lastID:
+		f.gaps++
 		// A gap: the server may have dropped broadcasts (or the session
 		// skipped an oversized frame). History has them (or they belong
 		// to systems this account cannot see). Before the first call

@@ -183,3 +183,28 @@ func TestServerRestoredFromABackupWhileAway(t *testing.T) {
 		t.Fatalf("after the reset: %+v, %+v; want the new calls, from history", col.calls[5], col.calls[6])
 	}
 }
+
+// TestDroppedBroadcastsAtTheEndOfABurstComeSoon: the server dropped the
+// last broadcasts of a burst (its queue was full): no later call reveals
+// the gap, so the session reads history again shortly after a gap rather
+// than at the next periodic read (an hour here).
+func TestDroppedBroadcastsAtTheEndOfABurstComeSoon(t *testing.T) {
+	srv := fake(t, backendtest.Options{})
+	col := startFeed(t, srv, &logBuffer{})
+	now := time.Now()
+	callAt(srv, now, 101)
+	srv.DropBroadcasts(1)
+	callAt(srv, now, 101) // 2: dropped; 3 shows the gap
+	callAt(srv, now, 101)
+	srv.DropBroadcasts(2)
+	callAt(srv, now, 101) // 4 and 5: dropped, nothing after them
+	callAt(srv, now, 101)
+	start := time.Now()
+	col.waitFor(t, "calls 1–5", func(c *collector) bool { return len(c.calls) == 5 })
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the burst's dropped tail took %v", d)
+	}
+	if ids, _ := emitted(col); idList(ids...) != "1,2,3,4,5" {
+		t.Fatalf("emitted %s", idList(ids...))
+	}
+}

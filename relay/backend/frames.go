@@ -58,6 +58,9 @@ type Config struct {
 
 // ConfigSystem is one system of the config.
 type ConfigSystem struct {
+	// Row is the server's own id of the system (its table row), which its
+	// history search filters by; ID is the radio id calls carry.
+	Row        RowID             `json:"id"`
 	ID         int64             `json:"systemId"`
 	Label      string            `json:"label"`
 	LEDColor   string            `json:"ledColor"`
@@ -66,6 +69,7 @@ type ConfigSystem struct {
 
 // ConfigTalkgroup is one talkgroup of a system.
 type ConfigTalkgroup struct {
+	Row      RowID  `json:"id"` // the server's own id, as ConfigSystem.Row
 	ID       int64  `json:"talkgroupId"`
 	Label    string `json:"label"`
 	Name     string `json:"name"`
@@ -301,6 +305,16 @@ func stringField(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
+}
+
+// RowID is a server row id in scanner.config. It never fails a config: a
+// value that is not a number (or a numeric string) reads as 0, unknown.
+type RowID int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *RowID) UnmarshalJSON(b []byte) error {
+	*r = RowID(max(intField(b), 0))
+	return nil
 }
 
 func intField(raw json.RawMessage) int64 {

@@ -33,10 +33,8 @@ func (b *labelBook) update(c *Config) (cat event.Catalog, changed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cat = catalogOf(c)
-	if b.known && reflect.DeepEqual(cat, b.catalog) {
-		return event.Catalog{}, false
-	}
-	b.catalog, b.known = cat, true
+	// The maps are rebuilt every time: they also hold the server's row
+	// ids (for history searches), which the catalog does not show.
 	b.systems = map[int64]ConfigSystem{}
 	b.tgs = map[[2]int64]ConfigTalkgroup{}
 	for _, sys := range c.Systems {
@@ -45,6 +43,10 @@ func (b *labelBook) update(c *Config) (cat event.Catalog, changed bool) {
 			b.tgs[[2]int64{sys.ID, tg.ID}] = tg
 		}
 	}
+	if b.known && reflect.DeepEqual(cat, b.catalog) {
+		return event.Catalog{}, false
+	}
+	b.catalog, b.known = cat, true
 	return cat.Clone(), true
 }
 
@@ -120,7 +122,7 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 	lastBrief := false // the last welcomed connection ended within stableConnection
 	for {
 		s.setStatus(event.StateConnecting, "", time.Time{})
-		began := time.Now()
+		began := s.now()
 		connected, wait, err := s.session(ctx, f)
 		switch {
 		case ctx.Err() != nil:
@@ -137,7 +139,7 @@ func (s *Session) Run(ctx context.Context, emit func(event.Event)) error {
 			// count as failed attempts, so they get rarer too.
 			// (A connection refused before its welcome in between leaves
 			// the streak as it is: it counts as a failed attempt anyway.)
-			brief := time.Since(began) < stableConnection
+			brief := s.now().Sub(began) < stableConnection
 			if !brief || !lastBrief {
 				attempt = 0
 			}
@@ -243,10 +245,9 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	// token is kept; the wait is bounded by doRefresh's timeout.)
 	wg.Go(func() { s.keepFresh(ctx) })
 
-	backfillTick := time.NewTicker(s.opts.BackfillEvery)
-	defer backfillTick.Stop()
+	backfillDue := s.after(s.opts.BackfillEvery)
 	st := &connState{}
-	var configWait <-chan time.Time
+	var configWait, tailWait <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -266,17 +267,29 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 			}
 			return st.connected, 0, fmt.Errorf("live feed: %w", err)
 		case fr := <-frames:
+			gaps := f.gaps
 			if c, w, e := s.handle(ctx, f, fr, st); e != nil {
 				return c, w, e
 			}
 			if st.backfillDue && configWait == nil {
-				configWait = time.After(configAfterWelcome)
+				configWait = s.after(configAfterWelcome)
+			}
+			if f.gaps != gaps && tailWait == nil {
+				tailWait = s.after(tailAfterGap)
+			}
+		case <-tailWait:
+			// The server dropped broadcasts lately: those at the end of
+			// the burst leave no gap before a next call to reveal them.
+			tailWait = nil
+			if err := s.backfill(ctx, f); err != nil {
+				s.log.Warn("history backfill failed", "err", err)
 			}
 		case <-configWait:
 			// No config came: fill the gap anyway (names as history has
 			// them).
 			s.welcomeBackfill(ctx, f, st)
-		case <-backfillTick.C:
+		case <-backfillDue:
+			backfillDue = s.after(s.opts.BackfillEvery)
 			if st.connected {
 				s.welcomeBackfill(ctx, f, st)
 				if err := s.backfill(ctx, f); err != nil {
@@ -292,6 +305,10 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 // welcome): 1.2 and 1.1 history rows carry no talkgroup names, so reading
 // history first would emit nameless calls.
 const configAfterWelcome = 2 * time.Second
+
+// tailAfterGap is when history is read again after a gap in the live
+// feed (see feed.gaps), rather than at the next periodic backfill.
+const tailAfterGap = 2 * time.Second
 
 // connState is what one connection's frames have shown so far.
 type connState struct {
@@ -393,7 +410,9 @@ func (s *Session) dial(ctx context.Context) (*websocket.Conn, error) {
 	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
 	// No Origin: a native client. The token goes in the first message,
 	// never in the URL.
-	conn, resp, err := d.DialContext(ctx, u.String(), nil)
+	dctx, cancel := s.withTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, resp, err := d.DialContext(dctx, u.String(), nil)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("open the live feed: the server answered %d", resp.StatusCode)
@@ -522,13 +541,19 @@ func (s *Session) pinger(ctx context.Context, conn *websocket.Conn) {
 // keepFresh refreshes the access token ahead of its expiry until ctx ends,
 // and retries keeping a refresh token the keyring refused earlier.
 func (s *Session) keepFresh(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for {
+		// Look at least twice within the refresh margin, so a short-lived
+		// token is renewed before it runs out.
+		s.mu.Lock()
+		every := time.Second
+		if s.accessMargin > 0 {
+			every = min(every, s.accessMargin/2)
+		}
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-s.after(every):
 		}
 		s.mu.Lock()
 		due := s.access != "" && !s.freshLocked()

@@ -16,6 +16,7 @@ package backend
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,13 @@ var (
 	ErrCallUnavailable = errors.New("the server does not offer this call to this account")
 	// ErrNotOpenScanner means the URL does not answer like an OpenScanner server.
 	ErrNotOpenScanner = errors.New("this address does not answer like an OpenScanner server")
+	// ErrAudioTooLarge means a call's audio is larger than Earshot takes
+	// (maxAudioBytes): it is not downloaded again.
+	ErrAudioTooLarge = fmt.Errorf("the call's audio is larger than Earshot takes (%d MiB)", maxAudioBytes>>20)
+	// ErrOffOrigin means the server redirected a request to another
+	// origin (scheme, host or port): Earshot follows redirects only on the
+	// server itself, so no credential ever reaches another address.
+	ErrOffOrigin = errors.New("the server redirected to another address; Earshot follows redirects only within the server's own origin")
 )
 
 // IsSignInAgain reports whether err means the user must sign in again.
@@ -83,6 +91,24 @@ const (
 	saveRetryEvery = time.Minute
 )
 
+// Request timeouts, on the session's clock. A refresh is bounded tightly:
+// the server's replay grace is 30 s, and a refresh whose answer was lost
+// (the connection reset or went silent after the server had rotated the
+// token) must be asked again with the same token within it, or the server
+// takes the repeat for theft and revokes the whole family. So an attempt
+// waits at most refreshTimeout, and one without an answer is repeated
+// after the pauses of refreshRetryPauses: three attempts inside the grace.
+const (
+	requestTimeout = 30 * time.Second
+	audioTimeout   = 60 * time.Second
+	dialTimeout    = 15 * time.Second
+	refreshTimeout = 8 * time.Second
+)
+
+func refreshRetryPauses() []time.Duration {
+	return []time.Duration{500 * time.Millisecond, time.Second}
+}
+
 // saveRetryPauses are the pauses between the attempts to keep a rotated
 // refresh token in the keyring (a function, so the package has no
 // mutable state).
@@ -106,7 +132,18 @@ type Options struct {
 	// jar and timeouts. A client without a jar gets one.
 	HTTPClient *http.Client
 	// Now is the clock used to schedule refreshes; nil means time.Now.
+	// Clock, when set, replaces it.
 	Now func() time.Time
+	// Clock, when set, is the session's time: token expiry, history
+	// windows, and every wait (refresh checks, reconnect back-off, the
+	// periodic history read, keyring retries). A simulation runs it
+	// faster than real time; network deadlines (PingEvery, PongWait, the
+	// HTTP client's timeout) stay real.
+	Clock Clock
+	// PingEvery and PongWait are the live socket's liveness check: a ping
+	// every PingEvery, and a connection silent for PongWait is replaced.
+	// 0 means 25 s and 60 s.
+	PingEvery, PongWait time.Duration
 	// PasswordChangeRequested says the server asked, at the sign-in that
 	// gave RefreshToken, that the user change the password (its
 	// passwordNeedChange): the status says so (Status.PasswordChange and
@@ -157,21 +194,49 @@ type Session struct {
 
 	// Tunables, fixed by New; tests in this package change them before
 	// use (they are fields, not package variables: no shared state).
+	after     func(d time.Duration) <-chan time.Time // the clock's
 	sleep     func(ctx context.Context, d time.Duration) error
 	saveRetry []time.Duration
 	saveEvery time.Duration
 	frameCap  int64 // frames above this are skipped
+	audioCap  int64 // audio above this is refused (maxAudioBytes; tests lower it)
 	readLimit int64 // frames above this end the connection
 	pingEvery time.Duration
 	pongWait  time.Duration
 }
 
-// sleepCtx waits d, or until ctx ends (then it returns ctx's error).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// Clock is a session's time (see Options.Clock).
+type Clock interface {
+	Now() time.Time
+	// After sends the time once d of this clock's time has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// errNoAnswer is the cause of a request's context ending at its timeout.
+var errNoAnswer = errors.New("the server did not answer in time")
+
+// withTimeout is context.WithTimeout on the session's clock; the context's
+// cause is errNoAnswer when the time runs out.
+func (s *Session) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if s.opts.Clock == nil {
+		return context.WithTimeoutCause(ctx, d, errNoAnswer)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-s.after(d):
+			cancel(errNoAnswer)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// wait waits d of the session's time, or until ctx ends (then it returns
+// ctx's error).
+func (s *Session) wait(ctx context.Context, d time.Duration) error {
 	select {
-	case <-t.C:
+	case <-s.after(d):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -192,6 +257,9 @@ func New(opts Options) (*Session, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock != nil {
+		opts.Now = opts.Clock.Now
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -205,6 +273,7 @@ func New(opts Options) (*Session, error) {
 		c := *client
 		client = &c
 	}
+	client.CheckRedirect = sameOriginRedirects(u, client.CheckRedirect)
 	if client.Jar == nil {
 		jar, err := cookiejar.New(nil)
 		if err != nil {
@@ -220,14 +289,19 @@ func New(opts Options) (*Session, error) {
 		opts: opts, base: u, http: client, jar: client.Jar, now: opts.Now, log: opts.Logger,
 		refreshTok:     opts.RefreshToken,
 		passwordChange: opts.PasswordChangeRequested,
-		sleep:          sleepCtx,
+		after:          time.After,
 		saveRetry:      saveRetryPauses(),
 		saveEvery:      saveRetryEvery,
 		frameCap:       MaxFrameSize,
+		audioCap:       maxAudioBytes,
 		readLimit:      wsHardReadLimit,
-		pingEvery:      wsPingEvery,
-		pongWait:       wsPongWait,
+		pingEvery:      cmp.Or(opts.PingEvery, wsPingEvery),
+		pongWait:       cmp.Or(opts.PongWait, wsPongWait),
 	}
+	if opts.Clock != nil {
+		s.after = opts.Clock.After
+	}
+	s.sleep = s.wait
 	s.status = event.Status{State: event.StateConnecting, Server: u.String(), User: opts.Username, Since: time.Now()}
 	s.problemLocked(&s.status)
 	return s, nil
@@ -419,7 +493,7 @@ func (s *Session) persist(ctx context.Context, tok string) {
 		}
 	}
 	s.mu.Lock()
-	s.lastSaveTry = time.Now()
+	s.lastSaveTry = s.now()
 	if err == nil {
 		s.unsaved = ""
 	} else {
@@ -442,7 +516,7 @@ func (s *Session) persist(ctx context.Context, tok string) {
 // at most every saveEvery, unless a newer one replaced it meanwhile.
 func (s *Session) retryUnsaved(ctx context.Context) {
 	s.mu.Lock()
-	tok, due := s.unsaved, time.Since(s.lastSaveTry) >= s.saveEvery
+	tok, due := s.unsaved, s.now().Sub(s.lastSaveTry) >= s.saveEvery
 	current := tok != "" && tok == s.refreshTok
 	s.mu.Unlock()
 	if tok == "" || !due {
@@ -510,6 +584,8 @@ func (s *Session) do(ctx context.Context, method, path string, body any, bearer 
 // exchange is do that also sends refresh (when not "") as the refresh
 // token cookie, and returns the cookies a 2xx answer set.
 func (s *Session) exchange(ctx context.Context, method, path string, body any, bearer, refresh string, out any) ([]*http.Cookie, error) {
+	ctx, cancel := s.withTimeout(ctx, requestTimeout)
+	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -534,6 +610,9 @@ func (s *Session) exchange(ctx context.Context, method, path string, body any, b
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errNoAnswer) {
+			err = errNoAnswer
+		}
 		return nil, fmt.Errorf("reach %s: %w", s.base.Host, redactURLError(err))
 	}
 	defer resp.Body.Close()
@@ -741,7 +820,7 @@ func (s *Session) refresh(ctx context.Context, stale string) error {
 }
 
 func (s *Session) doRefresh(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := s.withTimeout(ctx, requestTimeout)
 	defer cancel()
 	if err := s.ensureProbed(ctx); err != nil {
 		return err
@@ -751,7 +830,23 @@ func (s *Session) doRefresh(ctx context.Context) error {
 	s.mu.Unlock()
 	if current != "" {
 		var ans authAnswer
-		set, err := s.exchange(ctx, "POST", s.prefix()+"/auth/refresh", nil, "", current, &ans)
+		var set []*http.Cookie
+		var err error
+		pauses := refreshRetryPauses()
+		for attempt := 0; ; attempt++ {
+			actx, cancel := s.withTimeout(ctx, refreshTimeout)
+			set, err = s.exchange(actx, "POST", s.prefix()+"/auth/refresh", nil, "", current, &ans)
+			cancel()
+			if err == nil || statusOf(err) != 0 || ctx.Err() != nil || attempt >= len(pauses) {
+				break
+			}
+			// No answer: the server may have rotated the token already.
+			// Ask again with the same one while its grace lasts.
+			s.log.Info("the refresh got no answer; asking again with the same token", "attempt", attempt+1, "err", err)
+			if s.wait(ctx, pauses[attempt]) != nil {
+				break
+			}
+		}
 		switch {
 		case err == nil && ans.Token != "":
 			next := refreshFrom(set)
@@ -829,6 +924,8 @@ func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (st
 	if err := s.ensureProbed(ctx); err != nil {
 		return "", err
 	}
+	ctx, cancel := s.withTimeout(ctx, audioTimeout)
+	defer cancel()
 	path := s.prefix() + "/calls/" + strconv.FormatInt(c.ID, 10) + "/audio"
 	for attempt := 0; ; attempt++ {
 		tok, err := s.accessToken(ctx)
@@ -853,12 +950,23 @@ func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (st
 		switch resp.StatusCode {
 		case http.StatusOK, http.StatusPartialContent:
 			defer resp.Body.Close()
-			n, err := io.Copy(w, io.LimitReader(resp.Body, maxAudioBytes+1))
+			if resp.StatusCode == http.StatusPartialContent && !wholeRange(resp.Header.Get("Content-Range")) {
+				// Asked for the whole file; part of it must never be taken
+				// (and cached) for all of it.
+				return "", fmt.Errorf("download call %d: the server sent part of the audio (%q) when asked for all of it", c.ID, resp.Header.Get("Content-Range"))
+			}
+			if resp.ContentLength > s.audioCap {
+				return "", fmt.Errorf("call %d (%d bytes): %w", c.ID, resp.ContentLength, ErrAudioTooLarge)
+			}
+			n, err := io.Copy(w, io.LimitReader(resp.Body, s.audioCap+1))
 			if err != nil {
 				return "", fmt.Errorf("download call %d: %w", c.ID, err)
 			}
-			if n > maxAudioBytes {
-				return "", fmt.Errorf("call %d's audio is larger than %d bytes", c.ID, maxAudioBytes)
+			if n > s.audioCap {
+				return "", fmt.Errorf("call %d: %w", c.ID, ErrAudioTooLarge)
+			}
+			if resp.ContentLength >= 0 && n != resp.ContentLength {
+				return "", fmt.Errorf("download call %d: the server announced %d bytes and sent %d", c.ID, resp.ContentLength, n)
 			}
 			return resp.Header.Get("Content-Type"), nil
 		case http.StatusUnauthorized:
@@ -882,4 +990,62 @@ func (s *Session) FetchAudio(ctx context.Context, c event.Call, w io.Writer) (st
 			return "", fmt.Errorf("download call %d: %w", c.ID, e)
 		}
 	}
+}
+
+// sameOriginRedirects is a client's CheckRedirect that follows a redirect
+// only to base's own origin (scheme, host and port), and then only what
+// next (the caller's own policy, or Go's default of 10) allows. The cookie
+// jar matches cookies by host alone, ignoring the port, and Go keeps the
+// Authorization header on a redirect to the same host: following a
+// redirect to another port of the server's host would hand it the
+// refresh token, os_session and Bearer token.
+func sameOriginRedirects(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(base, req.URL) {
+			return ErrOffOrigin
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// sameOrigin compares scheme, host and port (the scheme's default port
+// when none is given).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// wholeRange reports whether a 206's Content-Range ("bytes 0-99/100")
+// covers the whole file.
+func wholeRange(cr string) bool {
+	spec, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return false
+	}
+	rng, total, ok := strings.Cut(spec, "/")
+	if !ok {
+		return false
+	}
+	first, last, ok := strings.Cut(rng, "-")
+	if !ok {
+		return false
+	}
+	f, err1 := strconv.ParseInt(first, 10, 64)
+	l, err2 := strconv.ParseInt(last, 10, 64)
+	t, err3 := strconv.ParseInt(total, 10, 64)
+	return err1 == nil && err2 == nil && err3 == nil && f == 0 && t > 0 && l == t-1
 }

@@ -3,6 +3,7 @@ package backend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -199,5 +200,57 @@ func TestPasswordChangeRequestIsToldOnce(t *testing.T) {
 				t.Fatalf("status %+v after the password was changed", st)
 			}
 		})
+	}
+}
+
+// loseFirstRefreshAnswer delivers the first refresh request to the server
+// (which rotates the token) and then loses the answer, as a connection
+// reset or a silent link does.
+type loseFirstRefreshAnswer struct {
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *loseFirstRefreshAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && strings.HasSuffix(r.URL.Path, "/auth/refresh") && !l.lost {
+		l.lost = true
+		resp.Body.Close()
+		return nil, errors.New("connection reset by peer")
+	}
+	return resp, err
+}
+
+// TestRefreshWhoseAnswerWasLostIsAskedAgainInTime: the server rotated the
+// refresh token but its answer never arrived. The session asks again at
+// once with the same token (inside the server's 30-second grace, which
+// gives the same successor) instead of failing and coming back after a
+// back-off that may outlast the grace — the server would take that for
+// theft and revoke the family, signing the user out.
+func TestRefreshWhoseAnswerWasLostIsAskedAgainInTime(t *testing.T) {
+	clk := backendtest.NewManualClock(time.Now())
+	srv := fake(t, backendtest.Options{Clock: clk})
+	sv := &saved{}
+	s, err := New(Options{ServerURL: srv.URL(), Username: user, SaveRefreshToken: sv.save, Now: clk.Now,
+		HTTPClient: &http.Client{Transport: &loseFirstRefreshAnswer{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(context.Background(), user, pass); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(15 * time.Minute)
+	if _, err := s.accessToken(context.Background()); err != nil {
+		t.Fatalf("a refresh whose first answer was lost: %v", err)
+	}
+	c := srv.Counters()
+	if c.Refreshes != 2 || c.RevokedFamilies != 0 || len(sv.tokens) != 1 || sv.last() != s.refreshToken() {
+		t.Fatalf("counters %+v, %d tokens kept: want the same successor twice, nothing revoked, it kept", c, len(sv.tokens))
+	}
+	clk.Advance(15 * time.Minute)
+	if _, err := s.accessToken(context.Background()); err != nil || srv.Counters().Refreshes != 3 {
+		t.Fatalf("the next refresh: %v", err)
 	}
 }

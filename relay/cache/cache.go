@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"earshot/relay/media"
+	"earshot/relay/safefile"
 )
 
 // fileExt marks cache files; anything else in the directory is left alone.
@@ -50,7 +51,7 @@ type Entry struct {
 // Open opens the entry's file for reading. An entry evicted after it was
 // returned may be gone; the caller then asks the cache again.
 func (e *Entry) Open() (*os.File, error) {
-	f, err := os.Open(e.path)
+	f, err := safefile.Open(e.path)
 	if err != nil {
 		return nil, fmt.Errorf("open cached audio %s: %w", e.Key, err)
 	}
@@ -106,12 +107,11 @@ func Open(dir string, maxBytes int64, logger *slog.Logger) (*Cache, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the audio cache directory: %w", err)
-	}
-	// What a user listens to is private, even on a shared machine.
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("restrict the audio cache directory: %w", err)
+	// What a user listens to is private, even on a shared machine; and a
+	// link in the directory's place would have the cache chmod, empty and
+	// fill some other directory.
+	if err := safefile.PrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("the audio cache directory: %w", err)
 	}
 	c := &Cache{
 		dir:      dir,
@@ -175,7 +175,7 @@ func sortByModTime(es []*Entry) {
 // entryFor describes the file of key as it is on disk.
 func (c *Cache) entryFor(key string) (*Entry, error) {
 	p := c.path(key)
-	f, err := os.Open(p)
+	f, err := safefile.Open(p)
 	if err != nil {
 		return nil, err
 	}
@@ -254,11 +254,22 @@ func (c *Cache) Put(key string, data []byte) (*Entry, error) {
 // only when every caller waiting for it has gone. A failed fetch caches
 // nothing.
 func (c *Cache) Get(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error) (*Entry, error) {
+	return c.get(ctx, key, fetch, true)
+}
+
+// Refill is Get that does not take a cached entry for key: it fetches
+// afresh (sharing a fetch already in flight for key) and replaces the
+// entry, for data nothing ties to what is cached.
+func (c *Cache) Refill(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error) (*Entry, error) {
+	return c.get(ctx, key, fetch, false)
+}
+
+func (c *Cache) get(ctx context.Context, key string, fetch func(ctx context.Context, w io.Writer) error, cached bool) (*Entry, error) {
 	if err := ValidKey(key); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	if el, ok := c.entries[key]; ok {
+	if el, ok := c.entries[key]; ok && cached {
 		c.lru.MoveToFront(el)
 		c.mu.Unlock()
 		return el.Value.(*Entry), nil

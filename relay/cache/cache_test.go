@@ -312,3 +312,34 @@ func TestCloseCancelsAndWaitsForFills(t *testing.T) {
 		t.Fatalf("Get after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestRefillFetchesAfreshAndReplaces: Refill never serves what is cached
+// under the key; it fetches and replaces it, and Lookup then has the new
+// bytes.
+func TestRefillFetchesAfreshAndReplaces(t *testing.T) {
+	c := open(t, t.TempDir(), 1<<20)
+	if _, err := c.Put("7-unverified", []byte("old bytes")); err != nil {
+		t.Fatal(err)
+	}
+	fetches := 0
+	fetch := func(_ context.Context, w io.Writer) error {
+		fetches++
+		_, err := w.Write([]byte("new bytes"))
+		return err
+	}
+	for range 2 {
+		e, err := c.Refill(context.Background(), "7-unverified", fetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := e.Open()
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "new bytes" {
+			t.Fatalf("Refill served %q", b)
+		}
+	}
+	if fetches != 2 || c.Len() != 1 {
+		t.Fatalf("%d fetches, %d entries; want 2 fetches (one per Refill) and one entry", fetches, c.Len())
+	}
+}

@@ -20,6 +20,10 @@ const (
 	// scanner.config) whenever they change, and once after the first
 	// connect. The relay's Catalog method returns the latest one.
 	TypeCatalog = "catalog"
+	// TypeAlert says one of the listener's alert rules matched a call,
+	// at the call or later when its transcript arrived. Each rule fires at
+	// most once per call.
+	TypeAlert = "call.alert"
 	// TypeResync is sent to a consumer that fell behind instead of
 	// dropping it: it continues with /v1/live?after=<After>.
 	TypeResync = "resync"
@@ -58,6 +62,9 @@ type Call struct {
 	AudioName      string  `json:"audioName,omitempty"`
 	AudioType      string  `json:"audioType,omitempty"` // as the uploader declared it; often wrong
 	Transcript     string  `json:"transcript,omitempty"`
+	// Alerts are the alert rules that matched this call so far (the
+	// relay adds them as they fire), so history can mark it.
+	Alerts []Alert `json:"alerts,omitempty"`
 	// AudioURL is the relay-local audio path ("/v1/calls/{id}/audio"), set by
 	// the relay before the call reaches consumers.
 	AudioURL string `json:"audioUrl,omitempty"`
@@ -79,6 +86,24 @@ func (c *Call) Time() time.Time { return time.Unix(c.DateTime, 0) }
 type Transcript struct {
 	CallID int64  `json:"callId"`
 	Text   string `json:"text"`
+}
+
+// Alert is one alert rule matching one call.
+type Alert struct {
+	CallID int64  `json:"callId"`
+	Rule   string `json:"rule"`
+	// Words are the words or phrases of the transcript that matched, as
+	// they appear there; empty for a rule on talkgroups only.
+	Words []string `json:"words,omitempty"`
+	// What the rule asks for: a tone before the call, the call moved to
+	// the front of the queue, priority over other calls (it interrupts a
+	// lower-priority call and passes quiet hours when the listener allows).
+	Tone     bool `json:"tone,omitempty"`
+	Bump     bool `json:"bump,omitempty"`
+	Priority bool `json:"priority,omitempty"`
+	// Backfill: the call came from the server's history (Call.Backfill),
+	// not live — no reason to interrupt or beep for it now.
+	Backfill bool `json:"backfill,omitempty"`
 }
 
 // Backend connection states reported in Status.State.
@@ -172,7 +197,7 @@ func (c Catalog) Talkgroup(systemID, talkgroupID int64) (tg Talkgroup, system Sy
 }
 
 // Event is one item of the live feed. Exactly one of Call, Transcript,
-// Status and Catalog is set, matching Type (none for TypeResync and
+// Status, Catalog and Alert is set, matching Type (none for TypeResync and
 // TypeReset, which carry After and Reason). One Event value goes to every
 // subscriber: read it, never modify what its pointers point to.
 type Event struct {
@@ -181,6 +206,7 @@ type Event struct {
 	Transcript *Transcript `json:"transcript,omitempty"`
 	Status     *Status     `json:"status,omitempty"`
 	Catalog    *Catalog    `json:"catalog,omitempty"`
+	Alert      *Alert      `json:"-"` // flattened by MarshalJSON
 	// After is the last call id a TypeResync consumer received.
 	After int64 `json:"after,omitempty"`
 	// Reason says why a TypeReset happened (ResetAccount, ResetServer).
@@ -190,8 +216,15 @@ type Event struct {
 // MarshalJSON writes the event in the relay's wire shape, which follows the
 // OpenScanner v1 frames: {"type":"call.new","call":{…}},
 // {"type":"call.transcript","callId":…,"text":…},
-// {"type":"status","status":{…}} and {"type":"catalog","catalog":{…}}.
+// {"type":"status","status":{…}}, {"type":"catalog","catalog":{…}} and
+// {"type":"call.alert","callId":…,"rule":…,"words":[…]}.
 func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Type == TypeAlert && e.Alert != nil {
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			Alert
+		}{e.Type, *e.Alert})
+	}
 	if e.Type == TypeTranscript && e.Transcript != nil {
 		return json.Marshal(struct {
 			Type   string `json:"type"`

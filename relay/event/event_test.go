@@ -41,3 +41,27 @@ func TestCatalogEventWireShape(t *testing.T) {
 		t.Fatalf("wire shape\n got %s\nwant %s", b, want)
 	}
 }
+
+func TestAlertEventWireShape(t *testing.T) {
+	e := Event{Type: TypeAlert, Alert: &Alert{CallID: 42, Rule: "fire", Words: []string{"Structure fire"}, Tone: true}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"call.alert","callId":42,"rule":"fire","words":["Structure fire"],"tone":true}`
+	if string(b) != want {
+		t.Fatalf("wire shape\n got %s\nwant %s", b, want)
+	}
+}
+
+func TestCallCarriesItsAlerts(t *testing.T) {
+	c := Call{ID: 7, Alerts: []Alert{{CallID: 7, Rule: "tg"}}}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Call
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Alerts) != 1 || back.Alerts[0].Rule != "tg" {
+		t.Fatalf("round trip of %s = %+v, %v", b, back, err)
+	}
+}

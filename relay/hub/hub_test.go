@@ -2,7 +2,9 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,24 +36,95 @@ func TestFanOutInOrder(t *testing.T) {
 	}
 }
 
-func TestSlowConsumerDroppedOthersUnaffected(t *testing.T) {
+// drain reads what is queued now, naming each event.
+func drain(s *Subscriber) []string {
+	var out []string
+	for {
+		select {
+		case e, ok := <-s.Events():
+			if !ok {
+				return append(out, "closed")
+			}
+			switch e.Type {
+			case event.TypeCall:
+				out = append(out, fmt.Sprint(e.Call.ID))
+			case event.TypeResync:
+				out = append(out, fmt.Sprintf("resync:%d", e.After))
+			default:
+				out = append(out, e.Type)
+			}
+		default:
+			return out
+		}
+	}
+}
+
+// TestConsumerBehindABurstGetsAResync: a consumer whose queue fills is not
+// dropped. What it misses is not queued; a resync naming the last call it
+// got is, and once it has read everything it gets events again. The
+// others are unaffected.
+func TestConsumerBehindABurstGetsAResync(t *testing.T) {
 	h := New(nil)
-	slow, fast := h.Subscribe(2), h.Subscribe(100)
+	small, big := h.Subscribe(2), h.Subscribe(100)
 	for i := int64(1); i <= 10; i++ {
 		h.Publish(call(i))
 	}
-	var got int
-	for range slow.Events() {
-		got++
+	if got := strings.Join(drain(small), " "); got != "1 2 resync:2" {
+		t.Fatalf("behind a burst the consumer got %s, want 1 2 resync:2", got)
 	}
-	if got != 2 || !errors.Is(slow.Err(), ErrSlowConsumer) {
-		t.Fatalf("slow consumer got %d events, err %v; want 2 and ErrSlowConsumer", got, slow.Err())
+	h.Publish(call(11))
+	h.Publish(call(12))
+	if got := strings.Join(drain(small), " "); got != "11 12" || small.Err() != nil {
+		t.Fatalf("after catching up the consumer got %q (err %v), want 11 12", got, small.Err())
 	}
-	if len(fast.Events()) != 10 || fast.Err() != nil {
-		t.Fatalf("fast consumer has %d events, err %v; want 10 and nil", len(fast.Events()), fast.Err())
+	if got := len(drain(big)); got != 12 || big.Err() != nil || h.Subscribers() != 2 {
+		t.Fatalf("the other consumer got %d events (err %v), %d subscribers; want 12, nil, 2", got, big.Err(), h.Subscribers())
 	}
-	if h.Subscribers() != 1 {
-		t.Fatalf("Subscribers = %d, want 1", h.Subscribers())
+}
+
+// TestConsumerThatStopsReadingIsDropped: behind and not one event read for
+// StallTimeout: dropped, with ErrSlowConsumer. A consumer that reads, even
+// slowly, is not.
+func TestConsumerThatStopsReadingIsDropped(t *testing.T) {
+	h := New(nil)
+	now := time.Unix(1_800_000_000, 0)
+	h.now = func() time.Time { return now }
+	stopped, slow := h.Subscribe(2), h.Subscribe(2)
+	for i := int64(1); i <= 3; i++ {
+		h.Publish(call(i))
+	}
+	for i := int64(4); i <= 40; i++ {
+		now = now.Add(time.Second) // 37 s: past StallTimeout
+		<-slow.Events()            // one event a second
+		h.Publish(call(i))
+	}
+	if !errors.Is(stopped.Err(), ErrSlowConsumer) {
+		t.Fatalf("the consumer that stopped reading: err %v, want ErrSlowConsumer", stopped.Err())
+	}
+	if slow.Err() != nil {
+		t.Fatalf("the slow reader was dropped: %v", slow.Err())
+	}
+}
+
+// TestResetReachesAConsumerThatIsBehind: a reset gets through a full queue
+// (everything queued before it is void anyway), and resets the resync's
+// numbering.
+func TestResetReachesAConsumerThatIsBehind(t *testing.T) {
+	h := New(nil)
+	s := h.Subscribe(2)
+	for i := int64(1); i <= 5; i++ {
+		h.Publish(call(i))
+	}
+	h.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	got := drain(s)
+	if len(got) == 0 || got[len(got)-1] != event.TypeReset {
+		t.Fatalf("a consumer behind got %v; want the reset last", got)
+	}
+	h.Publish(call(1))
+	h.Publish(call(2))
+	h.Publish(call(3))
+	if got := strings.Join(drain(s), " "); got != "1 2 resync:2" {
+		t.Fatalf("after the reset the consumer got %s, want 1 2 resync:2", got)
 	}
 }
 

@@ -2,8 +2,8 @@
 //
 // OpenScanner stores whatever the uploader sent and often labels it
 // application/octet-stream, so Earshot never trusts a declared type: it sniffs
-// the data. This package owns only that recognition; it does no I/O and no
-// decoding.
+// the data. This package owns that recognition and the file names a call's
+// audio is saved under (FileName); it does no I/O and no decoding.
 package media
 
 import "bytes"

@@ -50,7 +50,26 @@ type Store struct {
 	// flight. A call that never returns keeps it, so later calls fail
 	// within their bound instead of piling up.
 	turn chan struct{}
+	// keyring is the platform's keyring (go-keyring); tests give a fake
+	// with another platform's limits.
+	keyring keyringAPI
 }
+
+// keyringAPI is go-keyring's API.
+type keyringAPI interface {
+	Get(service, user string) (string, error)
+	Set(service, user, password string) error
+	Delete(service, user string) error
+}
+
+// goKeyring is the real one.
+type goKeyring struct{}
+
+func (goKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (goKeyring) Set(service, user, password string) error {
+	return keyring.Set(service, user, password)
+}
+func (goKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 var _ KeyStore = (*Store)(nil)
 
@@ -59,30 +78,40 @@ func New(service string, timeout time.Duration) *Store {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Store{service: service, timeout: timeout, turn: make(chan struct{}, 1)}
+	return &Store{service: service, timeout: timeout, turn: make(chan struct{}, 1), keyring: goKeyring{}}
 }
 
 // Get returns the item stored under key, or an error wrapping ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (string, error) {
-	return s.do(ctx, "read", key, func() (string, error) { return keyring.Get(s.service, key) })
+	return getFitted(ctx, s, key)
 }
 
-// Set stores value under key, replacing any item there.
+// Set stores value under key, replacing any item there. A value too long
+// for one item of some platform's keyring is split over several (fit.go).
 func (s *Store) Set(ctx context.Context, key, value string) error {
 	if len(value) > MaxValueLen {
 		return fmt.Errorf("keyring item %q is too large (%d bytes, limit %d)", key, len(value), MaxValueLen)
 	}
-	_, err := s.do(ctx, "write", key, func() (string, error) { return "", keyring.Set(s.service, key, value) })
-	return err
+	return setFitted(ctx, s, key, value)
 }
 
 // Delete removes the item under key. Deleting a missing item is not an
 // error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	_, err := s.do(ctx, "delete", key, func() (string, error) { return "", keyring.Delete(s.service, key) })
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
+	return deleteFitted(ctx, s, key)
+}
+
+func (s *Store) getItem(ctx context.Context, name string) (string, error) {
+	return s.do(ctx, "read", name, func() (string, error) { return s.keyring.Get(s.service, name) })
+}
+
+func (s *Store) setItem(ctx context.Context, name, value string) error {
+	_, err := s.do(ctx, "write", name, func() (string, error) { return "", s.keyring.Set(s.service, name, value) })
+	return err
+}
+
+func (s *Store) deleteItem(ctx context.Context, name string) error {
+	_, err := s.do(ctx, "delete", name, func() (string, error) { return "", s.keyring.Delete(s.service, name) })
 	return err
 }
 

@@ -54,8 +54,9 @@ func TestStore_RoundTripOnTheRealSecretService(t *testing.T) {
 	ctx := context.Background()
 	values := map[string]string{
 		"refresh-token:listener@https://scanner.example.org": "rt-" + strings.Repeat("ab12", 16),
-		"unicode":   "pässwörd ✓ 日本語 🎧",
-		"long":      strings.Repeat("0123456789abcdef", 512), // 8 KiB
+		"unicode": "pässwörd ✓ 日本語 🎧",
+		"long":    strings.Repeat("0123456789abcdef", 512), // 8 KiB: split over 5 items
+		"password:listener@https://" + strings.Repeat("s", 400): "a name longer than an item name may be",
 		"with:odd/": "value with spaces, \"quotes\", \\backslashes\\ and\nnewlines",
 		"empty":     "",
 	}

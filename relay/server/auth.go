@@ -24,7 +24,7 @@ func (a tokenAuth) Authenticate(token string) (Identity, error) {
 	return Identity{TokenID: c.ID, Scope: c.Scope}, nil
 }
 
-func (a tokenAuth) Touch(id, addr string)                { a.m.Touch(id, addr) }
+func (a tokenAuth) Touch(id, client string)              { a.m.Touch(id, client) }
 func (a tokenAuth) Valid(id string) bool                 { return a.m.Valid(id) }
 func (a tokenAuth) Changed() <-chan struct{}             { return a.m.Changed() }
 func (a tokenAuth) Deadline(id string) (time.Time, bool) { return a.m.Deadline(id) }

@@ -197,6 +197,7 @@ func BenchmarkRevokeToClose(b *testing.B) {
 		{"live", benchOpenLive},
 		{"audio", benchOpenAudio},
 		{"web", benchOpenWeb},
+		{"stream", benchOpenStream},
 	}
 	type death struct {
 		name string
@@ -281,19 +282,29 @@ func benchOpenWeb(b *testing.B, r *realRig, token string) func() {
 	return func() { waitClosedByRevocation(b, c) }
 }
 
+func benchOpenStream(b *testing.B, r *realRig, token string) func() {
+	return benchOpenRaw(b, r, "/v1/stream.mp3?token="+url.QueryEscape(token))
+}
+
 func benchOpenAudio(b *testing.B, r *realRig, token string) func() {
+	return benchOpenRaw(b, r, "/v1/calls/1/audio?token="+url.QueryEscape(token))
+}
+
+// benchOpenRaw starts a GET of path that stops reading at once, and waits
+// for the relay to close it.
+func benchOpenRaw(b *testing.B, r *realRig, path string) func() {
 	conn, err := smallBufDialer.Dial("tcp", addrOf(r.ts))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
-	req, _ := http.NewRequest("GET", r.ts.URL+"/v1/calls/1/audio?token="+url.QueryEscape(token), nil)
+	req, _ := http.NewRequest("GET", r.ts.URL+path, nil)
 	if err := req.Write(conn); err != nil {
 		b.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil || resp.StatusCode != 200 {
-		b.Fatalf("audio: %v %v", resp, err)
+		b.Fatalf("%s: %v %v", path, resp, err)
 	}
 	return func() {
 		for r.s.liveCount() != 0 {

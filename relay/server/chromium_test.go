@@ -5,20 +5,24 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"earshot/relay/event"
+	"earshot/relay/led"
 )
 
 // TestWebPlayerInChromium logs in to the web player by link in a real
@@ -28,8 +32,16 @@ import (
 func TestWebPlayerInChromium(t *testing.T) {
 	bin := findChromium(t)
 	_, src, _, ts := newTestServerOpts(t, Options{})
+	// Two calls the relay held before the page opened: the list of recent
+	// calls starts with them.
+	now := time.Now()
+	src.publish(t, event.Call{ID: 1, DateTime: now.Add(-2 * time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "PD North", LEDColor: "red"}, sineWAV(0.5, 300, 8000))
+	src.publish(t, event.Call{ID: 2, DateTime: now.Add(-time.Minute).Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Public Works",
+		Alerts: []event.Alert{{CallID: 2, Rule: "roads"}}}, sineWAV(0.5, 350, 8000))
 
 	page := startChromium(t, bin)
+	// Times follow the browser's language: British English writes 24-hour.
+	page.call(t, "Emulation.setLocaleOverride", map[string]any{"locale": "en-GB"})
 	// The token travels by the DevTools protocol, never on a command line.
 	page.call(t, "Page.enable", nil)
 	page.call(t, "Page.navigate", map[string]any{"url": ts.URL + "/login?token=" + goodToken})
@@ -41,13 +53,34 @@ func TestWebPlayerInChromium(t *testing.T) {
 	if html, _ := page.eval(t, "document.documentElement.outerHTML").(string); strings.Contains(html, goodToken) {
 		t.Fatal("the rendered page contains the token")
 	}
-	src.addCall(t, 1, sineWAV(2, 440, 8000))
+	if got := page.eval(t, `[...document.querySelectorAll("#history li .what")].map(e => e.textContent).join(" | ")`); got != "Public Works (Harness County)roads | PD North (Harness County)" {
+		t.Errorf("recent calls on load: %q, want the two held calls, newest first, with the alert", got)
+	}
+	if got := page.eval(t, `getComputedStyle(document.querySelector("#history li:last-child .dot")).backgroundColor`); got != "rgb(255, 59, 48)" {
+		t.Errorf("the red talkgroup's LED is %v, want the app's red rgb(255, 59, 48)", got)
+	}
+	at := time.Unix(now.Add(-time.Minute).Unix(), 0)
+	if got := page.eval(t, `document.querySelector("#history li .when").textContent`); got != at.Format("15:04:05") {
+		t.Errorf("en-GB time %q, want 24-hour %q", got, at.Format("15:04:05"))
+	}
+
+	src.publish(t, event.Call{ID: 3, DateTime: now.Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch"}, sineWAV(2, 440, 8000))
 	waitFor(t, page, `document.getElementById("player").readyState`, func(v any) bool {
 		n, ok := v.(float64)
 		return ok && n >= 2
 	})
 	if got := page.eval(t, `document.getElementById("now-tg").textContent`); got != "Fire Dispatch" {
 		t.Errorf("now playing shows %v, want Fire Dispatch", got)
+	}
+	// No LED colour on the call: the app's blue, not grey.
+	if got := page.eval(t, `getComputedStyle(document.getElementById("led")).backgroundColor`); got != "rgb(0, 122, 255)" {
+		t.Errorf("the playing call's LED is %v, want the app's blue rgb(0, 122, 255)", got)
+	}
+	// An alert arriving later marks the call in the list.
+	src.hub.Publish(event.Event{Type: event.TypeAlert, Alert: &event.Alert{CallID: 3, Rule: "fire"}})
+	waitFor(t, page, `document.querySelector("#history li[data-id='3']").className`, func(v any) bool { return strings.Contains(fmt.Sprint(v), "alerted") })
+	if got := page.eval(t, `document.querySelector("#history li[data-id='3'] a.save").getAttribute("href")`); got != "/v1/calls/3/audio?download=1" {
+		t.Errorf("the save link is %v", got)
 	}
 
 	shot := page.call(t, "Page.captureScreenshot", map[string]any{"format": "png"})
@@ -62,6 +95,37 @@ func TestWebPlayerInChromium(t *testing.T) {
 	out := screenshotDir(t)
 	if err := os.WriteFile(filepath.Join(out, "web-player.png"), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+
+	// American English writes 12-hour times.
+	page.call(t, "Emulation.setLocaleOverride", map[string]any{"locale": "en-US"})
+	page.call(t, "Page.reload", nil)
+	waitFor(t, page, `document.querySelector("#history li .when") && document.querySelector("#history li .when").textContent`, func(v any) bool {
+		s, _ := v.(string)
+		return s != ""
+	})
+	if got, _ := page.eval(t, `document.querySelector("#history li .when").textContent`).(string); !strings.HasSuffix(got, "AM") && !strings.HasSuffix(got, "PM") {
+		t.Errorf("en-US time %q, want 12-hour with AM or PM", got)
+	}
+}
+
+// TestWebPlayerLEDPaletteIsTheApps holds app.js's copy of the LED palette
+// equal to relay/led's, which the window and tray use.
+func TestWebPlayerLEDPaletteIsTheApps(t *testing.T) {
+	js, err := webFiles.ReadFile("web/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const LED = (\{[^}]*\});\s*const LED_DEFAULT = "(#[0-9a-f]{6})";`).FindSubmatch(js)
+	if m == nil {
+		t.Fatal("app.js has no LED palette")
+	}
+	var palette map[string]string
+	if err := json.Unmarshal(m[1], &palette); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(palette, led.Palette()) || string(m[2]) != led.Default {
+		t.Fatalf("app.js palette %v default %s\nrelay/led %v default %s", palette, m[2], led.Palette(), led.Default)
 	}
 }
 
@@ -114,16 +178,16 @@ func startChromium(t *testing.T, bin string) *cdpPage {
 	// removed with it instead of piling up in /tmp.
 	cmd.Env = append(os.Environ(), "TMPDIR="+profile)
 	// Its own process group, so the cleanup stops Chromium's helpers too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killProcessGroup(cmd)
 		_ = cmd.Wait()
 		// Helpers may still be exiting; give them a moment before the
 		// profile directory is removed.
-		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+		for i := 0; i < 50 && processGroupAlive(cmd); i++ {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})

@@ -28,6 +28,7 @@ func (s *Server) routeControlPlane(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/tokens/{id}", s.require(controlPlane, s.handleRevokeToken))
 	mux.Handle("POST /v1/tokens/{id}/rotate", s.require(controlPlane, s.handleRotateToken))
 	mux.Handle("POST /v1/tokens/rotate-all", s.require(controlPlane, s.handleRotateAll))
+	s.routeTokenEvents(mux)
 	if s.accountChanged != nil {
 		mux.Handle("POST /v1/account/reload", s.require(controlPlane, s.handleAccountReload))
 	}

@@ -256,23 +256,31 @@ func TestGate_CookieRequestsFromOtherSitesRefused(t *testing.T) {
 	}{
 		{map[string]string{}, 200},
 		{map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{map[string]string{"Sec-Fetch-Site": "none"}, 200},
 		{map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		// Every port on loopback is the same site: same-site is another
+		// local server's page, not the relay's.
+		{map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{map[string]string{"Sec-Fetch-Site": "bogus"}, 403},
+		{map[string]string{"Sec-Fetch-Site": "same-site", "Origin": ts.URL}, 403},
 		{map[string]string{"Origin": "http://127.0.0.1:1"}, 403},
 		{map[string]string{"Origin": "null"}, 403},
 		{map[string]string{"Origin": "http://localhost.evil.com"}, 403},
 		{map[string]string{"Origin": ts.URL}, 200},
 	} {
-		req, _ := http.NewRequest("GET", ts.URL+"/v1/calls/1/audio", nil)
-		for k, v := range tc.hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("cookie audio request with %v = %d, want %d", tc.hdr, resp.StatusCode, tc.want)
+		for _, path := range []string{"/v1/calls/1/audio", "/v1/calls", "/v1/status"} {
+			req, _ := http.NewRequest("GET", ts.URL+path, nil)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("cookie request for %s with %v = %d, want %d", path, tc.hdr, resp.StatusCode, tc.want)
+			}
 		}
 	}
 }

@@ -77,6 +77,7 @@ var liveConnKinds = []liveConnKind{
 	{name: "live WebSocket", open: openTokenWebSocket},
 	{name: "audio download", open: openStalledAudio},
 	{name: "web-player session", open: openWebSession},
+	{name: "continuous stream", open: openStalledStream},
 }
 
 func TestEnforce_RealRegistryClosesEveryConnectionKindWhenItsTokenDies(t *testing.T) {

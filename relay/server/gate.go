@@ -172,7 +172,7 @@ func (s *Server) require(a access, next http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusForbidden, "forbidden_scope", "this token has the listen scope; token management needs a control token")
 			return
 		}
-		s.auth.Touch(id.TokenID, r.RemoteAddr)
+		s.auth.Touch(id.TokenID, clientOf(r, id.ViaCookie))
 		ctx := context.WithValue(r.Context(), identityKey{}, id)
 		if presented {
 			ctx = context.WithValue(ctx, presentedKey{}, token)
@@ -259,8 +259,15 @@ func presentedToken(w http.ResponseWriter, r *http.Request, allowQuery bool) (to
 // cookieRequestAllowed guards cookie-authenticated requests: SameSite does
 // not separate ports on localhost, so every page on any local port is
 // "same-site"; only the relay's own origin (or none) may use the cookie.
+// A browser says where a request comes from in Sec-Fetch-Site: only
+// same-origin (the web player itself) and none (the listener opened the
+// URL) are accepted, or no such header (a native program, an old
+// browser), and then only with no Origin or the relay's own.
 func cookieRequestAllowed(r *http.Request) bool {
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	switch site := r.Header.Values("Sec-Fetch-Site"); {
+	case len(site) > 1:
+		return false
+	case len(site) == 1 && site[0] != "same-origin" && site[0] != "none":
 		return false
 	}
 	return sameOriginOrNone(r)

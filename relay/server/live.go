@@ -21,7 +21,7 @@ const (
 	liveWriteWait     = 10 * time.Second
 	livePingEvery     = 25 * time.Second
 	livePongWait      = 60 * time.Second
-	maxResume         = 1000 // calls replayed for ?after=
+	maxResume         = relay.DefaultRecentCalls // calls replayed for ?after= (all the relay holds)
 	// closeTokenRevoked is the close code sent when the connection's token
 	// dies (4401: "unauthorized" in the private-use range).
 	closeTokenRevoked = 4401
@@ -32,6 +32,11 @@ const (
 // replays the held calls newer than that id, so a consumer that reconnects
 // misses nothing.
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "websocket_required",
+			"/v1/live is a WebSocket (ws://…/v1/live); for one endless audio stream a player can open, use /v1/stream.mp3")
+		return
+	}
 	after, err := idParam(r.URL.Query().Get("after"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "after: "+err.Error())
@@ -136,14 +141,21 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	if !sendOrClose(event.Event{Type: event.TypeStatus, Status: &st}) {
 		return
 	}
-	if after != 0 {
+	// catchUp sends the held calls after id, oldest first: the ?after=
+	// replay, and what the consumer missed behind a burst (a resync) or
+	// after a reset.
+	catchUp := func(after int64) bool {
 		held := s.src.Calls(relay.Query{After: after, Limit: maxResume})
 		for i := len(held) - 1; i >= 0; i-- {
 			if !sendOrClose(event.Event{Type: event.TypeCall, Call: &held[i]}) {
-				return
+				return false
 			}
 			lastSent = held[i].ID
 		}
+		return true
+	}
+	if after != 0 && !catchUp(after) {
+		return
 	}
 
 	ping := time.NewTicker(livePingEvery)
@@ -162,20 +174,40 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		case e, ok := <-sub.Events():
 			if !ok {
 				if errors.Is(sub.Err(), hub.ErrSlowConsumer) {
-					closeWith(conn, websocket.ClosePolicyViolation, "consumer too slow: event queue full")
+					closeWith(conn, websocket.ClosePolicyViolation, "consumer too slow: it stopped reading")
 				} else {
 					closeWith(conn, websocket.CloseGoingAway, "relay shutting down")
 				}
 				return
 			}
-			if e.Type == event.TypeReset {
-				lastSent = 0 // another account's (or a reset server's) ids follow
-			}
-			if e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent {
-				continue // already replayed from the held calls
+			switch {
+			case e.Type == event.TypeResync:
+				// This consumer fell behind a burst: the hub skipped
+				// events for it. Say so (a program that keeps more than
+				// calls may reload), then send the calls it missed, and
+				// the state now (statuses were skipped too).
+				st := s.src.Status().Backend
+				if !sendOrClose(event.Event{Type: event.TypeResync, After: lastSent}) || !catchUp(lastSent) ||
+					!sendOrClose(event.Event{Type: event.TypeStatus, Status: &st}) {
+					return
+				}
+				continue
+			case e.Type == event.TypeReset:
+				// Another account's (or a reset server's) ids follow:
+				// pass the reset on, then the calls held already.
+				lastSent = 0
+				if !sendOrClose(e) || !catchUp(0) {
+					return
+				}
+				continue
+			case e.Type == event.TypeCall && e.Call != nil && e.Call.ID <= lastSent:
+				continue // already sent from the held calls
 			}
 			if !sendOrClose(e) {
 				return
+			}
+			if e.Type == event.TypeCall && e.Call != nil {
+				lastSent = e.Call.ID
 			}
 		}
 	}

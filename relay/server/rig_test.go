@@ -142,7 +142,7 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 var smallBufDialer = &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 	var serr error
 	err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		serr = setRecvBuf(fd, 4<<10)
 	})
 	if err != nil {
 		return err

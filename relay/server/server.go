@@ -29,6 +29,7 @@ import (
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/relay/stream"
 )
 
 // Source is the subset of the relay core the server serves from.
@@ -62,8 +63,9 @@ type Identity struct {
 // concurrent use and must not include the token in errors.
 type Authenticator interface {
 	Authenticate(token string) (Identity, error)
-	// Touch records that the token id was used from addr.
-	Touch(tokenID, addr string)
+	// Touch records that the token id was used by client (a program's
+	// name, "this computer", or another machine's address: clientOf).
+	Touch(tokenID, client string)
 	// Valid reports whether the token id may still be used now.
 	Valid(tokenID string) bool
 	// Changed returns a channel that is closed at the next change of the
@@ -82,7 +84,10 @@ type Options struct {
 	Auth   Authenticator
 	// Admin is the token registry for the control plane; nil leaves the
 	// control plane out.
-	Admin  TokenAdmin
+	Admin TokenAdmin
+	// Alerts stores and applies the alert rules for the control plane;
+	// nil leaves /v1/alerts out.
+	Alerts AlertAdmin
 	Logger *slog.Logger
 	// ExtraHosts are host names besides loopback ones that requests may
 	// address (names the operator configured, e.g. for a non-loopback
@@ -95,6 +100,9 @@ type Options struct {
 	Clock Clock
 	// Timeouts bound what a client may hold; zero fields take the defaults.
 	Timeouts Timeouts
+	// Location is the time zone of the file names audio downloads get;
+	// nil means the local one.
+	Location *time.Location
 	// InstanceSecret, if set, lets the relay prove to the earshot CLI that
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
@@ -103,6 +111,12 @@ type Options struct {
 	// (control scope): the configured account changed (`earshot login` or
 	// `logout` while this relay runs) and should be put behind the relay.
 	AccountChanged func(ctx context.Context) error
+	// FFmpeg is the ffmpeg the continuous stream encodes with; "" looks it
+	// up in PATH when a stream starts.
+	FFmpeg string
+	// Player is what /v1/stream.mp3?follow=player follows; nil answers
+	// such requests 409.
+	Player PlayerSelection
 }
 
 // Timeouts are the connection limits Serve applies. Zero fields take the
@@ -143,9 +157,10 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // Server is an http.Handler serving the relay's API.
 type Server struct {
-	src   Source
-	auth  Authenticator
-	admin TokenAdmin
+	src    Source
+	auth   Authenticator
+	admin  TokenAdmin
+	alerts AlertAdmin
 	// accountChanged puts the configured account behind the relay (POST
 	// /v1/account/reload); nil leaves the route out.
 	accountChanged func(context.Context) error
@@ -156,17 +171,21 @@ type Server struct {
 	clock          Clock
 	timeouts       Timeouts
 	instance       []byte // Options.InstanceSecret
+	loc            *time.Location
 	sessions       webSessions
 	limiter        failureLimiter
 	live           liveConns
 	rearm          chan struct{} // a live connection was added: the enforcer recomputes its deadline
 	sweeps         atomic.Int64  // enforcer sweeps done (tests wait on it)
+	streams        *stream.Streams
+	player         PlayerSelection
 	stop           context.CancelFunc
 	stopped        chan struct{}
 
-	audioRequests atomic.Int64
-	bytesServed   atomic.Int64
-	liveConsumers atomic.Int64
+	audioRequests   atomic.Int64
+	bytesServed     atomic.Int64
+	liveConsumers   atomic.Int64
+	streamListeners atomic.Int64
 }
 
 // New builds the server's handler chain and starts its enforcer, which
@@ -183,6 +202,7 @@ func New(opts Options) (*Server, error) {
 		src:            opts.Source,
 		auth:           opts.Auth,
 		admin:          opts.Admin,
+		alerts:         opts.Alerts,
 		accountChanged: opts.AccountChanged,
 		log:            log,
 		extraHosts:     make(map[string]bool),
@@ -190,7 +210,9 @@ func New(opts Options) (*Server, error) {
 		clock:          opts.Clock,
 		timeouts:       opts.Timeouts.withDefaults(),
 		instance:       bytes.Clone(opts.InstanceSecret),
+		loc:            opts.Location,
 		rearm:          make(chan struct{}, 1),
+		player:         opts.Player,
 	}
 	if s.queueLen <= 0 {
 		s.queueLen = 256
@@ -212,13 +234,17 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /v1/calls/{id}", s.require(dataPlane, s.handleCall))
 	mux.Handle("GET /v1/calls/{id}/audio", s.require(dataPlane, s.handleAudio))
 	mux.Handle("GET /v1/playlist.m3u", s.require(dataPlane, s.handlePlaylist))
+	mux.Handle("GET /v1/stream.mp3", s.require(dataPlane, s.handleStream))
+	mux.Handle("GET /v1/stream.m3u", s.require(dataPlane, s.handleStreamPlaylist))
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /app.js", s.handleAsset("app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /app.css", s.handleAsset("app.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /login", s.handleLogin)
 	s.routeControlPlane(mux)
+	s.routeAlerts(mux)
 	s.handler = s.gate(jsonNotFound(mux))
 
+	s.streams = stream.New(stream.Options{Source: s.src, Logger: log.With("part", "stream"), FFmpeg: opts.FFmpeg})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.stopped = cancel, make(chan struct{})
 	go func() {
@@ -228,18 +254,24 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server's enforcer. Serve calls it when it returns; it
-// may be called more than once.
+// Close stops the server's enforcer and its streams. Serve calls it when it
+// returns; it may be called more than once.
 func (s *Server) Close() {
 	s.stop()
 	<-s.stopped
+	s.streams.Close()
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// maxHeaderBytes caps a request's header block.
-const maxHeaderBytes = 16 << 10
+// maxHeaderBytes caps a request's header block at 16 KiB, as the README
+// says: net/http reads up to MaxHeaderBytes plus 4 KiB of slack (its
+// initial read limit), so the setting is 4 KiB under the cap.
+const (
+	maxHeaderBlock = 16 << 10
+	maxHeaderBytes = maxHeaderBlock - 4<<10
+)
 
 // Serve serves on ln until ctx ends, then shuts down gracefully (open
 // WebSockets are closed). Either way it stops the server (Close).
@@ -284,14 +316,20 @@ type Counters struct {
 	AudioRequests int64 `json:"audioRequests"`
 	BytesServed   int64 `json:"bytesServed"`
 	LiveConsumers int64 `json:"liveConsumers"`
+	// StreamListeners and StreamEncoders count /v1/stream.mp3 clients and
+	// the encoders (one per distinct filter) serving them.
+	StreamListeners int64 `json:"streamListeners"`
+	StreamEncoders  int   `json:"streamEncoders"`
 }
 
 // Counters returns the server's counters.
 func (s *Server) Counters() Counters {
 	return Counters{
-		AudioRequests: s.audioRequests.Load(),
-		BytesServed:   s.bytesServed.Load(),
-		LiveConsumers: s.liveConsumers.Load(),
+		AudioRequests:   s.audioRequests.Load(),
+		BytesServed:     s.bytesServed.Load(),
+		LiveConsumers:   s.liveConsumers.Load(),
+		StreamListeners: s.streamListeners.Load(),
+		StreamEncoders:  s.streams.Stations(),
 	}
 }
 
@@ -367,6 +405,10 @@ const maxCallsPage = 500
 
 func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if isSearch(q) {
+		s.handleSearch(w, r)
+		return
+	}
 	var query relay.Query
 	var err error
 	if query.Limit, err = intParam(q.Get("limit"), 50, 1, maxCallsPage); err != nil {
@@ -401,6 +443,11 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
+	download, err := downloadParam(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	var id int64
 	if r.PathValue("id") == "latest" {
 		newest := s.src.Calls(relay.Query{Limit: 1})
@@ -425,6 +472,9 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, relay.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, "backend_unavailable", "the OpenScanner server is unreachable and this call's audio is not cached yet; try again shortly")
 		return
+	case errors.Is(err, relay.ErrTooLarge):
+		writeError(w, http.StatusBadGateway, "audio_too_large", "this call's audio is larger than Earshot takes (64 MiB); it is not downloaded")
+		return
 	case r.Context().Err() != nil:
 		return // the client left
 	default:
@@ -448,26 +498,10 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", entry.ContentType)
 	h.Set("ETag", entry.ETag)
-	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="call-%d%s"`, id, extFor(entry.ContentType)))
+	h.Set("Content-Disposition", s.audioDisposition(id, entry.ContentType, download))
 	cw := &countingWriter{ResponseWriter: w, guard: guard}
 	http.ServeContent(cw, r.WithContext(ctx), "", entry.ModTime, f)
 	s.bytesServed.Add(cw.n)
-}
-
-func extFor(contentType string) string {
-	switch contentType {
-	case "audio/mpeg":
-		return ".mp3"
-	case "audio/mp4":
-		return ".m4a"
-	case "audio/wav":
-		return ".wav"
-	case "audio/ogg":
-		return ".ogg"
-	case "audio/aac":
-		return ".aac"
-	}
-	return ""
 }
 
 // countingWriter counts the body bytes of an audio response, gives each

@@ -128,8 +128,10 @@ func TestServe_HeadersOverSixteenKiBAreRefused(t *testing.T) {
 		want int
 	}{
 		{12 << 10, http.StatusOK},
-		// Go allows 4 KiB of slack over MaxHeaderBytes; 32 KiB is past any
-		// reading of a 16 KiB cap (the default cap is 1 MiB).
+		{maxHeaderBlock - 1<<10, http.StatusOK},
+		// Go allows 4 KiB of slack over MaxHeaderBytes: a 17 KiB header
+		// (the README's cap is 16) was accepted while MaxHeaderBytes was 16.
+		{maxHeaderBlock + 1<<10, http.StatusRequestHeaderFieldsTooLarge},
 		{32 << 10, http.StatusRequestHeaderFieldsTooLarge},
 	} {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/health", nil)

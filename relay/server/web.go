@@ -25,11 +25,25 @@ const (
 	sessionCookie = "earshot_session"
 	sessionTTL    = 8 * time.Hour
 	maxSessions   = 1024
+	// maxSessionsPerToken caps one token's browser sessions: a new login
+	// past it ends that token's own oldest session, never another's, so a
+	// holder of one listen token cannot log other people's browsers out.
+	maxSessionsPerToken = 16
+	// maxLoginsPerMinute rate-limits logins per token (a person opens a
+	// login link a few times a day; a loop does not get to churn).
+	maxLoginsPerMinute = 20
+)
+
+// errLoginRateLimited and errSessionsFull are create's refusals.
+var (
+	errLoginRateLimited = errors.New("too many logins with this token in the last minute")
+	errSessionsFull     = errors.New("the relay holds as many web sessions as it allows")
 )
 
 // webSession is what a session id stands for.
 type webSession struct {
 	tokenID string
+	created time.Time
 	expires time.Time
 }
 
@@ -37,11 +51,15 @@ type webSession struct {
 // (it is the relay's session store, not per-connection state) and guarded
 // by its mutex.
 type webSessions struct {
-	mu sync.Mutex
-	m  map[string]webSession
+	mu     sync.Mutex
+	m      map[string]webSession
+	logins map[string][]time.Time // per token id: login times in the last minute
 }
 
-// create returns a new session id for tokenID.
+// create returns a new session id for tokenID. A token over its login rate
+// is refused (errLoginRateLimited); one at its session cap loses its own
+// oldest session; a full table is swept of expired sessions and otherwise
+// refuses (errSessionsFull) rather than end another token's session.
 func (ws *webSessions) create(tokenID string, now time.Time) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -52,18 +70,53 @@ func (ws *webSessions) create(tokenID string, now time.Time) (string, error) {
 	defer ws.mu.Unlock()
 	if ws.m == nil {
 		ws.m = make(map[string]webSession)
+		ws.logins = make(map[string][]time.Time)
+	}
+	recent := ws.logins[tokenID][:0]
+	for _, t := range ws.logins[tokenID] {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	ws.logins[tokenID] = recent
+	if len(recent) >= maxLoginsPerMinute {
+		return "", errLoginRateLimited
+	}
+	ws.logins[tokenID] = append(recent, now)
+	// Forget the rate of tokens that have not logged in for a minute.
+	for tok, ts := range ws.logins {
+		if len(ts) > 0 && now.Sub(ts[len(ts)-1]) >= time.Minute {
+			delete(ws.logins, tok)
+		}
+	}
+
+	var (
+		own    int
+		oldest string
+	)
+	for k, s := range ws.m {
+		if s.tokenID != tokenID {
+			continue
+		}
+		if !now.Before(s.expires) {
+			delete(ws.m, k)
+			continue
+		}
+		own++
+		if oldest == "" || s.created.Before(ws.m[oldest].created) {
+			oldest = k
+		}
+	}
+	if own >= maxSessionsPerToken {
+		delete(ws.m, oldest)
 	}
 	if len(ws.m) >= maxSessions {
 		ws.sweepLocked(now)
 		if len(ws.m) >= maxSessions {
-			// Drop an arbitrary session rather than grow without bound.
-			for k := range ws.m {
-				delete(ws.m, k)
-				break
-			}
+			return "", errSessionsFull
 		}
 	}
-	ws.m[id] = webSession{tokenID: tokenID, expires: now.Add(sessionTTL)}
+	ws.m[id] = webSession{tokenID: tokenID, created: now, expires: now.Add(sessionTTL)}
 	return id, nil
 }
 
@@ -159,7 +212,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid, err := s.sessions.create(id.TokenID, s.clock.Now())
-	if err != nil {
+	switch {
+	case errors.Is(err, errLoginRateLimited):
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "this token was used to log in too often in the last minute; wait a minute")
+		return
+	case errors.Is(err, errSessionsFull):
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "sessions_full", "the relay has as many browser sessions as it allows; try again later, or revoke tokens you no longer use")
+		return
+	case err != nil:
 		writeError(w, http.StatusInternalServerError, "internal", "could not create a session")
 		return
 	}

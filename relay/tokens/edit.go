@@ -280,7 +280,7 @@ func (m *Manager) mergeUsage(reg *registry) map[string]usage {
 		merged[id] = u
 		if t := reg.find(id); t != nil && (t.LastUsed == nil || u.at.After(*t.LastUsed)) {
 			at := u.at
-			t.LastUsed, t.LastAddr = &at, u.addr
+			t.LastUsed, t.LastClient, t.LastAddr = &at, u.client, ""
 		}
 	}
 	return merged

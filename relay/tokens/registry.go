@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"earshot/relay/filelock"
+	"earshot/relay/safefile"
 )
 
 // registry is tokens.json.
@@ -45,7 +45,7 @@ const maxRegistryBytes = 4 << 20
 type registryFile struct {
 	path string
 
-	mu sync.Mutex // serializes this process's lockers (flock is per file description)
+	mu sync.Mutex // serializes this process's lockers (a file lock is per open file)
 
 	seenMu sync.Mutex
 	seen   fileStamp // what this process last read or wrote
@@ -59,25 +59,30 @@ func (f *registryFile) markSeen(st fileStamp) {
 	f.seenMu.Unlock()
 }
 
+// fileStamp tells one version of the file from another: a rename over it
+// gives a new identity even when size and time match.
 type fileStamp struct {
 	size  int64
 	mtime time.Time
-	ino   uint64
+	id    safefile.ID
 }
 
-func stampOf(fi os.FileInfo) fileStamp {
-	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
-	// os.Stat's Sys is a *syscall.Stat_t (not x/sys/unix's type).
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
+// stampOf stamps the open file f.
+func stampOf(f *os.File) (fileStamp, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileStamp{}, err
 	}
-	return st
+	id, err := safefile.IDOf(f)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{size: fi.Size(), mtime: fi.ModTime(), id: id}, nil
 }
 
 func openRegistryFile(path string) (*registryFile, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+	if err := safefile.PrivateDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	return &registryFile{path: path}, nil
 }
@@ -87,7 +92,7 @@ func openRegistryFile(path string) (*registryFile, error) {
 // a stuck process.
 const maxLockWait = 15 * time.Second
 
-// lock takes the advisory lock (flock on tokens.json.lock) shared by every
+// lock takes the advisory lock (on tokens.json.lock) shared by every
 // Earshot process.
 func (f *registryFile) lock(ctx context.Context) (func(), error) {
 	if _, ok := ctx.Deadline(); !ok {
@@ -96,32 +101,17 @@ func (f *registryFile) lock(ctx context.Context) (func(), error) {
 		defer cancel()
 	}
 	f.mu.Lock()
-	lf, err := os.OpenFile(f.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	l, err := filelock.Acquire(ctx, f.path+".lock", filelock.Exclusive)
+	if errors.Is(err, filelock.ErrLocked) {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("lock the token registry: another earshot process still holds %s.lock (is one stuck?): %w", f.path, err)
+	}
 	if err != nil {
 		f.mu.Unlock()
-		return nil, fmt.Errorf("open the token registry lock: %w", err)
-	}
-	for {
-		err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			lf.Close()
-			f.mu.Unlock()
-			return nil, fmt.Errorf("lock the token registry: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			lf.Close()
-			f.mu.Unlock()
-			return nil, fmt.Errorf("lock the token registry: another earshot process still holds %s.lock (is one stuck?): %w", f.path, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+		return nil, fmt.Errorf("lock the token registry: %w", err)
 	}
 	return func() {
-		_ = unix.Flock(int(lf.Fd()), unix.LOCK_UN)
-		lf.Close()
+		_ = l.Close()
 		f.mu.Unlock()
 	}, nil
 }
@@ -129,7 +119,7 @@ func (f *registryFile) lock(ctx context.Context) (func(), error) {
 // read loads the registry; a missing file is an empty registry. A file
 // others can write is refused: whoever can edit it can mint access.
 func (f *registryFile) read() (registry, fileStamp, error) {
-	fh, err := os.Open(f.path)
+	fh, err := safefile.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return registry{Version: 1}, fileStamp{}, nil
 	}
@@ -141,7 +131,10 @@ func (f *registryFile) read() (registry, fileStamp, error) {
 	if err != nil {
 		return registry{}, fileStamp{}, fmt.Errorf("read the token registry: %w", err)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
+	if !fi.Mode().IsRegular() {
+		return registry{}, fileStamp{}, fmt.Errorf("%s is not a regular file; move it away to start afresh", f.path)
+	}
+	if safefile.WritableByOthers(fi) {
 		return registry{}, fileStamp{}, fmt.Errorf("%s can be changed by other users (mode %v); fix it with `chmod 600 %s`", f.path, fi.Mode().Perm(), f.path)
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxRegistryBytes+1))
@@ -158,9 +151,13 @@ func (f *registryFile) read() (registry, fileStamp, error) {
 	if reg.Version != 1 {
 		return registry{}, fileStamp{}, fmt.Errorf("%s has registry version %d; this Earshot reads version 1", f.path, reg.Version)
 	}
+	st, err := stampOf(fh)
+	if err != nil {
+		return registry{}, fileStamp{}, fmt.Errorf("read the token registry: %w", err)
+	}
 	// The caller marks it seen once it is installed (markSeen): a reader
 	// that looks at the file meanwhile must still find it new.
-	return reg, stampOf(fi), nil
+	return reg, st, nil
 }
 
 // write replaces the registry atomically (temp file, fsync, rename) and
@@ -192,7 +189,7 @@ func (f *registryFile) write(reg registry) (fileStamp, error) {
 		tmp.Close()
 		return fail(err)
 	}
-	fi, err := tmp.Stat()
+	st, err := stampOf(tmp)
 	if err != nil {
 		tmp.Close()
 		return fail(err)
@@ -208,17 +205,22 @@ func (f *registryFile) write(reg registry) (fileStamp, error) {
 		_ = d.Sync()
 		d.Close()
 	}
-	return stampOf(fi), nil
+	return st, nil
 }
 
 // changedOnDisk reports whether the file differs from what this process
 // last read or wrote.
 func (f *registryFile) changedOnDisk() bool {
-	fi, err := os.Stat(f.path)
+	fh, err := safefile.Open(f.path)
+	if err != nil {
+		return false
+	}
+	st, err := stampOf(fh)
+	fh.Close()
 	if err != nil {
 		return false
 	}
 	f.seenMu.Lock()
 	defer f.seenMu.Unlock()
-	return stampOf(fi) != f.seen
+	return st != f.seen
 }

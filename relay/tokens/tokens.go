@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,8 +65,14 @@ type Info struct {
 	Created  time.Time  `json:"created"`
 	Expires  *time.Time `json:"expires,omitempty"`
 	LastUsed *time.Time `json:"lastUsed,omitempty"`
-	LastAddr string     `json:"lastAddr,omitempty"`
-	Revoked  bool       `json:"revoked,omitempty"`
+	// LastClient says who used it last: the program (from its
+	// User-Agent, "VLC", "Firefox (web player)"), or "this computer", or
+	// another machine's address when the relay listens beyond loopback.
+	LastClient string `json:"lastClient,omitempty"`
+	// LastAddr is what registries before LastClient kept: the client's
+	// address and port. It is read, never written; UsedBy shows it sensibly.
+	LastAddr string `json:"lastAddr,omitempty"`
+	Revoked  bool   `json:"revoked,omitempty"`
 	// RevokedAt is when Revoke (or a rotation without grace) stopped it.
 	RevokedAt *time.Time `json:"revokedAt,omitempty"`
 	// RetiresAt is when a rotated-out token stops working.
@@ -87,6 +94,26 @@ func (i Info) Status(now time.Time) string {
 		return "rotated (until " + i.RetiresAt.Local().Format("Jan 2 15:04:05") + ")"
 	}
 	return "active"
+}
+
+// UsedBy says who used the token last, for people: LastClient, or what
+// an older registry kept in LastAddr without its throwaway port ("this
+// computer" for a loopback address). "" if it was never used.
+func (i Info) UsedBy() string {
+	if i.LastClient != "" {
+		return i.LastClient
+	}
+	if i.LastAddr == "" {
+		return ""
+	}
+	host := i.LastAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "this computer"
+	}
+	return host
 }
 
 // usable reports whether the token may be used at now.
@@ -146,6 +173,9 @@ type Manager struct {
 	keys    map[string]*signingKey // key id → key, for keys in reg.Keys
 	headers map[string]*signingKey // issued header segment → key
 	changed chan struct{}
+	// touched is closed (and replaced) when Touch records a use, for
+	// Watch: uses are not registry changes, but a token list shows them.
+	touched chan struct{}
 	used    map[string]usage // last-used times not yet on disk
 
 	claims claimsCache
@@ -164,8 +194,8 @@ type Manager struct {
 }
 
 type usage struct {
-	at   time.Time
-	addr string
+	at     time.Time
+	client string
 }
 
 func keyItem(kid string) string { return "token-signing-key:" + kid }
@@ -211,6 +241,7 @@ func Open(ctx context.Context, path string, keys secrets.KeyStore, opts Options)
 		keys:    map[string]*signingKey{},
 		headers: map[string]*signingKey{},
 		changed: make(chan struct{}),
+		touched: make(chan struct{}),
 		used:    map[string]usage{},
 	}
 	reg, stamp, err := f.read()
@@ -281,7 +312,7 @@ func (m *Manager) install(ctx context.Context, reg registry, signal bool) error 
 		// Last-used times not flushed yet stay visible.
 		if u, ok := m.used[t.ID]; ok && (t.LastUsed == nil || u.at.After(*t.LastUsed)) {
 			at := u.at
-			t.LastUsed, t.LastAddr = &at, u.addr
+			t.LastUsed, t.LastClient, t.LastAddr = &at, u.client, ""
 		}
 		m.byID[t.ID] = t
 	}
@@ -471,12 +502,12 @@ func (m *Manager) reload(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Touch records that token id was used from addr. It is cheap and never
-// touches the disk: last-used times are kept in memory and written every
-// few seconds and on Close.
-func (m *Manager) Touch(id, addr string) {
+// Touch records that token id was used by client (who, in words: see
+// Info.LastClient). It is cheap and never touches the disk: last-used
+// times are kept in memory and written every few seconds and on Close.
+func (m *Manager) Touch(id, client string) {
 	now := m.now().UTC().Truncate(time.Second)
-	fresh := func(t *Info) bool { return t.LastUsed != nil && !now.After(*t.LastUsed) && t.LastAddr == addr }
+	fresh := func(t *Info) bool { return t.LastUsed != nil && !now.After(*t.LastUsed) && t.LastClient == client }
 	// Most calls find the time already recorded this second: a read lock
 	// keeps them from contending with Verify.
 	m.mu.RLock()
@@ -492,9 +523,52 @@ func (m *Manager) Touch(id, addr string) {
 	if !ok || fresh(t) {
 		return
 	}
-	t.LastUsed, t.LastAddr = &now, addr
-	m.used[id] = usage{at: now, addr: addr}
+	t.LastUsed, t.LastClient, t.LastAddr = &now, client, ""
+	m.used[id] = usage{at: now, client: client}
+	close(m.touched)
+	m.touched = make(chan struct{})
 }
+
+// Watch sends the token list now and again after every change — a token
+// created, revoked or rotated here or by another process (noticed within
+// about a second), or a token used (at most once every usePause) — so a
+// token manager shows what `earshot token list` shows, live. The channel
+// is closed when ctx ends, after the goroutine feeding it has stopped.
+func (m *Manager) Watch(ctx context.Context) <-chan []Info {
+	out := make(chan []Info)
+	go func() {
+		defer close(out)
+		for {
+			m.mu.RLock()
+			changed, touched := m.changed, m.touched
+			m.mu.RUnlock()
+			list, _ := m.List(ctx) // never fails
+			select {
+			case out <- list:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			case <-touched:
+				// Uses come in bursts (a player fetching audio):
+				// gather them.
+				select {
+				case <-ctx.Done():
+					return
+				case <-changed:
+				case <-time.After(usePause):
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// usePause bounds how often Watch reports token uses.
+const usePause = time.Second
 
 // flush writes pending last-used times.
 func (m *Manager) flush(ctx context.Context) error {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"earshot/relay/safefile"
 	"earshot/relay/secrets"
 )
 
@@ -416,7 +417,7 @@ func TestRestartKeepsTokensAndLastUsed(t *testing.T) {
 	revoked, rinfo, _ := m.Create(ctx, "r", ScopeListen, 0)
 	m.Revoke(ctx, rinfo.ID)
 	c.Advance(time.Minute)
-	m.Touch(info.ID, "127.0.0.1:5555")
+	m.Touch(info.ID, "VLC")
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +432,7 @@ func TestRestartKeepsTokensAndLastUsed(t *testing.T) {
 		t.Fatal("revocation lost across restart")
 	}
 	got, _ := m2.Get(info.ID)
-	if got.LastUsed == nil || !got.LastUsed.Equal(c.Now()) || got.LastAddr != "127.0.0.1:5555" {
+	if got.LastUsed == nil || !got.LastUsed.Equal(c.Now()) || got.LastClient != "VLC" || got.UsedBy() != "VLC" {
 		t.Fatalf("last used lost across restart: %+v", got)
 	}
 }
@@ -483,15 +484,15 @@ func TestTouchDuringEdits(t *testing.T) {
 		defer wg.Done()
 		for i := range 2000 {
 			c.Advance(time.Second)
-			m.Touch(info.ID, fmt.Sprintf("127.0.0.1:%d", i))
+			m.Touch(info.ID, fmt.Sprintf("program %d", i))
 		}
 	}()
 	wg.Wait()
 	want := c.Now()
 	m.Close(ctx)
 	m2 := open(t, path, keys, c)
-	if got, _ := m2.Get(info.ID); got.LastUsed == nil || !got.LastUsed.Equal(want) || got.LastAddr != "127.0.0.1:1999" {
-		t.Fatalf("last used after concurrent edits: %v %s, want %v", got.LastUsed, got.LastAddr, want)
+	if got, _ := m2.Get(info.ID); got.LastUsed == nil || !got.LastUsed.Equal(want) || got.LastClient != "program 1999" {
+		t.Fatalf("last used after concurrent edits: %v %s, want %v", got.LastUsed, got.LastClient, want)
 	}
 }
 
@@ -865,8 +866,8 @@ func TestStatus(t *testing.T) {
 
 func TestInfoJSONIsCamelCase(t *testing.T) {
 	now := time.Now()
-	b, _ := json.Marshal(Info{ID: "i", LastUsed: &now, RetiresAt: &now, RevokedAt: &now, Revoked: true, LastAddr: "a"})
-	for _, k := range []string{`"id"`, `"lastUsed"`, `"retiresAt"`, `"revokedAt"`, `"lastAddr"`, `"keyId"`, `"created"`} {
+	b, _ := json.Marshal(Info{ID: "i", LastUsed: &now, RetiresAt: &now, RevokedAt: &now, Revoked: true, LastClient: "a"})
+	for _, k := range []string{`"id"`, `"lastUsed"`, `"retiresAt"`, `"revokedAt"`, `"lastClient"`, `"keyId"`, `"created"`} {
 		if !bytes.Contains(b, []byte(k)) {
 			t.Errorf("Info JSON %s lacks %s", b, k)
 		}
@@ -1236,20 +1237,121 @@ func TestVerify_DuringABackgroundReloadOfTheSameEdit(t *testing.T) {
 	}
 }
 
-// TestFileStampHasTheInode: the registry's change check includes the
-// inode, so an atomic replace with the same size in the same clock tick
-// still reads as a change (it was always 0: the wrong Stat_t type).
-func TestFileStampHasTheInode(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+// TestFileStampHasTheFileIdentity: the registry's change check includes
+// the file's identity, so an atomic replace with the same size in the same
+// clock tick still reads as a change (the inode was always 0 once: the
+// wrong Stat_t type).
+func TestFileStampHasTheFileIdentity(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	if err := os.WriteFile(path, []byte(`{"version":1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(path)
+	rf, err := openRegistryFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stampOf(fi).ino == 0 {
-		t.Fatal("stampOf read no inode")
+	_, st, err := rf.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.id == (safefile.ID{}) {
+		t.Fatal("stampOf read no file identity")
+	}
+	rf.markSeen(st)
+	if rf.changedOnDisk() {
+		t.Fatal("an untouched file reads as changed")
+	}
+	fi, _ := os.Stat(path)
+	tmp := filepath.Join(dir, "tmp")
+	os.WriteFile(tmp, []byte(`{"version":1}`), 0o600)
+	os.Chtimes(tmp, fi.ModTime(), fi.ModTime())
+	keep, _ := os.Open(path) // the old inode stays in use, so it is not reused
+	defer keep.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if !rf.changedOnDisk() {
+		t.Fatal("a file replaced by one of the same size and time reads as unchanged")
+	}
+}
+
+func TestUsedBySaysWhoNotWhichPort(t *testing.T) {
+	for _, tc := range []struct {
+		info Info
+		want string
+	}{
+		{Info{}, ""},
+		{Info{LastClient: "VLC", LastAddr: "127.0.0.1:45304"}, "VLC"},
+		{Info{LastAddr: "127.0.0.1:45304"}, "this computer"},
+		{Info{LastAddr: "[::1]:45304"}, "this computer"},
+		{Info{LastAddr: "192.0.2.7:50000"}, "192.0.2.7"},
+	} {
+		if got := tc.info.UsedBy(); got != tc.want {
+			t.Errorf("UsedBy(%+v) = %q, want %q", tc.info, got, tc.want)
+		}
+	}
+}
+
+// An old registry's lastAddr is replaced by lastClient at the next use.
+func TestTouchReplacesALegacyAddress(t *testing.T) {
+	m, c, _, _ := setup(t)
+	_, info, _ := m.Create(ctx, "a", ScopeListen, 0)
+	if err := m.mutate(ctx, func(r *registry) error { r.find(info.ID).LastAddr = "127.0.0.1:1"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	m.Touch(info.ID, "curl")
+	if got, _ := m.Get(info.ID); got.LastClient != "curl" || got.LastAddr != "" {
+		t.Fatalf("after a use: %+v", got)
+	}
+}
+
+func TestWatchFollowsTheRegistryAndItsUse(t *testing.T) {
+	m, c, path, keys := setup(t)
+	wctx, cancel := context.WithCancel(ctx)
+	updates := m.Watch(wctx)
+	next := func(what string) []Info {
+		t.Helper()
+		select {
+		case l, ok := <-updates:
+			if !ok {
+				t.Fatalf("%s: Watch ended", what)
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no update", what)
+			return nil
+		}
+	}
+	if l := next("the first list"); len(l) != 0 {
+		t.Fatalf("first list = %+v", l)
+	}
+	_, info, _ := m.Create(ctx, "OBS", ScopeListen, 0)
+	if l := next("a create"); len(l) != 1 || l[0].Name != "OBS" {
+		t.Fatalf("after a create: %+v", l)
+	}
+	// Another process (the CLI) creates one: the reload notices it.
+	other := open(t, path, keys, c)
+	if _, _, err := other.Create(ctx, "VLC", ScopeListen, 0); err != nil {
+		t.Fatal(err)
+	}
+	if l := next("another process's create"); len(l) != 2 {
+		t.Fatalf("after the CLI's create: %+v", l)
+	}
+	c.Advance(time.Second)
+	m.Touch(info.ID, "OBS Studio")
+	if l := next("a use"); l[0].UsedBy() != "OBS Studio" {
+		t.Fatalf("after a use: %+v", l[0])
+	}
+	if err := m.Revoke(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if l := next("a revoke"); !l[0].Revoked {
+		t.Fatalf("after a revoke: %+v", l[0])
+	}
+	cancel()
+	for range updates {
 	}
 }
 

@@ -2,12 +2,16 @@ package player
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"earshot/relay/audio/audiotest"
+	"earshot/relay/event"
+	"earshot/relay/loudness"
 )
 
 // BenchmarkCallToFirstFrame measures, for a call whose MP3 is already in
@@ -15,14 +19,35 @@ import (
 // output (fetch from cache, sniff, MP3 decoder setup, hand-off). The
 // output pulls continuously, like a sound card. Target: median ≤ 150 ms.
 func BenchmarkCallToFirstFrame(b *testing.B) {
+	benchFirstFrame(b, audiotest.Fixture(b, "speech.mp3"), Options{})
+}
+
+// BenchmarkCallToFirstFrameLevelled is BenchmarkCallToFirstFrame with
+// loudness levelling on, for a 10 s and a 30 s call (8 kHz WAV, as
+// trunk-recorder writes): the player decodes and measures the whole call
+// before its first frame.
+func BenchmarkCallToFirstFrameLevelled(b *testing.B) {
+	var l loudness.Leveller
+	gain := func(_ event.Call, m loudness.Result) float64 { return l.Gain(m, 0, true) }
+	for _, seconds := range []int{10, 30} {
+		b.Run(fmt.Sprintf("%ds", seconds), func(b *testing.B) {
+			wav := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 8000 * seconds,
+				Sample: func(i, _ int) float64 { return 0.1 * math.Sin(2*math.Pi*300*float64(i)/8000) }})
+			benchFirstFrame(b, wav, Options{Gain: gain})
+		})
+	}
+}
+
+func benchFirstFrame(b *testing.B, data []byte, opts Options) {
 	out := newFakeOutput()
 	audio := newFakeAudio(b)
-	mp3Call := audio.put(b, 1, audiotest.Fixture(b, "speech.mp3"))
+	mp3Call := audio.put(b, 1, data)
 	audio.mu.Lock()
 	audio.all = audio.entries[1]
 	audio.mu.Unlock()
 
-	p, err := New(Options{Audio: audio, Output: out})
+	opts.Audio, opts.Output = audio, out
+	p, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

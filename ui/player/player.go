@@ -45,6 +45,10 @@ type Options struct {
 	// playing, or paused) before the player suspends it, if it is a
 	// Suspender; 0 means 2 s.
 	SuspendAfter time.Duration
+	// Gain, if set, decides the gain of each call from its measured
+	// loudness (levelling, per-talkgroup volume; attention.go). Each call
+	// is then decoded whole before it plays. nil plays calls as recorded.
+	Gain GainFunc
 }
 
 // State is what the window and tray show. It is a snapshot: every field is
@@ -92,6 +96,7 @@ type Player struct {
 	maxQueue int
 	tick     time.Duration
 	idleFor  time.Duration // SuspendAfter
+	gain     GainFunc
 
 	wake  chan struct{} // to Run: state changed
 	fetch chan struct{} // to the prefetcher: the queue's head may need decoding
@@ -139,6 +144,9 @@ type entry struct {
 	user bool
 	// replay: how many calls back, for Replay; 0 otherwise.
 	replay int
+	// tone: the alert tone plays before the call. requeued: an
+	// interruption cut it short and it plays again (it is in history).
+	tone, requeued bool
 }
 
 // track is a call opened and decoded for playing.
@@ -184,6 +192,7 @@ func New(opts Options) (*Player, error) {
 		maxQueue:   opts.MaxQueue,
 		tick:       opts.Tick,
 		idleFor:    opts.SuspendAfter,
+		gain:       opts.Gain,
 		wake:       make(chan struct{}, 1),
 		fetch:      make(chan struct{}, 1),
 		live:       true,
@@ -508,28 +517,7 @@ func (p *Player) CallProblem(id int64) string {
 func (p *Player) Enqueue(c event.Call) bool {
 	p.mu.Lock()
 	defer p.unlock()
-	if !p.live {
-		return false
-	}
-	if why := p.filter.Reason(c, p.now()); why != "" {
-		p.log.Debug("call not queued", "call", c.ID, "reason", why)
-		return false
-	}
-	if p.cur != nil && p.cur.e.call.ID == c.ID {
-		return false
-	}
-	if slices.ContainsFunc(p.queue, func(e *entry) bool { return e.call.ID == c.ID }) {
-		return false
-	}
-	q := append(p.queue, &entry{call: c})
-	if len(q) > p.maxQueue {
-		if i := slices.IndexFunc(q, func(e *entry) bool { return !e.user }); i >= 0 {
-			p.log.Info("play queue full: dropping the oldest waiting call", "call", q[i].call.ID, "max", p.maxQueue)
-			q = slices.Delete(q, i, i+1)
-		}
-	}
-	p.setQueueLocked(q)
-	return true
+	return p.enqueueLocked(c, -1, false)
 }
 
 // setQueueLocked replaces the queue and keeps the decoded-ahead track and
@@ -823,6 +811,9 @@ func (p *Player) open(fetchCtx, runCtx context.Context, e *entry) (*track, error
 	}
 	format := media.Sniff(head[:n])
 	s, err := p.dec.Decode(runCtx, f, format, p.rate)
+	if err == nil && p.gain != nil {
+		s, err = p.levelled(e.call, s)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -875,7 +866,10 @@ func (p *Player) startNextLocked() bool {
 	t := p.next
 	p.next = nil
 	p.cur = t
-	if t.e.replay == 0 {
+	if t.e.tone {
+		t.stream.Prepend(AlertTone(p.rate))
+	}
+	if t.e.replay == 0 && !t.e.requeued {
 		p.history = slices.Insert(p.history, 0, t.e.call)
 		p.history = p.history[:min(len(p.history), maxReplay)]
 		p.replayPos = -1

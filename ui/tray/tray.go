@@ -247,20 +247,22 @@ type systrayItem struct{ *systray.MenuItem }
 
 func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 
-// Run shows the tray (fyne.io/systray on the calling goroutine, which on
-// macOS and Windows must be the main one), follows core's snapshots and
-// runs the menu's actions until ctx ends. Call it once per process, and
-// on Linux only with a session bus: fyne.io/systray panics at its end
-// without one.
+// Run shows the tray, follows core's snapshots and runs the menu's
+// actions until ctx ends. It runs fyne.io/systray's own loop on the calling
+// goroutine, which on Windows and macOS must be the main one (the one the
+// package locked to its thread at start). Call it once per process, and on
+// Linux only with a session bus: fyne.io/systray panics at its end without
+// one.
 func Run(ctx context.Context, a Actions, core Watcher) {
-	ready := make(chan *Tray, 1)
-	start, end := systray.RunWithExternalLoop(func() {
+	systray.Run(func() {
 		systray.SetTitle("Earshot")
-		ready <- New(Systray{}, a)
+		t := New(Systray{}, a)
+		go func() {
+			t.Follow(ctx, core)
+			// The tray stops changing before it is taken down:
+			// fyne.io/systray panics when an icon is set after its end
+			// closed the bus connection.
+			systray.Quit()
+		}()
 	}, nil)
-	start()
-	// The tray stops changing before it is taken down: fyne.io/systray
-	// panics when an icon is set after its end closed the bus connection.
-	(<-ready).Follow(ctx, core)
-	end()
 }

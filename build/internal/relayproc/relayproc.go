@@ -3,22 +3,45 @@
 // headless build, a free loopback address, the stream token from its
 // first-start welcome, and its CPU time and memory from /proc (Linux).
 //
-// It must not start or stop the relay itself: each tool owns its process.
+// Each tool owns its relay process: Launch starts it and the tool stops it
+// (Relay.Stop) when done. Main is the tools' shared main: flags,
+// interrupt, report, exit code.
 package relayproc
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
+
+// Workdir makes a temporary directory for a tool's run (remove it when
+// done) and, unless bin names one, builds the earshot binary in it.
+func Workdir(ctx context.Context, name, bin string) (work, binPath string, err error) {
+	work, err = os.MkdirTemp("", "earshot-"+name+"-")
+	if err != nil {
+		return "", "", err
+	}
+	if bin == "" {
+		if bin, err = BuildHeadless(ctx, work); err != nil {
+			os.RemoveAll(work)
+			return "", "", err
+		}
+	}
+	return work, bin, nil
+}
 
 // BuildHeadless builds earshot with -tags headless (no GUI libraries) into
 // dir and returns the binary's path.
@@ -39,6 +62,93 @@ func moduleRoot() string {
 		return "."
 	}
 	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// Relay is a running `earshot relay` process a tool launched.
+type Relay struct {
+	Addr  string // host:port it listens on
+	Token string // the stream token its first start printed
+	Pid   int
+	stop  func()
+}
+
+// Launch starts `bin relay --listen ADDR args…` on a free loopback address,
+// with its configuration and cache in directories under work (config, if
+// not nil, as its config.json), logging to this process's stderr, and
+// reads the stream token from its welcome. Stop it when done.
+func Launch(ctx context.Context, bin, work string, config []byte, args ...string) (*Relay, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	configDir := filepath.Join(work, "config")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		return nil, err
+	}
+	if config != nil {
+		if err := os.WriteFile(filepath.Join(configDir, "config.json"), config, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"relay", "--listen", addr}, args...)...)
+	cmd.Env = append(os.Environ(), "EARSHOT_CONFIG_DIR="+configDir, "EARSHOT_CACHE_DIR="+filepath.Join(work, "cache"))
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("start the relay: %w", err)
+	}
+	// Stop the relay (SIGINT) before waiting for it: the other way round,
+	// Wait would wait for a relay nobody told to stop.
+	r := &Relay{Addr: addr, Pid: cmd.Process.Pid, stop: func() { cancel(); _ = cmd.Wait() }}
+	if r.Token, err = ReadToken(stdout); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }() // ends when the relay does
+	return r, nil
+}
+
+// Stop stops the relay and waits for it to exit.
+func (r *Relay) Stop() { r.stop() }
+
+// Report is what a load tool measured.
+type Report interface {
+	// Print writes the report for people.
+	Print(w io.Writer)
+	// Passed reports whether every target was met.
+	Passed() bool
+}
+
+// Main runs a load tool named name: it parses the command line (adding
+// -json), runs run until it returns or the process is interrupted, prints
+// the report (as JSON with -json) and exits 1 if it failed or missed a
+// target.
+func Main[R Report](name string, run func(ctx context.Context) (R, error)) {
+	asJSON := flag.Bool("json", false, "print the report as JSON")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rep, err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	if *asJSON {
+		_ = json.NewEncoder(os.Stdout).Encode(rep)
+	} else {
+		rep.Print(os.Stdout)
+	}
+	if !rep.Passed() {
+		os.Exit(1)
+	}
 }
 
 // FreeAddr returns a loopback address nothing listens on right now.

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"math"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 )
@@ -141,4 +142,62 @@ func Await[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("gave up waiting for %s", what)
 		panic("unreachable")
 	}
+}
+
+// Segment is a run of windows of PCM that are all sound or all silence.
+type Segment struct {
+	Sound    bool
+	From, To int     // window indexes, To exclusive
+	Freq     float64 // a sound run's pitch in Hz (median over its windows)
+}
+
+// Segments cuts mono PCM at rate Hz into runs of sound (RMS above 5% of
+// full scale) and silence, window samples at a time, with the pitch of
+// each sound run from its zero crossings: enough to tell test tones apart
+// and to find where each starts.
+func Segments(pcm []int16, rate, window int) []Segment {
+	var segs []Segment
+	var freqs [][]float64
+	for w := 0; (w+1)*window <= len(pcm); w++ {
+		part := pcm[w*window : (w+1)*window]
+		crossings := 0
+		for i := 1; i < len(part); i++ {
+			if (part[i-1] < 0) != (part[i] < 0) {
+				crossings++
+			}
+		}
+		sound := RMS(part) > 0.05
+		if len(segs) == 0 || segs[len(segs)-1].Sound != sound {
+			segs = append(segs, Segment{Sound: sound, From: w})
+			freqs = append(freqs, nil)
+		}
+		segs[len(segs)-1].To = w + 1
+		freqs[len(freqs)-1] = append(freqs[len(freqs)-1], float64(crossings)/2*float64(rate)/float64(window))
+	}
+	for i := range segs {
+		if segs[i].Sound {
+			f := freqs[i]
+			slices.Sort(f)
+			segs[i].Freq = f[len(f)/2] // edge windows, half silence, count noise as pitch
+		}
+	}
+	return segs
+}
+
+// Sounds returns the sound runs of segs.
+func Sounds(segs []Segment) []Segment {
+	var out []Segment
+	for _, s := range segs {
+		if s.Sound {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ToneWAV is seconds of a sine at freq Hz and half of full scale, 8 kHz
+// mono 16-bit, as recorders upload calls.
+func ToneWAV(seconds, freq float64) []byte {
+	return MakeWAV(WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: int(seconds * 8000),
+		Sample: func(i, _ int) float64 { return 0.5 * math.Sin(2*math.Pi*freq*float64(i)/8000) }})
 }

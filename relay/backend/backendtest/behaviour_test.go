@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime/multipart"
@@ -234,12 +235,15 @@ func TestGen112BearerOnlyAndInlineAudio(t *testing.T) {
 
 func TestHistoryFiltersSortsAndPages(t *testing.T) {
 	s := newServer(t, Options{Clock: NewManualClock(t0), OnUnhandled: strict(t)})
-	s.AddTalkgroup(1, 101, "Fire", "Fire Dispatch", "Fire", "Dispatch", "red")
-	s.AddTalkgroup(2, 301, "PD", "Police", "Law", "Dispatch", "blue")
+	// Radio ids differ from the server's row ids (system 11 is row 1,
+	// system 12 row 2; talkgroup 101 row 1, 301 row 2): the filters take
+	// row ids, the calls show radio ids.
+	s.AddTalkgroup(11, 101, "Fire", "Fire Dispatch", "Fire", "Dispatch", "red")
+	s.AddTalkgroup(12, 301, "PD", "Police", "Law", "Dispatch", "blue")
 	for i := 0; i < 10; i++ {
-		sys, tg := int64(1), int64(101)
+		sys, tg := int64(11), int64(101)
 		if i%2 == 1 {
-			sys, tg = 2, 301
+			sys, tg = 12, 301
 		}
 		s.AddCall(CallSpec{SystemID: sys, TalkgroupID: tg, DateTime: t0.Add(time.Duration(i) * time.Minute)})
 	}
@@ -277,7 +281,10 @@ func TestHistoryFiltersSortsAndPages(t *testing.T) {
 		{"date_from=" + from + "&date_to=" + to + "&sort=desc", "[7,6,5,4,3]", 5},
 		{"limit=2", "[10,9]", 10},
 		{"system_ids=2&sort=asc", "[2,4,6,8,10]", 5},
-		{"talkgroup_ids=101,301&limit=1&sort=asc", "[1]", 10},
+		{"system_ids=12&sort=asc", "null", 0}, // a radio id is not a row id
+		{"system_id=1&sort=asc&limit=2", "[1,3]", 5},
+		{"talkgroup_ids=1,%202,&limit=1&sort=asc", "[1]", 10},
+		{"talkgroup_ids=2", "[10,8,6,4,2]", 5},
 		{"groups=Fire&sort=asc&date_to=" + to, "[1,3,5,7]", 4},
 		{"transcript=engine", "[3]", 1},
 		{"bookmarked_only=true", "null", 0},
@@ -294,16 +301,30 @@ func TestHistoryFiltersSortsAndPages(t *testing.T) {
 	if ids, total := q("limit=500"); len(ids) != 100 || total != 130 {
 		t.Errorf("limit=500 gave %d of %d, want 100 of 130", len(ids), total)
 	}
-	if r, _ := do(t, c, "GET", s.URL()+"/api/v1/calls?date_from=yesterday", "", nil); r.StatusCode != 400 {
-		t.Errorf("bad date_from = %d", r.StatusCode)
+	if ids, _ := q(""); len(ids) != 25 {
+		t.Errorf("no limit gave %d calls, want the server's default 25", len(ids))
+	}
+	for _, bad := range []string{"date_from=yesterday", "limit=0", "page=0", "sort=up", "system_ids=1,x"} {
+		if r, _ := do(t, c, "GET", s.URL()+"/api/v1/calls?"+bad, "", nil); r.StatusCode != 400 {
+			t.Errorf("%s = %d, want 400", bad, r.StatusCode)
+		}
 	}
 	r, _ := do(t, c, "GET", s.URL()+"/api/calls?limit=1", "", nil)
 	if r.StatusCode != 200 || r.Header.Get("Sunset") == "" {
 		t.Errorf("legacy history = %d %v", r.StatusCode, r.Header)
 	}
-	s.GrantSystems("listener", 1)
+	s.GrantSystems("listener", 11)
 	if _, total := q("date_to=" + to); total != 4 {
 		t.Errorf("history outside the grants: total %d, want 4", total)
+	}
+	// Grants cut into the page after it is taken, as on the real server:
+	// page 1 of two-call pages holds calls 7 and 6, of which only 7 is
+	// granted — a short page although calls 5, 3 and 1 follow.
+	if ids, total := q("date_to=" + to + "&limit=2"); fmt.Sprint(ids) != "[7]" || total != 1 {
+		t.Errorf("a page cut by grants: %v total %d, want [7] total 1", ids, total)
+	}
+	if ids, _ := q("date_to=" + to + "&limit=2&page=2"); fmt.Sprint(ids) != "[5]" {
+		t.Errorf("page 2 cut by grants: %v, want [5]", ids)
 	}
 }
 

@@ -357,6 +357,13 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	s.mu.Lock()
 	s.counters.AudioRequests++
+	if s.audioRedirect != nil {
+		if to := s.audioRedirect(r); to != "" {
+			s.mu.Unlock()
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
+	}
 	u, how := s.identityLocked(r)
 	if u == nil && !s.opts.PublicAccess {
 		s.mu.Unlock()
@@ -382,9 +389,18 @@ func (s *Server) handleAudio(w http.ResponseWriter, r *http.Request, v1 bool) {
 	}
 	spec := c.spec
 	uploaded := c.uploaded
+	partial := s.partialAudio
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", spec.AudioType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename=%q; filename*=UTF-8''%s`, spec.AudioName, spec.AudioName))
+	if partial && r.Header.Get("Range") == "" && len(spec.Audio) > 1 {
+		half := len(spec.Audio) / 2
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", half-1, len(spec.Audio)))
+		w.Header().Set("Content-Length", strconv.Itoa(half))
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = w.Write(spec.Audio[:half])
+		return
+	}
 	http.ServeContent(w, r, "", uploaded, bytes.NewReader(spec.Audio))
 }
 
@@ -406,8 +422,16 @@ type historyCall struct {
 	Source         int64   `json:"source,omitempty"`
 	Transcript     string  `json:"transcript,omitempty"`
 	Bookmarked     bool    `json:"bookmarked"`
+	granted        bool    // the asking user may see it
 }
 
+// handleHistory answers the call search (GET /api/v1/calls), as
+// OpenScanner's GetCalls does: system_ids and talkgroup_ids (or the older
+// single system_id and talkgroup_id) are the server's row ids — the "id" of
+// scanner.config's systems and talkgroups, not the radio ids a call shows —
+// lists are comma-separated with blanks ignored, date bounds are inclusive,
+// limit defaults to 25 and is clamped to 100, limit and page below 1 are
+// refused, and the newest come first unless sort=asc.
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) {
 	q := r.URL.Query()
 	num := func(k string, def int64) (int64, bool) {
@@ -420,19 +444,42 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	}
 	from, ok1 := num("date_from", 0)
 	to, ok2 := num("date_to", 1<<62)
-	limit, ok3 := num("limit", 50)
+	limit, ok3 := num("limit", 25)
 	page, ok4 := num("page", 1)
-	sortDir := q.Get("sort")
-	if !ok1 || !ok2 || !ok3 || !ok4 || (sortDir != "" && sortDir != "asc" && sortDir != "desc") {
-		writeError(w, v1, 400, "bad_request", "invalid query parameters")
+	sortDir := strings.ToLower(q.Get("sort"))
+	switch {
+	case !ok1:
+		writeError(w, v1, 400, "bad_request", "invalid date_from")
+		return
+	case !ok2:
+		writeError(w, v1, 400, "bad_request", "invalid date_to")
+		return
+	case !ok3 || limit < 1:
+		writeError(w, v1, 400, "bad_request", "invalid limit")
+		return
+	case !ok4 || page < 1:
+		writeError(w, v1, 400, "bad_request", "invalid page")
+		return
+	case sortDir != "" && sortDir != "asc" && sortDir != "desc":
+		writeError(w, v1, 400, "bad_request", "sort must be asc or desc")
 		return
 	}
-	limit = min(max(limit, 1), 100)
-	page = max(page, 1)
-	systemIDs, ok5 := idSet(q.Get("system_ids"))
-	tgIDs, ok6 := idSet(q.Get("talkgroup_ids"))
-	if !ok5 || !ok6 {
-		writeError(w, v1, 400, "bad_request", "invalid query parameters")
+	limit = min(limit, 100)
+	rawSystems, rawTalkgroups := q.Get("system_ids"), q.Get("talkgroup_ids")
+	if rawSystems == "" {
+		rawSystems = q.Get("system_id")
+	}
+	if rawTalkgroups == "" {
+		rawTalkgroups = q.Get("talkgroup_id")
+	}
+	systemRows, ok5 := idSet(rawSystems)
+	tgRows, ok6 := idSet(rawTalkgroups)
+	if !ok5 {
+		writeError(w, v1, 400, "bad_request", "invalid system_ids")
+		return
+	}
+	if !ok6 {
+		writeError(w, v1, 400, "bad_request", "invalid talkgroup_ids")
 		return
 	}
 	groups, tags := wordSet(q.Get("groups")), wordSet(q.Get("tags"))
@@ -449,14 +496,14 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	var all []historyCall
 	for _, c := range s.calls {
 		dt := c.spec.DateTime.Unix()
-		if dt < from || dt > to || !u.visible(c) || bookmarkedOnly ||
-			(systemIDs != nil && !systemIDs[c.spec.SystemID]) || (tgIDs != nil && !tgIDs[c.spec.TalkgroupID]) ||
+		if dt < from || dt > to || bookmarkedOnly ||
+			(systemRows != nil && !systemRows[c.systemRow]) || (tgRows != nil && !tgRows[c.tgRow]) ||
 			(transcript != "" && !strings.Contains(strings.ToLower(c.transcript), transcript)) {
 			continue
 		}
 		h := historyCall{ID: c.id, AudioName: c.spec.AudioName, AudioType: c.spec.AudioType, DateTime: dt,
 			SystemID: c.spec.SystemID, TalkgroupID: c.spec.TalkgroupID, Frequency: c.spec.Frequency,
-			Duration: c.spec.Duration, Source: c.spec.Source, Transcript: c.transcript}
+			Duration: c.spec.Duration, Source: c.spec.Source, Transcript: c.transcript, granted: u.visible(c)}
 		if sys := s.systemLocked(c.spec.SystemID); sys != nil {
 			h.SystemLabel = sys.label
 			if tg := s.talkgroupLocked(sys, c.spec.TalkgroupID); tg != nil && s.hasV1() {
@@ -486,21 +533,37 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request, v1 bool) 
 	total := len(all)
 	start := min(int((page-1)*limit), total)
 	end := min(start+int(limit), total)
-	writeJSON(w, 200, map[string]any{"calls": append([]historyCall{}, all[start:end]...), "total": total})
+	// Like the real server, grants are applied to the page after it is
+	// cut, so a page can come back short while more calls follow; and a
+	// short page makes the total claim the end (offset plus what is left).
+	calls := []historyCall{}
+	for _, h := range all[start:end] {
+		if h.granted {
+			calls = append(calls, h)
+		}
+	}
+	if u != nil && u.grants != nil && len(calls) < int(limit) {
+		total = int((page-1)*limit) + len(calls)
+	}
+	writeJSON(w, 200, map[string]any{"calls": calls, "total": total})
 }
 
-// idSet parses a comma-separated id list; "" is nil (no filter).
+// idSet parses a comma-separated id list, blanks ignored; one with no id
+// is nil (no filter).
 func idSet(v string) (map[int64]bool, bool) {
-	if v == "" {
-		return nil, true
-	}
 	out := map[int64]bool{}
 	for _, f := range strings.Split(v, ",") {
-		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
 			return nil, false
 		}
 		out[n] = true
+	}
+	if len(out) == 0 {
+		return nil, true
 	}
 	return out, true
 }

@@ -279,14 +279,17 @@ type Server struct {
 	users         map[string]*user
 	families      map[string]*family
 	refresh       map[string]*refreshEntry
-	accessFamily  map[string]string // access jti → family id
+	accessFamily  map[string]accessEntry // by access jti
 	revokedJTI    map[string]bool
+	swept         int // the size of the token tables after the last sweep
 	fails         map[string]*failures
 	clients       map[*wsClient]struct{}
 	dropNext      int
 	rejectNext    int
 	rejectReason  string
 	refuseSignIns int
+	audioRedirect func(*http.Request) string // RedirectAudio
+	partialAudio  bool                       // PartialAudio
 	counters      Counters
 	systemRows    int64 // row ids, as the real server's tables number them
 	tgRows        int64
@@ -333,7 +336,7 @@ func NewServer(opts Options) *Server {
 		users:        map[string]*user{},
 		families:     map[string]*family{},
 		refresh:      map[string]*refreshEntry{},
-		accessFamily: map[string]string{},
+		accessFamily: map[string]accessEntry{},
 		revokedJTI:   map[string]bool{},
 		fails:        map[string]*failures{},
 		clients:      map[*wsClient]struct{}{},
@@ -749,6 +752,25 @@ func (s *Server) RefuseSignIns(n int) {
 	s.mu.Unlock()
 }
 
+// RedirectAudio makes audio requests that target answers a URL for be
+// redirected there (302) before anything else is checked, as a hostile or
+// misconfigured server might; target returning "" serves the audio as
+// usual. nil ends it.
+func (s *Server) RedirectAudio(target func(r *http.Request) string) {
+	s.mu.Lock()
+	s.audioRedirect = target
+	s.mu.Unlock()
+}
+
+// PartialAudio makes the server answer a plain audio GET (no Range) with
+// 206 and the first half of the file, as a broken proxy or hostile server
+// might.
+func (s *Server) PartialAudio(on bool) {
+	s.mu.Lock()
+	s.partialAudio = on
+	s.mu.Unlock()
+}
+
 // SendRaw queues data as one text frame, exactly as given, to every live
 // socket (after its welcome): for testing how clients take frames a
 // broken or hostile server might send, malformed or oversized.
@@ -859,8 +881,38 @@ func (s *Server) issueAccessLocked(u *user, fam *family) (string, time.Time) {
 	if err != nil {
 		panic(err)
 	}
-	s.accessFamily[jti] = fam.id
+	s.accessFamily[jti] = accessEntry{family: fam.id, expires: exp}
+	s.sweepLocked(now)
 	return signed, exp
+}
+
+// accessEntry is what the fake remembers of an access token it issued.
+type accessEntry struct {
+	family  string
+	expires time.Time
+}
+
+// sweepLocked forgets the tokens no request can use any more — access and
+// refresh tokens past their expiry — whenever the tables have doubled
+// since the last sweep, so a long run's memory stays flat (the real
+// server's database prunes expired tokens too).
+func (s *Server) sweepLocked(now time.Time) {
+	n := len(s.accessFamily) + len(s.refresh)
+	if n < 1024 || n < 2*s.swept {
+		return
+	}
+	for jti, a := range s.accessFamily {
+		if !now.Before(a.expires) {
+			delete(s.accessFamily, jti)
+			delete(s.revokedJTI, jti)
+		}
+	}
+	for tok, e := range s.refresh {
+		if !now.Before(e.expires) {
+			delete(s.refresh, tok)
+		}
+	}
+	s.swept = len(s.accessFamily) + len(s.refresh)
 }
 
 // userForAccessLocked validates an access JWT against the fake's clock.
@@ -871,7 +923,7 @@ func (s *Server) userForAccessLocked(token string) (*user, string, bool) {
 	if err != nil || s.revokedJTI[c.ID] {
 		return nil, "", false
 	}
-	famID := s.accessFamily[c.ID]
+	famID := s.accessFamily[c.ID].family
 	if f := s.families[famID]; f == nil || f.revoked {
 		return nil, "", false
 	}
@@ -894,8 +946,8 @@ func (s *Server) revokeFamilyLocked(f *family) {
 			break
 		}
 	}
-	for jti, fid := range s.accessFamily {
-		if fid == f.id {
+	for jti, a := range s.accessFamily {
+		if a.family == f.id {
 			s.revokedJTI[jti] = true
 		}
 	}

@@ -8,15 +8,35 @@
   const queue = [];
   const history = [];
   const MAX_HISTORY = 200;
+  // The app's LED shades (relay/led.Palette; a test keeps them equal) and
+  // its colour for a call whose talkgroup and system have none.
+  const LED = {"blue":"#007aff","cyan":"#32ade6","green":"#34c759","magenta":"#ff2d55","orange":"#ff9500","purple":"#af52de","red":"#ff3b30","white":"#ffffff","yellow":"#ffcc00"};
+  const LED_DEFAULT = "#007aff";
   let current = null;
   let lastId = 0;
   let retry = 500;
+
+  // Times follow the browser's language: 24-hour or 12-hour as its
+  // locale writes them. Calls of another day also show the day.
+  const cycle = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle;
+  const h24 = cycle === "h23" || cycle === "h24";
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: h24 ? "2-digit" : "numeric", minute: "2-digit", second: "2-digit" });
+  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 
   function label(c) {
     return c.talkgroupLabel || c.talkgroupName || ("TG " + c.talkgroupId);
   }
   function when(c) {
-    return new Date(c.dateTime * 1000).toLocaleTimeString();
+    const d = new Date(c.dateTime * 1000);
+    const t = timeFmt.format(d);
+    return d.toDateString() === new Date().toDateString() ? t : dayFmt.format(d) + " " + t;
+  }
+  function ledColor(c) {
+    const s = String(c.ledColor || "").trim().toLowerCase();
+    const v = LED[s] || s;
+    if (/^#[0-9a-f]{6}$/.test(v)) return v;
+    if (/^#[0-9a-f]{3}$/.test(v)) return "#" + v[1] + v[1] + v[2] + v[2] + v[3] + v[3];
+    return LED_DEFAULT;
   }
   function setState(text, cls) {
     const s = $("state");
@@ -32,7 +52,8 @@
     if (c.talkerAlias) parts.push(c.talkerAlias);
     $("now-meta").textContent = parts.join(" · ");
     $("now-transcript").textContent = c.transcript || "";
-    $("led").style.background = c.ledColor || "";
+    $("led").style.background = ledColor(c);
+    $("led").classList.add("on");
     for (const li of $("history").children) {
       li.classList.toggle("playing", li.dataset.id === String(c.id));
     }
@@ -54,13 +75,41 @@
     if (c) play(c); else { current = null; showQueue(); }
   }
 
-  function addHistory(c) {
-    history.unshift(c);
+  function badge(li, rule) {
+    const b = document.createElement("span");
+    b.className = "alert";
+    b.textContent = rule;
+    li.querySelector(".what").append(b);
+    li.classList.add("alerted");
+  }
+
+  function row(c) {
     const li = document.createElement("li");
     li.dataset.id = String(c.id);
-    li.textContent = when(c) + " — " + label(c) + " (" + (c.systemLabel || c.systemId) + ")";
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.style.background = ledColor(c);
+    const time = document.createElement("span");
+    time.className = "when";
+    time.textContent = when(c);
+    const what = document.createElement("span");
+    what.className = "what";
+    what.textContent = label(c) + " (" + (c.systemLabel || c.systemId) + ")";
+    const save = document.createElement("a");
+    save.className = "save";
+    save.href = c.audioUrl + "?download=1";
+    save.textContent = "⤓";
+    save.title = "Save this call's audio";
+    save.addEventListener("click", (e) => e.stopPropagation());
+    li.append(dot, time, what, save);
+    for (const a of c.alerts || []) badge(li, a.rule);
     li.addEventListener("click", () => play(c));
-    $("history").prepend(li);
+    return li;
+  }
+
+  function addHistory(c) {
+    history.unshift(c);
+    $("history").prepend(row(c));
     while (history.length > MAX_HISTORY) {
       history.pop();
       $("history").lastElementChild.remove();
@@ -97,6 +146,35 @@
     player.pause();
     player.removeAttribute("src");
     showQueue();
+    loadRecent();
+  }
+
+  function onAlert(a) {
+    for (const c of history) {
+      if (c.id === a.callId) (c.alerts = c.alerts || []).push(a);
+    }
+    for (const li of $("history").children) {
+      if (li.dataset.id === String(a.callId)) badge(li, a.rule);
+    }
+  }
+
+  // The recent calls the relay holds, so the list does not start empty;
+  // the live feed then continues after the newest of them.
+  async function loadRecent() {
+    try {
+      const r = await fetch("/v1/calls?limit=50", { credentials: "same-origin" });
+      if (!r.ok) return;
+      const body = await r.json();
+      const calls = (body.calls || []).slice().reverse(); // oldest first
+      for (const c of calls) {
+        if (c.id > lastId) {
+          lastId = c.id;
+          addHistory(c);
+        }
+      }
+    } catch (_) {
+      // The live feed still works; the list fills as calls arrive.
+    }
   }
 
   function connect() {
@@ -110,6 +188,7 @@
       if (e.type === "call.new" && e.call) onCall(e.call);
       else if (e.type === "call.transcript") onTranscript(e);
       else if (e.type === "reset") onReset();
+      else if (e.type === "call.alert") onAlert(e);
       else if (e.type === "status" && e.status) {
         const st = e.status.state;
         setState(st === "connected" ? "live" : st.replace("_", " "), st === "connected" ? "connected" : "problem");
@@ -136,5 +215,5 @@
     if (e.key === "ArrowRight") next();
     if (e.key === "l" || e.key === "L") $("live").click();
   });
-  connect();
+  loadRecent().then(connect);
 })();

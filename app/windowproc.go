@@ -39,11 +39,11 @@ func findWindowBinary() (string, error) {
 	return p, nil
 }
 
-// windows starts the window process when a window is to be shown and
+// windowHost starts the window process when a window is to be shown and
 // talks to it over its standard input and output (ui/ipc). The process
 // exits when its last window closes; killing it never stops playback or
 // the relay.
-type windows struct {
+type windowHost struct {
 	ctx    context.Context // the resident's run
 	res    ipc.Resident    // nil: only the startup-error window
 	log    *slog.Logger
@@ -61,7 +61,7 @@ type windowProc struct {
 	conn *ipc.Conn
 	done chan struct{}
 	// pending are the windows asked of it and not yet shown (under
-	// windows.mu): a process that says it is closing shows none of them,
+	// windowHost.mu): a process that says it is closing shows none of them,
 	// and they are asked of the next one.
 	pending []showReq
 }
@@ -78,11 +78,11 @@ const maxShowTries = 3
 
 // show brings a window forward (ipc.Show…), starting the window process if
 // none runs. text goes with ShowStartup and ShowStreamURL.
-func (w *windows) show(what, text string) error {
+func (w *windowHost) show(what, text string) error {
 	return w.ask(showReq{what: what, text: text})
 }
 
-func (w *windows) ask(req showReq) error {
+func (w *windowHost) ask(req showReq) error {
 	for {
 		req.tries++
 		p, err := w.process()
@@ -107,7 +107,7 @@ func (w *windows) ask(req showReq) error {
 
 // detach stops sending windows to p (it is ending) and returns the windows
 // it was asked for and has not shown.
-func (w *windows) detach(p *windowProc) []showReq {
+func (w *windowHost) detach(p *windowProc) []showReq {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.proc == p {
@@ -119,7 +119,7 @@ func (w *windows) detach(p *windowProc) []showReq {
 }
 
 // reask asks a new process for the windows an ending one did not show.
-func (w *windows) reask(pending []showReq) {
+func (w *windowHost) reask(pending []showReq) {
 	for _, req := range pending {
 		if w.ctx.Err() != nil || req.tries >= maxShowTries {
 			return
@@ -132,7 +132,7 @@ func (w *windows) reask(pending []showReq) {
 
 // procEvents is what one window process says about itself (ipc.Serve).
 type procEvents struct {
-	w *windows
+	w *windowHost
 	p *windowProc
 }
 
@@ -157,13 +157,13 @@ func (e procEvents) Closing() {
 }
 
 // running reports whether a window process runs.
-func (w *windows) running() bool {
+func (w *windowHost) running() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.proc != nil
 }
 
-func (w *windows) process() (*windowProc, error) {
+func (w *windowHost) process() (*windowProc, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.proc != nil {
@@ -230,10 +230,10 @@ func (w *windows) process() (*windowProc, error) {
 
 // wait waits for the window process (if any) to end after the resident's
 // run ended.
-func (w *windows) wait() { w.wg.Wait() }
+func (w *windowHost) wait() { w.wg.Wait() }
 
 // waitExit waits until no window process runs (or d passed).
-func (w *windows) waitExit(d time.Duration) {
+func (w *windowHost) waitExit(d time.Duration) {
 	w.mu.Lock()
 	p := w.proc
 	w.mu.Unlock()

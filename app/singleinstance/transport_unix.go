@@ -1,0 +1,5 @@
+//go:build unix
+
+package singleinstance
+
+func platformTransport() transport { return unixSocket{} }

@@ -1,0 +1,5 @@
+//go:build windows
+
+package singleinstance
+
+func platformTransport() transport { return loopbackPort{} }
