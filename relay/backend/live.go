@@ -538,6 +538,28 @@ func (s *Session) pinger(ctx context.Context, conn *websocket.Conn) {
 	}
 }
 
+// keepFreshIdle bounds keepFresh's wait while nothing is due: an idle
+// Earshot should not wake every second to find its token still fresh, and
+// a computer that slept (timers do not count its sleep) looks again within
+// this once it wakes.
+const keepFreshIdle = 30 * time.Second
+
+// freshCheckLocked is how long keepFresh may wait before it looks again:
+// every (its usual pace) while a refresh token waits for the keyring or
+// the session's times do not come from the clock its waits run on
+// (Options.Now set without Options.Clock, in tests); otherwise until the
+// access token is due for its refresh (keepFreshIdle while there is none,
+// or at most), at least every.
+func (s *Session) freshCheckLocked(every time.Duration) time.Duration {
+	if s.unsaved != "" || !s.waitsOnClock {
+		return every
+	}
+	if s.access == "" || s.accessExp.IsZero() {
+		return keepFreshIdle
+	}
+	return min(keepFreshIdle, max(every, s.accessExp.Add(-s.accessMargin).Sub(s.now())))
+}
+
 // keepFresh refreshes the access token ahead of its expiry until ctx ends,
 // and retries keeping a refresh token the keyring refused earlier.
 func (s *Session) keepFresh(ctx context.Context) {
@@ -549,11 +571,13 @@ func (s *Session) keepFresh(ctx context.Context) {
 		if s.accessMargin > 0 {
 			every = min(every, s.accessMargin/2)
 		}
+		every = s.freshCheckLocked(every)
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.after(every):
+		case <-s.freshWake:
 		}
 		s.mu.Lock()
 		due := s.access != "" && !s.freshLocked()
