@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"earshot/relay"
-	"earshot/relay/backend"
 	"earshot/relay/audio/audiotest"
+	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/cache"
 	"earshot/ui/listening"
