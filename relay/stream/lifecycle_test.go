@@ -2,7 +2,9 @@ package stream
 
 import (
 	"errors"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -354,5 +356,75 @@ func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
 	got := sounds(segments(t, chunks))
 	if len(got) != 1 || got[0].midTitle != Title(call(1, 1, 101)) {
 		t.Fatalf("heard %+v, want call 1 alone (call 2 was waiting at the reset)", got)
+	}
+}
+
+// A call whose decoding stalls part way (ffmpeg, or a machine too busy to
+// run the decoder for a moment) plays whole once it goes on: the station
+// starts a call only when enough of it is decoded, and does not cut
+// silence into it. Before, the pacer played the first chunks and filled
+// with silence until the rest came, so the call was heard in two pieces
+// (TestStream_FFmpegReadsAValidStreamAcrossCalls heard a call split so on
+// a loaded machine).
+func TestStation_PlaysACallWholeWhenItsDecodingStalls(t *testing.T) {
+	needEncoder(t)
+	ffmpeg, _ := exec.LookPath("ffmpeg")
+	// A 0.8 s tone as the decoder gives it (stereo s16le at the stream's
+	// rate); the stand-in decoder stops for 0.6 s after its first 0.2 s.
+	const rate, freq = SampleRate, 440.0
+	pcm := make([]byte, 0, rate*8/10*4)
+	for i := range rate * 8 / 10 {
+		v := uint16(int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*freq*float64(i)/rate)))
+		pcm = append(pcm, byte(v), byte(v>>8), byte(v), byte(v>>8))
+	}
+	dir := t.TempDir()
+	pcmPath := filepath.Join(dir, "call.pcm")
+	if err := os.WriteFile(pcmPath, pcm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head := rate * 2 / 10 * 4
+	stub := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\n" +
+		"for a in \"$@\"; do [ \"$a\" = -af ] && { head -c " + strconv.Itoa(head) + " '" + pcmPath + "'; sleep 0.6; tail -c +" +
+		strconv.Itoa(head+1) + " '" + pcmPath + "'; exit 0; }; done\n" + // decoding a call
+		"exec '" + ffmpeg + "' \"$@\"\n" // encoding the stream
+	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := newFakeSource(t)
+	s := New(Options{Source: src, FFmpeg: stub})
+	t.Cleanup(s.Close)
+	l, err := s.Join("", allowAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	c := call(1, 1, 101)
+	src.publish(t, c, []byte("OggS: the stand-in decoder plays its own tone"))
+	// Two seconds of stream from the call's first frame on.
+	var chunks []Chunk
+	frames, after := 0, -1
+	for hang := time.Now().Add(audiotest.HangGuard); after < 0 || frames-after < 2*SampleRate/1152; {
+		select {
+		case ch, ok := <-l.Chunks():
+			if !ok {
+				t.Fatalf("the stream ended: %v", l.Err())
+			}
+			if after < 0 && ch.Title == Title(c) {
+				after = frames
+			}
+			chunks = append(chunks, ch)
+			_, titles := streamFrames(t, []Chunk{ch})
+			frames += len(titles)
+		case <-time.After(time.Until(hang)):
+			t.Fatal("the call never played")
+		}
+	}
+	got := sounds(segments(t, chunks))
+	if len(got) != 1 || math.Abs(got[0].Freq-freq) > freq*0.05 {
+		t.Fatalf("heard %+v, want the call once, whole", got)
+	}
+	if d := frameSeconds(got[0].To - got[0].From); d < 0.7 || d > 0.9 {
+		t.Errorf("the call lasts %.2f s, want 0.8", d)
 	}
 }
