@@ -136,18 +136,23 @@ func TestStation_PlaysOnlyWhatItsFilterAllows(t *testing.T) {
 	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
 	src.publish(t, call(2, 1, 102), audiotest.ToneWAV(0.4, 880))
 	src.publish(t, call(3, 2, 101), audiotest.ToneWAV(0.4, 660))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	// Call 4 is let through too: calls play in order, so once it has
+	// played, anything of 1–3 that was going to play has.
+	last := call(4, 1, 102)
+	last.TalkerAlias = "LAST" // a title of its own
+	src.publish(t, last, audiotest.ToneWAV(0.4, 550))
+	chunks = append(chunks, collectPast(t, l, Title(last), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
-	if len(got) != 1 || got[0].midTitle != Title(call(2, 1, 102)) {
-		t.Fatalf("heard %+v, want call 2 alone", got)
+	if len(got) != 2 || got[0].midTitle != Title(call(2, 1, 102)) || got[1].midTitle != Title(last) {
+		t.Fatalf("heard %+v, want calls 2 and 4 alone", got)
 	}
 }
 
 // A call in a format only ffmpeg decodes (M4A) plays like any other.
 func TestStation_PlaysM4ACalls(t *testing.T) {
 	src, _, l, chunks := listening(t, 200*time.Millisecond)
-	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a"))
-	chunks = append(chunks, collectFor(t, l, 1800*time.Millisecond)...)
+	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a")) // 1 s
+	chunks = append(chunks, collectPast(t, l, Title(call(1, 1, 101)), 1300*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) == 0 || got[0].midTitle != Title(call(1, 1, 101)) {
 		t.Fatalf("the M4A call was not heard: %+v", got)
@@ -162,7 +167,7 @@ func TestStation_SkipsCallsItCannotPlay(t *testing.T) {
 	missing := call(2, 1, 101)
 	src.hub.Publish(event.Event{Type: event.TypeCall, Call: &missing}) // no audio cached
 	src.publish(t, call(3, 1, 103), audiotest.ToneWAV(0.4, 440))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	chunks = append(chunks, collectPast(t, l, Title(call(3, 1, 103)), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) != 1 || got[0].midTitle != Title(call(3, 1, 103)) {
 		t.Fatalf("heard %+v, want call 3 alone", got)
@@ -245,7 +250,7 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 	}
 	waitUntil(t, "a new encoder", func() bool { return st.encoderPID() != pid })
 	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	chunks = append(chunks, collectPast(t, l, Title(call(1, 1, 101)), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks)) // the frames stay whole across the restart
 	if len(got) != 1 {
 		t.Fatalf("after the encoder was restarted, heard %+v, want the call", got)
@@ -352,10 +357,14 @@ func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
 		}
 	}
 	src.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
-	chunks = append(chunks, collectFor(t, l, 4500*time.Millisecond)...)
+	// A call of the new numbering plays after call 1; call 2 would have
+	// played before it.
+	next := call(3, 1, 103)
+	src.publish(t, next, audiotest.ToneWAV(0.5, 660))
+	chunks = append(chunks, collectPast(t, l, Title(next), 800*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
-	if len(got) != 1 || got[0].midTitle != Title(call(1, 1, 101)) {
-		t.Fatalf("heard %+v, want call 1 alone (call 2 was waiting at the reset)", got)
+	if len(got) != 2 || got[0].midTitle != Title(call(1, 1, 101)) || got[1].midTitle != Title(next) {
+		t.Fatalf("heard %+v, want call 1 and then call 3 (call 2 was waiting at the reset)", got)
 	}
 }
 
