@@ -1,34 +1,17 @@
 package app
 
 import (
-	"bufio"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/godbus/dbus/v5"
+	"earshot/ui/dbustest"
 )
 
 func TestTrayHostDetection(t *testing.T) {
-	// The socket lives in the test's own directory, which is removed
-	// afterwards: a killed daemon leaves its socket behind in /tmp.
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
-		"--address=unix:dir="+t.TempDir())
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := dbus.Connect(strings.TrimSpace(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, _ := dbustest.Connect(t)
 	if nameHasOwner(conn, "org.kde.StatusNotifierWatcher") {
 		t.Fatal("a tray host reported on an empty bus")
 	}
@@ -62,5 +45,30 @@ func TestHeadlessBuildLinksNoGUI(t *testing.T) {
 	v, err := exec.Command(bin, "--version").Output()
 	if err != nil || !strings.HasPrefix(string(v), "earshot ") {
 		t.Fatalf("headless --version: %q, %v", v, err)
+	}
+}
+
+// The resident program (what `earshot` starts and the desktop autostarts)
+// links no Fyne, so it has no GL loop to wake it and needs no cgo on Linux;
+// commands that show no window never touch Fyne.
+func TestResidentLinksNoFyneAndBuildsWithoutCgo(t *testing.T) {
+	list := exec.Command("go", "list", "-deps", ".")
+	list.Dir = ".."
+	out, err := list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "fyne.io/fyne") {
+			t.Errorf("the resident program imports %s", dep)
+		}
+	}
+	for _, goos := range []string{"linux"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "earshot"), ".")
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Errorf("CGO_ENABLED=0 GOOS=%s go build: %v\n%s", goos, err, out)
+		}
 	}
 }

@@ -13,13 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2/test"
-
 	"earshot/relay"
 	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/cache"
-	"earshot/ui"
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
 
@@ -59,7 +57,7 @@ func silent(pcm []byte) bool {
 // OpenScanner server broadcasting call.new (an MP3 call) to the first audio
 // sample of that call pulled by the sound device. Every real part is in the
 // path: the fake server over loopback, the backend session, the relay core
-// (which prefetches the audio into its cache), the UI controller that
+// (which prefetches the audio into its cache), the listening core that
 // queues the call, the player (cache read, sniffing, MP3 decoding,
 // resampling) and the oto output on ALSA's null device.
 //
@@ -124,7 +122,9 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 	go func() { done <- p.Run(pctx) }()
 	defer func() { stop(); <-done }()
 	idle := make(chan struct{}, 1)
+	lc := listening.New(listening.Options{Feed: core, Player: p})
 	p.OnChange(func(st player.State) {
+		lc.OnPlayerChange(st)
 		if st.Call == nil {
 			select {
 			case idle <- struct{}{}:
@@ -132,10 +132,7 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 			}
 		}
 	})
-	a := test.NewApp()
-	defer a.Quit()
-	ctrl := ui.New(ui.Options{App: a, Feed: core, Player: p, SetTooltip: func(string) {}})
-	ctrl.Start(pctx)
+	go lc.Run(pctx)
 	for core.Status().Backend.State != "connected" {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash build/deps.sh
 mkdir -p build/out
-go build -o build/out/earshot .
+build/build.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -407,12 +407,11 @@ func (s *Session) setStatus(state, reason string, retryAt time.Time) {
 		s.mu.Unlock()
 		return
 	}
-	listeners := 0
-	if state == event.StateConnected {
-		listeners = s.status.Listeners
-	}
+	// The count is kept across a drop: the server does not always say it
+	// again after a reconnect (the listener count went missing). Views
+	// show it only while connected.
 	s.status = event.Status{State: state, Server: s.base.String(), User: s.opts.Username, Reason: reason, Since: time.Now(),
-		RetryAt: retryAt, Listeners: listeners}
+		RetryAt: retryAt, Listeners: s.status.Listeners}
 	s.problemLocked(&s.status)
 	st, emit := s.status, s.emitStatus
 	s.mu.Unlock()

@@ -157,3 +157,36 @@ func TestPlayer_ResumesForACallThatPlayedOutBeforeTheIdleCheck(t *testing.T) {
 	out.waitFor(t, "resume") // the call's audio is in the device's buffer
 	out.waitFor(t, "suspend")
 }
+
+// An idle Earshot must not wake four times a second for nothing: with the
+// device suspended and nothing to play the periodic check waits for the
+// next hold or avoid to lift (at most idleTickMax); otherwise it ticks.
+func TestPlayer_IdleWithTheDeviceSuspendedWaitsForTheNextExpiry(t *testing.T) {
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	p, err := New(Options{Audio: newFakeAudio(t), Output: newFakeOutput(), Tick: 250 * time.Millisecond,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.nextTick(false); d != 250*time.Millisecond {
+		t.Fatalf("device up: next check in %v, want the tick", d)
+	}
+	if d := p.nextTick(true); d != idleTickMax {
+		t.Fatalf("suspended, nothing held or avoided: next check in %v, want %v", d, idleTickMax)
+	}
+	p.AvoidTalkgroup(1, 101, now.Add(20*time.Second))
+	p.HoldTalkgroup(1, 102, now.Add(45*time.Second))
+	if d := p.nextTick(true); d != 20*time.Second {
+		t.Fatalf("suspended, an avoid lifting in 20 s: next check in %v", d)
+	}
+	p.AvoidTalkgroup(1, 103, now.Add(-time.Second)) // already over: checked at the next tick
+	if d := p.nextTick(true); d != 250*time.Millisecond {
+		t.Fatalf("suspended, an avoid already over: next check in %v, want the tick", d)
+	}
+	p.AvoidTalkgroup(1, 104, time.Time{}) // until lifted: no timer for it
+	p.Unavoid(1, 103)
+	p.Unavoid(1, 101)
+	if d := p.nextTick(true); d != 45*time.Second {
+		t.Fatalf("suspended, a hold lifting in 45 s: next check in %v", d)
+	}
+}
