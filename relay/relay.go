@@ -1,6 +1,7 @@
 // Package relay is the relay core: it runs the OpenScanner backend session,
-// keeps the recent calls, prefetches their audio into the on-disk cache and
-// fans events out to local consumers.
+// keeps the recent calls, prefetches their audio into the on-disk cache,
+// measures each call's loudness there (levels.go) and fans events out to
+// local consumers.
 //
 // Its Go API (Subscribe, Calls, Call, Search, Audio, Status, Catalog,
 // SetAlertRules) is the one both the
@@ -17,12 +18,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"earshot/relay/alerts"
+	"earshot/relay/audio"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -63,6 +66,12 @@ type Options struct {
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
+	// Measurers is how many calls' loudness is measured at once; 0 means
+	// half the processors (at least one).
+	Measurers int
+	// FFmpeg is the path of ffmpeg, for measuring calls Go cannot decode;
+	// "" looks "ffmpeg" up in PATH at each use.
+	FFmpeg string
 	// AlertRules are the listener's alert rules (see SetAlertRules).
 	AlertRules []alerts.Rule
 	// IsUnavailable reports whether a FetchAudio error means the call's audio
@@ -86,6 +95,8 @@ type Relay struct {
 	isTooLarge     func(error) bool
 	prefetch       chan event.Call
 	prefetchers    int
+	levels         *levels
+	measurers      int
 	prefetchPauses []time.Duration // tests shorten them
 
 	mu          sync.Mutex
@@ -138,6 +149,9 @@ func New(opts Options) (*Relay, error) {
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4
 	}
+	if opts.Measurers <= 0 {
+		opts.Measurers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	isUnavailable := opts.IsUnavailable
 	if isUnavailable == nil {
 		isUnavailable = func(error) bool { return false }
@@ -160,6 +174,8 @@ func New(opts Options) (*Relay, error) {
 		isUnavailable:  isUnavailable,
 		prefetch:       make(chan event.Call, 1024),
 		prefetchers:    opts.Prefetchers,
+		levels:         newLevels(audio.Decoder{FFmpeg: opts.FFmpeg, TrustGo: true}, log.With("part", "loudness")),
+		measurers:      opts.Measurers,
 		prefetchPauses: prefetchPauses(),
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
@@ -181,6 +197,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range r.prefetchers {
 		wg.Go(func() { r.prefetchLoop(ctx) })
+	}
+	for range r.measurers {
+		wg.Go(func() { r.levels.run(ctx) })
 	}
 	err := r.backend.Run(ctx, r.handle)
 	cancel()
@@ -217,8 +236,10 @@ func (r *Relay) handle(e event.Event) {
 		if len(inline) > 0 {
 			// 1.1-and-older servers send the audio inside the frame:
 			// cache it before anyone can ask for it.
-			if _, err := r.cache.Put(cacheKey(c), inline); err != nil {
+			if e, err := r.cache.Put(cacheKey(c), inline); err != nil {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
+			} else {
+				r.levels.want(r.cache, e, false)
 			}
 		}
 		// Rules on talkgroups, and on words when the transcript came with
@@ -354,9 +375,12 @@ func (r *Relay) prefetchLoop(ctx context.Context) {
 func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 	pauses := r.prefetchPauses
 	for attempt := 0; ; attempt++ {
-		_, err := r.audio(ctx, c)
+		e, err := r.audio(ctx, c)
 		switch {
-		case err == nil || ctx.Err() != nil:
+		case err == nil:
+			r.levels.want(r.cache, e, false)
+			return
+		case ctx.Err() != nil:
 			return
 		case errors.Is(err, ErrNotFound), errors.Is(err, ErrTooLarge):
 			r.prefetchFailures.Add(1)
@@ -448,19 +472,28 @@ func (r *Relay) Call(id int64) (event.Call, bool) {
 // Audio returns the cached audio of call id, fetching it from the server
 // first when it is not cached. Concurrent requests for one call share one
 // download. It returns ErrNotFound or ErrUnavailable when it cannot.
+//
+// The entry's loudness (cache.Entry.Loudness) is usually measured by then;
+// if not, its measurement goes first (Measured says when it is done).
 func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 	if id <= 0 {
 		return nil, ErrNotFound
 	}
-	c, ok := r.Call(id)
-	if !ok {
+	var e *cache.Entry
+	var err error
+	if c, ok := r.Call(id); ok {
+		e, err = r.audio(ctx, c)
+	} else {
 		// Older than the calls held in memory (or from before a reset):
 		// the server may still have it, and the backend needs only the id
 		// to fetch it; with no record to bind it to, the cache is not
 		// trusted for it.
-		return r.fetchUnverified(ctx, event.Call{ID: id})
+		e, err = r.fetchUnverified(ctx, event.Call{ID: id})
 	}
-	return r.audio(ctx, c)
+	if err == nil {
+		r.levels.want(r.cache, e, true)
+	}
+	return e, err
 }
 
 // fetchUnverified downloads the audio of a call the relay has no record

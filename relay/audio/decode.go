@@ -104,6 +104,12 @@ type Decoder struct {
 	// FFmpeg is the path of the ffmpeg binary; "" looks "ffmpeg" up in PATH
 	// at each use, so installing it takes effect without a restart.
 	FFmpeg string
+	// TrustGo, when set, takes the Go decoders' word that a WAV or MP3
+	// file is damaged (ErrBadAudio) instead of trying ffmpeg on it too —
+	// for work done on every call (the relay's loudness measurement),
+	// where a process per damaged call costs more than it saves. Encodings
+	// the Go decoders do not handle (ErrUnsupported) still go to ffmpeg.
+	TrustGo bool
 }
 
 // Decode decodes r (a call's audio file of the given format) to a Stream of
@@ -138,6 +144,9 @@ func (d Decoder) Decode(ctx context.Context, r io.ReadSeeker, format media.Forma
 			return s, nil
 		}
 		goErr = err
+	}
+	if goErr != nil && d.TrustGo && errors.Is(goErr, ErrBadAudio) {
+		return nil, goErr
 	}
 	if goErr != nil {
 		if _, err := r.Seek(0, io.SeekStart); err != nil {

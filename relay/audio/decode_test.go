@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,3 +308,43 @@ type trickle struct {
 }
 
 func (t *trickle) Read(p []byte) (int, error) { return t.r.Read(p[:min(len(p), t.n)]) }
+
+// TrustGo: a WAV or MP3 the Go decoders find damaged is not handed to
+// ffmpeg (no process for it); one in an encoding they do not handle is.
+func TestDecode_TrustGoSkipsFFmpegForDamagedFiles(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the ffmpeg stand-in is a shell script")
+	}
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	fake := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\necho x >> '" + ran + "'\nexit 1\n"
+	if err := os.WriteFile(fake, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := Decoder{FFmpeg: fake, TrustGo: true}
+	damaged := []struct {
+		data   []byte
+		format media.Format
+	}{
+		{[]byte("RIFF\x00\x00\x00\x00WAVEfmt "), media.WAV},
+		{bytes.Repeat([]byte{0xff, 0xfb, 0x00}, 100), media.MP3},
+	}
+	for _, c := range damaged {
+		if _, err := d.Decode(context.Background(), bytes.NewReader(c.data), c.format, DefaultRate); !errors.Is(err, ErrBadAudio) {
+			t.Fatalf("damaged %v: err = %v, want ErrBadAudio", c.format, err)
+		}
+	}
+	if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("ffmpeg ran for a file the Go decoders found damaged")
+	}
+	adpcm := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 10, Sample: func(int, int) float64 { return 0 }})
+	adpcm[20] = 0x11
+	if s, err := d.Decode(context.Background(), bytes.NewReader(adpcm), media.WAV, DefaultRate); err == nil {
+		_, err = readAllErr(s)
+		s.Close()
+	}
+	if _, err := os.Stat(ran); err != nil {
+		t.Fatal("ffmpeg was not tried for an encoding Go does not decode")
+	}
+}

@@ -1,0 +1,192 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"earshot/relay/audio"
+	"earshot/relay/cache"
+	"earshot/relay/loudness"
+	"earshot/relay/media"
+)
+
+// Every call's audio is measured once (EBU R128 integrated loudness and
+// peak, relay/loudness), as it enters the cache — prefetched at call.new,
+// sent inline by a 1.1 server, or fetched on demand — and the result is
+// kept with the cache entry, beside its audio (relay/cache). A player then
+// has the gain for a call before it needs it, instead of decoding and
+// measuring the whole call before the first sound.
+//
+// The work is bounded: a small pool of measurers (never the hub's
+// goroutine, nor a consumer's request), a bounded queue, one measurement
+// per entry. A call someone asks for (Audio) goes to the front of the
+// queue; prefetched calls wait their turn.
+
+// maxLevelQueue bounds the entries waiting to be measured; past it, a
+// prefetched call is measured when someone asks for it.
+const maxLevelQueue = 4096
+
+// maxMeasuredFrames bounds how much of one call is measured (20 minutes);
+// the rest of a longer call plays with the gain of its first part.
+const maxMeasuredFrames = 20 * 60 * audio.DefaultRate
+
+// levels measures cache entries. Its zero value is not ready: use
+// newLevels.
+type levels struct {
+	dec      audio.Decoder
+	log      *slog.Logger
+	maxQueue int
+
+	mu      sync.Mutex
+	queue   []levelJob            // next first
+	pending map[*cache.Entry]bool // queued or being measured
+	wake    chan struct{}
+
+	measured atomic.Int64 // measurements made, for tests and benchmarks
+}
+
+// levelJob is one entry to measure, with the cache it belongs to.
+type levelJob struct {
+	c *cache.Cache
+	e *cache.Entry
+}
+
+func newLevels(dec audio.Decoder, log *slog.Logger) *levels {
+	return &levels{dec: dec, log: log, maxQueue: maxLevelQueue, pending: make(map[*cache.Entry]bool), wake: make(chan struct{}, 1)}
+}
+
+// want asks for e to be measured, unless it is (or is being) already.
+// urgent puts it first: someone is about to play it. It never blocks.
+func (l *levels) want(c *cache.Cache, e *cache.Entry, urgent bool) {
+	if e == nil || e.Measured() == nil {
+		return
+	}
+	select {
+	case <-e.Measured():
+		return
+	default:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending[e] {
+		if i := slices.IndexFunc(l.queue, func(j levelJob) bool { return j.e == e }); urgent && i > 0 {
+			j := l.queue[i]
+			l.queue = slices.Insert(slices.Delete(l.queue, i, i+1), 0, j)
+		}
+		return
+	}
+	if len(l.queue) >= l.maxQueue && !urgent {
+		return
+	}
+	j := levelJob{c: c, e: e}
+	if urgent {
+		l.queue = slices.Insert(l.queue, 0, j)
+	} else {
+		l.queue = append(l.queue, j)
+	}
+	l.pending[e] = true
+	l.signal()
+}
+
+func (l *levels) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the first job off the queue.
+func (l *levels) next() (levelJob, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 {
+		return levelJob{}, false
+	}
+	j := l.queue[0]
+	l.queue = slices.Delete(l.queue, 0, 1)
+	if len(l.queue) > 0 {
+		l.signal() // for another measurer
+	}
+	return j, true
+}
+
+// run measures queued entries until ctx ends.
+func (l *levels) run(ctx context.Context) {
+	for {
+		j, ok := l.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.wake:
+			}
+			continue
+		}
+		l.measure(ctx, j)
+		l.mu.Lock()
+		delete(l.pending, j.e)
+		l.mu.Unlock()
+	}
+}
+
+// measure measures one entry and keeps the result with it. An entry whose
+// audio cannot be measured is marked so (a player then keeps the gain it
+// started with).
+func (l *levels) measure(ctx context.Context, j levelJob) {
+	r, err := measureAudio(ctx, l.dec, j.e)
+	switch {
+	case ctx.Err() != nil:
+		return // shutting down; a later start measures it
+	case err != nil:
+		l.log.Debug("cannot measure a call's loudness", "key", j.e.Key, "err", err)
+		j.c.NotMeasurable(j.e)
+		return
+	}
+	l.measured.Add(1)
+	if err := j.c.SetLoudness(j.e, r); err != nil && !errors.Is(err, cache.ErrClosed) {
+		l.log.Warn("could not keep a call's loudness with its audio", "key", j.e.Key, "err", err)
+	}
+}
+
+// measureAudio decodes an entry's audio (at the player's rate, stereo, as
+// it is heard) and measures it while it decodes.
+func measureAudio(ctx context.Context, dec audio.Decoder, e *cache.Entry) (loudness.Result, error) {
+	f, err := e.Open()
+	if err != nil {
+		return loudness.Result{}, err
+	}
+	defer f.Close()
+	head := make([]byte, media.SniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return loudness.Result{}, fmt.Errorf("read the call's audio: %w", err)
+	}
+	format := media.Sniff(head[:n])
+	if format == media.Unknown {
+		// Not worth an ffmpeg process per call: recorders upload the
+		// formats media knows.
+		return loudness.Result{}, fmt.Errorf("%w: not a recognised audio format", audio.ErrBadAudio)
+	}
+	s, err := dec.Decode(ctx, f, format, audio.DefaultRate)
+	if err != nil {
+		return loudness.Result{}, err
+	}
+	defer s.Close()
+	m, err := loudness.NewMeter(audio.Channels, audio.DefaultRate)
+	if err != nil {
+		return loudness.Result{}, err
+	}
+	_, err = io.Copy(m, io.LimitReader(s, maxMeasuredFrames*audio.FrameSize))
+	if err != nil && m.Frames() == 0 {
+		return loudness.Result{}, err
+	}
+	// Audio damaged part way plays up to the damage: that part is what
+	// is heard, so its measurement stands.
+	return m.Result(), nil
+}
