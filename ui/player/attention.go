@@ -2,14 +2,17 @@ package player
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"earshot/relay/audio"
+	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/loudness"
 )
@@ -21,73 +24,156 @@ import (
 // core's (relay/loudness, relay/priority); the player carries them out.
 
 // GainFunc decides the linear gain a call is played with, before the
-// volume, from the loudness the player measured on its decoded audio (see
-// loudness.Leveller). It is called once per call, on the player's prefetch
-// goroutine, before the call plays; it must not block.
+// volume, from its measured loudness (see loudness.Leveller). The player
+// calls it on a goroutine of its own, never the sound device's: when it
+// opens a call, and again if the call's measurement arrives after the call
+// started. It must not block for long.
 type GainFunc func(c event.Call, m loudness.Result) float64
 
-// maxLevelledFrames bounds the audio decoded into memory to measure a
-// call (10 minutes at 48 kHz is 110 MiB); the rest of a longer call plays
-// with the gain of its first part.
-const maxLevelledFrames = 10 * 60 * DefaultRate
+// Levelling costs no latency. The relay measures each call as its audio
+// enters the cache and keeps the result with the entry
+// (cache.Entry.Loudness), usually long before the call plays, so the
+// player starts it at its gain at once. When the measurement is not there
+// yet (a call played the instant it arrived), the call still starts at
+// once, at a provisional gain from its first estimateTime — worked out as
+// if the call peaked at full scale, so it may cut but never boosts past
+// the ceiling, whatever comes later — and glides to the measured gain over
+// glideTime when the measurement arrives. Both gains keep the call's peak
+// under the ceiling, so no gain between them clips either.
+const (
+	estimateTime = 400 * time.Millisecond
+	glideTime    = 200 * time.Millisecond
+)
 
-// maxCallGain caps what a GainFunc may ask for (+20 dB).
-const maxCallGain = 10.0
+// Bounds of a GainFunc's answer: +20 dB, and -80 dB (so a glide, which
+// works in dB, never starts or ends at zero).
+const (
+	maxCallGain = 10.0
+	minCallGain = 1e-4
+)
 
-// levelled decodes s into memory (up to maxLevelledFrames), measures it
-// and returns a stream of it scaled by the gain p.gain gives.
-func (p *Player) levelled(c event.Call, s *Stream) (*Stream, error) {
-	limit := int64(maxLevelledFrames) * FrameSize
-	var buf bytes.Buffer
-	if s.Frames > 0 {
-		buf.Grow(int(min(s.Frames*FrameSize, limit)))
-	}
-	_, err := io.Copy(&buf, io.LimitReader(s, limit))
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("%w: %v", ErrBadAudio, err)
-	}
-	pcm := buf.Bytes()
-	m, err := loudness.MeasureS16(pcm, Channels, s.Rate)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
+// callGain is p.gain's answer for c measured m, made safe.
+func (p *Player) callGain(c event.Call, m loudness.Result) float64 {
 	g := p.gain(c, m)
 	if math.IsNaN(g) || g < 0 {
 		g = 1
 	}
-	g = min(g, maxCallGain)
-	loudness.ApplyS16(pcm, g)
-	frames := s.Frames
-	rest := io.Reader(s)
-	if int64(len(pcm)) < limit {
-		frames, rest = int64(len(pcm)/FrameSize), eofReader{}
-	}
-	p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", 20*math.Log10(max(g, 1e-9)))
-	return audio.NewStream(io.MultiReader(bytes.NewReader(pcm), &gainReader{r: rest, gain: g}), s.Rate, s.Format, frames, s.Decoder, s.Close), nil
+	return max(minCallGain, min(g, maxCallGain))
 }
+
+// levelled returns s scaled by c's gain: from the measurement kept with
+// its cache entry, else provisional until the measurement arrives (until
+// ctx ends, with the track).
+func (p *Player) levelled(ctx context.Context, c event.Call, ent *cache.Entry, s *Stream) *Stream {
+	if m, ok := ent.Loudness(); ok {
+		g := p.callGain(c, m)
+		p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
+		return audio.NewStream(&level{r: s, rate: s.Rate, gain: g}, s.Rate, s.Format, s.Frames, s.Decoder, s.Close)
+	}
+	head := make([]byte, int64(s.Rate)*int64(estimateTime)/int64(time.Second)*FrameSize)
+	n, err := io.ReadFull(s, head)
+	head = head[:n]
+	var rest io.Reader = s
+	whole := false
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		rest, whole = eofReader{}, true
+	case err != nil:
+		// Damaged part way: play up to the damage, as unlevelled.
+		rest, whole = errReader{err}, true
+	}
+	est := loudness.Result{Integrated: math.Inf(-1)}
+	if m, merr := loudness.NewMeter(Channels, s.Rate); merr == nil {
+		_, _ = m.Write(head)
+		est = m.Result()
+	}
+	lv := &level{r: io.MultiReader(bytes.NewReader(head), rest), rate: s.Rate}
+	if whole {
+		// Shorter than the estimate: that was the whole call, measured.
+		lv.gain = p.callGain(c, est)
+		p.log.Debug("call levelled", "call", c.ID, "lufs", est.Integrated, "peak", est.Peak, "gain_db", dB(lv.gain))
+	} else {
+		est.Peak = 1 // the rest may peak anywhere
+		lv.gain = p.callGain(c, est)
+		p.log.Debug("call levelled provisionally until it is measured", "call", c.ID, "lufs", est.Integrated, "gain_db", dB(lv.gain))
+		p.watchers.Go(func() {
+			select {
+			case <-ent.Measured():
+				if m, ok := ent.Loudness(); ok {
+					g := p.callGain(c, m)
+					p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
+					lv.glideTo(g)
+				}
+			case <-ctx.Done():
+			}
+		})
+	}
+	return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close)
+}
+
+func dB(g float64) float64 { return 20 * math.Log10(max(g, 1e-9)) }
 
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// gainReader scales the s16le PCM it reads by a linear gain.
-type gainReader struct {
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// level scales the s16le stereo PCM it reads by a call's gain and, once
+// glideTo gives it another, moves there smoothly: over glideTime, by the
+// same step in dB each frame. Only the stream reads it; glideTo may come
+// from any goroutine.
+type level struct {
 	r    io.Reader
-	gain float64
-	odd  []byte // a half sample left from the last read
+	rate int
+	next atomic.Uint64 // math.Float64bits of a gain to glide to; 0: none
+
+	gain    float64 // now
+	goal    float64 // of the glide
+	step    float64 // factor a frame while gliding
+	left    int     // frames of the glide left
+	started bool    // some PCM was read
 }
 
-func (g *gainReader) Read(b []byte) (int, error) {
-	n, err := g.r.Read(b)
-	whole := n &^ 1
-	loudness.ApplyS16(b[:whole], g.gain)
-	if n != whole && err == nil {
-		// Only the Stream reads this, in whole frames; a half sample
-		// cannot happen, but is refused rather than mis-scaled.
-		return whole, errors.New("player: audio split inside a sample")
+// glideTo sets the gain to move to.
+func (l *level) glideTo(g float64) { l.next.Store(math.Float64bits(g)) }
+
+func (l *level) Read(b []byte) (int, error) {
+	b = b[:len(b)/FrameSize*FrameSize]
+	if len(b) == 0 {
+		// The stream asks for whole frames only; anything else would be
+		// scaled wrongly, so it is refused.
+		return 0, errors.New("player: audio split inside a frame")
 	}
+	if bits := l.next.Swap(0); bits != 0 {
+		l.goal = math.Float64frombits(bits)
+		if !l.started {
+			l.gain, l.left = l.goal, 0 // nothing heard yet: no glide
+		} else {
+			frames := max(1, int(int64(l.rate)*int64(glideTime)/int64(time.Second)))
+			l.step = math.Pow(l.goal/l.gain, 1/float64(frames))
+			l.left = frames
+		}
+	}
+	n, err := l.r.Read(b)
+	if n%FrameSize != 0 {
+		return 0, errors.New("player: audio split inside a frame")
+	}
+	if n > 0 {
+		l.started = true
+	}
+	pcm := b[:n]
+	for l.left > 0 && len(pcm) > 0 {
+		l.gain *= l.step
+		if l.left--; l.left == 0 {
+			l.gain = l.goal
+		}
+		loudness.ApplyS16(pcm[:FrameSize], l.gain)
+		pcm = pcm[FrameSize:]
+	}
+	loudness.ApplyS16(pcm, l.gain)
 	return n, err
 }
 
