@@ -1,7 +1,6 @@
 package player
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -35,15 +34,22 @@ type GainFunc func(c event.Call, m loudness.Result) float64
 // (cache.Entry.Loudness), usually long before the call plays, so the
 // player starts it at its gain at once. When the measurement is not there
 // yet (a call played the instant it arrived), the call still starts at
-// once, at a provisional gain from its first estimateTime — worked out as
-// if the call peaked at full scale, so it may cut but never boosts past
-// the ceiling, whatever comes later — and glides to the measured gain over
-// glideTime when the measurement arrives. Both gains keep the call's peak
-// under the ceiling, so no gain between them clips either.
+// once, as recorded but never over the ceiling (the gain a call of
+// unknown loudness peaking at full scale gets: the listener's offset, at
+// most -1 dB), and moves smoothly, over glideTime, to the measured gain
+// when the relay's measurement arrives — or first to an estimate from
+// what played of it, after estimateTime, if that comes first. Every one
+// of those gains keeps the call's peak under the ceiling (a provisional
+// one as if the call peaked at full scale), so no gain between them clips
+// either.
 const (
 	estimateTime = 400 * time.Millisecond
 	glideTime    = 200 * time.Millisecond
 )
+
+// unknownLoudness stands for a call not measured yet, or only in part:
+// nothing to level by, and any peak possible.
+var unknownLoudness = loudness.Result{Integrated: math.Inf(-1), Peak: 1}
 
 // Bounds of a GainFunc's answer: +20 dB, and -80 dB (so a glide, which
 // works in dB, never starts or ends at zero).
@@ -61,42 +67,25 @@ func (p *Player) callGain(c event.Call, m loudness.Result) float64 {
 	return max(minCallGain, min(g, maxCallGain))
 }
 
-// levelled returns s scaled by c's gain: from the measurement kept with
-// its cache entry, else provisional until the measurement arrives (until
-// ctx ends, with the track).
-func (p *Player) levelled(ctx context.Context, c event.Call, ent *cache.Entry, s *Stream) *Stream {
+// levelled returns s scaled by c's gain (and what scales it): from the
+// measurement kept with its cache entry, else provisional until the
+// measurement arrives (or ctx ends, with the track). It reads nothing of
+// s ahead.
+func (p *Player) levelled(ctx context.Context, c event.Call, ent *cache.Entry, s *Stream) (*Stream, *level) {
 	if m, ok := ent.Loudness(); ok {
 		g := p.callGain(c, m)
 		p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
-		return audio.NewStream(&level{r: s, rate: s.Rate, gain: g}, s.Rate, s.Format, s.Frames, s.Decoder, s.Close)
+		lv := &level{r: s, rate: s.Rate, gain: g}
+		return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close), lv
 	}
-	head := make([]byte, int64(s.Rate)*int64(estimateTime)/int64(time.Second)*FrameSize)
-	n, err := io.ReadFull(s, head)
-	head = head[:n]
-	var rest io.Reader = s
-	whole := false
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		rest, whole = eofReader{}, true
-	case err != nil:
-		// Damaged part way: play up to the damage, as unlevelled.
-		rest, whole = errReader{err}, true
+	lv := &level{r: s, rate: s.Rate, gain: p.callGain(c, unknownLoudness)}
+	if m, err := loudness.NewMeter(Channels, s.Rate); err == nil {
+		lv.meter, lv.estimated = m, make(chan loudness.Result, 1)
+		lv.estimateAt = int(int64(s.Rate) * int64(estimateTime) / int64(time.Second))
 	}
-	est := loudness.Result{Integrated: math.Inf(-1)}
-	if m, merr := loudness.NewMeter(Channels, s.Rate); merr == nil {
-		_, _ = m.Write(head)
-		est = m.Result()
-	}
-	lv := &level{r: io.MultiReader(bytes.NewReader(head), rest), rate: s.Rate}
-	if whole {
-		// Shorter than the estimate: that was the whole call, measured.
-		lv.gain = p.callGain(c, est)
-		p.log.Debug("call levelled", "call", c.ID, "lufs", est.Integrated, "peak", est.Peak, "gain_db", dB(lv.gain))
-	} else {
-		est.Peak = 1 // the rest may peak anywhere
-		lv.gain = p.callGain(c, est)
-		p.log.Debug("call levelled provisionally until it is measured", "call", c.ID, "lufs", est.Integrated, "gain_db", dB(lv.gain))
-		p.watchers.Go(func() {
+	p.log.Debug("call plays before it is measured", "call", c.ID, "gain_db", dB(lv.gain))
+	p.watchers.Go(func() {
+		for {
 			select {
 			case <-ent.Measured():
 				if m, ok := ent.Loudness(); ok {
@@ -104,27 +93,27 @@ func (p *Player) levelled(ctx context.Context, c event.Call, ent *cache.Entry, s
 					p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
 					lv.glideTo(g)
 				}
+				return
+			case est := <-lv.estimated:
+				g := p.callGain(c, est)
+				p.log.Debug("call levelled by an estimate until it is measured", "call", c.ID, "lufs", est.Integrated, "gain_db", dB(g))
+				lv.glideTo(g)
 			case <-ctx.Done():
+				return
 			}
-		})
-	}
-	return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close)
+		}
+	})
+	return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close), lv
 }
 
 func dB(g float64) float64 { return 20 * math.Log10(max(g, 1e-9)) }
 
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
-
 // level scales the s16le stereo PCM it reads by a call's gain and, once
 // glideTo gives it another, moves there smoothly: over glideTime, by the
-// same step in dB each frame. Only the stream reads it; glideTo may come
-// from any goroutine.
+// same step in dB each frame. With a meter it also measures the call as
+// it plays and hands the loudness of its first estimateAt frames to
+// estimated (as of unknown peak). Only the stream reads it; glideTo may
+// come from any goroutine.
 type level struct {
 	r    io.Reader
 	rate int
@@ -135,6 +124,10 @@ type level struct {
 	step    float64 // factor a frame while gliding
 	left    int     // frames of the glide left
 	started bool    // some PCM was read
+
+	meter      *loudness.Meter // nil once the estimate is out
+	estimateAt int
+	estimated  chan loudness.Result
 }
 
 // glideTo sets the gain to move to.
@@ -165,6 +158,15 @@ func (l *level) Read(b []byte) (int, error) {
 		l.started = true
 	}
 	pcm := b[:n]
+	if l.meter != nil {
+		_, _ = l.meter.Write(pcm)
+		if l.meter.Frames() >= l.estimateAt {
+			est := l.meter.Result()
+			est.Peak = unknownLoudness.Peak // the rest may peak anywhere
+			l.estimated <- est              // buffered, and sent once
+			l.meter = nil
+		}
+	}
 	for l.left > 0 && len(pcm) > 0 {
 		l.gain *= l.step
 		if l.left--; l.left == 0 {

@@ -21,20 +21,54 @@ import (
 type levelledGain struct {
 	mu    sync.Mutex
 	asked []loudness.Result
-	full  chan loudness.Result // measurements of more than estimateTime
+	asks  chan loudness.Result
 }
 
-func newLevelledGain() *levelledGain { return &levelledGain{full: make(chan loudness.Result, 16)} }
+func newLevelledGain() *levelledGain { return &levelledGain{asks: make(chan loudness.Result, 16)} }
 
 func (g *levelledGain) gain(_ event.Call, m loudness.Result) float64 {
 	g.mu.Lock()
 	g.asked = append(g.asked, m)
 	g.mu.Unlock()
-	if m.Frames > int(int64(DefaultRate)*int64(estimateTime)/int64(time.Second)) {
-		g.full <- m
-	}
+	g.asks <- m
 	return loudness.Leveller{}.Gain(m, 0, true)
 }
+
+// awaitAsk waits for the gain to be asked for a measurement of the
+// given length (the whole call, or the estimate), skipping others.
+func (g *levelledGain) awaitAsk(t *testing.T, frames int) loudness.Result {
+	t.Helper()
+	for {
+		if m := audiotest.Await(t, g.asks, "the player to ask for a call's gain"); m.Frames == frames {
+			return m
+		}
+	}
+}
+
+// awaitGlide waits until the track the player picks has gain g to move
+// to (the watcher sets it after asking for it), so what the test pulls
+// next has it.
+func (h *harness) awaitGlide(pick func(p *Player) *track, g float64) {
+	h.t.Helper()
+	deadline := time.Now().Add(audiotest.HangGuard)
+	for {
+		h.p.mu.Lock()
+		tr := pick(h.p)
+		h.p.mu.Unlock()
+		if tr != nil && tr.level != nil && tr.level.next.Load() == math.Float64bits(g) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatal("the call was never given its new gain")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func playing(p *Player) *track     { return p.cur }
+func decodedNext(p *Player) *track { return p.next }
+
+const estimateFrames = 48000 * 4 / 10
 
 // clickFree fails if the envelope of a tone of hz jumps anywhere: a sine
 // of amplitude a moves at most a·2π·hz/rate from one sample to the next,
@@ -78,9 +112,10 @@ func TestPlayer_CallPlayedBeforeItIsMeasuredStartsAtOnceAndGlidesToItsLevel(t *t
 		t.Fatalf("provisional gain peaks at %.3f, over the ceiling", early.Peak)
 	}
 	m := h.audio.measure(t, ent)
-	if got := audiotest.Await(t, g.full, "the player to use the measurement"); got != m {
+	if got := g.awaitAsk(t, seconds*48000); got != m {
 		t.Fatalf("the player levelled with %+v, the relay measured %+v", got, m)
 	}
+	h.awaitGlide(playing, loudness.Leveller{}.Gain(m, 0, true))
 	rest := h.out.pull(t, (seconds-0.5)*48000)
 	late := lufs(t, rest[len(rest)-48000*2:]) // the last second
 	if math.Abs(late.Integrated-loudness.DefaultTarget) > 0.3 {
@@ -126,7 +161,7 @@ func TestPlayer_MeasurementBeforeItsTurnNeedsNoGlide(t *testing.T) {
 		return h.p.next != nil && h.p.next.e.call.ID == 2
 	})
 	h.audio.measure(t, ent)
-	audiotest.Await(t, g.full, "the player to use call 2's measurement")
+	h.awaitGlide(decodedNext, loudness.Leveller{}.Gain(g.awaitAsk(t, 2*48000), 0, true))
 	got := h.out.pull(t, 48000*3/4+2*48000)
 	two := got[2*48000*3/4:]
 	if start := lufs(t, two[:2*48000*4/10]); math.Abs(start.Integrated-loudness.DefaultTarget) > 0.3 {
@@ -134,15 +169,32 @@ func TestPlayer_MeasurementBeforeItsTurnNeedsNoGlide(t *testing.T) {
 	}
 }
 
-// A call shorter than the estimate is measured whole as it opens.
-func TestPlayer_ShortUnmeasuredCallIsLevelledWhole(t *testing.T) {
+// A loud call that is never measured (the relay's measurement failed,
+// say) is brought down by the estimate of what played of it: it starts
+// as recorded (under the ceiling) and, after estimateTime, glides to the
+// target, without a click or a clipped sample.
+func TestPlayer_UnmeasuredLoudCallIsBroughtDownByItsEstimate(t *testing.T) {
 	g := newLevelledGain()
 	h := newHarness(t, Options{Gain: g.gain})
-	call, _ := h.audio.putUnmeasured(t, 1, sineWAV(-31, 48000*3/10))
+	call, _ := h.audio.putUnmeasured(t, 1, sineWAV(-3, 2*48000))
 	h.enqueue(call)
-	if m := lufs(t, h.out.pull(t, 48000*3/10)); math.Abs(m.Integrated-loudness.DefaultTarget) > 0.3 {
-		t.Fatalf("a 300 ms call played at %.2f LUFS, want %.0f", m.Integrated, loudness.DefaultTarget)
+	got := h.out.pull(t, estimateFrames)
+	est := g.awaitAsk(t, estimateFrames)
+	if math.Abs(est.Integrated-(-3.7)) > 0.3 || est.Peak != 1 {
+		t.Fatalf("the estimate of the first 400 ms: %+v; want about -3.7 LUFS, taken as peaking at full scale", est)
 	}
+	h.awaitGlide(playing, loudness.Leveller{}.Gain(est, 0, true))
+	got = append(got, h.out.pull(t, 2*48000-estimateFrames)...)
+	if first := lufs(t, got[:2*48000*3/10]); math.Abs(first.Integrated-(-4.7)) > 0.3 {
+		t.Fatalf("the first 300 ms played at %.2f LUFS; want as recorded less the 1 dB headroom (-4.7)", first.Integrated)
+	}
+	if late := lufs(t, got[2*48000:]); math.Abs(late.Integrated-loudness.DefaultTarget) > 0.3 {
+		t.Fatalf("its second second played at %.2f LUFS, want %.0f", late.Integrated, loudness.DefaultTarget)
+	}
+	if p := peakOf(got); p > ceiling+1e-3 {
+		t.Fatalf("the call peaks at %.3f: over the ceiling", p)
+	}
+	clickFree(t, got, 440, ceiling)
 }
 
 // relayBackend is a server with one call whose audio is the given bytes.

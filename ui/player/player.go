@@ -160,6 +160,7 @@ type track struct {
 	file   *os.File
 	pos    int64              // frames handed to the output
 	stop   context.CancelFunc // ends what waits on the track's behalf
+	level  *level             // the call's gain, when levelled
 }
 
 func (t *track) close() {
@@ -772,16 +773,17 @@ func (p *Player) open(fetchCtx, runCtx context.Context, e *entry) (*track, error
 	format := media.Sniff(head[:n])
 	trackCtx, stop := context.WithCancel(runCtx)
 	s, err := p.dec.Decode(runCtx, f, format, p.rate)
-	if err == nil && p.gain != nil {
-		s = p.levelled(trackCtx, e.call, ent, s)
-	}
 	if err != nil {
 		stop()
 		f.Close()
 		return nil, err
 	}
+	var lv *level
+	if p.gain != nil {
+		s, lv = p.levelled(trackCtx, e.call, ent, s)
+	}
 	p.log.Debug("call decoded ahead", "call", e.call.ID, "decoder", s.Decoder, "frames", s.Frames)
-	return &track{e: e, stream: s, file: f, stop: stop}, nil
+	return &track{e: e, stream: s, file: f, stop: stop, level: lv}, nil
 }
 
 // problemLocked records why a call could not be played.
