@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"earshot/relay/alerts"
-	"earshot/relay/audio"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -174,7 +173,7 @@ func New(opts Options) (*Relay, error) {
 		isUnavailable:  isUnavailable,
 		prefetch:       make(chan event.Call, 1024),
 		prefetchers:    opts.Prefetchers,
-		levels:         newLevels(audio.Decoder{FFmpeg: opts.FFmpeg, TrustGo: true}, log.With("part", "loudness")),
+		levels:         newLevels(measureDecoder(opts.FFmpeg), log.With("part", "loudness")),
 		measurers:      opts.Measurers,
 		prefetchPauses: prefetchPauses(),
 		maxRecent:      opts.RecentCalls,

@@ -110,6 +110,12 @@ type Decoder struct {
 	// where a process per damaged call costs more than it saves. Encodings
 	// the Go decoders do not handle (ErrUnsupported) still go to ffmpeg.
 	TrustGo bool
+	// KeepRate leaves what the Go decoders decode (WAV, MP3) at the
+	// audio's own sample rate (Stream.Rate says which) instead of
+	// resampling it to the rate asked for; what ffmpeg decodes still comes
+	// at that rate. For analysis rather than playing: resampling an 8 kHz
+	// call to 48 kHz costs far more than measuring it.
+	KeepRate bool
 }
 
 // Decode decodes r (a call's audio file of the given format) to a Stream of
@@ -131,15 +137,19 @@ func (d Decoder) Decode(ctx context.Context, r io.ReadSeeker, format media.Forma
 		return nil, fmt.Errorf("reading the call's audio: %w", err)
 	}
 	var goErr error
+	goRate := outRate
+	if d.KeepRate {
+		goRate = 0
+	}
 	switch format {
 	case media.WAV:
-		s, err := decodeWAV(r, outRate)
+		s, err := decodeWAV(r, goRate)
 		if err == nil {
 			return s, nil
 		}
 		goErr = err
 	case media.MP3:
-		s, err := decodeMP3(r, outRate)
+		s, err := decodeMP3(r, goRate)
 		if err == nil {
 			return s, nil
 		}

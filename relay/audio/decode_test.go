@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +348,50 @@ func TestDecode_TrustGoSkipsFFmpegForDamagedFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(ran); err != nil {
 		t.Fatal("ffmpeg was not tried for an encoding Go does not decode")
+	}
+}
+
+// KeepRate: WAV and MP3 come at their own rate, unresampled (the same
+// samples as a decode to that rate); ffmpeg's formats at the rate asked.
+func TestDecode_KeepRate(t *testing.T) {
+	d := Decoder{KeepRate: true}
+	wav := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 8000,
+		Sample: func(i, _ int) float64 { return 0.1 * math.Sin(float64(i)) }})
+	for _, f := range []struct {
+		name   string
+		data   []byte
+		format media.Format
+		rate   int
+	}{
+		{"wav", wav, media.WAV, 8000},
+		{"mp3", audiotest.Fixture(t, "speech.mp3"), media.MP3, 0},
+	} {
+		s, err := d.Decode(context.Background(), bytes.NewReader(f.data), f.format, DefaultRate)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		got := readAll(t, s)
+		if f.rate != 0 && s.Rate != f.rate {
+			t.Fatalf("%s: decoded at %d Hz, want its own %d", f.name, s.Rate, f.rate)
+		}
+		if s.Rate == DefaultRate {
+			t.Fatalf("%s: resampled to %d Hz", f.name, s.Rate)
+		}
+		same, err := Decode(context.Background(), bytes.NewReader(f.data), f.format, s.Rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := readAll(t, same); !slices.Equal(got, want) || int64(len(got)/2) != s.Frames {
+			t.Fatalf("%s: %d samples (Frames %d), a decode to %d Hz gives %d", f.name, len(got), s.Frames, s.Rate, len(want))
+		}
+	}
+	audiotest.NeedFFmpeg(t)
+	s, err := d.Decode(context.Background(), bytes.NewReader(audiotest.Fixture(t, "speech.m4a")), media.M4A, 16000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Rate != 16000 {
+		t.Fatalf("ffmpeg decoded at %d Hz, want the 16000 asked for", s.Rate)
 	}
 }
