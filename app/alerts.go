@@ -251,7 +251,8 @@ func openAlertAdmin(ctx context.Context, env *Env, cfg *Config) (alertAdmin, err
 		return nil, err
 	}
 	if rc == nil {
-		return &configAlerts{dir: env.ConfigDir, key: cfg.ServerKey(false)}, nil
+		key := cfg.ServerKey(false)
+		return &configAlerts{dir: env.ConfigDir, key: func() string { return key }}, nil
 	}
 	op, err := cliOperatorToken(ctx, env)
 	if err != nil {
@@ -278,7 +279,7 @@ func cliOperatorToken(ctx context.Context, env *Env) (string, error) {
 // when set, applies it to this process's relay at once.
 type configAlerts struct {
 	dir   string
-	key   string
+	key   func() string // the server whose rules these are (a relay's changes with its account)
 	apply func([]alerts.Rule) error
 	mu    sync.Mutex // one edit at a time in this process
 }
@@ -292,7 +293,8 @@ func (c *configAlerts) Rules(context.Context) (string, []alerts.Rule, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return c.key, cfg.AlertRules(c.key), nil
+	key := c.key()
+	return key, cfg.AlertRules(key), nil
 }
 
 func (c *configAlerts) edit(ctx context.Context, change func([]alerts.Rule) ([]alerts.Rule, error)) error {
@@ -301,10 +303,11 @@ func (c *configAlerts) edit(ctx context.Context, change func([]alerts.Rule) ([]a
 	var next []alerts.Rule
 	err := UpdateConfig(ctx, c.dir, func(cfg *Config) error {
 		var err error
-		if next, err = change(cfg.AlertRules(c.key)); err != nil {
+		key := c.key()
+		if next, err = change(cfg.AlertRules(key)); err != nil {
 			return err
 		}
-		cfg.ServerSettings(c.key).Alerts = next
+		cfg.ServerSettings(key).Alerts = next
 		return nil
 	})
 	if err != nil || c.apply == nil {
@@ -346,7 +349,7 @@ type relayAlerts struct{ c *configAlerts }
 func (r *relayAlerts) Rules() (string, []alerts.Rule) {
 	key, rules, err := r.c.Rules(context.Background())
 	if err != nil {
-		return r.c.key, nil
+		return r.c.key(), nil
 	}
 	return key, rules
 }
@@ -409,7 +412,7 @@ func (a *alertClient) Remove(ctx context.Context, name string) error {
 // reach this relay, or by hand) and applies the rules of key. A file that
 // does not load (a half-done hand edit) is reported once and the rules in
 // force stay. It returns when ctx ends.
-func watchAlertRules(ctx context.Context, dir, key string, apply func([]alerts.Rule) error, current func() []alerts.Rule, log *slog.Logger, every time.Duration) {
+func watchAlertRules(ctx context.Context, dir string, key func() string, apply func([]alerts.Rule) error, current func() []alerts.Rule, log *slog.Logger, every time.Duration) {
 	path := filepath.Join(dir, "config.json")
 	// The file is small: reading it is the surest way to see a change
 	// (an atomic rename can keep the size and the modification time).
@@ -445,7 +448,7 @@ func watchAlertRules(ctx context.Context, dir, key string, apply func([]alerts.R
 			continue
 		}
 		reported = ""
-		rules := cfg.AlertRules(key)
+		rules := cfg.AlertRules(key())
 		if slices.EqualFunc(rules, current(), ruleEqual) {
 			continue
 		}
@@ -453,7 +456,7 @@ func watchAlertRules(ctx context.Context, dir, key string, apply func([]alerts.R
 			log.Warn("the alert rules in config.json were not applied", "err", err)
 			continue
 		}
-		log.Info("alert rules changed", "server", key, "rules", len(rules))
+		log.Info("alert rules changed", "server", key(), "rules", len(rules))
 	}
 }
 

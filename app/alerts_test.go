@@ -257,7 +257,7 @@ func TestWatchAlertRules_KeepsTheRulesWhileTheFileIsBroken(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchAlertRules(ctx, dir, DemoServerKey, apply, current, newLogger(logs, false), 10*time.Millisecond)
+		watchAlertRules(ctx, dir, func() string { return DemoServerKey }, apply, current, newLogger(logs, false), 10*time.Millisecond)
 	}()
 	defer func() { cancel(); <-done }()
 	write := func(data string) {

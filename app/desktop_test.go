@@ -1,34 +1,17 @@
 package app
 
 import (
-	"bufio"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/godbus/dbus/v5"
+	"earshot/ui/dbustest"
 )
 
 func TestTrayHostDetection(t *testing.T) {
-	// The socket lives in the test's own directory, which is removed
-	// afterwards: a killed daemon leaves its socket behind in /tmp.
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
-		"--address=unix:dir="+t.TempDir())
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := dbus.Connect(strings.TrimSpace(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, _ := dbustest.Connect(t)
 	if nameHasOwner(conn, "org.kde.StatusNotifierWatcher") {
 		t.Fatal("a tray host reported on an empty bus")
 	}
@@ -62,5 +45,41 @@ func TestHeadlessBuildLinksNoGUI(t *testing.T) {
 	v, err := exec.Command(bin, "--version").Output()
 	if err != nil || !strings.HasPrefix(string(v), "earshot ") {
 		t.Fatalf("headless --version: %q, %v", v, err)
+	}
+}
+
+// The resident program (what `earshot` starts and the desktop autostarts)
+// links no Fyne, so it has no GL loop to wake it and needs no cgo on Linux;
+// commands that show no window never touch Fyne.
+func TestResidentLinksNoFyneAndBuildsWithoutCgo(t *testing.T) {
+	list := exec.Command("go", "list", "-deps", ".")
+	list.Dir = ".."
+	out, err := list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "fyne.io/fyne") {
+			t.Errorf("the resident program imports %s", dep)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "earshot")
+	for _, goos := range []string{"windows", "linux"} { // linux last: it is run below
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Dir = ".."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Errorf("CGO_ENABLED=0 GOOS=%s go build: %v\n%s", goos, err, out)
+		}
+	}
+	// The fault: under the common LANG=C.UTF-8, commands that show no
+	// window printed Fyne's "language: tag is not well-formed" error.
+	for _, args := range [][]string{{"--version"}, {"token", "list"}, {"help"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "EARSHOT_CONFIG_DIR="+t.TempDir(), "EARSHOT_CACHE_DIR="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), "language") || strings.Contains(strings.ToLower(string(out)), "fyne") {
+			t.Errorf("`earshot %s` under LANG=C.UTF-8 says:\n%s", strings.Join(args, " "), out)
+		}
 	}
 }

@@ -20,16 +20,53 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
-
 	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/event"
 	"earshot/ui"
+	"earshot/ui/ipc"
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
+
+// guiRig is the tray app's real account path — the windows' sign-in
+// request as the resident carries it out (probe, `earshot login`'s sign-in
+// with the real keyring, the account swapped behind the one running relay)
+// and config.json.
+type guiRig struct {
+	env  *Env
+	inst *instance
+	acc  residentAccounts
+	res  *resident // its listening core on a player that is never started
+}
+
+func newGUIRig(t *testing.T) *guiRig {
+	t.Helper()
+	env, _, _ := testEnv(t, "")
+	log := discardLogger()
+	ctx, cancel := context.WithCancel(context.Background())
+	follow := &followCore{saved: &savedSelection{dir: env.ConfigDir}}
+	inst, err := startRelay(ctx, env, &Config{}, relayFlags{listen: "127.0.0.1:0"}, log, follow, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- inst.wait() }()
+	cfg := &configStore{env: env, log: log}
+	p, err := player.New(player.Options{Audio: inst.Core, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := listening.New(listening.Options{Feed: inst.Core, Player: p, Prefs: cfg,
+		Account: func() (string, string) { return residentAccounts{env: env}.Account() }})
+	p.OnChange(core.OnPlayerChange)
+	follow.core.Store(core)
+	coreDone := make(chan struct{})
+	go func() { defer close(coreDone); _ = core.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; <-coreDone })
+	return &guiRig{env: env, inst: inst, acc: residentAccounts{env: env, cfg: cfg, inst: inst},
+		res: &resident{env: env, log: log, cfg: cfg, relay: inst, core: core, follow: follow}}
+}
 
 // silentOutput is a sound device that is never started (the player is not
 // run in these tests).
@@ -39,94 +76,23 @@ func (silentOutput) SampleRate() int                        { return 48000 }
 func (silentOutput) Start(context.Context, io.Reader) error { return errors.New("no sound in tests") }
 func (silentOutput) Err() error                             { return nil }
 
-// guiRig is the tray app's real account path — the sign-in window, the
-// GUI's accounts (probe, `earshot login`'s sign-in with the real keyring,
-// relay restart) and config.json — on the Fyne test driver.
-type guiRig struct {
-	env    *Env
-	g      *gui
-	ctrl   *ui.Controller
-	app    fyne.App
-	player *player.Player
-}
-
-func newGUIRig(t *testing.T) *guiRig {
-	t.Helper()
-	env, _, _ := testEnv(t, "")
-	log := discardLogger()
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gui{ctx: ctx, env: env, flags: relayFlags{listen: "127.0.0.1:0"}, log: log, cfg: &configStore{env: env, log: log},
-		follow: &followPlayer{saved: &savedSelection{dir: env.ConfigDir}}}
-	p, err := player.New(player.Options{Audio: audioProxy{g}, Output: silentOutput{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.follow.player.Store(p)
-	a := test.NewTempApp(t)
-	ctrl := ui.New(ui.Options{App: a, Feed: feedProxy{g}, Player: p, Accounts: guiAccounts{g}, Tokens: guiTokens{g}, Prefs: g.cfg})
-	ctrl.Start(ctx)
-	t.Cleanup(func() {
-		cancel()
-		ctrl.Wait()
-		g.stopRelay()
-	})
-	return &guiRig{env: env, g: g, ctrl: ctrl, app: a, player: p}
-}
-
-// signIn fills in the sign-in window as a person would, presses Sign in,
-// waits for the answer and returns what the window says. It works the
-// window under the controller's lock (ui.Controller.Do), as the app's own
-// updates run.
+// signIn signs in as the window does (a probe first, then the sign-in)
+// and returns what the window would say.
 func (r *guiRig) signIn(t *testing.T, server, user, password string) string {
 	t.Helper()
-	var message *widget.Label
-	r.ctrl.Do(func() { message = r.fillInSignIn(t, server, user, password) })
-	r.ctrl.WaitIdle()
-	var said string
-	r.ctrl.Do(func() { said = message.Text })
-	return said
-}
-
-// fillInSignIn opens the sign-in window, fills it in, presses Sign in and
-// returns the window's message line.
-func (r *guiRig) fillInSignIn(t *testing.T, server, user, password string) *widget.Label {
-	t.Helper()
-	r.ctrl.ShowSignIn()
-	var w fyne.Window
-	for _, x := range r.app.Driver().AllWindows() {
-		if x.Title() == "Sign in to OpenScanner" {
-			w = x
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	public, err := r.acc.Probe(ctx, server)
+	if err == nil && user == "" && !public {
+		err = &ipc.Error{Kind: ipc.KindNeedsAccount, Message: "no public access"}
 	}
-	if w == nil {
-		t.Fatal("no sign-in window")
+	if err == nil {
+		err = r.acc.SignIn(ctx, server, user, password, false)
 	}
-	var submit *widget.Button
-	var message *widget.Label
-	for _, o := range test.LaidOutObjects(w.Content()) {
-		switch x := o.(type) {
-		case *widget.Entry:
-			switch {
-			case x.Password:
-				x.SetText(password)
-			case x.PlaceHolder == "https://scanner.example.org":
-				x.SetText(server)
-			case strings.HasPrefix(x.PlaceHolder, "leave empty"):
-				x.SetText(user)
-			}
-		case *widget.Button:
-			if x.Text == "Sign in" {
-				submit = x
-			}
-		case *widget.Label:
-			message = x // the last label: the form's message line
-		}
+	if err != nil {
+		return ui.SignInMessage(err)
 	}
-	if submit == nil || message == nil {
-		t.Fatal("the sign-in window lacks its button or message")
-	}
-	test.Tap(submit)
-	return message
+	return "Signed in."
 }
 
 func wantMessage(t *testing.T, got string, want ...string) {
@@ -200,11 +166,11 @@ func TestGUISignIn_PublicAccessServerNeedsNoAccount(t *testing.T) {
 	if err != nil || cfg.Server != fake.URL() || cfg.User != "" {
 		t.Fatalf("config after a public sign-in: %+v, %v", cfg, err)
 	}
-	// The relay now runs against that server.
+	// The one relay now runs against that server.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c := r.g.core()
-		if c != nil && c.Status().Backend.State == event.StateConnected && c.Status().Backend.Server == fake.URL() {
+		c := r.inst.Core
+		if c.Status().Backend.State == event.StateConnected && c.Status().Backend.Server == fake.URL() {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -231,8 +197,18 @@ func TestGUISignIn_RightPasswordSignsInAndStartsTheRelay(t *testing.T) {
 	if cfg.Server != fake.URL() || cfg.User != testUser {
 		t.Fatalf("config after signing in: %+v", cfg)
 	}
-	if c := r.g.core(); c == nil {
-		t.Fatal("no relay runs after signing in")
+	waitServer(t, r, fake.URL())
+}
+
+// waitServer waits until the relay's session is on server.
+func waitServer(t *testing.T, r *guiRig, server string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for r.inst.Core.Status().Backend.Server != server {
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay's session is on %q, want %q", r.inst.Core.Status().Backend.Server, server)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -317,13 +293,11 @@ func TestGUISignIn_SignOutAndInAgainRestartsTheRelay(t *testing.T) {
 	fake := newFake(t, backendtest.Options{})
 	r := newGUIRig(t)
 	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
-	if err := (guiAccounts{r.g}).SignOut(context.Background()); err != nil {
+	if err := r.acc.SignOut(context.Background()); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
 	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
-	if c := r.g.core(); c == nil {
-		t.Fatal("no relay runs after signing in again")
-	}
+	waitServer(t, r, fake.URL())
 	if c := fake.Counters(); c.Logins != 2 || c.Logouts != 1 {
 		t.Fatalf("counters %+v: want two logins and one logout", c)
 	}
@@ -331,23 +305,21 @@ func TestGUISignIn_SignOutAndInAgainRestartsTheRelay(t *testing.T) {
 
 // The tray's "Copy stream URL" copies the continuous stream's http URL,
 // which a player can open (it copied a ws:// address nothing could), and
-// follow=player follows this window's player as its filter changes.
+// follow=player follows the listening core's selection as it changes.
 func TestGUI_CopyStreamURLGivesThePlayableStream(t *testing.T) {
 	needFFmpeg(t)
 	fake := newFake(t, backendtest.Options{})
 	r := newGUIRig(t)
 	wantMessage(t, r.signIn(t, fake.URL(), testUser, testPassword), "Signed in")
-	u, err := r.g.streamURL(context.Background())
+	u, err := r.res.StreamURL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := guiTokens{r.g}.BaseURL()
+	base := r.res.BaseURL()
 	if !strings.HasPrefix(u, base+"/v1/stream.mp3?token=") {
 		t.Fatalf("Copy stream URL gives %q, want %s/v1/stream.mp3?token=…", strings.SplitN(u, "?", 2)[0], base)
 	}
-	var f player.Filter
-	f.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}})
-	r.player.SetFilter(f)
+	r.res.core.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}})
 	_, all := openICY(t, u)
 	_, followed := openICY(t, u+"&follow=player")
 	wav := audiotest.ToneWAV(0.5, 440)
@@ -360,8 +332,7 @@ func TestGUI_CopyStreamURLGivesThePlayableStream(t *testing.T) {
 	if title := nextTitle(t, followed); title != "County — TG 102" {
 		t.Fatalf("follow=player played %q first, want County — TG 102 (the player's selection)", title)
 	}
-	f.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 101}})
-	r.player.SetFilter(f)
+	r.res.core.SetSelection([]player.Talkgroup{{SystemID: 1, TalkgroupID: 101}})
 	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 102, Audio: wav})
 	fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: wav})
 	if title := nextTitle(t, followed); title != "County — TG 101" {

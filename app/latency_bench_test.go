@@ -13,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2/test"
-
 	"earshot/relay"
 	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/cache"
-	"earshot/ui"
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
 
@@ -61,9 +59,9 @@ func silent(pcm []byte) bool {
 // sample of that call pulled by the sound device. Every real part is in the
 // path: the fake server over loopback, the backend session, the relay core
 // (which prefetches the audio into its cache and measures its loudness),
-// the UI controller that queues the call, the player (cache read, sniffing,
-// MP3 decoding, resampling, loudness levelling as the app does it, on by
-// default) and the oto output on ALSA's null device.
+// the listening core that queues the call, the player (cache read,
+// sniffing, MP3 decoding, resampling, loudness levelling as the app does
+// it, on by default) and the oto output on ALSA's null device.
 //
 //   - warm: the device is running (calls close together);
 //   - from-idle: the device was suspended for being idle and resumes first;
@@ -118,7 +116,7 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 	// idle device after the default 2 s.
 	const suspendAfter = 2 * time.Second
 	p, err := player.New(player.Options{Audio: core, Output: out, SuspendAfter: suspendAfter,
-		Gain: newListening(b.TempDir(), false).gain})
+		Gain: newSoundSettings(b.TempDir(), false).gain})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +125,9 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 	go func() { done <- p.Run(pctx) }()
 	defer func() { stop(); <-done }()
 	idle := make(chan struct{}, 1)
+	lc := listening.New(listening.Options{Feed: core, Player: p})
 	p.OnChange(func(st player.State) {
+		lc.OnPlayerChange(st)
 		if st.Call == nil {
 			select {
 			case idle <- struct{}{}:
@@ -135,10 +135,7 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 			}
 		}
 	})
-	a := test.NewApp()
-	defer a.Quit()
-	ctrl := ui.New(ui.Options{App: a, Feed: core, Player: p, SetTooltip: func(string) {}})
-	ctrl.Start(pctx)
+	go lc.Run(pctx)
 	for core.Status().Backend.State != "connected" {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"earshot/relay/backend"
 	"earshot/relay/secrets"
+	"earshot/relay/tokens"
 )
 
 // maxPasswordBytes caps a password read from stdin.
@@ -55,7 +57,7 @@ func cmdLogin(ctx context.Context, env *Env, args []string) error {
 		if err := SaveConfig(env.ConfigDir, cfg); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s is a public-access server: no account needed. Run `earshot relay` to start.\n", serverURL)
+		fmt.Fprintf(env.Stdout, "%s is a public-access server: no account needed. %s\n", serverURL, tellRunning(ctx, env))
 		return nil
 	}
 
@@ -66,7 +68,7 @@ func cmdLogin(ctx context.Context, env *Env, args []string) error {
 	if err := SignIn(ctx, env, serverURL, *user, password, *remember); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "Signed in to %s as %s. Run `earshot relay` to start.\n", serverURL, *user)
+	fmt.Fprintf(env.Stdout, "Signed in to %s as %s. %s\n", serverURL, *user, tellRunning(ctx, env))
 	if cfg, err := LoadConfig(env.ConfigDir); err == nil && cfg.PasswordChangeRequested {
 		fmt.Fprintf(env.Stdout, "Note: %s asks you to change your password. Do it in its web page; Earshot keeps working meanwhile.\n", serverURL)
 	}
@@ -187,10 +189,14 @@ func cmdLogout(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if cfg.User == "" {
-		fmt.Fprintf(env.Stdout, "Forgot %s.\n", cfg.Server)
+		fmt.Fprintf(env.Stdout, "Forgot %s.", cfg.Server)
 	} else {
-		fmt.Fprintf(env.Stdout, "Signed out of %s as %s; the keyring items are deleted.\n", cfg.Server, cfg.User)
+		fmt.Fprintf(env.Stdout, "Signed out of %s as %s; the keyring items are deleted.", cfg.Server, cfg.User)
 	}
+	if msg := tellRunning(ctx, env); msg != startHint {
+		fmt.Fprint(env.Stdout, " ", msg)
+	}
+	fmt.Fprintln(env.Stdout)
 	return nil
 }
 
@@ -235,4 +241,33 @@ func SignOut(ctx context.Context, env *Env) error {
 	}
 	cfg.Server, cfg.User, cfg.PasswordChangeRequested = "", "", false
 	return SaveConfig(env.ConfigDir, cfg)
+}
+
+// startHint is what login says when no Earshot runs.
+const startHint = "Run `earshot` (or `earshot relay`) to start."
+
+// tellRunning asks a running Earshot (the tray app or `earshot relay`) to
+// put the account now configured behind its relay, through its control
+// plane once it proved who it is (findRelay), and says what happened.
+func tellRunning(ctx context.Context, env *Env) string {
+	rc, err := findRelay(ctx, env)
+	if err != nil || rc == nil {
+		return startHint
+	}
+	defer rc.Close()
+	keys := env.keyring()
+	reg, err := tokens.Open(ctx, filepath.Join(env.ConfigDir, "tokens.json"), keys, tokens.Options{Logger: discardLogger()})
+	if err != nil {
+		return "The running Earshot could not be told (" + err.Error() + "): restart it."
+	}
+	op, err := operatorToken(ctx, keys, reg)
+	reg.Close(ctx)
+	if err != nil {
+		return "The running Earshot could not be told (" + err.Error() + "): restart it."
+	}
+	c := &controlClient{conn: rc, token: op}
+	if err := c.do(ctx, "POST", "/v1/account/reload", nil, nil); err != nil {
+		return "The running Earshot could not switch (" + err.Error() + "): restart it."
+	}
+	return "The running Earshot (" + rc.base() + ") switched to it."
 }

@@ -25,6 +25,7 @@ import (
 	"earshot/relay/backend"
 	"earshot/relay/cache"
 	"earshot/relay/demo"
+	"earshot/relay/event"
 	"earshot/relay/filelock"
 	"earshot/relay/proc"
 	"earshot/relay/safefile"
@@ -81,14 +82,15 @@ func cmdRelay(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	log := newLogger(env.Stderr, f.verbose)
-	inst, err := startRelay(ctx, env, cfg, f, log, &savedSelection{dir: env.ConfigDir})
+	inst, err := startRelay(ctx, env, cfg, f, log, &savedSelection{dir: env.ConfigDir}, false)
 	if err != nil {
 		return err
 	}
 	return inst.wait()
 }
 
-// instance is a running relay: backend session, core, HTTP server.
+// instance is a running relay: the account's backend session (which a
+// sign-in or sign-out swaps), core, HTTP server.
 type instance struct {
 	Core    *relay.Relay
 	Server  *server.Server
@@ -97,6 +99,65 @@ type instance struct {
 	cleanup []func()
 	errc    chan error
 	cancel  context.CancelFunc
+
+	ctx   context.Context // the relay's: accounts opened later live as long
+	env   *Env
+	flags relayFlags
+	log   *slog.Logger
+
+	swapMu sync.Mutex // one swap at a time
+	mu     sync.Mutex
+	acc    *account // the account behind the relay now
+}
+
+// account is one account's (or the demo server's) session, audio cache
+// and call archive, with what to release when another takes its place.
+type account struct {
+	sess      *backend.Session
+	cache     *cache.Cache
+	label     string
+	serverKey string // its settings in config.json (Config.ServerKey)
+	demo      bool
+	archive   *archive.Archive // nil: not archived
+	cleanup   []func()
+	unlock    func() // lets account.lock go, held while signed in with an account
+	stop      context.CancelFunc
+	recording sync.WaitGroup // the archive's recording
+}
+
+func (a *account) close() {
+	a.stopRecording()
+	a.releaseLock()
+	for i := len(a.cleanup) - 1; i >= 0; i-- {
+		a.cleanup[i]()
+	}
+}
+
+// record archives the relay's calls into the account's archive (if any)
+// until the account is closed.
+func (a *account) record(ctx context.Context, core *relay.Relay) {
+	if a.archive == nil {
+		return
+	}
+	ctx, a.stop = context.WithCancel(ctx)
+	a.recording.Go(func() { _ = a.archive.Record(ctx, core) })
+}
+
+// stopRecording ends the archive's recording: before another account's
+// calls reach the relay.
+func (a *account) stopRecording() {
+	if a.stop != nil {
+		a.stop()
+	}
+	a.recording.Wait()
+}
+
+// releaseLock lets go of the account lock before the rest is closed.
+func (a *account) releaseLock() {
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
+	}
 }
 
 // wait blocks until the relay stops and releases what it held.
@@ -106,17 +167,26 @@ func (in *instance) wait() error {
 	for i := len(in.cleanup) - 1; i >= 0; i-- {
 		in.cleanup[i]()
 	}
+	in.mu.Lock()
+	acc := in.acc
+	in.acc = nil
+	in.mu.Unlock()
+	if acc != nil {
+		acc.close()
+	}
 	if backend.IsSignInAgain(err) {
 		return fmt.Errorf("%w\nSign in again with `earshot login --server URL --user NAME`", err)
 	}
 	return err
 }
 
-// startRelay starts the relay for cfg; follow is what the continuous
-// stream's follow=player follows.
-func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, follow server.PlayerSelection) (inst *instance, err error) {
+// startRelay starts the relay on cfg's account (or the demo server);
+// follow is what the continuous stream's follow=player follows. outlive
+// keeps it running when the account's session stops for good (the
+// resident: the listener signs in again from it).
+func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log *slog.Logger, follow server.PlayerSelection, outlive bool) (inst *instance, err error) {
 	ctx, cancel := context.WithCancel(parent)
-	inst = &instance{cancel: cancel, errc: make(chan error, 1)}
+	inst = &instance{cancel: cancel, errc: make(chan error, 1), ctx: ctx, env: env, flags: f, log: log}
 	// The named result is nil after a failed return; clean up through a copy.
 	started := inst
 	defer func() {
@@ -160,34 +230,31 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		}
 	})
 
-	sess, label, cacheDir, err := openBackend(ctx, env, cfg, f.demo, log, inst)
+	acc, err := openAccount(ctx, env, cfg, f.demo, log)
 	if err != nil {
 		return nil, err
 	}
-	maxMB := cfg.CacheMB
-	if maxMB == 0 {
-		maxMB = DefaultCacheMB
-	}
-	audioCache, err := cache.Open(cacheDir, maxMB<<20, log)
-	if err != nil {
-		return nil, fmt.Errorf("open the audio cache: %w", err)
-	}
-	inst.cleanup = append(inst.cleanup, audioCache.Close)
-	serverKey := cfg.ServerKey(f.demo)
+	inst.acc = acc // closed by wait: it may have been swapped by then
+	defer func() {
+		if err != nil {
+			acc.close()
+		}
+	}()
+	label := acc.label
 	core, err := relay.New(relay.Options{
-		Backend:       sess,
-		Cache:         audioCache,
-		Logger:        log,
-		AlertRules:    cfg.AlertRules(serverKey),
-		IsUnavailable: func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
-		IsTooLarge:    func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
+		Backend:        acc.sess,
+		Cache:          acc.cache,
+		Logger:         log,
+		AlertRules:     cfg.AlertRules(acc.serverKey),
+		IsUnavailable:  func(err error) bool { return errors.Is(err, backend.ErrCallUnavailable) },
+		IsTooLarge:     func(err error) bool { return errors.Is(err, backend.ErrAudioTooLarge) },
+		OutliveSession: outlive,
 	})
 	if err != nil {
 		return nil, err
 	}
 	inst.Core = core
-	arch := openArchive(env, cfg, f.demo, log)
-	alertRules := &configAlerts{dir: env.ConfigDir, key: serverKey, apply: core.SetAlertRules}
+	alertRules := &configAlerts{dir: env.ConfigDir, key: inst.serverKey, apply: core.SetAlertRules}
 	hosts := append(slices.Clone(cfg.Hosts), f.hosts...)
 	if len(hosts) > 0 {
 		log.Info("the relay also answers to these host names", "hosts", strings.Join(hosts, ","))
@@ -205,6 +272,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		ExtraHosts:     hosts,
 		InstanceSecret: instanceSecret,
 		Player:         follow,
+		AccountChanged: inst.reloadAccount,
 	})
 	if err != nil {
 		return nil, err
@@ -231,11 +299,7 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		ln.Close()
 		return nil, err
 	}
-	if arch != nil {
-		n, size := arch.Usage()
-		fmt.Fprintf(env.Stdout, "Archiving calls in %s (for %d days, up to %d MB); it holds %d so far (%.1f MB)\n",
-			arch.Dir(), int(cfg.Archive.MaxAge().Hours()/24), cfg.Archive.MaxBytes()>>20, n, float64(size)/(1<<20))
-	}
+	acc.sayArchive(env.Stdout, cfg)
 
 	var wg sync.WaitGroup
 	var coreErr, srvErr error
@@ -244,17 +308,124 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 		cancel() // the server has nothing to serve without the core
 	})
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
-	if arch != nil {
-		wg.Go(func() { _ = arch.Record(ctx, core) }) // ends with the relay
-	}
+	acc.record(ctx, core) // ends with the account (wait closes the last)
 	wg.Go(func() {
-		watchAlertRules(ctx, env.ConfigDir, serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
+		watchAlertRules(ctx, env.ConfigDir, inst.serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
 	})
 	go func() {
 		wg.Wait()
 		inst.errc <- errors.Join(coreErr, srvErr)
 	}()
 	return inst, nil
+}
+
+// serverKey names the settings (alert rules) of the account behind the
+// relay now.
+func (in *instance) serverKey() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.acc == nil {
+		return ""
+	}
+	return in.acc.serverKey
+}
+
+// reloadAccount puts config.json's account behind the running relay
+// (after a sign-in or sign-out here, or `earshot login`/`logout` told it
+// to): subscribers keep their feed and get a reset event.
+func (in *instance) reloadAccount(ctx context.Context) error {
+	if in.flags.demo {
+		return errors.New("this Earshot was started with --demo and plays the built-in demo server whatever the account; " +
+			"restart it without --demo to use the account")
+	}
+	cfg, err := LoadConfig(in.env.ConfigDir)
+	if err != nil {
+		return err
+	}
+	return in.swapAccount(cfg)
+}
+
+// swapAccount puts cfg's account (or the demo server) behind the relay,
+// with its alert rules and archive.
+func (in *instance) swapAccount(cfg *Config) error {
+	in.swapMu.Lock()
+	defer in.swapMu.Unlock()
+	in.mu.Lock()
+	old := in.acc
+	in.mu.Unlock()
+	// The old account's lock goes first: signing in again to the same
+	// account takes the same lock.
+	if old != nil {
+		old.releaseLock()
+	}
+	acc, err := openAccount(in.ctx, in.env, cfg, in.flags.demo, in.log)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		old.stopRecording() // its archive takes none of the new account's calls
+	}
+	in.mu.Lock()
+	in.acc = acc
+	in.mu.Unlock()
+	if err := in.Core.SetAlertRules(cfg.AlertRules(acc.serverKey)); err != nil {
+		in.log.Warn("the new account's alert rules were not applied", "err", err)
+	}
+	in.Core.Swap(acc.sess, acc.cache, event.ResetAccount)
+	acc.record(in.ctx, in.Core)
+	if old != nil {
+		old.close()
+	}
+	in.log.Info("the relay now plays another account", "account", acc.label)
+	return nil
+}
+
+// label says which account the relay plays now.
+func (in *instance) label() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.acc == nil {
+		return ""
+	}
+	return in.acc.label
+}
+
+// openAccount opens the session for cfg's account, or for the in-process
+// demo server, its audio cache and its archive.
+func openAccount(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger) (acc *account, err error) {
+	acc = &account{serverKey: cfg.ServerKey(forceDemo)}
+	opened := acc
+	defer func() {
+		if err != nil {
+			opened.close()
+		}
+	}()
+	sess, label, cacheDir, err := openBackend(ctx, env, cfg, forceDemo, log, acc)
+	if err != nil {
+		return nil, err
+	}
+	maxMB := cfg.CacheMB
+	if maxMB == 0 {
+		maxMB = DefaultCacheMB
+	}
+	audioCache, err := cache.Open(cacheDir, maxMB<<20, log)
+	if err != nil {
+		return nil, fmt.Errorf("open the audio cache: %w", err)
+	}
+	acc.cleanup = append(acc.cleanup, audioCache.Close)
+	acc.sess, acc.cache, acc.label = sess, audioCache, label
+	acc.archive = openArchive(env, cfg, forceDemo, log)
+	return acc, nil
+}
+
+// sayArchive tells where the account's calls are archived (if they are).
+func (a *account) sayArchive(w io.Writer, cfg *Config) {
+	if a.archive == nil {
+		return
+	}
+	n, size := a.archive.Usage()
+	fmt.Fprintf(w, "Archiving calls in %s (for %d days, up to %d MB); it holds %d so far (%.1f MB)\n",
+		a.archive.Dir(), int(cfg.Archive.MaxAge().Hours()/24), cfg.Archive.MaxBytes()>>20, n, float64(size)/(1<<20))
 }
 
 // alertWatchEvery is how often a running relay looks at config.json for
@@ -264,8 +435,9 @@ const alertWatchEvery = time.Second
 // openBackend returns the backend session for the configured account, or
 // for the in-process demo server, with a description and the audio cache
 // directory for it.
-func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger, inst *instance) (*backend.Session, string, string, error) {
+func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log *slog.Logger, inst *account) (*backend.Session, string, string, error) {
 	if forceDemo || !cfg.HasAccount() {
+		inst.demo = true
 		if !forceDemo {
 			fmt.Fprintln(env.Stdout, "No account is configured: running against the built-in demo server.")
 			fmt.Fprintln(env.Stdout, "Sign in to your own server with `earshot login --server URL --user NAME`.")
@@ -295,7 +467,7 @@ func openBackend(ctx context.Context, env *Env, cfg *Config, forceDemo bool, log
 		if err != nil {
 			return nil, "", "", err
 		}
-		inst.cleanup = append(inst.cleanup, release)
+		inst.unlock = release
 		if cfg.PasswordChangeRequested {
 			// Told once: this run's status says it, later ones do not.
 			opts.PasswordChangeRequested = true
@@ -460,7 +632,7 @@ func lockAccount(dir string, cfg *Config) (*filelock.Lock, error) {
 func printWelcome(ctx context.Context, w io.Writer, tm *tokens.Manager, addr, label string) error {
 	base := "http://" + addr
 	token, fresh := "", false
-	if len(tm.List()) == 0 {
+	if list, _ := tm.List(ctx); len(list) == 0 {
 		t, _, err := tm.Create(ctx, "default", tokens.ScopeListen, 0)
 		if err != nil {
 			return fmt.Errorf("create the first stream token: %w", err)

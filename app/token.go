@@ -29,13 +29,10 @@ import (
 const operatorTokenItem = "operator-token"
 
 // tokenAdmin is what the token commands do, either through a running relay's
-// control plane or directly on the registry file (under its lock).
+// control plane or directly on the registry file (under its lock): the one
+// token-administration interface, plus letting go of what it holds.
 type tokenAdmin interface {
-	List(ctx context.Context) ([]tokens.Info, error)
-	Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error)
-	Revoke(ctx context.Context, id string) error
-	Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error)
-	RotateAll(ctx context.Context, grace time.Duration) error
+	tokens.Admin
 	Close()
 }
 
@@ -367,23 +364,12 @@ func (c *relayConn) Close() {
 }
 
 // directAdmin edits the registry file when no relay runs.
-type directAdmin struct{ m *tokens.Manager }
+type directAdmin struct{ *tokens.Manager }
 
-func (d directAdmin) List(context.Context) ([]tokens.Info, error) { return d.m.List(), nil }
-func (d directAdmin) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {
-	return d.m.Create(ctx, name, scope, ttl)
-}
-func (d directAdmin) Revoke(ctx context.Context, id string) error { return d.m.Revoke(ctx, id) }
-func (d directAdmin) Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error) {
-	return d.m.Rotate(ctx, id, grace)
-}
-func (d directAdmin) RotateAll(ctx context.Context, grace time.Duration) error {
-	return d.m.RotateAll(ctx, grace)
-}
 func (d directAdmin) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), keyringTimeout)
 	defer cancel()
-	_ = d.m.Close(ctx)
+	_ = d.Manager.Close(ctx)
 }
 
 // controlClient calls a running relay's control plane over the connection

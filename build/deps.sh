@@ -3,7 +3,8 @@
 # Fyne's cgo build (GL, X11, Wayland headers), ALSA (libasound, which oto
 # loads at run time when no sound server answers) and PulseAudio (oto's first
 # choice; the tests play through a real one and through ALSA's null device),
-# a real Secret Service (gnome-keyring) on a private D-Bus, Xvfb for the UI,
+# a real Secret Service (gnome-keyring) on a private D-Bus, Xvfb for the UI
+# (and xclip, the clipboard program Earshot hands copies to on X11),
 # ffmpeg for M4A/AAC decoding, Chromium for the web-player browser test, and
 # MinGW-w64 for cross-building the Windows GUI binary (Fyne's GLFW is cgo),
 # zip for the Windows release, and desktop-file-validate for the autostart test.
@@ -16,7 +17,7 @@ packages=(
   libxxf86vm-dev libwayland-dev libxkbcommon-dev wayland-protocols
   libasound2-dev alsa-utils pulseaudio
   gnome-keyring libsecret-tools dbus dbus-x11
-  xvfb xauth imagemagick xdotool
+  xvfb xauth imagemagick xdotool xclip
   ffmpeg espeak-ng
   chromium
   gcc-mingw-w64-x86-64 zip desktop-file-utils

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Builds Earshot's release set in build/out/, with SHA256SUMS:
-#   Earshot.tar.xz              Linux: the GUI binary, .desktop file and icon (fyne package)
-#   Earshot-windows-amd64.zip   Windows: Earshot.exe (the GUI, with its icon and version
-#                               resource from FyneApp.toml; fyne package with MinGW-w64) and
-#                               earshot-cli.exe (the same commands on a console: a GUI
-#                               binary has no console to print to)
+#   Earshot.tar.xz              Linux: both programs (earshot, the resident process, and
+#                               earshot-window beside it), the .desktop file and icon (from
+#                               FyneApp.toml), and a Makefile that installs them
+#   Earshot-windows-amd64.zip   Windows: Earshot.exe (the resident process: tray, player,
+#                               relay; no console), earshot-window.exe (the windows, Fyne;
+#                               cgo with MinGW-w64) and earshot-cli.exe (the same commands
+#                               on a console: a GUI binary has no console to print to)
 #   earshot-darwin-amd64, earshot-darwin-arm64
 #                               macOS: the headless earshot (relay and commands, no window;
 #                               a macOS GUI build needs Apple's SDK, which Linux lacks)
-# The fyne tool is installed with `go install`, never as a module requirement
-# (it would pin the app's Fyne version), at a pinned version so packages build
-# the same way every time (raise FYNE_TOOLS deliberately; `go list -m
-# -versions fyne.io/tools` lists them). Cold, the Windows GUI build takes
-# about 10 minutes on 2 busy cores.
+# The fyne tool (for the .desktop file, icon and Makefile) is installed with
+# `go install`, never as a module requirement (it would pin the app's Fyne
+# version), at a pinned version so packages build the same way every time
+# (raise FYNE_TOOLS deliberately; `go list -m -versions fyne.io/tools` lists
+# them). Its own builds of earshot are not shipped: it adds a metadata file to
+# the main package that imports Fyne, and the resident process must not link
+# it. Cold, the Windows window program's build takes about 10 minutes on 2
+# busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash build/deps.sh
@@ -38,15 +43,36 @@ ldflags="-s -w -X earshot/app.Version=$version"
 
 echo "== Linux" >&2
 "$fyne" package --os linux --release
-mv -f Earshot.tar.xz "$out/"
+# Both programs come from build/build.sh (which knows their flags), side by
+# side, and the Makefile installs and removes the window program with
+# earshot.
+tar -xJf Earshot.tar.xz -C "$stage"
+rm -f Earshot.tar.xz
+bin="$stage/earshot/usr/local/bin"
+build/build.sh "$stage/build" -trimpath -ldflags="$ldflags"
+if go version -m "$stage/build/earshot" | grep -q 'fyne.io/fyne'; then
+  echo "package.sh: the resident earshot links Fyne" >&2; exit 1
+fi
+install -m 0755 "$stage/build/earshot" "$bin/earshot"
+install -m 0755 "$stage/build/earshot-window" "$bin/earshot-window"
+makefile="$stage/earshot/Makefile"
+grep -q 'bin/$(Exec)' "$makefile" || { echo "package.sh: the fyne tool's Makefile changed; add earshot-window by hand" >&2; exit 1; }
+sed -i -e 's|^\(\t.*\)usr/local/bin/$(Exec) \(.*\)bin/$(Exec)$|&\n\1usr/local/bin/earshot-window \2bin/earshot-window|' \
+  -e 's|^\(\t-rm .*\)bin/$(Exec)$|&\n\1bin/earshot-window|' "$makefile"
+tar -cJf "$out/Earshot.tar.xz" -C "$stage" earshot
 
-echo "== Windows (MinGW-w64)" >&2
-cp "$saved" FyneApp.toml
-CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 "$fyne" package --os windows --release
-mv -f Earshot.exe "$stage/Earshot.exe"
-CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags headless -trimpath -ldflags "$ldflags" -o "$stage/earshot-cli.exe" .
+echo "== Windows (MinGW-w64 for the window program)" >&2
+win="$stage/windows"
+mkdir -p "$win"
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags -H windowsgui" -o "$win/Earshot.exe" .
+if go version -m "$win/Earshot.exe" | grep -q 'fyne.io/fyne'; then
+  echo "package.sh: the resident Earshot.exe links Fyne" >&2; exit 1
+fi
+CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -tags no_emoji -trimpath \
+  -ldflags "$ldflags -H windowsgui" -o "$win/earshot-window.exe" ./ui/cmd/earshot-window
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags headless -trimpath -ldflags "$ldflags" -o "$win/earshot-cli.exe" .
 rm -f "$out/Earshot-windows-amd64.zip"
-(cd "$stage" && zip -q -9 "$out/Earshot-windows-amd64.zip" Earshot.exe earshot-cli.exe)
+(cd "$win" && zip -q -9 "$out/Earshot-windows-amd64.zip" Earshot.exe earshot-window.exe earshot-cli.exe)
 
 echo "== macOS (headless)" >&2
 for arch in amd64 arm64; do

@@ -17,7 +17,7 @@ case "${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}" in
 esac
 mkdir -p build/out
 echo "Building Earshot…" >&2
-go build -o build/out/earshot .
+build/build.sh
 
 if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
   # Secrets may only live in a keyring, so with a throwaway keyring the

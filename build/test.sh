@@ -28,9 +28,10 @@ go vet ./...
 # (Go's Windows binaries do not start under Debian 12's Wine, so Windows
 # behaviour is proved by the platform packages' tests, which run here).
 # The headless binary (no cgo) for each target, and go vet of every package
-# it is built from, tests included; the full GUI binary for Windows with
-# MinGW-w64 (Fyne's GLFW needs cgo; a cold build takes minutes, later ones
-# seconds). A Mac GUI build needs Apple's SDK: not done here.
+# it is built from, tests included; for Windows the resident (no cgo) and
+# the window program with MinGW-w64 (Fyne's GLFW needs cgo; a cold build
+# takes minutes, later ones seconds). A Mac GUI build needs Apple's SDK: not
+# done here.
 echo "== cross-builds"
 headless_pkgs() { # the packages of the headless build and their tests: not ui/ (Fyne)
   go list -tags headless -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... |
@@ -43,8 +44,9 @@ for target in windows/amd64 darwin/amd64 darwin/arm64; do
   go vet -tags headless $(headless_pkgs)
 done
 unset GOOS GOARCH CGO_ENABLED
-echo "-- GUI windows/amd64 (MinGW-w64)"
-CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -o /dev/null .
+echo "-- resident (no cgo) and window program (MinGW-w64), windows/amd64"
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -o /dev/null .
+CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -tags no_emoji -o /dev/null ./ui/cmd/earshot-window
 CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go vet ./...
 
 echo "== go test -race (real Secret Service on a private D-Bus)"

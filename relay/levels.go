@@ -54,17 +54,11 @@ type levels struct {
 	maxQueue int
 
 	mu      sync.Mutex
-	queue   []levelJob            // next first
+	queue   []*cache.Entry        // next first
 	pending map[*cache.Entry]bool // queued or being measured
 	wake    chan struct{}
 
 	measured atomic.Int64 // measurements made, for tests and benchmarks
-}
-
-// levelJob is one entry to measure, with the cache it belongs to.
-type levelJob struct {
-	c *cache.Cache
-	e *cache.Entry
 }
 
 func newLevels(dec audio.Decoder, log *slog.Logger) *levels {
@@ -73,7 +67,7 @@ func newLevels(dec audio.Decoder, log *slog.Logger) *levels {
 
 // want asks for e to be measured, unless it is (or is being) already.
 // urgent puts it first: someone is about to play it. It never blocks.
-func (l *levels) want(c *cache.Cache, e *cache.Entry, urgent bool) {
+func (l *levels) want(e *cache.Entry, urgent bool) {
 	if e == nil || e.Measured() == nil {
 		return
 	}
@@ -85,20 +79,18 @@ func (l *levels) want(c *cache.Cache, e *cache.Entry, urgent bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.pending[e] {
-		if i := slices.IndexFunc(l.queue, func(j levelJob) bool { return j.e == e }); urgent && i > 0 {
-			j := l.queue[i]
-			l.queue = slices.Insert(slices.Delete(l.queue, i, i+1), 0, j)
+		if i := slices.Index(l.queue, e); urgent && i > 0 {
+			l.queue = slices.Insert(slices.Delete(l.queue, i, i+1), 0, e)
 		}
 		return
 	}
 	if len(l.queue) >= l.maxQueue && !urgent {
 		return
 	}
-	j := levelJob{c: c, e: e}
 	if urgent {
-		l.queue = slices.Insert(l.queue, 0, j)
+		l.queue = slices.Insert(l.queue, 0, e)
 	} else {
-		l.queue = append(l.queue, j)
+		l.queue = append(l.queue, e)
 	}
 	l.pending[e] = true
 	l.signal()
@@ -112,24 +104,24 @@ func (l *levels) signal() {
 }
 
 // next takes the first job off the queue.
-func (l *levels) next() (levelJob, bool) {
+func (l *levels) next() (*cache.Entry, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.queue) == 0 {
-		return levelJob{}, false
+		return nil, false
 	}
-	j := l.queue[0]
+	e := l.queue[0]
 	l.queue = slices.Delete(l.queue, 0, 1)
 	if len(l.queue) > 0 {
 		l.signal() // for another measurer
 	}
-	return j, true
+	return e, true
 }
 
 // run measures queued entries until ctx ends.
 func (l *levels) run(ctx context.Context) {
 	for {
-		j, ok := l.next()
+		e, ok := l.next()
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -138,9 +130,9 @@ func (l *levels) run(ctx context.Context) {
 			}
 			continue
 		}
-		l.measure(ctx, j)
+		l.measure(ctx, e)
 		l.mu.Lock()
-		delete(l.pending, j.e)
+		delete(l.pending, e)
 		l.mu.Unlock()
 	}
 }
@@ -148,19 +140,19 @@ func (l *levels) run(ctx context.Context) {
 // measure measures one entry and keeps the result with it. An entry whose
 // audio cannot be measured is marked so (a player then keeps the gain it
 // started with).
-func (l *levels) measure(ctx context.Context, j levelJob) {
-	r, err := measureAudio(ctx, l.dec, j.e)
+func (l *levels) measure(ctx context.Context, e *cache.Entry) {
+	r, err := measureAudio(ctx, l.dec, e)
 	switch {
 	case ctx.Err() != nil:
 		return // shutting down; a later start measures it
 	case err != nil:
-		l.log.Debug("cannot measure a call's loudness", "key", j.e.Key, "err", err)
-		j.c.NotMeasurable(j.e)
+		l.log.Debug("cannot measure a call's loudness", "key", e.Key, "err", err)
+		e.NotMeasurable()
 		return
 	}
 	l.measured.Add(1)
-	if err := j.c.SetLoudness(j.e, r); err != nil && !errors.Is(err, cache.ErrClosed) {
-		l.log.Warn("could not keep a call's loudness with its audio", "key", j.e.Key, "err", err)
+	if err := e.SetLoudness(r); err != nil && !errors.Is(err, cache.ErrClosed) {
+		l.log.Warn("could not keep a call's loudness with its audio", "key", e.Key, "err", err)
 	}
 }
 

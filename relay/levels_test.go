@@ -190,14 +190,11 @@ func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		es = append(es, e)
-		l.want(c, e, false)
+		l.want(e, false)
 	}
-	l.want(c, es[2], true)
-	l.want(c, es[0], false) // queued already: stays where it is
-	var order []*cache.Entry
-	for _, j := range l.queue {
-		order = append(order, j.e)
-	}
+	l.want(es[2], true)
+	l.want(es[0], false) // queued already: stays where it is
+	order := l.queue
 	if len(order) != 3 || order[0] != es[2] || order[1] != es[0] || order[2] != es[1] {
 		t.Fatalf("queue order %v, want c a b", order)
 	}
@@ -205,19 +202,19 @@ func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
 	// still go in.
 	l.maxQueue = 3
 	extra, _ := c.Put("kd", []byte("x"))
-	l.want(c, extra, false)
+	l.want(extra, false)
 	if len(l.queue) != 3 || l.pending[extra] {
 		t.Fatalf("a prefetched call was queued past the bound: %d queued", len(l.queue))
 	}
-	l.want(c, extra, true)
-	if len(l.queue) != 4 || l.queue[0].e != extra {
+	l.want(extra, true)
+	if len(l.queue) != 4 || l.queue[0] != extra {
 		t.Fatal("an asked-for call was not queued first when the queue was full")
 	}
 	// Measured ones and entries of no cache are not queued.
-	c.NotMeasurable(es[1])
+	es[1].NotMeasurable()
 	l.queue, l.pending = nil, map[*cache.Entry]bool{}
-	l.want(c, es[1], true)
-	l.want(c, &cache.Entry{Key: "x"}, true)
+	l.want(es[1], true)
+	l.want(&cache.Entry{Key: "x"}, true)
 	if len(l.queue) != 0 {
 		t.Fatalf("%d entries queued that need no measurement", len(l.queue))
 	}

@@ -77,6 +77,11 @@ type Options struct {
 	// is not available to this account (never worth retrying), as opposed to
 	// a passing network failure. nil treats every error as passing.
 	IsUnavailable func(error) bool
+	// OutliveSession keeps Run going when the backend session stops for
+	// good (the server refused the stored sign-in): the relay keeps serving
+	// what it holds, reports the stop in Status, and waits for Swap. The
+	// tray app wants that; `earshot relay` ends instead.
+	OutliveSession bool
 	// IsTooLarge reports whether a FetchAudio error means the audio is
 	// larger than the backend takes (never worth downloading again). A
 	// fetch larger than one cache entry may hold is always that. nil
@@ -86,19 +91,26 @@ type Options struct {
 
 // Relay is the running relay core. Create it with New and start it with Run.
 type Relay struct {
-	backend        Backend
-	cache          *cache.Cache
 	hub            *hub.Hub
 	log            *slog.Logger
 	isUnavailable  func(error) bool
 	isTooLarge     func(error) bool
-	prefetch       chan event.Call
+	prefetch       chan prefetchItem
+	outlive        bool
+	swapped        chan struct{} // a Swap wakes Run
 	prefetchers    int
 	levels         *levels
 	measurers      int
 	prefetchPauses []time.Duration // tests shorten them
 
+	// swapMu orders Swap's reset against events being published, so no
+	// event of the old session reaches a subscriber after the reset.
+	swapMu sync.Mutex
+
 	mu          sync.Mutex
+	backend     Backend      // the account's session; Swap replaces it
+	cache       *cache.Cache // its audio cache
+	gen         uint64       // bumped by Swap: events of older sessions are dropped
 	recent      []event.Call // ring of the newest calls, oldest first
 	maxRecent   int
 	byID        map[int64]int   // call id → index into recent (rebuilt lazily)
@@ -120,6 +132,14 @@ type Relay struct {
 	callsReceived    atomic.Int64
 	prefetchFailures atomic.Int64
 	started          time.Time
+}
+
+// prefetchItem is a call whose audio to prefetch, with the generation of
+// the session it came from (a swapped-out session's calls are not
+// fetched).
+type prefetchItem struct {
+	call event.Call
+	gen  uint64
 }
 
 // DefaultRecentCalls is how many calls the relay holds by default: enough
@@ -171,7 +191,9 @@ func New(opts Options) (*Relay, error) {
 		hub:            hub.New(log),
 		log:            log,
 		isUnavailable:  isUnavailable,
-		prefetch:       make(chan event.Call, 1024),
+		prefetch:       make(chan prefetchItem, 1024),
+		outlive:        opts.OutliveSession,
+		swapped:        make(chan struct{}, 1),
 		prefetchers:    opts.Prefetchers,
 		levels:         newLevels(measureDecoder(opts.FFmpeg), log.With("part", "loudness")),
 		measurers:      opts.Measurers,
@@ -189,7 +211,9 @@ func New(opts Options) (*Relay, error) {
 
 // Run runs the backend session and the audio prefetchers until ctx ends or
 // the session stops for good (for instance when the server refuses the
-// stored sign-in). Subscribers are closed when Run returns.
+// stored sign-in; with OutliveSession it then waits for Swap instead).
+// Swap replaces the session without ending Run. Subscribers are closed
+// when Run returns.
 func (r *Relay) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -200,17 +224,102 @@ func (r *Relay) Run(ctx context.Context) error {
 	for range r.measurers {
 		wg.Go(func() { r.levels.run(ctx) })
 	}
-	err := r.backend.Run(ctx, r.handle)
-	cancel()
-	wg.Wait()
-	r.handle(event.Event{Type: event.TypeStatus, Status: &event.Status{
-		State: event.StateStopped, Since: time.Now(), Reason: stopReason(err),
-	}})
-	r.hub.Close()
-	if errors.Is(err, context.Canceled) {
-		return nil
+	defer wg.Wait()
+	defer r.hub.Close()
+	for {
+		r.mu.Lock()
+		b, gen := r.backend, r.gen
+		r.mu.Unlock()
+		sessCtx, stop := context.WithCancel(ctx)
+		ended := make(chan error, 1)
+		go func() { ended <- b.Run(sessCtx, func(e event.Event) { r.handleFrom(gen, e) }) }()
+		var err error
+		select {
+		case err = <-ended:
+		case <-r.swapped:
+			stop()
+			<-ended
+			err = errSwapped
+		}
+		stop()
+		switch {
+		case ctx.Err() != nil:
+			cancel()
+			r.handleFrom(gen, event.Event{Type: event.TypeStatus, Status: &event.Status{
+				State: event.StateStopped, Since: time.Now(), Reason: stopReason(nil),
+			}})
+			return nil
+		case errors.Is(err, errSwapped) || r.generation() != gen:
+			if !errors.Is(err, errSwapped) {
+				select { // the wake-up is for this swap, already seen
+				case <-r.swapped:
+				default:
+				}
+			}
+			continue // the next account's session
+		}
+		// The session stopped for good.
+		r.handleFrom(gen, event.Event{Type: event.TypeStatus, Status: &event.Status{
+			State: stoppedState(b), Since: time.Now(), Reason: stopReason(err),
+		}})
+		if !r.outlive {
+			cancel()
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.swapped:
+		}
 	}
-	return err
+}
+
+// errSwapped ends a session that Swap replaced.
+var errSwapped = errors.New("replaced by another account's session")
+
+// stoppedState is the state a session that ended for good leaves: signed
+// out when the backend says so, else stopped.
+func stoppedState(b Backend) string {
+	if b.Status().State == event.StateSignedOut {
+		return event.StateSignedOut
+	}
+	return event.StateStopped
+}
+
+func (r *Relay) generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
+// Swap puts another account's session (and its audio cache) behind the
+// relay without ending Run or closing any subscription: the held calls
+// and catalogue are dropped, and every subscriber gets a TypeReset event
+// with the reason (event.ResetAccount) so it reloads what it shows. The
+// old session is stopped; the caller closes the old cache once Swap
+// returns (audio being fetched for the old account then fails).
+func (r *Relay) Swap(b Backend, c *cache.Cache, reason string) {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	r.mu.Lock()
+	r.gen++
+	r.backend, r.cache = b, c
+	r.recent = r.recent[:0]
+	clear(r.byID)
+	clear(r.unavailable)
+	r.unavailList = r.unavailList[:0]
+	clear(r.found)
+	r.foundList = r.foundList[:0]
+	r.catalog = event.Catalog{}
+	r.lastStatus = b.Status()
+	st := r.lastStatus
+	r.mu.Unlock()
+	select {
+	case r.swapped <- struct{}{}:
+	default:
+	}
+	r.hub.Publish(event.Event{Type: event.TypeReset, Reason: reason})
+	r.hub.Publish(event.Event{Type: event.TypeStatus, Status: &st})
 }
 
 func stopReason(err error) string {
@@ -220,9 +329,21 @@ func stopReason(err error) string {
 	return err.Error()
 }
 
-// handle takes one event from the backend: it stores it, publishes it and
-// queues audio prefetch. It runs on the backend's goroutine, in order.
-func (r *Relay) handle(e event.Event) {
+// handleFrom takes one event from the session of generation gen: it
+// stores it, publishes it and queues audio prefetch. It runs on the
+// session's goroutine, in order. Events of a session Swap replaced are
+// dropped (the check and the publish happen under one lock so none slips
+// in after the reset).
+func (r *Relay) handleFrom(gen uint64, e event.Event) {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	r.mu.Lock()
+	current := r.gen == gen
+	ca := r.cache
+	r.mu.Unlock()
+	if !current {
+		return
+	}
 	switch e.Type {
 	case event.TypeCall:
 		if e.Call == nil {
@@ -235,10 +356,10 @@ func (r *Relay) handle(e event.Event) {
 		if len(inline) > 0 {
 			// 1.1-and-older servers send the audio inside the frame:
 			// cache it before anyone can ask for it.
-			if e, err := r.cache.Put(cacheKey(c), inline); err != nil {
+			if ent, err := ca.Put(cacheKey(c), inline); err != nil {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
 			} else {
-				r.levels.want(r.cache, e, false)
+				r.levels.want(ent, false)
 			}
 		}
 		// Rules on talkgroups, and on words when the transcript came with
@@ -259,7 +380,7 @@ func (r *Relay) handle(e event.Event) {
 		r.publishAlerts(fired)
 		if len(inline) == 0 {
 			select {
-			case r.prefetch <- c:
+			case r.prefetch <- prefetchItem{c, gen}:
 			default:
 				// Prefetch is best effort; a consumer's request still
 				// fetches on demand.
@@ -362,8 +483,10 @@ func (r *Relay) prefetchLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case c := <-r.prefetch:
-			r.prefetchOne(ctx, c)
+		case it := <-r.prefetch:
+			if it.gen == r.generation() {
+				r.prefetchOne(ctx, it.call)
+			}
 		}
 	}
 }
@@ -377,7 +500,7 @@ func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 		e, err := r.audio(ctx, c)
 		switch {
 		case err == nil:
-			r.levels.want(r.cache, e, false)
+			r.levels.want(e, false)
 			return
 		case ctx.Err() != nil:
 			return
@@ -490,7 +613,7 @@ func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 		e, err = r.fetchUnverified(ctx, event.Call{ID: id})
 	}
 	if err == nil {
-		r.levels.want(r.cache, e, true)
+		r.levels.want(e, true)
 	}
 	return e, err
 }
@@ -500,12 +623,13 @@ func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 func (r *Relay) fetchUnverified(ctx context.Context, c event.Call) (*cache.Entry, error) {
 	r.mu.Lock()
 	refused := r.unavailable[c.ID]
+	b, ca := r.backend, r.cache
 	r.mu.Unlock()
 	if refused != nil {
 		return nil, refused
 	}
-	e, err := r.cache.Refill(ctx, unverifiedKey(c.ID), func(ctx context.Context, w io.Writer) error {
-		_, err := r.backend.FetchAudio(ctx, c, w)
+	e, err := ca.Refill(ctx, unverifiedKey(c.ID), func(ctx context.Context, w io.Writer) error {
+		_, err := b.FetchAudio(ctx, c, w)
 		return err
 	})
 	return e, r.audioErr(ctx, c, err)
@@ -513,17 +637,18 @@ func (r *Relay) fetchUnverified(ctx context.Context, c event.Call) (*cache.Entry
 
 func (r *Relay) audio(ctx context.Context, c event.Call) (*cache.Entry, error) {
 	key := cacheKey(c)
-	if e, ok := r.cache.Lookup(key); ok {
-		return e, nil
-	}
 	r.mu.Lock()
 	refused := r.unavailable[c.ID]
+	b, ca := r.backend, r.cache
 	r.mu.Unlock()
+	if e, ok := ca.Lookup(key); ok {
+		return e, nil
+	}
 	if refused != nil {
 		return nil, refused
 	}
-	e, err := r.cache.Get(ctx, key, func(ctx context.Context, w io.Writer) error {
-		_, err := r.backend.FetchAudio(ctx, c, w)
+	e, err := ca.Get(ctx, key, func(ctx context.Context, w io.Writer) error {
+		_, err := b.FetchAudio(ctx, c, w)
 		return err
 	})
 	return e, r.audioErr(ctx, c, err)

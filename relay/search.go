@@ -175,7 +175,10 @@ func (r *Relay) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 	var res SearchResult
 	var cut int64 // the server's history was read down to this second only
 	moreRemote := false
-	if h, ok := r.backend.(History); ok {
+	r.mu.Lock()
+	b, gen := r.backend, r.gen
+	r.mu.Unlock()
+	if h, ok := b.(History); ok {
 		// A few searches at a time reach the server: a local program
 		// asking in a loop must not turn the relay into a flood.
 		select {
@@ -205,7 +208,7 @@ func (r *Relay) Search(ctx context.Context, q SearchQuery) (SearchResult, error)
 				found = append(found, c)
 			}
 		}
-		r.rememberFound(remote)
+		r.rememberFound(gen, remote)
 		cut, moreRemote = stoppedAt, more
 	}
 	slices.SortFunc(found, newestFirst)
@@ -262,10 +265,14 @@ func (r *Relay) paceHistory(ctx context.Context) error {
 	return nil
 }
 
-// rememberFound keeps the metadata of calls a search brought from history.
-func (r *Relay) rememberFound(calls []event.Call) {
+// rememberFound keeps the metadata of calls a search brought from the
+// history of the session of generation gen (none if Swap replaced it since).
+func (r *Relay) rememberFound(gen uint64, calls []event.Call) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if gen != r.gen {
+		return
+	}
 	for _, c := range calls {
 		if _, ok := r.found[c.ID]; !ok {
 			r.foundList = append(r.foundList, c.ID)

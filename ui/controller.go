@@ -3,102 +3,75 @@ package ui
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/systray"
 
-	"earshot/relay"
-	"earshot/relay/event"
-	"earshot/relay/hub"
-	"earshot/ui/player"
+	"earshot/ui/listening"
 )
 
 // Options configure a Controller.
 type Options struct {
 	App      fyne.App
-	Feed     Feed
-	Player   Player
+	Core     Core
 	Accounts Accounts
 	Tokens   TokenOps
-	Prefs    Prefs
 	Logger   *slog.Logger
-	// TrayHost reports whether a StatusNotifier host shows tray icons right
-	// now. It is asked at start and again whenever the window is closed:
-	// without a host, closing quits (never leaving Earshot running
-	// unreachable).
+	// StreamURL returns a ready live-feed URL with a listen token for
+	// "Copy stream URL"; nil leaves the item out.
+	StreamURL StreamURLFunc
+	// Copy hands text, already on this process's clipboard, to the
+	// desktop's clipboard program (through the resident), so the copy
+	// stays after the windows close: on X11 and Wayland a copy leaves
+	// with the process that made it. nil: this process's clipboard only.
+	Copy func(ctx context.Context, text string) error
+	// Autostart and SetAutostart read and change "Start Earshot when I
+	// log in" (the ⋮ menu's check item); nil leaves it out.
+	Autostart    func(ctx context.Context) (bool, error)
+	SetAutostart func(ctx context.Context, on bool) error
+	// TrayHost reports whether a tray shows Earshot's icon now. Closing
+	// the playback window with one only closes the window (Earshot stays
+	// in the tray); without one it quits Earshot, which would otherwise
+	// run unreachable.
 	TrayHost func() bool
-	// TrayIcon sets the tray icon up even when no tray host is present at
-	// start, so a host (a panel) that starts later shows it. It needs a
-	// session bus; without TrayIcon the icon is set up only when TrayHost
-	// reports a host at start.
-	TrayIcon bool
-	// Demo says the relay plays the built-in demo server because it was
-	// started with --demo (not merely because no account is configured).
-	Demo bool
-	// StreamURL returns a ready live-feed URL with a listen token (made on
-	// first use) for "Copy stream URL".
-	StreamURL func(ctx context.Context) (string, error)
-	// Quit ends the app (stops the relay, then the Fyne app).
-	Quit func()
-	// Now is the clock (notifications' rate limit); nil means time.Now.
+	// QuitEarshot ends Earshot itself (the resident process), not only
+	// the windows.
+	QuitEarshot func()
+	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Location is the time zone calls' times are shown in; nil means
 	// time.Local.
 	Location *time.Location
-	// SetTooltip sets the tray icon's hover text; nil means the tray
-	// library's (Fyne has no tooltip API).
-	SetTooltip func(string)
 }
 
-// Controller owns the windows and the tray and keeps them current.
+// Controller owns the windows and keeps them showing the latest snapshot.
+// The windows' process ends when the last one closes (AllClosed).
 type Controller struct {
-	opts  Options
-	app   fyne.App
-	log   *slog.Logger
-	icons iconCache
+	opts Options
+	app  fyne.App
+	log  *slog.Logger
 
-	mu       sync.Mutex
-	ctx      context.Context // Start's; background work stops with it
-	view     View
-	history  []event.Call // newest first
-	histRev  int          // bumped on every change to history
-	seen     map[player.Talkgroup]tgInfo
-	catalog  event.Catalog
-	dir      directory // catalog and seen talkgroups, merged; rebuilt on change
-	tgRev    int       // bumped on every change to dir
-	notify   map[player.Talkgroup]bool
-	notified map[player.Talkgroup]time.Time
-	server   string         // the configured account's server ("" none), read at start and after sign-in/out
-	bg       sync.WaitGroup // follow
-	ops      sync.WaitGroup // background operations (sign-out, Copy stream URL)
+	mu  sync.Mutex
+	ctx context.Context // Start's; background work stops with it
+	bg  sync.WaitGroup  // follow
+	ops sync.WaitGroup  // background operations (sign-in, tokens, Copy stream URL)
 
 	// uiMu serializes window updates. Fyne's own driver runs fyne.Do
 	// functions one at a time on its goroutine; the test driver runs them
 	// on the caller's, so the controller does not rely on that.
-	uiMu sync.Mutex
-
-	// The tray, touched only under uiMu.
-	trayUp     bool // the icon and menu are set up
-	tray       *trayMenu
-	trayIcon   fyne.Resource
-	trayTip    string
-	ffmpegTold bool // the one-time "install ffmpeg" notification was sent
-
+	uiMu   sync.Mutex
+	shown  *listening.Snapshot // what the windows show now
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
+	open   int    // windows open
+	closed func() // called when the last window closed
+	// autostart is "Start Earshot when I log in" as last read.
+	autostart bool
 }
 
-// tgInfo is what the checklist shows of a talkgroup.
-type tgInfo struct {
-	SystemLabel, Label, Name, Group, Tag string
-}
-
-// New builds the controller; Start shows it.
+// New builds the controller; Start follows the core.
 func New(opts Options) *Controller {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -112,305 +85,64 @@ func New(opts Options) *Controller {
 	if opts.TrayHost == nil {
 		opts.TrayHost = func() bool { return false }
 	}
-	if opts.Quit == nil {
-		opts.Quit = func() { opts.App.Quit() }
+	if opts.QuitEarshot == nil {
+		opts.QuitEarshot = func() { opts.App.Quit() }
 	}
-	if opts.SetTooltip == nil {
-		opts.SetTooltip = systray.SetTooltip
-	}
-	c := &Controller{
-		opts: opts, app: opts.App, log: opts.Logger, icons: iconCache{},
-		ctx:      context.Background(),
-		seen:     map[player.Talkgroup]tgInfo{},
-		notify:   map[player.Talkgroup]bool{},
-		notified: map[player.Talkgroup]time.Time{},
-	}
-	c.restorePrefs()
+	c := &Controller{opts: opts, app: opts.App, log: opts.Logger, ctx: context.Background()}
+	c.shown = opts.Core.Snapshot()
 	return c
 }
 
-// restorePrefs applies the remembered settings to the player.
-func (c *Controller) restorePrefs() {
-	p := c.opts.Prefs
-	if p == nil {
-		return
-	}
-	live := true
-	p.Load(prefLive, &live)
-	c.opts.Player.SetLive(live)
-	var vol float64
-	if p.Load(prefVolume, &vol) {
-		c.opts.Player.SetVolume(vol)
-	}
-	var muted bool
-	if p.Load(prefMuted, &muted) {
-		c.opts.Player.SetMuted(muted)
-	}
-	var f player.Filter
-	if p.Load(prefFilter, &f) {
-		c.opts.Player.SetSelection(f.Selection)
-		for _, a := range f.Avoids {
-			c.opts.Player.AvoidTalkgroup(a.SystemID, a.TalkgroupID, a.Until)
-		}
-	}
-	var notify []player.Talkgroup
-	if p.Load(prefNotify, &notify) {
-		for _, t := range notify {
-			c.notify[t] = true
-		}
-	}
+// OnAllClosed sets what happens when the last window closes (the window
+// process quits).
+func (c *Controller) OnAllClosed(f func()) {
+	c.uiMu.Lock()
+	c.closed = f
+	c.uiMu.Unlock()
 }
 
-func (c *Controller) savePrefs() {
-	p := c.opts.Prefs
-	if p == nil {
-		return
-	}
-	st := c.opts.Player.State()
-	p.Save(prefLive, st.Live)
-	p.Save(prefVolume, st.Volume)
-	p.Save(prefMuted, st.Muted)
-	f := c.opts.Player.Filter()
-	f.Hold = nil // a hold is for now, not for the next start
-	p.Save(prefFilter, f)
-	c.mu.Lock()
-	var notify []player.Talkgroup
-	for t := range c.notify {
-		notify = append(notify, t)
-	}
-	c.mu.Unlock()
-	sort.Slice(notify, func(i, j int) bool {
-		return notify[i].SystemID < notify[j].SystemID || (notify[i].SystemID == notify[j].SystemID && notify[i].TalkgroupID < notify[j].TalkgroupID)
-	})
-	p.Save(prefNotify, notify)
-}
-
-// Start shows the tray (or the window, without a tray host), loads recent
-// calls and follows the feed and the player until ctx ends.
+// Start follows the core's snapshots until ctx ends. It shows no window:
+// ShowPlayer, ShowSignIn and ShowTokens do.
 func (c *Controller) Start(ctx context.Context) {
 	c.mu.Lock()
 	c.ctx = ctx
 	c.mu.Unlock()
-	// Subscribe first, so no event published while loading is lost.
-	sub := c.opts.Feed.Subscribe(1024)
-	c.loadFeed()
-	c.loadAccount()
-	c.win = newPlayerWindow(c)
-	desk, isDesktop := c.app.(desktop.App)
-	host := isDesktop && c.opts.TrayHost()
-	c.log.Info("starting the UI", "tray host", host)
-	c.uiMu.Lock()
-	c.trayUp = isDesktop && (host || c.opts.TrayIcon)
-	if c.trayUp {
-		c.tray = newTrayMenu(c.Actions())
-		c.tray.show(c.View())
-		desk.SetSystemTrayMenu(c.tray.menu)
-	}
-	c.uiMu.Unlock()
-	c.refresh()
-	if !host {
-		c.win.w.Show()
-	}
+	wake, stop := c.opts.Core.Watch()
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
-		c.follow(ctx, sub)
+		defer stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				c.onUI(false, c.refreshLocked)
+			}
+		}
 	}()
 }
 
-// Wait waits for the controller's background work (following the feed,
-// sign-out, copying a stream URL) to end after Start's ctx is done.
+// Wait waits for the controller's background work to end after Start's
+// ctx is done.
 func (c *Controller) Wait() {
 	c.bg.Wait()
 	c.ops.Wait()
 }
 
 // WaitIdle waits until no background operation started from the windows
-// or the tray (sign-in, sign-out, a token operation, Copy stream URL) is in
-// flight, and its result is on show.
+// (sign-in, sign-out, a token operation, Copy stream URL) is in flight,
+// and its result is on show.
 func (c *Controller) WaitIdle() { c.ops.Wait() }
 
 // Do runs f now, on the calling goroutine, with the window lock held, as
 // the controller's own updates run. It is for code that drives the windows
-// from a goroutine of its own, such as tests: Fyne's test driver runs
-// fyne.Do functions at once on their caller's goroutine, so a test's taps
-// and the feed's updates would otherwise run together. f must not call
-// back into the controller's locking methods.
+// from a goroutine of its own, such as tests. f must not call back into
+// the controller's locking methods.
 func (c *Controller) Do(f func()) {
 	c.uiMu.Lock()
 	defer c.uiMu.Unlock()
 	f()
-}
-
-// loadFeed (re)reads the relay's recent calls and catalogue: at start and
-// after the relay restarted (signed in to another server), when what the
-// window showed belongs to the old one.
-func (c *Controller) loadFeed() {
-	calls := c.opts.Feed.Calls(relay.Query{Limit: maxHistory})
-	cat := c.opts.Feed.Catalog()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.history = nil
-	c.seen = map[player.Talkgroup]tgInfo{}
-	c.histRev++
-	for _, call := range calls {
-		c.addHistoryLocked(call, false)
-	}
-	c.catalog = cat
-	c.rebuildDirLocked()
-}
-
-// loadAccount reads the configured account (it is cached: the tray and the
-// window show it on every refresh).
-func (c *Controller) loadAccount() {
-	server := ""
-	if c.opts.Accounts != nil {
-		server, _ = c.opts.Accounts.Account()
-	}
-	c.mu.Lock()
-	c.server = server
-	c.mu.Unlock()
-}
-
-// follow takes the feed's events until ctx ends. A subscription ends when
-// the relay restarts (signing in or out); follow then subscribes again and
-// reloads what the window shows from the new relay.
-func (c *Controller) follow(ctx context.Context, sub *hub.Subscriber) {
-	for {
-		for open := true; open; {
-			select {
-			case <-ctx.Done():
-				sub.Close()
-				return
-			case e, ok := <-sub.Events():
-				if !ok {
-					open = false
-					break
-				}
-				c.onEvent(e)
-			}
-		}
-		sub.Close()
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(500 * time.Millisecond):
-		}
-		sub = c.opts.Feed.Subscribe(1024)
-		c.loadFeed()
-		c.loadAccount()
-		fyne.Do(c.refresh)
-	}
-}
-
-// OnPlayerChange is the player's OnChange callback.
-func (c *Controller) OnPlayerChange(player.State) { fyne.Do(c.refresh) }
-
-func (c *Controller) onEvent(e event.Event) {
-	switch e.Type {
-	case event.TypeCall:
-		call := *e.Call
-		c.opts.Player.Enqueue(call)
-		c.addHistory(call, true)
-		c.maybeNotify(call)
-	case event.TypeTranscript:
-		c.mu.Lock()
-		for i := range c.history {
-			if c.history[i].ID == e.Transcript.CallID {
-				c.history[i].Transcript = e.Transcript.Text
-				c.histRev++
-			}
-		}
-		c.mu.Unlock()
-	case event.TypeCatalog:
-		if e.Catalog != nil {
-			c.mu.Lock()
-			c.catalog = e.Catalog.Clone()
-			c.rebuildDirLocked()
-			c.mu.Unlock()
-		}
-	case event.TypeResync, event.TypeReset:
-		// Fell behind a burst (the calls missed are in the relay's
-		// history, not worth queueing now), or the server's ids
-		// started again: show what the relay holds.
-		c.loadFeed()
-	}
-	fyne.Do(c.refresh)
-}
-
-func (c *Controller) addHistory(call event.Call, front bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.addHistoryLocked(call, front) {
-		c.rebuildDirLocked()
-	}
-}
-
-// addHistoryLocked adds a call to the history and reports whether it
-// showed a talkgroup (or a talkgroup's labels) not seen before.
-func (c *Controller) addHistoryLocked(call event.Call, front bool) bool {
-	c.histRev++
-	if front {
-		c.history = append([]event.Call{call}, c.history...)
-	} else {
-		c.history = append(c.history, call)
-	}
-	if len(c.history) > maxHistory {
-		c.history = c.history[:maxHistory]
-	}
-	key := player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}
-	info := tgInfo{
-		SystemLabel: call.SystemLabel, Label: call.TalkgroupLabel, Name: call.TalkgroupName,
-		Group: call.TalkgroupGroup, Tag: call.TalkgroupTag,
-	}
-	if old, ok := c.seen[key]; ok && old == info {
-		return false
-	}
-	c.seen[key] = info
-	return true
-}
-
-// maybeNotify sends a desktop notification for a "notify me" talkgroup, at
-// most one per talkgroup per minute.
-func (c *Controller) maybeNotify(call event.Call) {
-	key := player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}
-	now := c.opts.Now()
-	c.mu.Lock()
-	if !c.notify[key] || now.Sub(c.notified[key]) < notifyPerTGIn {
-		c.mu.Unlock()
-		return
-	}
-	c.notified[key] = now
-	c.mu.Unlock()
-	body := call.SystemLabel
-	if call.Transcript != "" {
-		body += ": " + call.Transcript
-	}
-	n := fyne.NewNotification(callTitle(call), body)
-	fyne.Do(func() { c.app.SendNotification(n) })
-}
-
-// View is the current view (safe from any goroutine).
-func (c *Controller) View() View {
-	st := c.opts.Player.State()
-	rep := c.opts.Feed.Status()
-	c.mu.Lock()
-	server := c.server
-	c.mu.Unlock()
-	return View{
-		Backend: rep.Backend.State, Reason: rep.Backend.Reason, Problem: rep.Backend.Problem, Server: rep.Backend.Server, User: rep.Backend.User,
-		Call: st.Call, Paused: st.Paused, Live: st.Live, Muted: st.Muted, Queue: st.Queue, Device: st.Device,
-		Listeners: rep.Backend.Listeners, SignedIn: server != "", Demo: c.opts.Demo || server == "",
-		Holding: st.Filter.Hold != nil,
-	}
-}
-
-// refresh brings the tray and the window up to date. Call it on the Fyne
-// goroutine (through fyne.Do from elsewhere).
-func (c *Controller) refresh() {
-	c.uiMu.Lock()
-	defer c.uiMu.Unlock()
-	c.refreshLocked()
 }
 
 // onUI runs f on the Fyne goroutine with uiMu held, as every update made
@@ -430,81 +162,53 @@ func (c *Controller) onUI(wait bool, f func()) {
 	}
 }
 
+// refresh shows the core's latest snapshot. Call it on the Fyne goroutine.
+func (c *Controller) refresh() {
+	c.uiMu.Lock()
+	defer c.uiMu.Unlock()
+	c.refreshLocked()
+}
+
 // refreshLocked is refresh with uiMu held.
 func (c *Controller) refreshLocked() {
-	v := c.View()
-	st := c.opts.Player.State()
-	c.mu.Lock()
-	c.view = v
-	c.mu.Unlock()
-	c.refreshTray(v)
-	if st.FFmpegMissing && !c.ffmpegTold {
-		// Said once per run; the window keeps saying it while it holds.
-		c.ffmpegTold = true
-		c.app.SendNotification(fyne.NewNotification("Earshot: some calls need ffmpeg", ffmpegAdvice))
-	}
+	s := c.opts.Core.Snapshot()
+	c.shown = s
 	if c.win != nil {
-		c.win.update(v, st)
+		c.win.update(s)
 	}
 }
 
-// ffmpegAdvice is the one clear message for a missing ffmpeg.
-const ffmpegAdvice = "Some calls need ffmpeg to play (M4A/AAC, Ogg): install it (Debian: apt install ffmpeg)."
+// Snapshot is what the windows show now.
+func (c *Controller) Snapshot() *listening.Snapshot {
+	c.uiMu.Lock()
+	defer c.uiMu.Unlock()
+	return c.shown
+}
 
-// refreshTray updates the tray icon, tooltip and menu, each only when what
-// it shows changed: a playing call's position ticks several times a
-// second, and rebuilding the menu would reset an open menu under the
-// pointer. Call it with uiMu held.
-func (c *Controller) refreshTray(v View) {
-	desk, ok := c.app.(desktop.App)
-	if !ok || !c.trayUp {
-		return
-	}
-	if c.tray.show(v) {
-		// What (*fyne.Menu).Refresh does for the tray's menu: the driver
-		// rebuilds the tray's items from the same *fyne.Menu.
-		desk.SetSystemTrayMenu(c.tray.menu)
-	}
-	if icon := c.icons.For(v); icon != c.trayIcon {
-		c.trayIcon = icon
-		desk.SetSystemTrayIcon(icon)
-	}
-	if tip := v.Tooltip(); tip != c.trayTip {
-		c.trayTip = tip
-		c.opts.SetTooltip(tip)
+// after runs a command, then shows its effect at once (the core publishes
+// synchronously in process; over the channel the next snapshot follows).
+func (c *Controller) after(f func()) func() {
+	return func() {
+		f()
+		c.refresh()
 	}
 }
 
-// Actions are the tray's (and the keyboard's) actions.
-func (c *Controller) Actions() Actions {
-	p := c.opts.Player
-	after := func(f func()) func() {
-		return func() { f(); c.savePrefs(); c.refresh() }
-	}
-	return Actions{
-		OpenPlayer:    c.ShowPlayer,
-		ToggleLive:    after(func() { p.SetLive(!p.State().Live) }),
-		PauseResume:   after(p.TogglePause),
-		Skip:          after(p.Skip),
-		ToggleMute:    after(p.ToggleMute),
-		HoldTalkgroup: after(c.holdCurrent),
-		CopyStreamURL: c.copyStreamURL,
-		ManageTokens:  c.ShowTokens,
-		SignIn:        c.ShowSignIn,
-		SignOut:       c.signOut,
-		Quit:          c.opts.Quit,
-	}
+// windowOpened counts a window; its closing calls windowClosed.
+func (c *Controller) windowOpened(w fyne.Window, onClosed func()) {
+	c.open++
+	w.SetOnClosed(func() {
+		if onClosed != nil {
+			onClosed()
+		}
+		c.windowClosed()
+	})
 }
 
-func (c *Controller) holdCurrent() {
-	p := c.opts.Player
-	st := p.State()
-	if f := p.Filter(); f.Hold != nil {
-		p.ReleaseHold()
-		return
-	}
-	if st.Call != nil {
-		p.HoldTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, time.Time{})
+func (c *Controller) windowClosed() {
+	c.open--
+	if c.open <= 0 && c.closed != nil {
+		c.closed()
 	}
 }
 
@@ -512,6 +216,9 @@ func (c *Controller) holdCurrent() {
 func (c *Controller) ShowPlayer() {
 	if c.win == nil {
 		c.win = newPlayerWindow(c)
+		c.windowOpened(c.win.w, func() { c.win = nil })
+		c.win.update(c.opts.Core.Snapshot())
+		c.readAutostart(nil)
 	}
 	c.win.w.Show()
 	c.win.w.RequestFocus()
@@ -537,30 +244,107 @@ func (c *Controller) background(timeout time.Duration, f func(ctx context.Contex
 	}()
 }
 
-func (c *Controller) copyStreamURL() {
+// CopyStreamURL puts the live stream's URL (with the tray's listen token)
+// on the clipboard and says so.
+func (c *Controller) CopyStreamURL() {
 	if c.opts.StreamURL == nil {
 		return
 	}
 	c.background(10*time.Second, func(ctx context.Context) {
 		u, err := c.opts.StreamURL(ctx)
-		c.onUI(false, func() {
-			if err != nil {
+		if err != nil {
+			c.onUI(false, func() {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Could not make a stream URL: "+err.Error()))
-				return
+			})
+			return
+		}
+		c.onUI(true, func() { c.app.Clipboard().SetContent(u) })
+		c.onUI(false, func() { c.app.SendNotification(c.keepCopy(ctx, u, "Live stream URL copied")) })
+	})
+}
+
+// copyText puts text on the clipboard (a token dialog's Copy): at once on
+// this process's, then handed on (keepCopy), saying so only if it cannot
+// be.
+func (c *Controller) copyText(text string) {
+	c.app.Clipboard().SetContent(text)
+	if c.opts.Copy == nil {
+		return
+	}
+	c.background(10*time.Second, func(ctx context.Context) {
+		if n := c.keepCopy(ctx, text, ""); n != nil {
+			c.onUI(false, func() { c.app.SendNotification(n) })
+		}
+	})
+}
+
+// keepCopy hands text, already on this process's clipboard, to the
+// desktop's clipboard program (Options.Copy) and returns the notification
+// that says how the copy stands: done (nil when done is ""), or lasting
+// only while an Earshot window is open. Call it off the UI goroutine.
+func (c *Controller) keepCopy(ctx context.Context, text, done string) *fyne.Notification {
+	if c.opts.Copy == nil {
+		if done == "" {
+			return nil
+		}
+		return fyne.NewNotification("Earshot", done)
+	}
+	if err := c.opts.Copy(ctx, text); err != nil {
+		c.log.Info("the copy lasts while a window is open", "err", err)
+		return fyne.NewNotification("Earshot", "Copied; it stays on the clipboard while an Earshot window is open ("+err.Error()+")")
+	}
+	if done == "" {
+		return nil
+	}
+	return fyne.NewNotification("Earshot", done)
+}
+
+// readAutostart reads "Start Earshot when I log in" in the background
+// (the log-in entry is the truth: `earshot autostart` may change it too),
+// then, on the UI goroutine, keeps it and runs then (if set).
+func (c *Controller) readAutostart(then func()) {
+	if c.opts.Autostart == nil {
+		return
+	}
+	c.background(5*time.Second, func(ctx context.Context) {
+		on, err := c.opts.Autostart(ctx)
+		c.onUI(false, func() {
+			if err == nil {
+				c.autostart = on
 			}
-			c.app.Clipboard().SetContent(u)
-			c.app.SendNotification(fyne.NewNotification("Earshot", "Live stream URL copied"))
+			if then != nil {
+				then()
+			}
 		})
 	})
 }
 
-func (c *Controller) signOut() {
+// ToggleAutostart turns "Start Earshot when I log in" over and says so if
+// it could not.
+func (c *Controller) ToggleAutostart() {
+	if c.opts.SetAutostart == nil {
+		return
+	}
+	c.uiMu.Lock()
+	want := !c.autostart
+	c.uiMu.Unlock()
+	c.background(10*time.Second, func(ctx context.Context) {
+		err := c.opts.SetAutostart(ctx, want)
+		c.readAutostart(func() {
+			if err != nil {
+				c.app.SendNotification(fyne.NewNotification("Earshot", "Could not change “Start Earshot when I log in”: "+err.Error()))
+			}
+		})
+	})
+}
+
+// SignOut signs out (the demo server takes over) and says so if it failed.
+func (c *Controller) SignOut() {
 	if c.opts.Accounts == nil {
 		return
 	}
-	c.background(15*time.Second, func(ctx context.Context) {
+	c.background(20*time.Second, func(ctx context.Context) {
 		err := c.opts.Accounts.SignOut(ctx)
-		c.loadAccount()
 		c.onUI(false, func() {
 			if err != nil {
 				c.app.SendNotification(fyne.NewNotification("Earshot", "Sign-out failed: "+err.Error()))
@@ -570,41 +354,13 @@ func (c *Controller) signOut() {
 	})
 }
 
-// History is the recent calls, newest first.
-func (c *Controller) History() []event.Call {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]event.Call(nil), c.history...)
-}
-
-func (c *Controller) historyRev() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.histRev
-}
-
-// SetNotify marks a talkgroup "notify me".
-func (c *Controller) SetNotify(t player.Talkgroup, on bool) {
-	c.mu.Lock()
-	if on {
-		c.notify[t] = true
-	} else {
-		delete(c.notify, t)
-	}
-	c.mu.Unlock()
-	c.savePrefs()
-}
-
-// closeIntercept hides the window to the tray when a tray host shows the
-// icon now (asked again at every close: a panel may have gone or come);
-// otherwise closing quits, so Earshot never runs unreachable.
+// closeIntercept: closing the playback window with a tray showing Earshot
+// closes the window (Earshot plays on in the tray); without one it quits
+// Earshot, so it never runs unreachable.
 func (c *Controller) closeIntercept() {
-	c.uiMu.Lock()
-	trayUp := c.trayUp
-	c.uiMu.Unlock()
-	if trayUp && c.opts.TrayHost() {
-		c.win.w.Hide()
+	if c.opts.TrayHost() {
+		c.win.w.Close()
 		return
 	}
-	c.opts.Quit()
+	c.opts.QuitEarshot()
 }

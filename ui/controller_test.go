@@ -10,214 +10,62 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/relay/event"
 	"earshot/relay/hub"
 	"earshot/relay/tokens"
-	"earshot/ui/player"
+	"earshot/ui/listening"
 )
 
-// trayApp is the test app with a tray, recording what the controller does
-// to it.
-type trayApp struct {
-	fyne.App
-	mu    sync.Mutex
-	menus []*fyne.Menu // every SetSystemTrayMenu
-	icons []fyne.Resource
+// closeRig is a controller whose tray-host answer and Quit the test sets.
+type closeRig struct {
+	c     *Controller
+	host  bool
+	quits int
 }
 
-func (a *trayApp) SetSystemTrayMenu(m *fyne.Menu) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.menus = append(a.menus, m)
-}
-func (a *trayApp) SetSystemTrayIcon(r fyne.Resource) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.icons = append(a.icons, r)
-}
-func (a *trayApp) SetSystemTrayWindow(fyne.Window) {}
-
-func (a *trayApp) counts() (menus, icons int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.menus), len(a.icons)
-}
-
-// trayRig is a controller on a trayApp with a tray host whose presence the
-// test sets.
-type trayRig struct {
-	c        *Controller
-	fp       *fakePlayer
-	feed     *fakeFeed
-	app      *trayApp
-	acc      *fakeAccounts
-	host     bool
-	quits    int
-	tooltips []string
-}
-
-func newTrayRig(t *testing.T, host bool) *trayRig {
-	r := &trayRig{fp: newFakePlayer(), host: host, acc: &fakeAccounts{server: "https://scanner.example.org"},
-		feed: &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}}
-	r.app = &trayApp{App: test.NewTempApp(t)}
-	r.c = New(Options{App: r.app, Feed: r.feed, Player: r.fp, Prefs: &memPrefs{}, Accounts: r.acc,
-		TrayHost: func() bool { return r.host }, Quit: func() { r.quits++ },
-		SetTooltip: func(s string) { r.tooltips = append(r.tooltips, s) }})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); r.c.Wait() })
-	r.c.Start(ctx)
+func newCloseRig(t *testing.T, host bool) *closeRig {
+	r := &closeRig{host: host}
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
+	r.c = startController(t, test.NewTempApp(t), newCore(t, feed, newFakePlayer(), nil, "https://scanner.example.org"),
+		Options{TrayHost: func() bool { return r.host }, QuitEarshot: func() { r.quits++ }})
 	return r
 }
 
-func TestPositionTicksNeverTouchTheTrayMenu(t *testing.T) {
-	r := newTrayRig(t, true)
-	playing := call(1, 101, "Fire Dispatch")
-	r.fp.Play(playing)
-	r.fp.mu.Lock()
-	r.fp.st.Duration = 10 * time.Second
-	r.fp.mu.Unlock()
-	r.c.OnPlayerChange(r.fp.State())
-	menus, icons := r.app.counts()
-	tips, reads := len(r.tooltips), r.acc.reads()
-	if menus == 0 || icons == 0 || tips == 0 {
-		t.Fatalf("the tray was not set up: %d menus, %d icons, %d tooltips", menus, icons, tips)
-	}
-	// A playing call's position ticks four times a second.
-	for i := 1; i <= 40; i++ {
-		r.fp.mu.Lock()
-		r.fp.st.Position = time.Duration(i) * 250 * time.Millisecond
-		r.fp.mu.Unlock()
-		r.c.OnPlayerChange(r.fp.State())
-	}
-	if m, ic := r.app.counts(); m != menus || ic != icons {
-		t.Fatalf("40 position ticks set the tray menu %d and the icon %d times, want 0", m-menus, ic-icons)
-	}
-	if n := len(r.tooltips) - tips; n != 0 {
-		t.Fatalf("40 position ticks set the tooltip %d times, want 0", n)
-	}
-	if n := r.acc.reads() - reads; n != 0 {
-		t.Fatalf("40 position ticks read the account (config.json) %d times, want 0", n)
-	}
-	if r.c.win.times.Text != "0:10 / 0:10" {
-		t.Fatalf("the window did not follow the position: %q", r.c.win.times.Text)
-	}
-
-	// A change the menu shows updates the same menu's item in place.
-	r.c.Actions().ToggleMute()
-	r.app.mu.Lock()
-	defer r.app.mu.Unlock()
-	if len(r.app.menus) != menus+1 {
-		t.Fatalf("muting set the tray menu %d times, want once", len(r.app.menus)-menus)
-	}
-	m := r.app.menus[len(r.app.menus)-1]
-	if m != r.app.menus[0] {
-		t.Fatal("muting built a new menu instead of updating the one shown")
-	}
-	for _, it := range m.Items {
-		if it.Label == "Mute" && !it.Checked {
-			t.Fatal("the Mute item is not checked after muting")
-		}
+func TestClosingTheWindowClosesItOnlyWhileATrayShowsEarshot(t *testing.T) {
+	r := newCloseRig(t, true)
+	closedAll := 0
+	r.c.OnAllClosed(func() { closedAll++ })
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 0 || closedAll != 1 || r.c.win != nil {
+		t.Fatalf("with a tray host: %d quits, all closed %d times, window %v; want the window closed (the window process ends), Earshot on", r.quits, closedAll, r.c.win)
 	}
 }
 
-func TestTrayMenuFollowsSignInAndHold(t *testing.T) {
-	r := newTrayRig(t, true)
-	labels := func() string {
-		r.app.mu.Lock()
-		defer r.app.mu.Unlock()
-		var l []string
-		for _, it := range r.app.menus[len(r.app.menus)-1].Items {
-			if !it.IsSeparator {
-				l = append(l, it.Label)
-			}
-		}
-		return strings.Join(l, "|")
+func TestCtrlWClosesTheWindowAsItsCloseButtonDoes(t *testing.T) {
+	r := newCloseRig(t, true)
+	closedAll := 0
+	r.c.OnAllClosed(func() { closedAll++ })
+	canvas, ok := r.c.win.w.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	if !ok {
+		t.Fatal("the test canvas takes no shortcuts")
 	}
-	if got := labels(); !strings.Contains(got, "Sign out") || !strings.Contains(got, "Hold this talkgroup") {
-		t.Fatalf("signed-in idle menu: %s", got)
-	}
-	r.fp.Play(call(1, 101, "Fire Dispatch"))
-	r.c.Actions().HoldTalkgroup()
-	if got := labels(); !strings.Contains(got, "Release hold") {
-		t.Fatalf("holding menu: %s", got)
-	}
-	r.c.signOut()
-	r.c.ops.Wait()
-	if got := labels(); !strings.Contains(got, "Sign in…") {
-		t.Fatalf("signed-out menu: %s", got)
+	r.c.Do(func() {
+		canvas.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault})
+	})
+	if r.quits != 0 || closedAll != 1 || r.c.win != nil {
+		t.Fatalf("Ctrl+W with a tray host: %d quits, all closed %d times; want the window closed, Earshot on", r.quits, closedAll)
 	}
 }
 
-// recWindow records whether the window was hidden or shown.
-type recWindow struct {
-	fyne.Window
-	hides, shows int
-}
-
-func (w *recWindow) Hide() { w.hides++; w.Window.Hide() }
-func (w *recWindow) Show() { w.shows++; w.Window.Show() }
-
-func TestClosingTheWindowHidesItOnlyWhileATrayHostShowsTheIcon(t *testing.T) {
-	r := newTrayRig(t, true)
-	w := &recWindow{Window: r.c.win.w}
-	r.c.win.w = w
-	r.c.closeIntercept()
-	if w.hides != 1 || r.quits != 0 {
-		t.Fatalf("with a tray host: %d hides, %d quits; want hidden, not quit", w.hides, r.quits)
-	}
-	// The panel went away since: closing must quit, or Earshot would run
-	// with no way back to it.
-	r.host = false
-	r.c.closeIntercept()
-	if w.hides != 1 || r.quits != 1 {
-		t.Fatalf("after the tray host left: %d hides, %d quits; want a quit", w.hides, r.quits)
-	}
-}
-
-func TestClosingTheWindowQuitsWithoutATrayHost(t *testing.T) {
-	r := newTrayRig(t, false)
-	if menus, _ := r.app.counts(); menus != 0 {
-		t.Fatalf("no tray host and no TrayIcon, yet the tray menu was set %d times", menus)
-	}
-	w := &recWindow{Window: r.c.win.w}
-	r.c.win.w = w
-	r.c.closeIntercept()
-	if w.hides != 0 || r.quits != 1 {
-		t.Fatalf("without a tray host: %d hides, %d quits; want a quit", w.hides, r.quits)
-	}
-	// A host that appeared later does not help: no tray icon was set up.
-	r.host = true
-	r.c.closeIntercept()
-	if w.hides != 0 || r.quits != 2 {
-		t.Fatalf("host appeared, icon never set up: %d hides, %d quits; want a quit", w.hides, r.quits)
-	}
-}
-
-func TestTrayIconSetUpWithoutAHostHidesOnceAHostAppears(t *testing.T) {
-	a := &trayApp{App: test.NewTempApp(t)}
-	host, quits := false, 0
-	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected}
-	c := New(Options{App: a, Feed: feed, Player: newFakePlayer(), TrayIcon: true,
-		TrayHost: func() bool { return host }, Quit: func() { quits++ }, SetTooltip: func(string) {}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
-	if menus, _ := a.counts(); menus == 0 {
-		t.Fatal("TrayIcon did not set the tray up")
-	}
-	w := &recWindow{Window: c.win.w}
-	c.win.w = w
-	c.closeIntercept()
-	if quits != 1 || w.hides != 0 {
-		t.Fatalf("no host yet: %d quits, %d hides; want a quit", quits, w.hides)
-	}
-	host = true // a panel started after Earshot
-	c.closeIntercept()
-	if quits != 1 || w.hides != 1 {
-		t.Fatalf("host now present: %d quits, %d hides; want hidden", quits, w.hides)
+func TestClosingTheWindowQuitsEarshotWithoutATrayHost(t *testing.T) {
+	r := newCloseRig(t, false)
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 1 {
+		t.Fatalf("without a tray host: %d quits; want Earshot to quit (it would run unreachable)", r.quits)
 	}
 }
 
@@ -225,10 +73,17 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 	a := test.NewTempApp(t)
 	acc := &fakeAccounts{public: true}
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected}
-	c := New(Options{App: a, Feed: feed, Player: newFakePlayer(), Accounts: acc})
+	core := listening.New(listening.Options{Feed: feed, Player: newFakePlayer(), Account: acc.Account})
+	// The resident swaps the account behind the relay after a sign-in.
+	acc.signedIn = func() { feed.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetAccount}) }
 	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); core.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for feed.hub.Subscribers() == 0 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	c := startController(t, a, core, Options{Accounts: acc})
 	pw := c.win
 	if !pw.banner.Visible() || !strings.Contains(pw.bannerText.Text, "built-in demo server") || !pw.bannerBtn.Visible() {
 		t.Fatalf("no account: banner shown=%v %q, button shown=%v", pw.banner.Visible(), pw.bannerText.Text, pw.bannerBtn.Visible())
@@ -237,15 +92,17 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 	if c.signin == nil {
 		t.Fatal("the banner's Sign in… did not open the sign-in window")
 	}
-	var f *signInForm
-	// Sign in through the form the banner opened.
 	for _, o := range test.LaidOutObjects(c.signin.Content()) {
 		if e, ok := o.(*widget.Entry); ok && e.PlaceHolder == "https://scanner.example.org" {
 			test.Type(e, "https://scanner.example.org")
 		}
 	}
-	submit := button(t, c.signin.Content(), "Sign in")
-	test.Tap(submit)
+	test.Tap(button(t, c.signin.Content(), "Sign in"))
+	// Follow the core only now that the test taps no more: Fyne's test
+	// driver would redraw the window on the follower's goroutine while a
+	// tap walks it (see startController).
+	c.WaitIdle()
+	followController(t, c)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var shown bool
@@ -258,38 +115,65 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = f
 }
 
 func TestBackendProblemShowsInTheWindowHeader(t *testing.T) {
-	a := test.NewTempApp(t)
 	const problem = "the system keyring would not keep the renewed sign-in"
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, problem: problem}
-	c := New(Options{App: a, Feed: feed, Player: newFakePlayer(), Accounts: &fakeAccounts{server: "https://scanner.example.org"}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
+	c := startController(t, test.NewTempApp(t), newCore(t, feed, newFakePlayer(), nil, "https://scanner.example.org"), Options{})
 	if !strings.Contains(c.win.state.Text, problem) {
 		t.Errorf("window header %q does not show the problem", c.win.state.Text)
 	}
-	// The tray's tooltip (View.Tooltip) is checked in TestTrayStateAndTooltip:
-	// the test driver has no system tray.
+}
+
+// The outage fault: the raw dial error in faint grey widened the window
+// from 640 to ~790 px and it stayed so. The status line is worded and cut,
+// never wider than the window.
+func TestServerOutageNeverWidensTheWindow(t *testing.T) {
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected}
+	c := startController(t, test.NewTempApp(t), newCore(t, feed, newFakePlayer(), nil, "https://scanner.example.org"), Options{})
+	followController(t, c)
+	c.Do(func() { c.win.w.Resize(fyne.NewSize(640, 560)) })
+	long := "open the live feed: dial tcp 127.0.0.1:18480: connect: connection refused " + strings.Repeat("and more ", 20)
+	feed.hub.Publish(event.Event{Type: event.TypeStatus, Status: &event.Status{State: event.StateDisconnected, Reason: long, Server: "https://scanner.example.org"}})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var text string
+		c.Do(func() { text = c.win.state.Text })
+		if strings.Contains(text, "Cannot reach") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status line %q", text)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Do(func() {
+		if strings.Contains(c.win.state.Text, "dial tcp") {
+			t.Errorf("the raw error shows: %q", c.win.state.Text)
+		}
+		if c.win.tg.Text != "Cannot reach the server" {
+			t.Errorf("headline %q", c.win.tg.Text)
+		}
+		if w := c.win.w.Content().MinSize().Width; w > 640 {
+			t.Errorf("the window needs %.0f px for the outage, more than its 640", w)
+		}
+	})
 }
 
 func TestDemoBannerWithDemoFlagHasNoSignIn(t *testing.T) {
 	a := test.NewTempApp(t)
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected}
-	c := New(Options{App: a, Feed: feed, Player: newFakePlayer(), Accounts: &fakeAccounts{server: "https://scanner.example.org"}, Demo: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
+	core := listening.New(listening.Options{Feed: feed, Player: newFakePlayer(), DemoFlag: true,
+		Account: func() (string, string) { return "https://scanner.example.org", "" }})
+	c := startController(t, a, core, Options{})
 	if !c.win.banner.Visible() || !strings.Contains(c.win.bannerText.Text, "--demo") || c.win.bannerBtn.Visible() {
 		t.Fatalf("--demo: banner shown=%v %q, button shown=%v", c.win.banner.Visible(), c.win.bannerText.Text, c.win.bannerBtn.Visible())
 	}
 }
 
 func TestSignedInWindowShowsNoDemoBanner(t *testing.T) {
-	r := newTrayRig(t, true)
+	r := newCloseRig(t, true)
 	if r.c.win.banner.Visible() {
 		t.Fatalf("signed in, yet the banner says %q", r.c.win.bannerText.Text)
 	}
@@ -314,11 +198,10 @@ func TestCallThatNeedsFFmpegSaysSoInHistoryAndWindow(t *testing.T) {
 	fp.st.FFmpegMissing = true
 	fp.st.LastError = "Call 1 (Fire Dispatch) needs ffmpeg, which is not installed: install the ffmpeg package to hear M4A/AAC and Ogg calls."
 	fp.mu.Unlock()
-	test.AssertNotificationSent(t, fyne.NewNotification("Earshot: some calls need ffmpeg", ffmpegAdvice), func() {
-		c.OnPlayerChange(fp.State())
-	})
-	if pw.histItems[1].ID != 1 {
-		t.Fatalf("row 1 is call %d", pw.histItems[1].ID)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
+	if pw.histItems[1].Call.ID != 1 {
+		t.Fatalf("row 1 is call %d", pw.histItems[1].Call.ID)
 	}
 	if got := historyRowText(pw, 1); !strings.HasSuffix(got, "— needs ffmpeg") {
 		t.Fatalf("the call that needs ffmpeg shows %q in the history", got)
@@ -328,11 +211,6 @@ func TestCallThatNeedsFFmpegSaysSoInHistoryAndWindow(t *testing.T) {
 	}
 	if pw.problem.Hidden || !strings.Contains(pw.problem.Text, "apt install ffmpeg") {
 		t.Fatalf("the window's clear message: %q (hidden %v)", pw.problem.Text, pw.problem.Hidden)
-	}
-	// The notification is one-time; the window keeps saying it.
-	test.AssertNotificationSent(t, nil, func() { c.OnPlayerChange(fp.State()) })
-	if pw.problem.Hidden {
-		t.Fatal("the window's message went away while ffmpeg is still missing")
 	}
 }
 
@@ -345,7 +223,8 @@ func TestCallProblemShowsInRenderedHistory(t *testing.T) {
 	fp.problems = map[int64]string{2: "needs ffmpeg"}
 	fp.st.LastError = "Call 2 (Fire Tac) needs ffmpeg"
 	fp.mu.Unlock()
-	c.OnPlayerChange(fp.State())
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	var rows []string
 	for _, o := range test.LaidOutObjects(pw.history) {
 		if l, ok := o.(*widget.Label); ok && l.Visible() {
@@ -388,28 +267,33 @@ func TestFailedTokenOperationKeepsItsErrorAfterTheReload(t *testing.T) {
 }
 
 func TestHistoryKeepsTheNewest200Calls(t *testing.T) {
-	a := test.NewTempApp(t)
 	var calls []event.Call
-	for id := int64(250); id >= 1; id-- { // the relay holds 250, newest first
+	for id := int64(250); id >= 51; id-- { // the relay's newest 200, newest first
 		calls = append(calls, call(id, 101, "Fire Dispatch"))
 	}
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: calls}
-	c := New(Options{App: a, Feed: feed, Player: newFakePlayer()})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
-	h := c.History()
-	if len(h) != 200 || h[0].ID != 250 || h[199].ID != 51 {
-		t.Fatalf("history: %d calls, %d…%d; want 200, 250…51", len(h), h[0].ID, h[len(h)-1].ID)
+	core := newCore(t, feed, newFakePlayer(), nil, "")
+	c := startController(t, test.NewTempApp(t), core, Options{})
+	h := core.Snapshot().History
+	if len(h) != 200 || h[0].Call.ID != 250 || h[199].Call.ID != 51 {
+		t.Fatalf("history: %d calls, %d…%d; want 200, 250…51", len(h), h[0].Call.ID, h[len(h)-1].Call.ID)
 	}
 	for id := int64(251); id <= 255; id++ {
 		cl := call(id, 101, "Fire Dispatch")
-		c.onEvent(event.Event{Type: event.TypeCall, Call: &cl})
+		feed.hub.Publish(event.Event{Type: event.TypeCall, Call: &cl})
 	}
-	h = c.History()
-	if len(h) != 200 || h[0].ID != 255 || h[199].ID != 56 {
-		t.Fatalf("after 5 live calls: %d calls, %d…%d; want 200, 255…56", len(h), h[0].ID, h[len(h)-1].ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for core.Snapshot().History[0].Call.ID != 255 {
+		if time.Now().After(deadline) {
+			t.Fatal("the live calls did not reach the history")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	h = core.Snapshot().History
+	if len(h) != 200 || h[0].Call.ID != 255 || h[199].Call.ID != 56 {
+		t.Fatalf("after 5 live calls: %d calls, %d…%d; want 200, 255…56", len(h), h[0].Call.ID, h[len(h)-1].Call.ID)
+	}
+	c.refresh()
 	if n := c.win.history.Length(); n != 200 {
 		t.Fatalf("the history list shows %d rows", n)
 	}
@@ -423,7 +307,7 @@ func TestCopyStreamURLCopiesTheURLAndSaysSo(t *testing.T) {
 		return "ws://127.0.0.1:7373/v1/live?token=abc", nil
 	}
 	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Live stream URL copied"), func() {
-		c.Actions().CopyStreamURL()
+		c.CopyStreamURL()
 		c.ops.Wait()
 	})
 	if got := a.Clipboard().Content(); got != "ws://127.0.0.1:7373/v1/live?token=abc" || asked != 1 {
@@ -432,7 +316,7 @@ func TestCopyStreamURLCopiesTheURLAndSaysSo(t *testing.T) {
 	c.opts.StreamURL = func(ctx context.Context) (string, error) { return "", errors.New("the keyring is locked") }
 	a.Clipboard().SetContent("before")
 	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Could not make a stream URL: the keyring is locked"), func() {
-		c.Actions().CopyStreamURL()
+		c.CopyStreamURL()
 		c.ops.Wait()
 	})
 	if got := a.Clipboard().Content(); got != "before" {
@@ -440,17 +324,94 @@ func TestCopyStreamURLCopiesTheURLAndSaysSo(t *testing.T) {
 	}
 }
 
+// On X11 and Wayland a copy leaves with the process that made it: the
+// window process hands the copy to the resident's clipboard program, after
+// putting it on its own clipboard (so the program takes it over, not the
+// other way round), and says when the copy can last only while a window is
+// open.
+func TestCopyStreamURLHandsTheCopyToTheDesktop(t *testing.T) {
+	c, _, _, a := newTestController(t)
+	const u = "ws://127.0.0.1:7373/v1/live?token=abc"
+	c.opts.StreamURL = func(context.Context) (string, error) { return u, nil }
+	var handed []string
+	var ownBefore string
+	c.opts.Copy = func(_ context.Context, text string) error {
+		ownBefore = a.Clipboard().Content()
+		handed = append(handed, text)
+		return nil
+	}
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Live stream URL copied"), func() {
+		c.CopyStreamURL()
+		c.ops.Wait()
+	})
+	if len(handed) != 1 || handed[0] != u || ownBefore != u {
+		t.Fatalf("handed %q to the desktop with %q on the window's clipboard", handed, ownBefore)
+	}
+	c.opts.Copy = func(context.Context, string) error {
+		return errors.New("no clipboard program found: install wl-clipboard (Wayland) or xclip (X11)")
+	}
+	a.Clipboard().SetContent("before")
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot",
+		"Copied; it stays on the clipboard while an Earshot window is open (no clipboard program found: install wl-clipboard (Wayland) or xclip (X11))"), func() {
+		c.CopyStreamURL()
+		c.ops.Wait()
+	})
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("without a clipboard program the window's clipboard has %q", got)
+	}
+}
+
+// With no clipboard program the tray's Copy stream URL opens a window with
+// the URL: copied at once, selectable, not editable, copied again by its
+// button, and the window process ends when it closes.
+func TestStreamURLWindowShowsAndCopiesTheURL(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	c := New(Options{App: a, Core: core})
+	closed := 0
+	c.OnAllClosed(func() { closed++ })
+	const u = "ws://127.0.0.1:7373/v1/live?token=abc"
+	c.Do(func() { c.ShowStreamURL(u) })
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("opening the window copied %q", got)
+	}
+	ws := a.Driver().AllWindows()
+	w := ws[len(ws)-1]
+	var entry *widget.Entry
+	for _, o := range test.LaidOutObjects(w.Content()) {
+		if e, ok := o.(*widget.Entry); ok {
+			entry = e
+		}
+	}
+	if entry == nil || entry.Text != u {
+		t.Fatalf("the window shows %v", entry)
+	}
+	test.Type(entry, "x")
+	if entry.Text != u {
+		t.Fatalf("the URL could be edited to %q", entry.Text)
+	}
+	a.Clipboard().SetContent("something else")
+	test.Tap(button(t, w.Content(), "Copy"))
+	if got := a.Clipboard().Content(); got != u {
+		t.Fatalf("Copy copied %q", got)
+	}
+	test.Tap(button(t, w.Content(), "Close"))
+	if closed != 1 {
+		t.Fatalf("closing the only window: all closed %d times, want once (the window process ends)", closed)
+	}
+}
+
 func TestHoldSystemHoldsThePlayingCallsSystemAndReleases(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
-	fyne.DoAndWait(c.refresh)
 	if !pw.holdSys.Disabled() {
 		t.Fatal("Hold system enabled with nothing playing")
 	}
 	cl := call(1, 101, "Fire Dispatch")
 	cl.SystemID = 7
 	fp.Play(cl)
-	fyne.DoAndWait(c.refresh)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	test.Tap(pw.holdSys)
 	f := fp.Filter()
 	if f.Hold == nil || f.Hold.SystemID != 7 || f.Hold.TalkgroupID != 0 || !f.Hold.Until.IsZero() {
@@ -511,14 +472,10 @@ func rowCheck(t *testing.T, pw *playerWindow, i int) *keyCheck {
 }
 
 func TestChecklistOffersTheServersCatalogueWithSystemBoxes(t *testing.T) {
-	a := test.NewTempApp(t)
 	fp := newFakePlayer()
 	seen := call(9, 150, "Heard Only") // in a call, not (yet) in the catalogue
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{seen}, catalog: catalog()}
-	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
+	c := startController(t, test.NewTempApp(t), newCore(t, feed, fp, nil, ""), Options{})
 	pw := c.win
 	if got, want := rows(pw), "S1 1/101 1/102 1/103 1/150 S2 2/201 2/202"; got != want {
 		t.Fatalf("checklist %q, want %q (server order, then talkgroups only heard)", got, want)
@@ -574,6 +531,7 @@ func TestChecklistFollowsCatalogueChanges(t *testing.T) {
 	if got := rows(pw); got != "S1 1/101 1/102" {
 		t.Fatalf("before a catalogue the checklist is %q (talkgroups heard)", got)
 	}
+	followController(t, c)
 	cat := catalog()
 	feed.hub.Publish(event.Event{Type: event.TypeCatalog, Catalog: &cat})
 	deadline := time.Now().Add(5 * time.Second)
@@ -588,32 +546,78 @@ func TestChecklistFollowsCatalogueChanges(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := strings.Join(pw.group.Options, "|"); got != "All|Group: EMS|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical" {
+	var groups string
+	c.Do(func() { groups = strings.Join(pw.group.Options, "|") })
+	if got := groups; got != "All|Group: EMS|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical" {
 		t.Fatalf("group choices %q", got)
 	}
 }
 
-func TestRelayRestartReloadsHistoryAndTalkgroups(t *testing.T) {
-	c, _, feed, _ := newTestController(t)
-	// Signed in to another server: its relay has other calls and systems.
+// Signing in to another server swaps the account behind the one relay: a
+// reset event, after which the window shows the new server's calls and
+// talkgroups only.
+func TestAccountResetReloadsHistoryAndTalkgroups(t *testing.T) {
+	c, fp, feed, _ := newTestController(t)
+	followController(t, c)
 	other := event.Call{ID: 1, SystemID: 5, SystemLabel: "Other City", TalkgroupID: 501, TalkgroupLabel: "Other Fire", DateTime: time.Now().Unix()}
 	feed.mu.Lock()
 	feed.calls = []event.Call{other}
 	feed.catalog = event.Catalog{Systems: []event.System{{ID: 5, Label: "Other City", Talkgroups: []event.Talkgroup{{ID: 501, Label: "Other Fire"}, {ID: 502, Label: "Other EMS"}}}}}
 	feed.mu.Unlock()
-	h := feed.restart()
+	feed.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetAccount})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var got string
-		var hist []event.Call
+		var hist []listening.HistoryEntry
 		c.Do(func() { got, hist = rows(c.win), c.win.histItems })
-		if got == "S5 5/501 5/502" && len(hist) == 1 && hist[0].SystemID == 5 {
+		if got == "S5 5/501 5/502" && len(hist) == 1 && hist[0].Call.SystemID == 5 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after the relay restart: checklist %q, history %d calls (subscribers %d)", got, len(hist), h.Subscribers())
+			t.Fatalf("after the reset: checklist %q, history %d calls", got, len(hist))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = player.Talkgroup{}
+	if !strings.Contains(fp.actions(), "reset") {
+		t.Fatalf("the player was not reset: %s", fp.actions())
+	}
+}
+
+// "Start Earshot when I log in" in the ⋮ menu: read from the log-in entry
+// when the window opens, turned over by the item, a failure said.
+func TestWindowAutostartItemFollowsTheLogInEntry(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	var mu sync.Mutex
+	on, fail := true, false
+	c := startController(t, a, core, Options{
+		Autostart: func(context.Context) (bool, error) { mu.Lock(); defer mu.Unlock(); return on, nil },
+		SetAutostart: func(_ context.Context, v bool) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				return errors.New("read-only")
+			}
+			on = v
+			return nil
+		},
+	})
+	c.WaitIdle()
+	shown := func() bool { var v bool; c.Do(func() { v = c.autostart }); return v }
+	if !shown() {
+		t.Fatal("the window does not show the entry as on")
+	}
+	c.ToggleAutostart()
+	c.WaitIdle()
+	if shown() || on {
+		t.Fatalf("after the item: shown %v, entry %v; want both off", shown(), on)
+	}
+	fail = true
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Could not change “Start Earshot when I log in”: read-only"), func() {
+		c.ToggleAutostart()
+		c.WaitIdle()
+	})
+	if shown() {
+		t.Fatal("after a failed change the window shows the entry on")
+	}
 }

@@ -2,15 +2,11 @@ package ui
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -18,9 +14,9 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
-	"earshot/relay/backend"
 	"earshot/relay/server"
 	"earshot/relay/tokens"
+	"earshot/ui/ipc"
 )
 
 // signInForm is the sign-in window's content, separate from the window so
@@ -34,39 +30,34 @@ type signInForm struct {
 	pending                sync.WaitGroup // sign-ins in flight (tests wait on it)
 }
 
-// SignInMessage words a sign-in failure for the person at the window: what
-// happened and what to do.
+// SignInMessage words a sign-in failure for the person at the window:
+// what happened and what to do. The resident classified it (ipc.Error's
+// Kind), so the window needs nothing from the relay's packages.
 func SignInMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var (
-		ue       *url.Error
-		opErr    *net.OpError
-		dnsErr   *net.DNSError
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recordHd tls.RecordHeaderError
-	)
-	switch {
-	case errors.Is(err, ErrNeedsAccount):
+	var e *ipc.Error
+	if !errors.As(err, &e) {
+		return "Sign-in failed: " + err.Error()
+	}
+	switch e.Kind {
+	case ipc.KindNeedsAccount:
 		return "This server has no public access: enter your user name and password."
-	case backend.IsSignInAgain(err):
+	case ipc.KindCredentials:
 		return "The server refused this user name or password. Check them and try again (after 3 failures the server locks sign-in for 10 minutes)."
-	case errors.Is(err, backend.ErrRateLimited):
+	case ipc.KindRateLimited:
 		return "Too many failed sign-ins: the server refuses sign-ins for a while. Wait 10 minutes, then try again."
-	case errors.Is(err, backend.ErrNotOpenScanner):
+	case ipc.KindNotOpenScanner:
 		return "This address does not answer like an OpenScanner server. Check the URL (e.g. https://scanner.example.org)."
-	case errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid):
+	case ipc.KindTLSUntrusted:
 		return "The server's TLS certificate is not trusted by this computer. Check the address, or ask the server's operator."
-	case errors.As(err, &recordHd) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"): // net/http's own words, not a type
+	case ipc.KindNotHTTPS:
 		return "The server does not speak HTTPS at this address. Try http:// instead, or check the port."
-	case errors.As(err, &dnsErr) || errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ue):
+	case ipc.KindUnreachable:
 		return "The server cannot be reached. Check the address and your network connection."
 	}
-	return "Sign-in failed: " + err.Error()
+	return "Sign-in failed: " + e.Message
 }
 
 func (c *Controller) newSignInForm(onDone func()) *signInForm {
@@ -105,9 +96,6 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 			ctx, cancel := context.WithTimeout(c.parent(), 30*time.Second)
 			defer cancel()
 			err := c.signIn(ctx, server, user, pw, remember)
-			if err == nil {
-				c.loadAccount()
-			}
 			c.onUI(true, func() {
 				f.submit.Enable()
 				if err != nil {
@@ -133,10 +121,6 @@ func (c *Controller) newSignInForm(onDone func()) *signInForm {
 	return f
 }
 
-// ErrNeedsAccount means a sign-in without a user name reached a server
-// that has no public access.
-var ErrNeedsAccount = errors.New("this server has no public access; a user name and password are needed")
-
 // signIn checks the server first: a public-access server needs no account.
 func (c *Controller) signIn(ctx context.Context, server, user, pw string, remember bool) error {
 	if c.opts.Accounts == nil {
@@ -147,7 +131,7 @@ func (c *Controller) signIn(ctx context.Context, server, user, pw string, rememb
 		return err
 	}
 	if user == "" && !public {
-		return ErrNeedsAccount
+		return &ipc.Error{Kind: ipc.KindNeedsAccount, Message: "this server has no public access; a user name and password are needed"}
 	}
 	return c.opts.Accounts.SignIn(ctx, server, user, pw, remember)
 }
@@ -163,7 +147,7 @@ func (c *Controller) ShowSignIn() {
 	f := c.newSignInForm(func() { w.Close() })
 	w.SetContent(container.NewPadded(f.content))
 	w.Resize(fyne.NewSize(480, 300))
-	w.SetOnClosed(func() { c.signin = nil })
+	c.windowOpened(w, func() { c.signin = nil })
 	c.signin = w
 	w.Show()
 }
@@ -349,7 +333,7 @@ func (tv *tokensView) showIssued(token string, info tokens.Info) {
 		entry := widget.NewEntry()
 		entry.SetText(value)
 		entry.Disable()
-		copyBtn := widget.NewButton("Copy", func() { tv.c.app.Clipboard().SetContent(value) })
+		copyBtn := widget.NewButton("Copy", func() { tv.c.copyText(value) })
 		rows.Add(container.NewBorder(nil, nil, widget.NewLabel(kv[0]), copyBtn, entry))
 	}
 	d := dialog.NewCustom("New stream token", "Done", rows, tv.w)
@@ -412,7 +396,7 @@ func (c *Controller) ShowTokens() {
 	tv := c.newTokensView(w)
 	w.SetContent(container.NewPadded(tv.content))
 	w.Resize(fyne.NewSize(820, 420))
-	w.SetOnClosed(func() { c.tokens = nil })
+	c.windowOpened(w, func() { c.tokens = nil })
 	c.tokens = w
 	tv.reload()
 	w.Show()

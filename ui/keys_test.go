@@ -54,7 +54,8 @@ func count(actions, what string) int {
 func TestSpaceAfterTappingMuteTogglesPlaybackNotTheCheckbox(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	fp.Play(call(1, 101, "Fire Dispatch"))
-	fyne.DoAndWait(c.refresh)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	pw := c.win
 	cv := pw.w.Canvas()
 	test.Tap(pw.mute)
@@ -84,7 +85,8 @@ func TestSpaceAfterTappingMuteTogglesPlaybackNotTheCheckbox(t *testing.T) {
 func TestArrowsAfterTappingVolumeSkipAndReplayWithoutMovingIt(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	fp.Play(call(1, 101, "Fire Dispatch"))
-	fyne.DoAndWait(c.refresh)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	pw := c.win
 	cv := pw.w.Canvas()
 	pw.volume.Resize(fyne.NewSize(200, 30))
@@ -111,7 +113,8 @@ func TestArrowsAfterTappingVolumeSkipAndReplayWithoutMovingIt(t *testing.T) {
 func TestArrowsWithAvoidChoiceFocusedDoNotAvoid(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	fp.Play(call(1, 101, "Fire Dispatch"))
-	fyne.DoAndWait(c.refresh)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	pw := c.win
 	cv := pw.w.Canvas()
 	focus(t, cv, pw.avoid, "the avoid choice")

@@ -11,147 +11,9 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/widget"
 
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
-
-// directory is every talkgroup the checklist offers: the server's
-// catalogue (its systems and talkgroups, in its order) and, after them,
-// talkgroups only seen in calls (a server that sends no catalogue, or one
-// added since). It is rebuilt whole on a change and never modified, so a
-// copy may be read without the lock.
-type directory struct {
-	systems []dirSystem
-	info    map[player.Talkgroup]tgInfo
-}
-
-type dirSystem struct {
-	ID         int64
-	Label      string
-	Talkgroups []player.Talkgroup
-}
-
-// rebuildDirLocked merges the catalogue and the talkgroups seen. Call it
-// with c.mu held.
-func (c *Controller) rebuildDirLocked() {
-	d := directory{info: map[player.Talkgroup]tgInfo{}}
-	index := map[int64]int{} // system id → d.systems index
-	for _, sys := range c.catalog.Systems {
-		index[sys.ID] = len(d.systems)
-		ds := dirSystem{ID: sys.ID, Label: sys.Label}
-		for _, tg := range sys.Talkgroups {
-			k := player.Talkgroup{SystemID: sys.ID, TalkgroupID: tg.ID}
-			if _, dup := d.info[k]; dup {
-				continue
-			}
-			d.info[k] = tgInfo{SystemLabel: sys.Label, Label: tg.Label, Name: tg.Name, Group: tg.Group, Tag: tg.Tag}
-			ds.Talkgroups = append(ds.Talkgroups, k)
-		}
-		d.systems = append(d.systems, ds)
-	}
-	var extra []player.Talkgroup // seen in calls, not in the catalogue
-	for k, info := range c.seen {
-		if _, ok := d.info[k]; !ok {
-			d.info[k] = info
-			extra = append(extra, k)
-		}
-	}
-	slices.SortFunc(extra, func(a, b player.Talkgroup) int {
-		ia, ib := d.info[a], d.info[b]
-		return cmp.Or(cmp.Compare(ia.SystemLabel, ib.SystemLabel), cmp.Compare(a.SystemID, b.SystemID),
-			cmp.Compare(ia.Label, ib.Label), cmp.Compare(a.TalkgroupID, b.TalkgroupID))
-	})
-	for _, k := range extra {
-		i, ok := index[k.SystemID]
-		if !ok {
-			i = len(d.systems)
-			index[k.SystemID] = i
-			d.systems = append(d.systems, dirSystem{ID: k.SystemID, Label: d.info[k].SystemLabel})
-		}
-		d.systems[i].Talkgroups = append(d.systems[i].Talkgroups, k)
-	}
-	c.dir = d
-	c.tgRev++
-}
-
-func (c *Controller) directory() (directory, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dir, c.tgRev
-}
-
-// talkgroupKeys lists the talkgroups offered, system by system.
-func (c *Controller) talkgroupKeys() []player.Talkgroup {
-	d, _ := c.directory()
-	var keys []player.Talkgroup
-	for _, sys := range d.systems {
-		keys = append(keys, sys.Talkgroups...)
-	}
-	return keys
-}
-
-func (d directory) system(id int64) (dirSystem, bool) {
-	for _, sys := range d.systems {
-		if sys.ID == id {
-			return sys, true
-		}
-	}
-	return dirSystem{}, false
-}
-
-func (c *Controller) talkgroupInfo(t player.Talkgroup) tgInfo {
-	d, _ := c.directory()
-	return d.info[t]
-}
-
-func (c *Controller) notifyOn(t player.Talkgroup) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.notify[t]
-}
-
-// systemLabel names a system.
-func (c *Controller) systemLabel(id int64) string {
-	d, _ := c.directory()
-	if sys, ok := d.system(id); ok && sys.Label != "" {
-		return sys.Label
-	}
-	return fmt.Sprintf("system %d", id)
-}
-
-// Group and tag choices are worded "Group: X" and "Tag: Y".
-const (
-	groupPrefix = "Group: "
-	tagPrefix   = "Tag: "
-)
-
-// inGroup tells whether the talkgroup belongs to a group/tag choice.
-func (i tgInfo) inGroup(choice string) bool {
-	switch {
-	case choice == "" || choice == allGroups:
-		return true
-	case strings.HasPrefix(choice, groupPrefix):
-		return i.Group == strings.TrimPrefix(choice, groupPrefix)
-	case strings.HasPrefix(choice, tagPrefix):
-		return i.Tag == strings.TrimPrefix(choice, tagPrefix)
-	}
-	return false
-}
-
-// groupChoices lists "All", then every group and tag, sorted.
-func (c *Controller) groupChoices() []string {
-	d, _ := c.directory()
-	groups, tags := map[string]bool{}, map[string]bool{}
-	for _, info := range d.info {
-		if info.Group != "" {
-			groups[groupPrefix+info.Group] = true
-		}
-		if info.Tag != "" {
-			tags[tagPrefix+info.Tag] = true
-		}
-	}
-	g, t := slices.Sorted(maps.Keys(groups)), slices.Sorted(maps.Keys(tags))
-	return append(append([]string{allGroups}, g...), t...)
-}
 
 // nothingSelected is the selection that hears no talkgroup: an empty
 // selection hears every one, so unchecking the last box stores this
@@ -172,7 +34,7 @@ func selected(sel []player.Talkgroup, t player.Talkgroup) bool {
 
 // systemChecked tells how a system's box shows the selection: checked when
 // the whole system (or all its talkgroups) is heard, partial when some are.
-func systemChecked(sel []player.Talkgroup, sys dirSystem) (checked, partial bool) {
+func systemChecked(sel []player.Talkgroup, sys listening.DirSystem) (checked, partial bool) {
 	if selected(sel, player.Talkgroup{SystemID: sys.ID}) {
 		return true, false
 	}
@@ -204,15 +66,15 @@ func (pw *playerWindow) shownTalkgroups() []player.Talkgroup {
 }
 
 func (pw *playerWindow) reloadTalkgroups() {
-	d, rev := pw.c.directory()
-	pw.tgRev = rev
-	choices := pw.c.groupChoices()
+	d := pw.snap.Directory
+	pw.dir, pw.tgRev = d, pw.snap.DirRev
+	choices := d.GroupChoices()
 	if !slices.Equal(choices, pw.group.Options) {
 		cur := pw.group.Selected
 		pw.updating = true
 		pw.group.SetOptions(choices)
 		if !slices.Contains(choices, cur) {
-			cur = allGroups
+			cur = listening.AllGroups
 		}
 		pw.group.SetSelected(cur)
 		pw.updating = false
@@ -220,11 +82,11 @@ func (pw *playerWindow) reloadTalkgroups() {
 	group := pw.group.Selected
 	q := strings.ToLower(strings.TrimSpace(pw.search.Text))
 	pw.tgItems = pw.tgItems[:0]
-	for _, sys := range d.systems {
+	for _, sys := range d.Systems {
 		var rows []tgRow
 		for _, k := range sys.Talkgroups {
-			info := d.info[k]
-			if !info.inGroup(group) {
+			info := d.Info[k]
+			if !info.InGroup(group) {
 				continue
 			}
 			hay := strings.ToLower(strings.Join([]string{sys.Label, info.Label, info.Name, info.Group, info.Tag, fmt.Sprint(k.TalkgroupID)}, " "))
@@ -232,7 +94,7 @@ func (pw *playerWindow) reloadTalkgroups() {
 				rows = append(rows, tgRow{key: k})
 			}
 		}
-		emptyShown := len(sys.Talkgroups) == 0 && (group == "" || group == allGroups) &&
+		emptyShown := len(sys.Talkgroups) == 0 && (group == "" || group == listening.AllGroups) &&
 			(q == "" || strings.Contains(strings.ToLower(sys.Label), q))
 		if len(rows) > 0 || emptyShown {
 			pw.tgItems = append(pw.tgItems, tgRow{system: true, key: player.Talkgroup{SystemID: sys.ID}})
@@ -261,12 +123,12 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 			indent = x
 		}
 	}
-	f := pw.c.opts.Player.Filter()
-	d, _ := pw.c.directory()
+	f := pw.snap.Filter
+	d := pw.snap.Directory
 	sel.OnChanged = nil
 	notify.OnChanged = nil
 	if r.system {
-		sys, _ := d.system(r.key.SystemID)
+		sys, _ := d.System(r.key.SystemID)
 		label := sys.Label
 		if label == "" {
 			label = fmt.Sprintf("System %d", sys.ID)
@@ -285,7 +147,7 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		return
 	}
 	t := r.key
-	info := d.info[t]
+	info := d.Info[t]
 	label := info.Label
 	if label == "" {
 		label = fmt.Sprintf("TG %d", t.TalkgroupID)
@@ -317,21 +179,21 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		indent.Show()
 		row.Refresh()
 	}
-	notify.SetChecked(pw.c.notifyOn(t))
-	notify.OnChanged = func(on bool) { pw.c.SetNotify(t, on) }
+	notify.SetChecked(pw.snap.NotifyOn(t))
+	notify.OnChanged = func(on bool) { pw.c.opts.Core.SetNotify(t, on) }
 }
 
 // changeSelection applies change to the selection as a set in which a
 // whole system is {SystemID, 0}; an empty selection (everything) starts as
 // every system.
-func (pw *playerWindow) changeSelection(change func(set map[player.Talkgroup]bool, d directory)) {
+func (pw *playerWindow) changeSelection(change func(set map[player.Talkgroup]bool, d listening.Directory)) {
 	pw.c.uiMu.Lock()
 	defer pw.c.uiMu.Unlock()
-	p := pw.c.opts.Player
-	d, _ := pw.c.directory()
+	core := pw.c.opts.Core
+	d := pw.snap.Directory
 	set := map[player.Talkgroup]bool{}
-	if cur := p.Filter().Selection; len(cur) == 0 {
-		for _, sys := range d.systems {
+	if cur := pw.snap.Filter.Selection; len(cur) == 0 {
+		for _, sys := range d.Systems {
 			set[player.Talkgroup{SystemID: sys.ID}] = true
 		}
 	} else {
@@ -347,15 +209,23 @@ func (pw *playerWindow) changeSelection(change func(set map[player.Talkgroup]boo
 	if len(next) == 0 {
 		next = []player.Talkgroup{nothingSelected}
 	}
-	p.SetSelection(next)
-	pw.c.savePrefs()
+	core.SetSelection(next)
+	// Show the new selection now (in process the core has it already;
+	// over the channel the snapshot that confirms it follows).
+	snap := *pw.snap
+	snap.Filter = snap.Filter.Clone()
+	snap.Filter.SetSelection(next)
+	if s := core.Snapshot(); s.Rev > pw.snap.Rev {
+		snap = *s
+	}
+	pw.snap = &snap
 	pw.tgList.Refresh()
 }
 
 // setSelected adds or removes talkgroups from the selection. Unchecking
 // one of a system heard whole keeps its other talkgroups.
 func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
-	pw.changeSelection(func(set map[player.Talkgroup]bool, d directory) {
+	pw.changeSelection(func(set map[player.Talkgroup]bool, d listening.Directory) {
 		for _, t := range ts {
 			whole := player.Talkgroup{SystemID: t.SystemID}
 			switch {
@@ -363,7 +233,7 @@ func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
 				set[t] = true
 			case !on && set[whole]:
 				delete(set, whole)
-				if sys, ok := d.system(t.SystemID); ok {
+				if sys, ok := d.System(t.SystemID); ok {
 					for _, k := range sys.Talkgroups {
 						set[k] = true
 					}
@@ -379,7 +249,7 @@ func (pw *playerWindow) setSelected(ts []player.Talkgroup, on bool) {
 // setSystemSelected hears (or stops hearing) a whole system, talkgroups
 // added to it later included.
 func (pw *playerWindow) setSystemSelected(id int64, on bool) {
-	pw.changeSelection(func(set map[player.Talkgroup]bool, _ directory) {
+	pw.changeSelection(func(set map[player.Talkgroup]bool, _ listening.Directory) {
 		for k := range set {
 			if k.SystemID == id {
 				delete(set, k)

@@ -3,13 +3,9 @@ package ui
 // Fyne tests share one global app: no t.Parallel here.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +15,12 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"earshot/assets"
 	"earshot/relay"
-	"earshot/relay/backend"
 	"earshot/relay/event"
 	"earshot/relay/hub"
 	"earshot/relay/tokens"
+	"earshot/ui/ipc"
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
 
@@ -65,6 +61,23 @@ func (f *fakePlayer) SetLive(on bool) {
 	defer f.mu.Unlock()
 	f.rec("live")
 	f.st.Live = on
+}
+func (f *fakePlayer) Pause() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Paused = true
+}
+func (f *fakePlayer) Resume() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Paused = false
+}
+func (f *fakePlayer) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec("reset")
+	f.queued = nil
+	f.st.Call = nil
 }
 func (f *fakePlayer) TogglePause() {
 	f.mu.Lock()
@@ -202,115 +215,81 @@ func call(id int64, tg int64, label string) event.Call {
 	return event.Call{ID: id, SystemID: 1, SystemLabel: "Harness County", TalkgroupID: tg, TalkgroupLabel: label, DateTime: time.Now().Unix(), LEDColor: "#ff0000"}
 }
 
-func TestTrayStateAndTooltip(t *testing.T) {
-	c := call(1, 101, "Fire Dispatch")
-	for _, tc := range []struct {
-		v    View
-		want TrayState
-	}{
-		{View{Backend: event.StateSignedOut}, TraySignedOut},
-		{View{Backend: event.StateConnecting}, TrayConnecting},
-		{View{Backend: event.StateDisconnected}, TrayConnecting},
-		{View{Backend: event.StateConnected}, TrayIdle},
-		{View{Backend: event.StateConnected, Call: &c}, TrayPlaying},
-		{View{Backend: event.StateConnected, Call: &c, Paused: true}, TrayPaused},
-		{View{Backend: event.StateConnected, Device: "no sound card"}, TrayError},
-		{View{Backend: event.StateRejected}, TrayError},
-	} {
-		if got := tc.v.TrayState(); got != tc.want {
-			t.Errorf("%+v: %v, want %v", tc.v, got, tc.want)
+// newCore is a real listening core on a fake player and feed, as the
+// resident runs it; the windows see it in process here (over the channel
+// in the window process).
+func newCore(t *testing.T, feed *fakeFeed, fp *fakePlayer, prefs Prefs, server string) *listening.Core {
+	t.Helper()
+	if prefs == nil {
+		prefs = &memPrefs{}
+	}
+	core := listening.New(listening.Options{Feed: feed, Player: fp, Prefs: prefs,
+		Account: func() (string, string) { return server, "" }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); core.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(5 * time.Second)
+	for feed.hub.Subscribers() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the core did not follow the feed")
 		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	tip := View{Backend: event.StateConnected, Call: &c, Server: "https://scanner.example.org", Queue: 3,
-		Problem: "the system keyring would not keep the renewed sign-in"}.Tooltip()
-	for _, want := range []string{"playing", "Fire Dispatch", "scanner.example.org", "3 in queue", "keyring would not keep"} {
-		if !strings.Contains(tip, want) {
-			t.Errorf("tooltip %q lacks %q", tip, want)
+	// Run has loaded the feed once it subscribed; wait for the history.
+	for len(core.Snapshot().History) != len(feed.calls) {
+		if time.Now().After(deadline) {
+			t.Fatal("the core did not load the history")
 		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	// The demo server's address is a throwaway port: the tooltip names it.
-	demo := View{Backend: event.StateConnected, Server: "http://127.0.0.1:37539", Demo: true}.Tooltip()
-	if !strings.Contains(demo, "demo server") || strings.Contains(demo, "127.0.0.1") {
-		t.Errorf("demo tooltip %q", demo)
-	}
+	return core
 }
 
-func TestTrayMenuItemsAndActions(t *testing.T) {
-	c := call(1, 101, "Fire Dispatch")
-	var did []string
-	act := func(name string) func() { return func() { did = append(did, name) } }
-	a := Actions{OpenPlayer: act("open"), ToggleLive: act("live"), PauseResume: act("pause"), Skip: act("skip"),
-		ToggleMute: act("mute"), HoldTalkgroup: act("hold"), CopyStreamURL: act("copy"), ManageTokens: act("tokens"),
-		SignIn: act("signin"), SignOut: act("signout"), Quit: act("quit")}
-	m := TrayMenu(View{Live: true, Muted: true, Paused: true, Call: &c, SignedIn: true}, a)
-	var labels []string
-	for _, it := range m.Items {
-		if it.IsSeparator {
-			continue
-		}
-		labels = append(labels, it.Label)
-		it.Action()
-		switch it.Label {
-		case "Live", "Mute":
-			if !it.Checked {
-				t.Errorf("%s not checked", it.Label)
-			}
-		}
-	}
-	want := "Open player|Live|Resume|Skip|Mute|Hold Fire Dispatch|Copy stream URL|Manage tokens…|Sign out|Quit"
-	if got := strings.Join(labels, "|"); got != want {
-		t.Fatalf("menu %q, want %q", got, want)
-	}
-	if got := strings.Join(did, ","); got != "open,live,pause,skip,mute,hold,copy,tokens,signout,quit" {
-		t.Fatalf("actions %s", got)
-	}
-	m = TrayMenu(View{}, a)
-	for _, it := range m.Items {
-		if (it.Label == "Skip" || it.Label == "Hold this talkgroup") && !it.Disabled {
-			t.Errorf("%s enabled with nothing playing", it.Label)
-		}
-		if it.Label == "Sign out" {
-			t.Error("signed-out menu offers Sign out")
-		}
-	}
+// Prefs is the listening core's settings store.
+type Prefs = listening.Prefs
+
+// playerChanged tells the core the (fake) player's state changed, as the
+// real player's OnChange does.
+func playerChanged(core *listening.Core, fp *fakePlayer) { core.OnPlayerChange(fp.State()) }
+
+// startController starts a controller on core with the playback window
+// shown. It does not follow the core's snapshots by itself unless the
+// test asks (followController): Fyne's test driver runs fyne.Do at once on
+// the calling goroutine, so the follower would redraw the window while
+// the test taps it; commands redraw it at once anyway.
+func startController(t *testing.T, a fyne.App, core Core, opts Options) *Controller {
+	t.Helper()
+	opts.App, opts.Core = a, core
+	c := New(opts)
+	c.Do(c.ShowPlayer)
+	return c
 }
 
-func TestIconsPerStateAndLED(t *testing.T) {
-	ic := iconCache{}
-	c := call(1, 101, "Fire Dispatch")
-	idle := ic.For(View{Backend: event.StateConnected})
-	playing := ic.For(View{Backend: event.StateConnected, Call: &c})
-	c2 := c
-	c2.LEDColor = "#00ff00"
-	green := ic.For(View{Backend: event.StateConnected, Call: &c2})
-	if idle.Name() == playing.Name() || playing.Name() == green.Name() {
-		t.Fatal("icons do not differ by state and LED colour")
-	}
-	if string(playing.Content()[1:4]) != "PNG" {
-		t.Fatal("icon is not a PNG")
-	}
-	if _, ok := ParseLED("#f00"); !ok {
-		t.Fatal("short LED colour refused")
-	}
-	if _, ok := ParseLED("nonsense"); ok {
-		t.Fatal("bad LED colour accepted")
-	}
+// followController makes c follow its core's snapshots, as the window
+// process does.
+func followController(t *testing.T, c *Controller) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); c.Wait() })
+	c.Start(ctx)
 }
 
 func newTestController(t *testing.T) (*Controller, *fakePlayer, *fakeFeed, fyne.App) {
 	a := test.NewTempApp(t)
 	fp := newFakePlayer()
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
-	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); c.Wait() })
-	c.Start(ctx)
+	core := newCore(t, feed, fp, nil, "https://scanner.example.org")
+	c := startController(t, a, core, Options{})
 	return c, fp, feed, a
 }
 
+// coreOf is the controller's core, in process.
+func coreOf(c *Controller) *listening.Core { return c.opts.Core.(*listening.Core) }
+
 func TestWindowShowsCallsAndHistory(t *testing.T) {
 	c, fp, feed, _ := newTestController(t)
-	if n := len(c.History()); n != 2 {
+	core := coreOf(c)
+	if n := len(core.Snapshot().History); n != 2 {
 		t.Fatalf("history has %d calls, want the 2 held by the relay", n)
 	}
 	live := call(3, 101, "Fire Dispatch")
@@ -318,17 +297,18 @@ func TestWindowShowsCallsAndHistory(t *testing.T) {
 	live.Transcript = "engine 5 respond"
 	feed.hub.Publish(event.Event{Type: event.TypeCall, Call: &live})
 	deadline := time.Now().Add(5 * time.Second)
-	for len(c.History()) != 3 {
+	for len(core.Snapshot().History) != 3 {
 		if time.Now().After(deadline) {
 			t.Fatal("live call not added to history")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if h := c.History(); h[0].ID != 3 {
-		t.Fatalf("history not newest first: %v", h[0].ID)
+	if h := core.Snapshot().History; h[0].Call.ID != 3 {
+		t.Fatalf("history not newest first: %v", h[0].Call.ID)
 	}
 	fp.Play(live)
-	fyne.DoAndWait(c.refresh)
+	playerChanged(core, fp)
+	c.refresh()
 	pw := c.win
 	if !strings.Contains(pw.queue.Text, "4 listening") {
 		t.Errorf("queue label %q lacks the listener count", pw.queue.Text)
@@ -344,14 +324,16 @@ func TestActivatingAHistoryRowPlaysThatCall(t *testing.T) {
 	if len(pw.histItems) != 2 {
 		t.Fatalf("the history list shows %d calls, want 2", len(pw.histItems))
 	}
-	want := pw.histItems[1] // the older call, not the newest
+	want := pw.histItems[1].Call // the older call, not the newest
 	pw.history.Select(1)
 	st := fp.State()
 	if count(fp.actions(), "play") != 1 || st.Call == nil || st.Call.ID != want.ID {
 		t.Fatalf("selecting row 1 (call %d) did %q and plays %+v", want.ID, fp.actions(), st.Call)
 	}
-	if pw.tg.Text != callTitle(want) {
-		t.Fatalf("now playing shows %q, want %q", pw.tg.Text, callTitle(want))
+	playerChanged(coreOf(c), fp)
+	c.refresh()
+	if pw.tg.Text != listening.CallTitle(want) {
+		t.Fatalf("now playing shows %q, want %q", pw.tg.Text, listening.CallTitle(want))
 	}
 	// The row does not stay selected, so the same row can be activated again.
 	pw.history.Select(1)
@@ -364,6 +346,7 @@ func TestKeyboardShortcuts(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	cur := call(1, 101, "Fire Dispatch")
 	fp.Play(cur)
+	playerChanged(coreOf(c), fp)
 	cv := c.win.w.Canvas()
 	test.TypeOnCanvas(cv, " ")
 	cv.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyRight})
@@ -394,25 +377,10 @@ func TestTalkgroupChecklistSearchAndSelection(t *testing.T) {
 	if len(sel) != 1 || sel[0].TalkgroupID != 101 {
 		t.Fatalf("selection %v, want only 101", sel)
 	}
-	c.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 101}, true)
-	if !c.notifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 101}) {
+	coreOf(c).SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 101}, true)
+	if !coreOf(c).Snapshot().NotifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 101}) {
 		t.Fatal("notify not set")
 	}
-}
-
-func TestNotificationsAtMostOncePerMinute(t *testing.T) {
-	c, _, _, _ := newTestController(t)
-	now := time.Now()
-	c.opts.Now = func() time.Time { return now }
-	tg := player.Talkgroup{SystemID: 1, TalkgroupID: 101}
-	c.SetNotify(tg, true)
-	cl := call(9, 101, "Fire Dispatch")
-	test.AssertNotificationSent(t, fyne.NewNotification("Fire Dispatch", "Harness County"), func() { c.maybeNotify(cl) })
-	test.AssertNotificationSent(t, nil, func() { c.maybeNotify(cl) })
-	now = now.Add(61 * time.Second)
-	test.AssertNotificationSent(t, fyne.NewNotification("Fire Dispatch", "Harness County"), func() { c.maybeNotify(cl) })
-	other := call(10, 102, "Fire Tac")
-	test.AssertNotificationSent(t, nil, func() { c.maybeNotify(other) })
 }
 
 // fakeAccounts plays `earshot login`.
@@ -423,6 +391,7 @@ type fakeAccounts struct {
 	signed   []string
 	server   string // the account configured, after a sign-in
 	accounts int    // Account calls (each reads config.json in the app)
+	signedIn func() // what the resident does after a sign-in
 }
 
 func (f *fakeAccounts) Account() (string, string) {
@@ -441,7 +410,13 @@ func (f *fakeAccounts) SignIn(_ context.Context, server, user, pw string, rememb
 	if f.err == nil {
 		f.server = server
 	}
-	return f.err
+	err, after := f.err, f.signedIn
+	f.mu.Unlock()
+	if err == nil && after != nil {
+		after()
+	}
+	f.mu.Lock()
+	return err
 }
 func (f *fakeAccounts) SignOut(context.Context) error {
 	f.mu.Lock()
@@ -458,7 +433,7 @@ func (f *fakeAccounts) reads() int {
 
 func TestSignInFormErrorsAndSuccess(t *testing.T) {
 	c, _, _, _ := newTestController(t)
-	acc := &fakeAccounts{err: backend.ErrSignInAgain}
+	acc := &fakeAccounts{err: &ipc.Error{Kind: ipc.KindCredentials, Message: "refused"}}
 	c.opts.Accounts = acc
 	done := false
 	f := c.newSignInForm(func() { done = true })
@@ -508,38 +483,17 @@ func waitText(t *testing.T, l *widget.Label, want string) {
 }
 
 func TestSignInMessages(t *testing.T) {
-	// Real failures, as the backend's sign-in meets them: a closed port and
-	// a TLS server this computer does not trust.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
-	_, refused := http.Get("http://" + closed + "/api/v1/health")
-	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
-	defer untrusted.Close()
-	_, badCert := http.Get(untrusted.URL)
-	plain := httptest.NewServer(http.NotFoundHandler())
-	defer plain.Close()
-	_, notTLS := http.Get("https" + strings.TrimPrefix(plain.URL, "http"))
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{backend.ErrSignInAgain, "refused"},
-		{fmt.Errorf("scanner.example.org refused the user name or password: %w", backend.ErrSignInAgain), "refused"},
-		{backend.ErrRateLimited, "10 minutes"},
-		{backend.ErrNotOpenScanner, "OpenScanner"},
-		{fmt.Errorf("reach %s: %w", closed, refused), "cannot be reached"},
-		{fmt.Errorf("reach %s: %w", untrusted.Listener.Addr(), badCert), "certificate"},
-		{fmt.Errorf("reach %s: %w", plain.Listener.Addr(), notTLS), "does not speak HTTPS"},
+	for kind, want := range map[string]string{
+		ipc.KindCredentials:    "refused",
+		ipc.KindRateLimited:    "10 minutes",
+		ipc.KindNotOpenScanner: "OpenScanner",
+		ipc.KindUnreachable:    "cannot be reached",
+		ipc.KindTLSUntrusted:   "certificate",
+		ipc.KindNotHTTPS:       "does not speak HTTPS",
+		ipc.KindNeedsAccount:   "no public access",
 	} {
-		if tc.err == nil {
-			t.Fatalf("no error to word for %q", tc.want)
-		}
-		if got := SignInMessage(tc.err); !strings.Contains(got, tc.want) {
-			t.Errorf("%v → %q, want it to mention %q", tc.err, got, tc.want)
+		if got := SignInMessage(fmt.Errorf("sign in: %w", &ipc.Error{Kind: kind, Message: "raw"})); !strings.Contains(got, want) {
+			t.Errorf("%s → %q, want it to mention %q", kind, got, want)
 		}
 	}
 }
@@ -614,35 +568,6 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 	}
 }
 
-// After the relay restarts (sign-in), the window follows the new relay's
-// feed.
-func TestFollowsTheFeedAcrossRelayRestarts(t *testing.T) {
-	c, fp, feed, _ := newTestController(t)
-	h := feed.restart() // the old relay stopped, a new one runs
-	deadline := time.Now().Add(10 * time.Second)
-	for h.Subscribers() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the controller did not subscribe to the new relay")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cl := call(7, 101, "Fire Dispatch")
-	h.Publish(event.Event{Type: event.TypeCall, Call: &cl})
-	for {
-		fp.mu.Lock()
-		n := len(fp.queued)
-		fp.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a call from the new relay was not queued")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_ = c
-}
-
 func TestTalkgroupChecklistByGroupAndTag(t *testing.T) {
 	a := test.NewTempApp(t)
 	fp := newFakePlayer()
@@ -653,10 +578,7 @@ func TestTalkgroupChecklistByGroupAndTag(t *testing.T) {
 	}
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{
 		mk(3, 201, "PD North", "Law", "Dispatch"), mk(2, 102, "Fire Tac", "Fire", "Tactical"), mk(1, 101, "Fire Dispatch", "Fire", "Dispatch")}}
-	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: &memPrefs{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); c.Wait() }()
-	c.Start(ctx)
+	c := startController(t, a, newCore(t, feed, fp, nil, ""), Options{})
 	pw := c.win
 	want := "All|Group: Fire|Group: Law|Tag: Dispatch|Tag: Tactical"
 	if got := strings.Join(pw.group.Options, "|"); got != want {
@@ -690,7 +612,8 @@ func TestAvoidShowsAndLifts(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	fp.Play(call(1, 101, "Fire Dispatch"))
-	fyne.DoAndWait(c.refresh)
+	playerChanged(coreOf(c), fp)
+	c.refresh()
 	if !pw.lift.Disabled() {
 		t.Fatal("Lift avoids enabled with nothing avoided")
 	}
@@ -719,25 +642,22 @@ func TestSettingsAreRememberedAcrossRestarts(t *testing.T) {
 	prefs := &memPrefs{}
 	feed := &fakeFeed{hub: hub.New(nil), state: event.StateConnected, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
 	fp := newFakePlayer()
-	c := New(Options{App: a, Feed: feed, Player: fp, Prefs: prefs})
-	ctx, cancel := context.WithCancel(context.Background())
-	c.Start(ctx)
+	core := newCore(t, feed, fp, prefs, "")
+	c := startController(t, a, core, Options{})
 	fp.Play(call(1, 101, "Fire Dispatch"))
-	act := c.Actions()
-	act.ToggleLive()
-	act.ToggleMute()
+	playerChanged(core, fp)
+	core.ToggleLive()
+	core.ToggleMute()
 	c.win.volume.SetValue(40)
 	c.win.volume.OnChangeEnded(40)
 	c.win.avoidCurrent("30 minutes")
-	c.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 102}, true)
+	core.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 102}, true)
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 102}}, false)
-	act.HoldTalkgroup()
-	cancel()
-	c.Wait()
+	core.ToggleHoldTalkgroup()
 
 	// The next start.
 	fp2 := newFakePlayer()
-	c2 := New(Options{App: a, Feed: feed, Player: fp2, Prefs: prefs})
+	c2 := listening.New(listening.Options{Feed: feed, Player: fp2, Prefs: prefs})
 	st, f := fp2.State(), fp2.Filter()
 	if st.Live || !st.Muted || st.Volume != 0.4 {
 		t.Errorf("restored live=%v muted=%v volume=%v, want false true 0.4", st.Live, st.Muted, st.Volume)
@@ -751,40 +671,9 @@ func TestSettingsAreRememberedAcrossRestarts(t *testing.T) {
 	if f.Hold != nil {
 		t.Errorf("a hold was restored: %+v", f.Hold)
 	}
-	if !c2.notifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 102}) {
+	if !c2.Snapshot().NotifyOn(player.Talkgroup{SystemID: 1, TalkgroupID: 102}) {
 		t.Error("notify me not restored")
 	}
-}
-
-// The tray icons in assets/ are what IconPNG draws: after changing the
-// drawing, run `go run ./build/icongen`.
-func TestTrayIconAssetsAreCurrent(t *testing.T) {
-	for st := TraySignedOut; st <= TrayError; st++ {
-		got := assets.TrayPNG(int(st))
-		if got == nil {
-			t.Fatalf("assets lack the %v tray icon", st)
-		}
-		if !bytes.Equal(got, IconPNG(st, StateColor(st), TrayIconSize)) {
-			t.Errorf("assets' %v tray icon is stale: run go run ./build/icongen", st)
-		}
-		if r := (iconCache{}).For(viewIn(st)); !bytes.Equal(r.Content(), got) {
-			t.Errorf("tray shows a %v icon that is not the asset", st)
-		}
-	}
-}
-
-// viewIn is a view whose tray state is st.
-func viewIn(st TrayState) View {
-	c := call(1, 101, "Fire Dispatch")
-	c.LEDColor = ""
-	return [...]View{
-		TraySignedOut:  {Backend: event.StateSignedOut},
-		TrayConnecting: {Backend: event.StateConnecting},
-		TrayIdle:       {Backend: event.StateConnected},
-		TrayPlaying:    {Backend: event.StateConnected, Call: &c},
-		TrayPaused:     {Backend: event.StateConnected, Call: &c, Paused: true},
-		TrayError:      {Backend: event.StateRejected},
-	}[st]
 }
 
 // button finds the first button labelled text under o (dialogs included,

@@ -9,11 +9,13 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/relay/event"
+	"earshot/ui/listening"
 	"earshot/ui/player"
 )
 
@@ -47,22 +49,24 @@ type playerWindow struct {
 	updating bool
 
 	history   *keyList
-	histItems []event.Call
-	histRev   int    // the controller's history revision shown
-	filterKey string // the player filter the talkgroup rows show
+	histItems []listening.HistoryEntry
+	histRev   uint64 // the history revision shown
+	filterKey string // the filter the talkgroup rows show
+	snap      *listening.Snapshot
 
 	tabs    *container.AppTabs
 	search  *searchEntry
 	group   *keySelect
 	tgList  *keyList
 	tgItems []tgRow
-	tgRev   int // the controller's talkgroup revision shown
+	tgRev   uint64 // the talkgroups' revision shown
+	dir     listening.Directory
+	more    *widget.Button // Copy stream URL, tokens, account, quit
 
 	root       *fyne.Container // the banner above the tabs
 	banner     *fyne.Container // "playing the demo server", with Sign in…
 	bannerText *widget.Label
 	bannerBtn  *widget.Button
-	lastErr    string // the player's LastError the history rows show
 }
 
 // avoidChoice is one entry of the "Avoid talkgroup" choice.
@@ -80,15 +84,17 @@ func avoidChoices() []avoidChoice {
 const allGroups = "All"
 
 var (
-	colorIdle = color.NRGBA{0x8e, 0x8e, 0x93, 0xff}
-	colorLive = color.NRGBA{0x00, 0x7a, 0xff, 0xff}
+	colorIdle   = color.NRGBA{0x8e, 0x8e, 0x93, 0xff}
+	colorLive   = color.NRGBA{0x00, 0x7a, 0xff, 0xff}
+	colorPaused = color.NRGBA{0xaf, 0x52, 0xde, 0xff}
 )
 
 func newPlayerWindow(c *Controller) *playerWindow {
-	pw := &playerWindow{c: c, w: c.app.NewWindow("Earshot")}
-	p := c.opts.Player
+	pw := &playerWindow{c: c, w: c.app.NewWindow("Earshot"), snap: c.opts.Core.Snapshot()}
+	core := c.opts.Core
 	pw.state = widget.NewLabel("connecting…")
-	pw.state.Importance = widget.LowImportance
+	// Long reasons are cut, never widen the window.
+	pw.state.Truncation = fyne.TextTruncateEllipsis
 	pw.led = canvas.NewCircle(colorIdle)
 	pw.tg = widget.NewLabelWithStyle("Waiting for the first call…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	pw.tg.SizeName = theme.SizeNameHeadingText
@@ -110,27 +116,18 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.filters.Importance = widget.LowImportance
 	pw.filters.Wrapping = fyne.TextWrapWord
 
-	act := c.Actions()
 	pw.live = newKeyCheck(pw, "Live", func(on bool) {
 		if !pw.updating {
-			p.SetLive(on)
-			c.savePrefs()
+			core.SetLive(on)
 			c.refresh()
 		}
 	})
-	pw.playBtn = newKeyButton(pw, "Pause", theme.MediaPauseIcon(), act.PauseResume)
+	pw.playBtn = newKeyButton(pw, "Pause", theme.MediaPauseIcon(), c.after(core.TogglePause))
 	pw.playBtn.Importance = widget.HighImportance
-	pw.skipBtn = newKeyButton(pw, "Skip", theme.MediaSkipNextIcon(), act.Skip)
-	pw.replay = newKeyButton(pw, "Replay", theme.MediaSkipPreviousIcon(), func() { p.Replay(); c.refresh() })
-	pw.holdSys = newKeyButton(pw, "Hold system", nil, func() {
-		if f := p.Filter(); f.Hold != nil {
-			p.ReleaseHold()
-		} else if st := p.State(); st.Call != nil {
-			p.HoldSystem(st.Call.SystemID, time.Time{})
-		}
-		c.refresh()
-	})
-	pw.holdTG = newKeyButton(pw, "Hold talkgroup", nil, act.HoldTalkgroup)
+	pw.skipBtn = newKeyButton(pw, "Skip", theme.MediaSkipNextIcon(), c.after(core.Skip))
+	pw.replay = newKeyButton(pw, "Replay", theme.MediaSkipPreviousIcon(), c.after(core.Replay))
+	pw.holdSys = newKeyButton(pw, "Hold system", nil, c.after(core.ToggleHoldSystem))
+	pw.holdTG = newKeyButton(pw, "Hold talkgroup", nil, c.after(core.ToggleHoldTalkgroup))
 	var labels []string
 	for _, ch := range avoidChoices() {
 		labels = append(labels, ch.label)
@@ -148,14 +145,17 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.volume = newKeySlider(pw, 0, 100)
 	pw.volume.OnChanged = func(v float64) {
 		if !pw.updating {
-			p.SetVolume(v / 100)
+			core.SetVolume(v/100, false)
 		}
 	}
-	pw.volume.OnChangeEnded = func(float64) { c.savePrefs() }
+	pw.volume.OnChangeEnded = func(v float64) {
+		if !pw.updating {
+			core.SetVolume(v/100, true)
+		}
+	}
 	pw.mute = newKeyCheck(pw, "Mute", func(on bool) {
 		if !pw.updating {
-			p.SetMuted(on)
-			c.savePrefs()
+			core.SetMuted(on)
 			c.refresh()
 		}
 	})
@@ -166,27 +166,27 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	transport := container.NewHBox(pw.replay, pw.playBtn, pw.skipBtn, layout.NewSpacer(), pw.live)
 	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid, pw.lift)
 	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
-	header := container.NewBorder(nil, nil, pw.state, pw.queue)
+	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), pw.state)
 	nowTab := container.NewVBox(header, widget.NewSeparator(), now,
 		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
 		transport, holds, pw.filters, vol, pw.problem)
 
 	pw.history = newKeyList(pw,
 		func() int { return len(pw.histItems) },
-		func() fyne.CanvasObject { return widget.NewLabel("00:00:00 — talkgroup (system)") },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("00:00:00 — talkgroup (system)")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i < len(pw.histItems) {
-				h := pw.histItems[i]
-				line := historyLine(h, c.opts.Location)
-				if why := p.CallProblem(h.ID); why != "" {
-					line += " — " + why
-				}
-				o.(*widget.Label).SetText(line)
+				o.(*widget.Label).SetText(historyRow(pw.histItems[i], c.opts.Location))
 			}
 		})
 	pw.history.OnSelected = func(i widget.ListItemID) {
 		if i < len(pw.histItems) {
-			p.Play(pw.histItems[i])
+			_ = core.Play(pw.histItems[i].Call.ID)
 			c.refresh()
 		}
 		pw.history.UnselectAll()
@@ -220,10 +220,10 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
 	clearShown := newKeyButton(pw, "Clear shown", nil, func() { pw.selectShown(false) })
 	allBtn := newKeyButton(pw, "Hear everything", nil, func() {
-		p.SetSelection(nil)
-		c.savePrefs()
+		core.SetSelection(nil)
 		c.uiMu.Lock()
 		defer c.uiMu.Unlock()
+		pw.snap = core.Snapshot()
 		pw.reloadTalkgroups()
 	})
 	tgTop := container.NewVBox(container.NewBorder(nil, nil, nil, pw.group, pw.search),
@@ -245,9 +245,31 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.w.SetContent(pw.root)
 	pw.w.Resize(fyne.NewSize(640, 560))
 	pw.w.SetCloseIntercept(c.closeIntercept)
+	pw.w.SetFixedSize(false)
 	pw.w.Canvas().SetOnTypedKey(func(e *fyne.KeyEvent) { pw.shortcutKey(e) })
 	pw.w.Canvas().SetOnTypedRune(func(r rune) { pw.shortcutRune(r) })
+	// Ctrl+W (⌘W) closes the window as its close button does.
+	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault},
+		func(fyne.Shortcut) { c.closeIntercept() })
 	return pw
+}
+
+// historyRow is a history entry's line: the call, and what became of it.
+func historyRow(h listening.HistoryEntry, loc *time.Location) string {
+	line := historyLine(h.Call, loc)
+	var marks []string
+	switch {
+	case h.Problem != "":
+		marks = append(marks, h.Problem)
+	case h.Played:
+		marks = append(marks, "played")
+	case h.Held != "":
+		marks = append(marks, h.Held)
+	}
+	if len(marks) > 0 {
+		line += " — " + strings.Join(marks, ", ")
+	}
+	return line
 }
 
 func historyLine(c event.Call, loc *time.Location) string {
@@ -255,7 +277,7 @@ func historyLine(c event.Call, loc *time.Location) string {
 	if sys == "" {
 		sys = fmt.Sprintf("system %d", c.SystemID)
 	}
-	line := time.Unix(c.DateTime, 0).In(loc).Format("15:04:05") + " — " + callTitle(c) + " (" + sys + ")"
+	line := time.Unix(c.DateTime, 0).In(loc).Format("15:04:05") + " — " + listening.CallTitle(c) + " (" + sys + ")"
 	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
 		line += " · " + c.TalkgroupName
 	}
@@ -265,15 +287,14 @@ func historyLine(c event.Call, loc *time.Location) string {
 // shortcutKey handles the keyboard shortcuts that are keys: space
 // play/pause, → skip, ← replay. It reports whether e was one.
 func (pw *playerWindow) shortcutKey(e *fyne.KeyEvent) bool {
-	a := pw.c.Actions()
+	core := pw.c.opts.Core
 	switch e.Name {
 	case fyne.KeySpace:
-		a.PauseResume()
+		pw.c.after(core.TogglePause)()
 	case fyne.KeyRight:
-		a.Skip()
+		pw.c.after(core.Skip)()
 	case fyne.KeyLeft:
-		pw.c.opts.Player.Replay()
-		pw.c.refresh()
+		pw.c.after(core.Replay)()
 	default:
 		return false
 	}
@@ -283,17 +304,17 @@ func (pw *playerWindow) shortcutKey(e *fyne.KeyEvent) bool {
 // shortcutRune handles H hold, A avoid, M mute, L live. A space is the
 // Space key's character: the key already acted (a driver sends both).
 func (pw *playerWindow) shortcutRune(r rune) bool {
-	a := pw.c.Actions()
+	core := pw.c.opts.Core
 	switch r {
 	case ' ':
 	case 'h', 'H':
-		a.HoldTalkgroup()
+		pw.c.after(core.ToggleHoldTalkgroup)()
 	case 'a', 'A':
 		pw.avoidCurrent("60 minutes")
 	case 'm', 'M':
-		a.ToggleMute()
+		pw.c.after(core.ToggleMute)()
 	case 'l', 'L':
-		a.ToggleLive()
+		pw.c.after(core.ToggleLive)()
 	default:
 		return false
 	}
@@ -306,42 +327,21 @@ func (pw *playerWindow) unfocus() { pw.w.Canvas().Unfocus() }
 // avoidCurrent avoids the playing talkgroup for the chosen time (an
 // avoidChoices label) and skips it.
 func (pw *playerWindow) avoidCurrent(choice string) {
-	p := pw.c.opts.Player
-	st := p.State()
-	if st.Call == nil {
-		return
-	}
-	var until time.Time
+	var d time.Duration
 	for _, ch := range avoidChoices() {
-		if ch.label == choice && ch.d > 0 {
-			until = pw.c.opts.Now().Add(ch.d)
+		if ch.label == choice {
+			d = ch.d
 		}
 	}
-	p.AvoidTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, until)
-	p.Skip()
-	pw.c.savePrefs()
-	pw.c.refresh()
+	pw.c.after(func() { pw.c.opts.Core.AvoidPlaying(d) })()
 }
 
 // liftAvoids lifts every avoid.
-func (pw *playerWindow) liftAvoids() {
-	p := pw.c.opts.Player
-	for _, a := range p.Filter().Avoids {
-		p.Unavoid(a.SystemID, a.TalkgroupID)
-	}
-	pw.c.savePrefs()
-	pw.c.refresh()
-}
+func (pw *playerWindow) liftAvoids() { pw.c.after(pw.c.opts.Core.LiftAvoids)() }
 
 // filterLine says which holds and avoids are in force.
 func (pw *playerWindow) filterLine(f player.Filter) string {
-	name := func(t player.Talkgroup) string {
-		info := pw.c.talkgroupInfo(t)
-		if info.Label != "" {
-			return info.Label
-		}
-		return fmt.Sprintf("TG %d", t.TalkgroupID)
-	}
+	name := func(t player.Talkgroup) string { return pw.snap.Directory.TalkgroupLabel(t) }
 	until := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -351,7 +351,7 @@ func (pw *playerWindow) filterLine(f player.Filter) string {
 	var parts []string
 	if h := f.Hold; h != nil {
 		if h.TalkgroupID == 0 {
-			sys := pw.c.systemLabel(h.SystemID)
+			sys := pw.snap.Directory.SystemLabel(h.SystemID)
 			parts = append(parts, "Holding "+sys+until(h.Until))
 		} else {
 			parts = append(parts, "Holding "+name(h.Talkgroup)+until(h.Until))
@@ -367,33 +367,18 @@ func (pw *playerWindow) filterLine(f player.Filter) string {
 	return strings.Join(parts, " · ")
 }
 
-// update shows v and the player's state.
-func (pw *playerWindow) update(v View, st player.State) {
+// update shows snapshot s.
+func (pw *playerWindow) update(s *listening.Snapshot) {
 	pw.updating = true
 	defer func() { pw.updating = false }()
-	state := v.TrayState().String()
-	if v.Reason != "" && v.Backend != event.StateConnected {
-		state += " — " + v.Reason
-	}
-	if v.Problem != "" {
-		state += " — " + v.Problem
-	}
-	switch {
-	case v.Demo:
-		state += " · demo server"
-	case v.Server != "":
-		state += " · " + strings.TrimPrefix(strings.TrimPrefix(v.Server, "https://"), "http://")
-	}
-	if st.Replay > 0 {
-		state += fmt.Sprintf(" · replaying %d back", st.Replay)
-	}
-	pw.state.SetText(state)
-	if st.Call != nil {
-		c := *st.Call
-		pw.tg.SetText(callTitle(c))
+	pw.snap = s
+	pw.state.SetText(s.StatusLine())
+	if s.Call != nil {
+		c := *s.Call
+		pw.tg.SetText(s.Title)
 		sys := c.SystemLabel
 		if sys == "" {
-			sys = fmt.Sprintf("System %d", c.SystemID)
+			sys = s.Directory.SystemLabel(c.SystemID)
 		}
 		if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
 			sys += " · " + c.TalkgroupName
@@ -411,60 +396,59 @@ func (pw *playerWindow) update(v View, st player.State) {
 		}
 		setShown(pw.meta, strings.Join(meta, " · "))
 		text := c.Transcript
-		for _, h := range pw.c.History() {
-			if h.ID == c.ID && h.Transcript != "" {
-				text = h.Transcript
+		for _, h := range s.History {
+			if h.Call.ID == c.ID && h.Call.Transcript != "" {
+				text = h.Call.Transcript
 			}
 		}
 		setShown(pw.transcript, text)
-		if led, ok := ParseLED(c.LEDColor); ok {
+		if led, ok := listening.ParseLED(c.LEDColor); ok {
 			pw.led.FillColor = led
 		} else {
 			pw.led.FillColor = colorLive
 		}
 	} else {
-		pw.tg.SetText("Waiting for the next call…")
+		pw.tg.SetText(s.Headline())
 		setShown(pw.system, "")
 		setShown(pw.meta, "")
 		setShown(pw.transcript, "")
 		pw.led.FillColor = colorIdle
+		if s.State() == listening.Paused {
+			pw.led.FillColor = colorPaused
+		}
 	}
 	pw.led.Refresh()
-	if st.Call != nil && st.Duration > 0 {
-		pw.progress.SetValue(min(1, float64(st.Position)/float64(st.Duration)))
+	if s.Call != nil && s.Duration > 0 {
+		pw.progress.SetValue(min(1, float64(s.Position)/float64(s.Duration)))
 	} else {
 		pw.progress.SetValue(0)
 	}
-	if st.Call != nil {
-		pw.times.SetText(clock(st.Position) + " / " + clock(st.Duration))
+	if s.Call != nil {
+		pw.times.SetText(clock(s.Position) + " / " + clock(s.Duration))
 	} else {
 		pw.times.SetText("")
 	}
-	queue := fmt.Sprintf("queue %d", st.Queue)
-	if v.Listeners > 0 {
-		queue += fmt.Sprintf(" · %d listening", v.Listeners)
-	}
-	pw.queue.SetText(queue)
-	if st.Paused {
+	pw.queue.SetText(s.QueueLine())
+	if s.Paused {
 		pw.playBtn.SetText("Play")
 		pw.playBtn.SetIcon(theme.MediaPlayIcon())
 	} else {
 		pw.playBtn.SetText("Pause")
 		pw.playBtn.SetIcon(theme.MediaPauseIcon())
 	}
-	enable(pw.skipBtn, st.Call != nil || st.Queue > 0)
-	enable(pw.holdTG, st.Call != nil || st.Filter.Hold != nil)
-	enable(pw.holdSys, st.Call != nil || st.Filter.Hold != nil)
-	enable(pw.lift, len(st.Filter.Avoids) > 0)
-	if st.Call == nil {
+	enable(pw.skipBtn, s.Call != nil || s.Queue > 0)
+	enable(pw.holdTG, s.Call != nil || s.Filter.Hold != nil)
+	enable(pw.holdSys, s.Call != nil || s.Filter.Hold != nil)
+	enable(pw.lift, len(s.Filter.Avoids) > 0)
+	if s.Call == nil {
 		pw.avoid.Disable()
 	} else {
 		pw.avoid.Enable()
 	}
-	pw.live.SetChecked(st.Live)
-	pw.mute.SetChecked(st.Muted)
-	pw.volume.SetValue(st.Volume * 100)
-	if f := st.Filter; f.Hold != nil {
+	pw.live.SetChecked(s.Live)
+	pw.mute.SetChecked(s.Muted)
+	pw.volume.SetValue(s.Volume * 100)
+	if f := s.Filter; f.Hold != nil {
 		if f.Hold.TalkgroupID == 0 {
 			pw.holdSys.SetText("Release hold")
 			pw.holdTG.SetText("Hold talkgroup")
@@ -476,31 +460,27 @@ func (pw *playerWindow) update(v View, st player.State) {
 		pw.holdSys.SetText("Hold system")
 		pw.holdTG.SetText("Hold talkgroup")
 	}
-	setShown(pw.filters, pw.filterLine(st.Filter))
-	problem := st.Device
+	setShown(pw.filters, pw.filterLine(s.Filter))
+	problem := s.Device
 	switch {
-	case st.FFmpegMissing:
-		problem = strings.TrimSpace(problem + " " + ffmpegAdvice)
-	case problem == "" && st.LastError != "":
-		problem = st.LastError
+	case s.FFmpegMissing:
+		problem = strings.TrimSpace(problem + " " + listening.FFmpegAdvice)
+	case problem == "" && s.LastError != "":
+		problem = s.LastError
 	}
 	setShown(pw.problem, problem)
-	pw.showBanner(v)
-	if rev := pw.c.historyRev(); rev != pw.histRev {
-		pw.histRev = rev
-		pw.histItems = pw.c.History()
+	pw.showBanner(s)
+	if s.HistoryRev != pw.histRev || len(s.History) != len(pw.histItems) {
+		pw.histRev = s.HistoryRev
+		pw.histItems = s.History
 		pw.history.Refresh()
-	} else if st.LastError != pw.lastErr {
-		pw.history.Refresh() // a call's row now says why it did not play
 	}
-	pw.lastErr = st.LastError
-	filterKey := fmt.Sprint(st.Filter)
-	_, tgRev := pw.c.directory()
+	filterKey := fmt.Sprint(s.Filter, s.Notify)
 	switch {
-	case tgRev != pw.tgRev:
+	case s.DirRev != pw.tgRev || len(s.Directory.Systems) != len(pw.dir.Systems):
 		pw.reloadTalkgroups()
 	case filterKey != pw.filterKey:
-		pw.tgList.Refresh() // the rows show selection and avoids
+		pw.tgList.Refresh() // the rows show selection, avoids and notify
 	}
 	pw.filterKey = filterKey
 }
@@ -532,12 +512,12 @@ func clock(d time.Duration) string {
 
 // showBanner says, while the relay plays the built-in demo server, that
 // it does, and offers to sign in to a real one.
-func (pw *playerWindow) showBanner(v View) {
+func (pw *playerWindow) showBanner(s *listening.Snapshot) {
 	switch {
-	case pw.c.opts.Demo:
+	case s.DemoFlag:
 		pw.bannerText.SetText("Playing the built-in demo server (Earshot was started with --demo): the calls are made up.")
 		pw.bannerBtn.Hide()
-	case v.Demo:
+	case s.Demo:
 		pw.bannerText.SetText("Playing the built-in demo server: the calls are made up. Sign in to your OpenScanner server to hear its feed.")
 		pw.bannerBtn.Show()
 	default:
@@ -551,4 +531,32 @@ func (pw *playerWindow) showBanner(v View) {
 		pw.banner.Show()
 		pw.root.Refresh()
 	}
+}
+
+// showMore pops up what the tray menu offers besides playback, so it is
+// reachable without a tray too.
+func (pw *playerWindow) showMore() {
+	c := pw.c
+	var items []*fyne.MenuItem
+	if c.opts.StreamURL != nil {
+		items = append(items, fyne.NewMenuItem("Copy stream URL", c.CopyStreamURL))
+	}
+	items = append(items, fyne.NewMenuItem("Manage tokens…", c.ShowTokens))
+	if pw.snap.SignedIn {
+		items = append(items, fyne.NewMenuItem("Sign out", c.SignOut))
+	} else {
+		items = append(items, fyne.NewMenuItem("Sign in…", c.ShowSignIn))
+	}
+	items = append(items, fyne.NewMenuItemSeparator())
+	if c.opts.Autostart != nil {
+		c.uiMu.Lock()
+		on := c.autostart
+		c.uiMu.Unlock()
+		auto := fyne.NewMenuItem("Start Earshot when I log in", c.ToggleAutostart)
+		auto.Checked = on
+		items = append(items, auto)
+	}
+	items = append(items, fyne.NewMenuItem("Quit Earshot", c.opts.QuitEarshot))
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(pw.more)
+	widget.ShowPopUpMenuAtPosition(fyne.NewMenu("", items...), pw.w.Canvas(), pos.Add(fyne.NewPos(0, pw.more.Size().Height)))
 }

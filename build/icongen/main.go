@@ -10,7 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"earshot/ui"
+	"earshot/ui/listening"
+	"earshot/ui/tray"
 )
 
 func main() {
@@ -24,9 +25,9 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	write("icon.png", ui.IconPNG(ui.TrayIdle, ui.BrandColor, 512))
-	for st := ui.TraySignedOut; st <= ui.TrayError; st++ {
-		write(fmt.Sprintf("tray-%d-%s.png", st, slug(st.String())), ui.IconPNG(st, ui.StateColor(st), ui.TrayIconSize))
+	write("icon.png", tray.IconPNG(listening.Idle, tray.BrandColor, 512))
+	for st := listening.SignedOut; st <= listening.LiveOff; st++ {
+		write(fmt.Sprintf("tray-%d-%s.png", st, slug(st.String())), tray.IconPNG(st, tray.StateColor(st), tray.IconSize))
 	}
 }
 

@@ -495,3 +495,19 @@ func TestAccountDisabledWhileListening(t *testing.T) {
 		t.Fatalf("counters %+v: want one refused refresh, no reconnect, no new login", c)
 	}
 }
+
+// The listener count was gone after a reconnect: a drop zeroed it, and the
+// server need not say it again. It is kept until the server says another.
+func TestListenerCountSurvivesAReconnect(t *testing.T) {
+	s, err := New(Options{ServerURL: "https://scanner.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.setStatus(event.StateConnected, "", time.Time{})
+	s.setListeners(3)
+	s.setStatus(event.StateDisconnected, "live feed: EOF", time.Now().Add(time.Second))
+	s.setStatus(event.StateConnected, "", time.Time{})
+	if n := s.Status().Listeners; n != 3 {
+		t.Fatalf("after a reconnect the status says %d listening, want the 3 last reported", n)
+	}
+}

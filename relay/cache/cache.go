@@ -50,6 +50,7 @@ type Entry struct {
 	ETag        string // strong validator, quoted
 	path        string
 	loud        *measurement
+	cache       *Cache
 }
 
 // Open opens the entry's file for reading. An entry evicted after it was
@@ -212,6 +213,7 @@ func (c *Cache) entryFor(key string) (*Entry, error) {
 		ETag:        `"` + key + "-" + strconv.FormatInt(st.Size(), 36) + "-" + strconv.FormatInt(st.ModTime().UnixNano(), 36) + `"`,
 		path:        p,
 		loud:        newMeasurement(),
+		cache:       c,
 	}, nil
 }
 

@@ -77,13 +77,14 @@ func (e *Entry) Measured() <-chan struct{} {
 }
 
 // SetLoudness keeps r, the measured loudness of e's audio, with e:
-// Loudness reports it and Measured is closed. While e is the cache's entry
+// Loudness reports it and Measured is closed. While e is its cache's entry
 // for its key it is also written beside the audio, so the next Open
 // finds it. An entry keeps its first measurement (or NotMeasurable); later
 // calls change nothing.
-func (c *Cache) SetLoudness(e *Entry, r loudness.Result) error {
-	if e.loud == nil {
-		return fmt.Errorf("set the loudness of %s: not an entry of this cache", e.Key)
+func (e *Entry) SetLoudness(r loudness.Result) error {
+	c := e.cache
+	if e.loud == nil || c == nil {
+		return fmt.Errorf("set the loudness of %s: not an entry of a cache", e.Key)
 	}
 	if err := validResult(r); err != nil {
 		return fmt.Errorf("set the loudness of %s: %w", e.Key, err)
@@ -127,7 +128,7 @@ func (c *Cache) SetLoudness(e *Entry, r loudness.Result) error {
 // NotMeasurable records that e's audio could not be measured (it does
 // not decode, say): Measured is closed and Loudness reports false. It is
 // not written down, so the next Open may try again.
-func (c *Cache) NotMeasurable(e *Entry) {
+func (e *Entry) NotMeasurable() {
 	if e.loud != nil {
 		e.loud.settle(loudness.Result{}, false)
 	}

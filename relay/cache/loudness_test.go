@@ -39,7 +39,7 @@ func TestLoudnessIsKeptWithTheEntryAcrossRestarts(t *testing.T) {
 	if _, ok := loudnessOf(t, e); ok {
 		t.Fatal("a new entry reports a loudness")
 	}
-	if err := c.SetLoudness(e, measuredResult); err != nil {
+	if err := e.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := loudnessOf(t, e); !ok || r != measuredResult {
@@ -49,7 +49,7 @@ func TestLoudnessIsKeptWithTheEntryAcrossRestarts(t *testing.T) {
 		t.Fatal("Lookup returned another entry")
 	}
 	// The first measurement stays.
-	if err := c.SetLoudness(e, loudness.Result{Integrated: -10, Peak: 1}); err != nil {
+	if err := e.SetLoudness(loudness.Result{Integrated: -10, Peak: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := e.Loudness(); r != measuredResult {
@@ -57,7 +57,7 @@ func TestLoudnessIsKeptWithTheEntryAcrossRestarts(t *testing.T) {
 	}
 	// Silence survives too (-Inf is not JSON).
 	silent, _ := c.Put("8-abc", []byte("eight"))
-	if err := c.SetLoudness(silent, loudness.Result{Integrated: math.Inf(-1), Frames: 10}); err != nil {
+	if err := silent.SetLoudness(loudness.Result{Integrated: math.Inf(-1), Frames: 10}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -80,7 +80,7 @@ func TestLoudnessGoesWithItsAudio(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, dir, 300)
 	old, _ := c.Put("1", make([]byte, 100))
-	if err := c.SetLoudness(old, measuredResult); err != nil {
+	if err := old.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	// New audio under the key: the measurement of the old is not its.
@@ -99,14 +99,14 @@ func TestLoudnessGoesWithItsAudio(t *testing.T) {
 	if _, err := c.Put("2", make([]byte, 80)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetLoudness(stale, measuredResult); err != nil {
+	if err := stale.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(c.loudPath("2")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("a replaced entry's measurement was written for the new audio")
 	}
 	// Evicted: the file goes with it.
-	if err := c.SetLoudness(fresh, measuredResult); err != nil {
+	if err := fresh.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"3", "4", "5"} {
@@ -126,7 +126,7 @@ func TestLoudnessFilesThatDoNotFitAreDropped(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, dir, 1<<20)
 	e, _ := c.Put("1", []byte("one"))
-	if err := c.SetLoudness(e, measuredResult); err != nil {
+	if err := e.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Put("2", []byte("two")); err != nil {
@@ -175,7 +175,7 @@ func TestNotMeasurableSettlesWithoutAResult(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, dir, 1<<20)
 	e, _ := c.Put("1", []byte("not audio"))
-	c.NotMeasurable(e)
+	e.NotMeasurable()
 	select {
 	case <-e.Measured():
 	default:
@@ -184,7 +184,7 @@ func TestNotMeasurableSettlesWithoutAResult(t *testing.T) {
 	if _, ok := loudnessOf(t, e); ok {
 		t.Fatal("an unmeasurable entry reports a loudness")
 	}
-	if err := c.SetLoudness(e, measuredResult); err != nil {
+	if err := e.SetLoudness(measuredResult); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := e.Loudness(); ok {
@@ -196,7 +196,7 @@ func TestNotMeasurableSettlesWithoutAResult(t *testing.T) {
 	// Bad measurements are refused; an Entry not from a cache has none.
 	e2, _ := c.Put("2", []byte("two"))
 	for _, r := range []loudness.Result{{Integrated: math.NaN()}, {Integrated: -20, Peak: 2}, {Integrated: -20, Frames: -1}} {
-		if err := c.SetLoudness(e2, r); err == nil {
+		if err := e2.SetLoudness(r); err == nil {
 			t.Fatalf("SetLoudness accepted %+v", r)
 		}
 	}
@@ -204,7 +204,7 @@ func TestNotMeasurableSettlesWithoutAResult(t *testing.T) {
 	if _, ok := zero.Loudness(); ok || zero.Measured() != nil {
 		t.Fatal("a zero Entry reports a measurement")
 	}
-	if err := c.SetLoudness(&zero, measuredResult); err == nil {
+	if err := zero.SetLoudness(measuredResult); err == nil {
 		t.Fatal("SetLoudness took an entry of no cache")
 	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,13 +14,7 @@ import (
 
 // TokenAdmin is the token registry as the control plane uses it
 // (*tokens.Manager implements it).
-type TokenAdmin interface {
-	List() []tokens.Info
-	Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error)
-	Revoke(ctx context.Context, id string) error
-	Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error)
-	RotateAll(ctx context.Context, grace time.Duration) error
-}
+type TokenAdmin = tokens.Admin
 
 // maxControlBody caps a control-plane request body.
 const maxControlBody = 64 << 10
@@ -36,6 +29,20 @@ func (s *Server) routeControlPlane(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tokens/{id}/rotate", s.require(controlPlane, s.handleRotateToken))
 	mux.Handle("POST /v1/tokens/rotate-all", s.require(controlPlane, s.handleRotateAll))
 	s.routeTokenEvents(mux)
+	if s.accountChanged != nil {
+		mux.Handle("POST /v1/account/reload", s.require(controlPlane, s.handleAccountReload))
+	}
+}
+
+// handleAccountReload puts the configured account behind the relay again
+// (`earshot login` and `logout` tell a running Earshot this way).
+func (s *Server) handleAccountReload(w http.ResponseWriter, r *http.Request) {
+	if err := s.accountChanged(r.Context()); err != nil {
+		s.log.Warn("could not switch to the configured account", "err", err)
+		writeError(w, http.StatusConflict, "account", err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // CreateRequest is the body of POST /v1/tokens.
@@ -58,7 +65,17 @@ type IssuedResponse struct {
 }
 
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": s.admin.List()})
+	s.writeTokenList(w, r)
+}
+
+// writeTokenList answers with the token list.
+func (s *Server) writeTokenList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.admin.List(r.Context())
+	if err != nil {
+		s.adminError(w, "list the tokens", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +143,7 @@ func (s *Server) handleRotateAll(w http.ResponseWriter, r *http.Request) {
 		s.adminError(w, "rotate the signing key", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": s.admin.List()})
+	s.writeTokenList(w, r)
 }
 
 // adminError maps registry errors to statuses without echoing input.

@@ -29,10 +29,10 @@ type fakeAdmin struct {
 	auth   *fakeAuth
 }
 
-func (a *fakeAdmin) List() []tokens.Info {
+func (a *fakeAdmin) List(context.Context) ([]tokens.Info, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]tokens.Info(nil), a.list...)
+	return append([]tokens.Info(nil), a.list...), nil
 }
 
 func (a *fakeAdmin) Create(ctx context.Context, name, scope string, ttl time.Duration) (string, tokens.Info, error) {
@@ -81,7 +81,8 @@ func (a *fakeAdmin) Rotate(ctx context.Context, id string, grace time.Duration) 
 }
 
 func (a *fakeAdmin) RotateAll(ctx context.Context, grace time.Duration) error {
-	for _, i := range a.List() {
+	list, _ := a.List(context.Background())
+	for _, i := range list {
 		a.Revoke(ctx, i.ID)
 	}
 	return nil

@@ -107,6 +107,10 @@ type Options struct {
 	// it is this running relay (GET /v1/identity, identity.go) before the
 	// CLI sends it the operator token. Without it the route is absent.
 	InstanceSecret []byte
+	// AccountChanged, if set, is called by POST /v1/account/reload
+	// (control scope): the configured account changed (`earshot login` or
+	// `logout` while this relay runs) and should be put behind the relay.
+	AccountChanged func(ctx context.Context) error
 	// FFmpeg is the ffmpeg the continuous stream encodes with; "" looks it
 	// up in PATH when a stream starts.
 	FFmpeg string
@@ -153,27 +157,30 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // Server is an http.Handler serving the relay's API.
 type Server struct {
-	src        Source
-	auth       Authenticator
-	admin      TokenAdmin
-	alerts     AlertAdmin
-	log        *slog.Logger
-	extraHosts map[string]bool
-	queueLen   int
-	handler    http.Handler
-	clock      Clock
-	timeouts   Timeouts
-	instance   []byte // Options.InstanceSecret
-	loc        *time.Location
-	sessions   webSessions
-	limiter    failureLimiter
-	live       liveConns
-	rearm      chan struct{} // a live connection was added: the enforcer recomputes its deadline
-	sweeps     atomic.Int64  // enforcer sweeps done (tests wait on it)
-	streams    *stream.Streams
-	player     PlayerSelection
-	stop       context.CancelFunc
-	stopped    chan struct{}
+	src    Source
+	auth   Authenticator
+	admin  TokenAdmin
+	alerts AlertAdmin
+	// accountChanged puts the configured account behind the relay (POST
+	// /v1/account/reload); nil leaves the route out.
+	accountChanged func(context.Context) error
+	log            *slog.Logger
+	extraHosts     map[string]bool
+	queueLen       int
+	handler        http.Handler
+	clock          Clock
+	timeouts       Timeouts
+	instance       []byte // Options.InstanceSecret
+	loc            *time.Location
+	sessions       webSessions
+	limiter        failureLimiter
+	live           liveConns
+	rearm          chan struct{} // a live connection was added: the enforcer recomputes its deadline
+	sweeps         atomic.Int64  // enforcer sweeps done (tests wait on it)
+	streams        *stream.Streams
+	player         PlayerSelection
+	stop           context.CancelFunc
+	stopped        chan struct{}
 
 	audioRequests   atomic.Int64
 	bytesServed     atomic.Int64
@@ -192,19 +199,20 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		src:        opts.Source,
-		auth:       opts.Auth,
-		admin:      opts.Admin,
-		alerts:     opts.Alerts,
-		log:        log,
-		extraHosts: make(map[string]bool),
-		queueLen:   opts.QueueLen,
-		clock:      opts.Clock,
-		timeouts:   opts.Timeouts.withDefaults(),
-		instance:   bytes.Clone(opts.InstanceSecret),
-		loc:        opts.Location,
-		rearm:      make(chan struct{}, 1),
-		player:     opts.Player,
+		src:            opts.Source,
+		auth:           opts.Auth,
+		admin:          opts.Admin,
+		alerts:         opts.Alerts,
+		accountChanged: opts.AccountChanged,
+		log:            log,
+		extraHosts:     make(map[string]bool),
+		queueLen:       opts.QueueLen,
+		clock:          opts.Clock,
+		timeouts:       opts.Timeouts.withDefaults(),
+		instance:       bytes.Clone(opts.InstanceSecret),
+		loc:            opts.Location,
+		rearm:          make(chan struct{}, 1),
+		player:         opts.Player,
 	}
 	if s.queueLen <= 0 {
 		s.queueLen = 256
@@ -345,7 +353,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := StatusResponse{Report: s.src.Status(), Served: s.Counters()}
 	if s.admin != nil {
 		since := s.clock.Now().Add(-time.Hour)
-		for _, t := range s.admin.List() {
+		list, _ := s.admin.List(r.Context()) // a registry in memory: it does not fail
+		for _, t := range list {
 			if t.LastUsed != nil && t.LastUsed.After(since) {
 				st.TokensInUse++
 			}

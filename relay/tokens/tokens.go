@@ -353,13 +353,27 @@ func (m *Manager) Changed() <-chan struct{} {
 }
 
 // List returns every token, oldest first.
-func (m *Manager) List() []Info {
+func (m *Manager) List(context.Context) ([]Info, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]Info, len(m.reg.Tokens))
 	copy(out, m.reg.Tokens)
-	return out
+	return out, nil
 }
+
+// Admin is token administration as every front uses it: the relay's
+// control plane, the CLI (on the registry, or through a running relay's
+// control plane) and the windows (through the resident process). Every
+// method takes a context and may fail: some of them cross a process.
+type Admin interface {
+	List(ctx context.Context) ([]Info, error)
+	Create(ctx context.Context, name, scope string, ttl time.Duration) (string, Info, error)
+	Revoke(ctx context.Context, id string) error
+	Rotate(ctx context.Context, id string, grace time.Duration) (string, Info, error)
+	RotateAll(ctx context.Context, grace time.Duration) error
+}
+
+var _ Admin = (*Manager)(nil)
 
 // Get returns the token with id.
 func (m *Manager) Get(id string) (Info, bool) {
@@ -528,8 +542,9 @@ func (m *Manager) Watch(ctx context.Context) <-chan []Info {
 			m.mu.RLock()
 			changed, touched := m.changed, m.touched
 			m.mu.RUnlock()
+			list, _ := m.List(ctx) // never fails
 			select {
-			case out <- m.List():
+			case out <- list:
 			case <-ctx.Done():
 				return
 			}

@@ -85,7 +85,7 @@ func TestCreateVerifyList(t *testing.T) {
 	if !m.Valid(info.ID) || m.Valid("nope") {
 		t.Fatal("Valid is wrong")
 	}
-	list := m.List()
+	list, _ := m.List(context.Background())
 	if len(list) != 1 || list[0].Name != "OBS" || list[0].Status(c.Now()) != "active" || list[0].Expires != nil {
 		t.Fatalf("List = %+v", list)
 	}
@@ -171,7 +171,7 @@ func TestCreateValidation(t *testing.T) {
 			t.Errorf("Create(%q, %q, %v) = %v, want ErrInvalidRequest", tc.name, tc.scope, tc.ttl, err)
 		}
 	}
-	if len(m.List()) != 0 {
+	if len(mustList(t, m)) != 0 {
 		t.Fatal("a refused Create left a token behind")
 	}
 }
@@ -282,7 +282,7 @@ func TestExpiry(t *testing.T) {
 	if _, err := m.Verify(tok); err != ErrInvalid || m.Valid(info.ID) {
 		t.Fatal("expired token still works")
 	}
-	if s := m.List()[0].Status(c.Now()); s != "expired" {
+	if s := mustList(t, m)[0].Status(c.Now()); s != "expired" {
 		t.Fatalf("status %q", s)
 	}
 }
@@ -839,7 +839,7 @@ func TestKeyringFailureIsReported(t *testing.T) {
 	if _, _, err := fresh.Create(ctx, "a", ScopeListen, 0); err == nil || !strings.Contains(err.Error(), "keyring") {
 		t.Fatalf("Create with a dead keyring = %v", err)
 	}
-	if len(fresh.List()) != 0 {
+	if len(mustList(t, fresh)) != 0 {
 		t.Fatal("a failed Create left a token")
 	}
 }
@@ -1353,4 +1353,13 @@ func TestWatchFollowsTheRegistryAndItsUse(t *testing.T) {
 	cancel()
 	for range updates {
 	}
+}
+
+func mustList(t *testing.T, m *Manager) []Info {
+	t.Helper()
+	list, err := m.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

@@ -1,43 +1,18 @@
 package mpris
 
 import (
-	"bufio"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"earshot/ui/dbustest"
 )
 
-// privateBus starts a dbus-daemon of its own and connects to it.
-func privateBus(t *testing.T) (*dbus.Conn, string) {
-	t.Helper()
-	// The socket lives in the test's own directory, which is removed
-	// afterwards: a killed daemon leaves its socket behind in /tmp.
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address",
-		"--address=unix:dir="+t.TempDir())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("dbus-daemon (install dbus with build/deps.sh): %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = strings.TrimSpace(addr)
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, addr
-}
+// privateBus starts a session bus of the test's own and connects to it.
+func privateBus(t *testing.T) (*dbus.Conn, string) { return dbustest.Connect(t) }
 
 type fakePlayer struct {
 	mu    sync.Mutex

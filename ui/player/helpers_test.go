@@ -72,16 +72,16 @@ func (f *fakeAudio) measure(t testing.TB, e *cache.Entry) loudness.Result {
 	}
 	if s == nil || err != nil {
 		// Not audio (some tests cache other bytes): nothing to measure.
-		f.c.NotMeasurable(e)
+		e.NotMeasurable()
 		return loudness.Result{}
 	}
 	defer s.Close()
 	m, _ := loudness.NewMeter(audio.Channels, audio.DefaultRate)
 	if _, err := io.Copy(m, s); err != nil && m.Frames() == 0 {
-		f.c.NotMeasurable(e)
+		e.NotMeasurable()
 		return loudness.Result{}
 	}
-	if err := f.c.SetLoudness(e, m.Result()); err != nil {
+	if err := e.SetLoudness(m.Result()); err != nil {
 		t.Fatal(err)
 	}
 	return m.Result()

@@ -133,6 +133,10 @@ type Player struct {
 	history    []event.Call
 	replayPos  int // index in history of the call Replay last chose; -1 none
 
+	// callsStarted counts the calls the feeder has started, so the idle
+	// check sees a call that began and ended between two of its looks.
+	callsStarted uint64
+
 	device        string
 	ffmpegMissing bool
 	lastErr       string
@@ -258,12 +262,13 @@ func (p *Player) Run(ctx context.Context) error {
 	if err := p.out.Start(ctx, feed{p}); err != nil {
 		p.setDevice(err)
 	}
-	ticker := time.NewTicker(p.tick)
-	defer ticker.Stop()
+	timer := time.NewTimer(p.tick)
+	defer timer.Stop()
 	dev := deviceIdle{s: suspenderOf(p.out)}
 	for {
 		p.emit()
 		dev.update(p)
+		timer.Reset(p.nextTick(dev.suspended))
 		select {
 		case <-ctx.Done():
 			p.shutdown()
@@ -271,10 +276,41 @@ func (p *Player) Run(ctx context.Context) error {
 			p.watchers.Wait()
 			return ctx.Err()
 		case <-p.wake:
-		case <-ticker.C:
+		case <-timer.C:
 			p.periodic()
 		}
 	}
+}
+
+// idleTickMax bounds the wait between periodic checks while the device is
+// suspended: timers do not count a suspended computer's sleep, and a hold
+// that ended during it lifts within this once it wakes.
+const idleTickMax = time.Minute
+
+// nextTick is how long Run waits for the next periodic check: the tick
+// while a call plays or the device is up (the position moves, the device
+// is watched); with the device suspended and nothing to play, until the
+// next hold or avoid lifts by itself (at most idleTickMax), so an idle
+// Earshot does not wake four times a second for nothing.
+func (p *Player) nextTick(suspended bool) time.Duration {
+	if !suspended {
+		return p.tick
+	}
+	p.mu.Lock()
+	var next time.Time
+	if h := p.filter.Hold; h != nil && !h.Until.IsZero() {
+		next = h.Until
+	}
+	for _, a := range p.filter.Avoids {
+		if !a.Until.IsZero() && (next.IsZero() || a.Until.Before(next)) {
+			next = a.Until
+		}
+	}
+	p.mu.Unlock()
+	if next.IsZero() {
+		return idleTickMax
+	}
+	return min(idleTickMax, max(p.tick, next.Sub(p.now())))
 }
 
 // deviceIdle suspends a Suspender output while nothing plays, so an idle
@@ -284,6 +320,7 @@ type deviceIdle struct {
 	s         Suspender
 	idleSince time.Time
 	suspended bool
+	callsSeen uint64 // Player.callsStarted at the last look
 }
 
 func suspenderOf(o Output) Suspender {
@@ -293,12 +330,18 @@ func suspenderOf(o Output) Suspender {
 
 // update resumes the device as soon as there is something to play and
 // suspends it after SuspendAfter without.
+//
+// A call counts even if it started and ended since the last look: the
+// output may go on pulling PCM into its own buffer while suspended (oto's
+// mixer does), so a short call can be read to its end before Run gets
+// here, and its sound waits in that buffer for a Resume.
 func (d *deviceIdle) update(p *Player) {
 	if d.s == nil {
 		return
 	}
 	p.mu.Lock()
-	busy := !p.paused && (p.cur != nil || len(p.queue) > 0)
+	busy := (!p.paused && (p.cur != nil || len(p.queue) > 0)) || p.callsStarted != d.callsSeen
+	d.callsSeen = p.callsStarted
 	p.mu.Unlock()
 	now := p.now()
 	switch {
@@ -602,6 +645,21 @@ func (p *Player) playNowLocked(e *entry) {
 	p.setQueueLocked(q)
 }
 
+// Reset forgets every call it holds — the queue, the playing call (cut
+// off with the usual fade) and the calls Replay reaches — as when another
+// account's feed takes over: none of them may be heard any more. Live,
+// paused, volume, mute and the filter stay.
+func (p *Player) Reset() {
+	p.mu.Lock()
+	defer p.unlock()
+	p.history = nil
+	p.replayPos = -1
+	if p.cur != nil {
+		p.skip = true
+	}
+	p.setQueueLocked(nil)
+}
+
 // SetVolume sets the volume, 0 (silent) to 1 (as recorded), applied to the
 // samples as a linear gain within one audio buffer.
 func (p *Player) SetVolume(v float64) {
@@ -830,6 +888,7 @@ func (p *Player) startNextLocked() bool {
 	t := p.next
 	p.next = nil
 	p.cur = t
+	p.callsStarted++
 	if t.e.tone {
 		t.stream.Prepend(AlertTone(p.rate))
 	}

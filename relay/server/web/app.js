@@ -120,7 +120,9 @@
     if (c.id <= lastId) return;
     lastId = c.id;
     addHistory(c);
-    if (!$("live").checked) return;
+    // A call from the server's history (after a connect or a drop) is not
+    // live: it goes to the history only.
+    if (!$("live").checked || c.backfill) return;
     queue.push(c);
     if (!current || player.ended || (player.paused && player.currentTime === 0 && !player.src)) next();
     showQueue();
@@ -131,6 +133,20 @@
       if (c.id === t.callId) c.transcript = t.text;
     }
     if (current && current.id === t.callId) $("now-transcript").textContent = t.text;
+  }
+
+  // reset: another account (or a server whose call ids started again)
+  // is behind the relay now; nothing held so far belongs to it.
+  function onReset() {
+    queue.length = 0;
+    history.length = 0;
+    $("history").replaceChildren();
+    lastId = 0;
+    current = null;
+    player.pause();
+    player.removeAttribute("src");
+    showQueue();
+    loadRecent();
   }
 
   function onAlert(a) {
@@ -171,6 +187,7 @@
       try { e = JSON.parse(m.data); } catch (_) { return; }
       if (e.type === "call.new" && e.call) onCall(e.call);
       else if (e.type === "call.transcript") onTranscript(e);
+      else if (e.type === "reset") onReset();
       else if (e.type === "call.alert") onAlert(e);
       else if (e.type === "status" && e.status) {
         const st = e.status.state;

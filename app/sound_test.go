@@ -11,7 +11,7 @@ import (
 
 func TestListeningFollowsConfig(t *testing.T) {
 	dir := t.TempDir()
-	l := newListening(dir, false)
+	l := newSoundSettings(dir, false)
 	quiet := loudness.Result{Integrated: -30, Peak: 0.05, Frames: 48000}
 	call := event.Call{SystemID: 1, TalkgroupID: 101}
 	// No configuration: levelling is on.

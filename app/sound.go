@@ -8,12 +8,12 @@ import (
 	"earshot/relay/loudness"
 )
 
-// listening gives the player what config.json says about how calls sound:
+// soundSettings gives the player what config.json says about how calls sound:
 // loudness levelling (on unless "levelling": false) and the volume offset
 // of each talkgroup of the server in use. It reads the file at most once a
 // second, so a change made by the window or by hand applies to the next
 // call.
-type listening struct {
+type soundSettings struct {
 	dir  string
 	demo bool // --demo: the demo server's settings
 
@@ -23,20 +23,20 @@ type listening struct {
 	offsets   loudness.Offsets
 }
 
-// listeningRefresh is how long a reading of config.json serves.
-const listeningRefresh = time.Second
+// soundRefresh is how long a reading of config.json serves.
+const soundRefresh = time.Second
 
-func newListening(dir string, demo bool) *listening {
-	return &listening{dir: dir, demo: demo, levelling: true}
+func newSoundSettings(dir string, demo bool) *soundSettings {
+	return &soundSettings{dir: dir, demo: demo, levelling: true}
 }
 
 // settings returns the levelling switch and the offsets, from a reading
-// of config.json at most listeningRefresh old. A file that does not load
+// of config.json at most soundRefresh old. A file that does not load
 // keeps the last good reading.
-func (l *listening) settings() (bool, loudness.Offsets) {
+func (l *soundSettings) settings() (bool, loudness.Offsets) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if time.Since(l.readAt) >= listeningRefresh {
+	if time.Since(l.readAt) >= soundRefresh {
 		l.readAt = time.Now()
 		if cfg, err := LoadConfig(l.dir); err == nil {
 			l.levelling = cfg.LevellingOn()
@@ -51,7 +51,7 @@ func (l *listening) settings() (bool, loudness.Offsets) {
 
 // gain is the player's GainFunc: the Leveller's gain for the call's
 // loudness and its talkgroup's offset.
-func (l *listening) gain(c event.Call, m loudness.Result) float64 {
+func (l *soundSettings) gain(c event.Call, m loudness.Result) float64 {
 	levelling, offsets := l.settings()
 	return loudness.Leveller{}.Gain(m, offsets.Of(c.SystemID, c.TalkgroupID), levelling)
 }

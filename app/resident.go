@@ -1,0 +1,348 @@
+//go:build !headless
+
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"earshot/app/singleinstance"
+	"earshot/relay/event"
+	"earshot/relay/secrets"
+	"earshot/relay/server"
+	"earshot/relay/tokens"
+	"earshot/ui/clipboard"
+	"earshot/ui/ipc"
+	"earshot/ui/listening"
+	"earshot/ui/mpris"
+	"earshot/ui/notify"
+	"earshot/ui/player"
+	"earshot/ui/tray"
+)
+
+// runDefault is what `earshot` with no command does on a desktop: the
+// resident process — the relay, the listening core, the player, the tray
+// (fyne.io/systray), MPRIS and notifications, with no GUI toolkit — which
+// starts the window process when a window is opened. Without a display it
+// runs the relay alone.
+func runDefault(ctx context.Context, env *Env, args []string) error {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		fmt.Fprintln(env.Stderr, "No display: running the relay without a window (`earshot relay`).")
+		return cmdRelay(ctx, env, args)
+	}
+	f, err := parseRelayFlags(env, "earshot", args)
+	if err != nil {
+		return err
+	}
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
+	log := newLogger(env.Stderr, f.verbose)
+	win := &windowHost{ctx: ctx, log: log.With("part", "windows"), stderr: env.Stderr, debug: f.verbose}
+	defer win.wait()
+
+	// One Earshot per user: a second launch brings the first one's window
+	// forward instead of starting another relay.
+	instDir, err := singleinstance.Dir()
+	if err != nil {
+		return err
+	}
+	inst, err := singleinstance.Claim(ctx, instDir)
+	if errors.Is(err, singleinstance.ErrAlreadyRunning) {
+		fmt.Fprintln(env.Stdout, "Earshot is already running: its window was brought forward.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+
+	r := &resident{env: env, flags: f, log: log, cfg: &configStore{env: env, log: log}, win: win, quit: quit,
+		follow: &followCore{saved: &savedSelection{dir: env.ConfigDir}}}
+	cfg, err := LoadConfig(env.ConfigDir)
+	if err == nil {
+		r.relay, err = startRelay(ctx, env, cfg, f, log, r.follow, true)
+	}
+	if err != nil {
+		// A launch from a desktop menu has no terminal to read this in.
+		if serr := win.show(ipc.ShowStartup, err.Error()); serr == nil {
+			win.waitExit(24 * time.Hour)
+		}
+		return err
+	}
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- r.relay.wait() }()
+	defer func() { quit(); <-relayDone }()
+	win.res = r
+	return r.run(ctx, inst, cfg)
+}
+
+// resident is the resident process's parts.
+type resident struct {
+	env    *Env
+	flags  relayFlags
+	log    *slog.Logger
+	cfg    *configStore
+	win    *windowHost
+	quit   context.CancelFunc
+	relay  *instance
+	core   *listening.Core
+	note   listening.Notifier
+	follow *followCore
+}
+
+var _ ipc.Resident = (*resident)(nil)
+
+func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *Config) error {
+	out, err := player.NewOtoOutput(48000, 2)
+	if err != nil {
+		return err
+	}
+	p, err := player.New(player.Options{Audio: r.relay.Core, Output: out, Logger: r.log.With("part", "player"),
+		Gain: newSoundSettings(r.env.ConfigDir, r.flags.demo).gain})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var bus *dbus.Conn
+	if c, err := dbus.ConnectSessionBus(); err == nil {
+		bus = c
+		defer bus.Close()
+		note := notify.New(bus, "Earshot", r.log.With("part", "notify"))
+		wg.Go(func() { note.Run(ctx) })
+		r.note = note
+	}
+	r.core = listening.New(listening.Options{
+		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: r.note, Logger: r.log.With("part", "listening"),
+		Account:  func() (string, string) { return residentAccounts{env: r.env}.Account() },
+		DemoFlag: r.flags.demo,
+	})
+	p.OnChange(r.core.OnPlayerChange)
+	r.follow.core.Store(r.core)
+	wg.Go(func() {
+		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("the player stopped", "err", err)
+		}
+	})
+	wg.Go(func() { _ = r.core.Run(ctx) })
+	inst.OnShow(func() { r.showWindow(ipc.ShowPlayer) })
+	if m, err := mpris.Start(ctx, mprisControls{r}, r.log.With("part", "mpris")); err != nil {
+		r.log.Info("media keys unavailable (no MPRIS on the session bus)", "err", err)
+	} else {
+		defer m.Close()
+		wg.Go(func() { followMPRIS(ctx, r.core, m) })
+	}
+
+	// First run (no account) or no tray to find Earshot in: show the
+	// playback window with the demo banner and Sign in….
+	if !trayHostPresent() || !cfg.HasAccount() {
+		r.showWindow(ipc.ShowPlayer)
+	}
+	if !sessionBusPresent() {
+		// No session bus: no tray can ever show; the window is all there
+		// is, and closing it quits.
+		<-ctx.Done()
+		return nil
+	}
+	// The tray runs on this goroutine (the main one, as Windows and macOS
+	// want) until Quit or a signal.
+	tray.Run(ctx, r.trayActions(), r.core)
+	return nil
+}
+
+func (r *resident) showWindow(what string) { r.showWindowWith(what, "") }
+
+// showWindowWith shows a window that takes a text (ipc.ShowStreamURL).
+func (r *resident) showWindowWith(what, text string) {
+	r.log.Debug("showing a window", "what", what)
+	if err := r.win.show(what, text); err != nil {
+		r.log.Error("could not open the window", "err", err)
+		r.notify("Earshot could not open its window", err.Error())
+	}
+}
+
+func (r *resident) notify(title, body string) {
+	if r.note != nil {
+		r.note.Notify(title, body)
+	}
+}
+
+func (r *resident) trayActions() tray.Actions {
+	c := r.core
+	return tray.Actions{
+		OpenPlayer:    func() { r.showWindow(ipc.ShowPlayer) },
+		ToggleLive:    c.ToggleLive,
+		PauseResume:   c.TogglePause,
+		Skip:          c.Skip,
+		ToggleMute:    c.ToggleMute,
+		HoldTalkgroup: c.ToggleHoldTalkgroup,
+		CopyStreamURL: r.copyStreamURL,
+		ManageTokens:  func() { r.showWindow(ipc.ShowTokens) },
+		SignIn:        func() { r.showWindow(ipc.ShowSignIn) },
+		SignOut: func() {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := r.Accounts().SignOut(ctx); err != nil {
+					r.notify("Earshot: sign-out failed", err.Error())
+				}
+			}()
+		},
+		Quit:      r.Quit,
+		Problem:   r.notify,
+		Autostart: &tray.Autostart{On: r.Autostart, Set: r.SetAutostart},
+	}
+}
+
+// Autostart and SetAutostart are "Start Earshot when I log in" (the
+// desktop's log-in entry that `earshot autostart` edits).
+func (r *resident) Autostart() (bool, error)   { return AutostartOn() }
+func (r *resident) SetAutostart(on bool) error { return Autostart(on) }
+
+// copyStreamURL puts the live feed's URL on the clipboard and says so.
+// The copy is handed to the desktop's clipboard program, which keeps it
+// after the copy returns (ui/clipboard); without one, a small window
+// shows the URL with a Copy button, and the copy lasts while it is open.
+func (r *resident) copyStreamURL() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		u, err := r.StreamURL(ctx)
+		if err != nil {
+			r.notify("Earshot", "Could not make a stream URL: "+err.Error())
+			return
+		}
+		if err := r.Copy(ctx, u); err != nil {
+			r.log.Info("no clipboard program: showing the stream URL instead", "err", err)
+			r.showWindowWith(ipc.ShowStreamURL, u)
+			return
+		}
+		r.notify("Earshot", "Live stream URL copied")
+	}()
+}
+
+// Copy puts text on the desktop's clipboard through its clipboard
+// program, where it stays after the window process that asked ends.
+func (r *resident) Copy(ctx context.Context, text string) error {
+	if err := clipboard.Copy(ctx, text); err != nil {
+		return &ipc.Error{Kind: ipc.KindUnavailable, Message: err.Error()}
+	}
+	return nil
+}
+
+// Core, Accounts, Tokens, StreamURL, BaseURL and Quit are what the window
+// process's commands reach (ipc.Resident).
+
+func (r *resident) Core() *listening.Core { return r.core }
+
+func (r *resident) Accounts() ipc.Accounts {
+	return residentAccounts{env: r.env, cfg: r.cfg, inst: r.relay}
+}
+
+func (r *resident) Tokens() tokens.Admin { return r.relay.Tokens }
+
+func (r *resident) BaseURL() string { return "http://" + dialAddr(r.relay.Addr) }
+
+func (r *resident) Quit() { r.quit() }
+
+// trayTokenItem keeps the tray's own listen token in the keyring, so "Copy
+// stream URL" reuses it instead of minting a token per click.
+const trayTokenItem = "tray-stream-token"
+
+// StreamURL returns the live-feed URL with the tray's listen token.
+func (r *resident) StreamURL(ctx context.Context) (string, error) {
+	m := r.relay.Tokens
+	keys := r.env.keyring()
+	tok, err := keys.Get(ctx, trayTokenItem)
+	if err == nil {
+		if _, verr := m.Verify(tok); verr != nil {
+			tok = ""
+		}
+	} else if !errors.Is(err, secrets.ErrNotFound) {
+		return "", err
+	}
+	if tok == "" {
+		if tok, _, err = m.Create(ctx, "Copy stream URL (tray)", tokens.ScopeListen, 0); err != nil {
+			return "", err
+		}
+		if err := keys.Set(ctx, trayTokenItem, tok); err != nil {
+			return "", err
+		}
+	}
+	return server.StreamURL(r.BaseURL(), tok), nil
+}
+
+// followCore is what the continuous stream's follow=player follows in the
+// resident: the listening core's filter, as it changes; before the core
+// exists, the selection it saved.
+type followCore struct {
+	saved *savedSelection
+	core  atomic.Pointer[listening.Core]
+}
+
+var _ server.PlayerSelection = (*followCore)(nil)
+
+func (f *followCore) Allows(c event.Call, now time.Time) bool {
+	if core := f.core.Load(); core != nil {
+		return core.Snapshot().Filter.Allows(c, now)
+	}
+	return f.saved.Allows(c, now)
+}
+
+func (f *followCore) Ready() error {
+	if f.core.Load() != nil {
+		return nil
+	}
+	return f.saved.Ready()
+}
+
+// mprisControls drives the listening core from media keys; what MPRIS
+// shows comes from the core's snapshot, like every other view.
+type mprisControls struct{ r *resident }
+
+func (m mprisControls) Raise()     { m.r.showWindow(ipc.ShowPlayer) }
+func (m mprisControls) PlayPause() { m.r.core.TogglePause() }
+func (m mprisControls) Play()      { m.r.core.Resume() }
+func (m mprisControls) Pause()     { m.r.core.Pause() }
+func (m mprisControls) Next()      { m.r.core.Skip() }
+func (m mprisControls) Previous()  { m.r.core.Replay() }
+func (m mprisControls) Now() mpris.NowPlaying {
+	if m.r.core == nil {
+		return mpris.NowPlaying{}
+	}
+	return nowPlaying(m.r.core.Snapshot())
+}
+
+// nowPlaying is what MPRIS shows of a snapshot: the title from the
+// current catalogue (never a label of another server).
+func nowPlaying(s *listening.Snapshot) mpris.NowPlaying {
+	n := mpris.NowPlaying{Playing: s.Call != nil && !s.Paused, Paused: s.Paused, Length: s.Duration}
+	if s.Call != nil {
+		n.CallID = s.Call.ID
+		n.Title = s.Title
+		n.Artist = s.Call.SystemLabel
+	}
+	return n
+}
+
+// followMPRIS tells MPRIS about every change.
+func followMPRIS(ctx context.Context, core *listening.Core, bus *mpris.Bus) {
+	wake, stop := core.Watch()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			bus.Changed()
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"earshot/ui/ipc"
+)
+
+// WindowBinary is the window process's program name (ui/cmd/earshot-window).
+const WindowBinary = "earshot-window"
+
+// findWindowBinary finds the window program: next to this program first
+// (an install, build/out), then on PATH.
+func findWindowBinary() (string, error) {
+	name := WindowBinary
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("the window program %s is neither beside %s nor on PATH (build both with build/build.sh)", name, os.Args[0])
+	}
+	return p, nil
+}
+
+// windowHost starts the window process when a window is to be shown and
+// talks to it over its standard input and output (ui/ipc). The process
+// exits when its last window closes; killing it never stops playback or
+// the relay.
+type windowHost struct {
+	ctx    context.Context // the resident's run
+	res    ipc.Resident    // nil: only the startup-error window
+	log    *slog.Logger
+	stderr io.Writer
+	debug  bool // the window process logs its debug lines too (-v)
+
+	mu   sync.Mutex
+	proc *windowProc
+	wg   sync.WaitGroup
+}
+
+// windowProc is one running window process.
+type windowProc struct {
+	cmd  *exec.Cmd
+	conn *ipc.Conn
+	done chan struct{}
+	// pending are the windows asked of it and not yet shown (under
+	// windowHost.mu): a process that says it is closing shows none of them,
+	// and they are asked of the next one.
+	pending []showReq
+}
+
+// showReq is one window asked for.
+type showReq struct {
+	what, text string
+	tries      int
+}
+
+// maxShowTries bounds how often one window is asked of new processes (a
+// window program that dies at start must not be started for ever).
+const maxShowTries = 3
+
+// show brings a window forward (ipc.Show…), starting the window process if
+// none runs. text goes with ShowStartup and ShowStreamURL.
+func (w *windowHost) show(what, text string) error {
+	return w.ask(showReq{what: what, text: text})
+}
+
+func (w *windowHost) ask(req showReq) error {
+	for {
+		req.tries++
+		p, err := w.process()
+		if err != nil {
+			return err
+		}
+		w.mu.Lock()
+		p.pending = append(p.pending, req)
+		w.mu.Unlock()
+		err = p.conn.Send(ipc.Message{Type: ipc.TypeShow, Show: req.what, Text: req.text})
+		if err == nil {
+			return nil
+		}
+		// The process is going (its end of the channel closed): the next
+		// one shows the window.
+		w.detach(p)
+		if req.tries >= maxShowTries {
+			return fmt.Errorf("the window program did not take the request: %w", err)
+		}
+	}
+}
+
+// detach stops sending windows to p (it is ending) and returns the windows
+// it was asked for and has not shown.
+func (w *windowHost) detach(p *windowProc) []showReq {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc == p {
+		w.proc = nil
+	}
+	pending := p.pending
+	p.pending = nil
+	return pending
+}
+
+// reask asks a new process for the windows an ending one did not show.
+func (w *windowHost) reask(pending []showReq) {
+	for _, req := range pending {
+		if w.ctx.Err() != nil || req.tries >= maxShowTries {
+			return
+		}
+		if err := w.ask(req); err != nil {
+			w.log.Error("could not open the window", "err", err)
+		}
+	}
+}
+
+// procEvents is what one window process says about itself (ipc.Serve).
+type procEvents struct {
+	w *windowHost
+	p *windowProc
+}
+
+// Shown: the window asked for is on screen.
+func (e procEvents) Shown(what string) {
+	e.w.mu.Lock()
+	defer e.w.mu.Unlock()
+	for i, req := range e.p.pending {
+		if req.what == what {
+			e.p.pending = append(e.p.pending[:i:i], e.p.pending[i+1:]...)
+			return
+		}
+	}
+}
+
+// Closing: its last window closed and it is ending; a window asked for
+// from now on starts a new process, and one asked for in the meantime is
+// asked of that one.
+func (e procEvents) Closing() {
+	e.w.log.Debug("window process closing", "pid", e.p.cmd.Process.Pid)
+	e.w.reask(e.w.detach(e.p))
+}
+
+// running reports whether a window process runs.
+func (w *windowHost) running() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.proc != nil
+}
+
+func (w *windowHost) process() (*windowProc, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc != nil {
+		return w.proc, nil
+	}
+	bin, err := findWindowBinary()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Stderr = w.stderr
+	if w.debug {
+		cmd.Env = append(os.Environ(), ipc.DebugEnv+"=1")
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the window program: %w", err)
+	}
+	p := &windowProc{cmd: cmd, conn: ipc.NewConn(out, in), done: make(chan struct{})}
+	w.proc = p
+	w.log.Debug("window process started", "pid", cmd.Process.Pid)
+	// Earshot quitting ends the window process: its channel's read
+	// returns once the process is gone.
+	w.wg.Go(func() {
+		select {
+		case <-w.ctx.Done():
+			in.Close()
+			_ = cmd.Process.Kill()
+		case <-p.done:
+		}
+	})
+	w.wg.Go(func() {
+		defer close(p.done)
+		if w.res != nil {
+			if err := ipc.Serve(w.ctx, p.conn, w.res, procEvents{w, p}); err != nil && !errors.Is(err, context.Canceled) {
+				w.log.Warn("the window process's channel broke", "err", err)
+			}
+		} else {
+			// The startup-error window: nothing to serve, nothing to ask
+			// again; it ends when the process does.
+			_, _ = io.Copy(io.Discard, out)
+		}
+		in.Close()
+		_ = cmd.Process.Kill() // gone already, unless the channel broke or Earshot quits
+		err := cmd.Wait()
+		pending := w.detach(p)
+		w.log.Debug("window process ended", "exit", err)
+		// One that ended without saying it was closing was killed or
+		// crashed: what it did not show is not asked again (no window
+		// the user did not ask for now, no crash loop).
+		for _, req := range pending {
+			w.log.Warn("the window process ended before it showed a window", "window", req.what, "exit", err)
+		}
+	})
+	return p, nil
+}
+
+// wait waits for the window process (if any) to end after the resident's
+// run ended.
+func (w *windowHost) wait() { w.wg.Wait() }
+
+// waitExit waits until no window process runs (or d passed).
+func (w *windowHost) waitExit(d time.Duration) {
+	w.mu.Lock()
+	p := w.proc
+	w.mu.Unlock()
+	if p == nil {
+		return
+	}
+	select {
+	case <-p.done:
+	case <-time.After(d):
+	}
+}

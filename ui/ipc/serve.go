@@ -1,0 +1,247 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"earshot/relay/tokens"
+	"earshot/ui/listening"
+)
+
+// Accounts signs in and out, as `earshot login` and `earshot logout` do.
+// Errors it returns should be *Error, worded for the window.
+type Accounts interface {
+	// Account is the configured server and user ("" when none).
+	Account() (server, user string)
+	// Probe tells whether server is an OpenScanner server with public
+	// access.
+	Probe(ctx context.Context, server string) (publicAccess bool, err error)
+	// SignIn signs in (user "" for a public-access server), keeps the
+	// sign-in in the keyring and puts the account behind the relay.
+	SignIn(ctx context.Context, server, user, password string, remember bool) error
+	// SignOut revokes the session on the server, forgets the keyring items
+	// and puts the demo server behind the relay.
+	SignOut(ctx context.Context) error
+}
+
+// Resident is what a window's commands reach in the resident process.
+type Resident interface {
+	Core() *listening.Core
+	Accounts() Accounts
+	Tokens() tokens.Admin
+	// StreamURL is the live feed's URL with the tray's listen token.
+	StreamURL(ctx context.Context) (string, error)
+	// BaseURL is the relay's address, e.g. http://127.0.0.1:7373.
+	BaseURL() string
+	// Copy puts text on the desktop's clipboard, to stay there after the
+	// window process ends.
+	Copy(ctx context.Context, text string) error
+	// Autostart reports whether Earshot starts when the user logs in;
+	// SetAutostart turns it on or off.
+	Autostart() (bool, error)
+	SetAutostart(on bool) error
+	// Quit ends Earshot.
+	Quit()
+}
+
+// WindowEvents is what one window process says about itself: the resident
+// keeps asking for a window until a process showed it, and stops sending
+// to a process that is ending.
+type WindowEvents interface {
+	// Shown: the window asked for (an ipc.Show… value) is on screen.
+	Shown(what string)
+	// Closing: the last window closed and the process is ending; it shows
+	// no window asked of it from now on.
+	Closing()
+}
+
+// requestTimeout bounds one request a window makes (a sign-in included).
+const requestTimeout = 45 * time.Second
+
+// Serve pushes the core's snapshots to the window on conn and carries out
+// its commands until the window's end closes (the window process exited)
+// or ctx ends; what the process says about itself goes to win (nil: no
+// one). It returns nil when the window went away.
+func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { push(ctx, conn, res.Core()) })
+	for {
+		m, err := conn.Receive()
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			if isClosed(err) {
+				return nil
+			}
+			return err
+		}
+		if m.Type != TypeCommand {
+			continue
+		}
+		switch m.Command {
+		case CmdShown:
+			if win != nil {
+				win.Shown(m.Show)
+			}
+			continue
+		case CmdClosing:
+			if win != nil {
+				win.Closing()
+			}
+			continue
+		}
+		if m.ID == 0 {
+			do(res, m)
+			continue
+		}
+		wg.Go(func() {
+			rctx, done := context.WithTimeout(ctx, requestTimeout)
+			defer done()
+			reply := answer(rctx, res, m)
+			reply.Type, reply.ID = TypeReply, m.ID
+			_ = conn.Send(reply)
+		})
+	}
+}
+
+// push sends a snapshot after every change, and the history and the
+// talkgroups only when they changed.
+func push(ctx context.Context, conn *Conn, core *listening.Core) {
+	wake, stop := core.Watch()
+	defer stop()
+	var histRev, dirRev uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		s := core.Snapshot()
+		if s.HistoryRev != histRev {
+			histRev = s.HistoryRev
+			if conn.Send(Message{Type: TypeHistory, History: s.History, Rev: histRev}) != nil {
+				return
+			}
+		}
+		if s.DirRev != dirRev {
+			dirRev = s.DirRev
+			d := s.Directory
+			if conn.Send(Message{Type: TypeDirectory, Directory: &d, Rev: dirRev}) != nil {
+				return
+			}
+		}
+		if conn.Send(Message{Type: TypeSnapshot, Snapshot: s}) != nil {
+			return
+		}
+	}
+}
+
+// do carries out a command that needs no answer.
+func do(res Resident, m Message) {
+	c := res.Core()
+	switch m.Command {
+	case CmdLive:
+		c.SetLive(m.On)
+	case CmdToggleLive:
+		c.ToggleLive()
+	case CmdTogglePause:
+		c.TogglePause()
+	case CmdSkip:
+		c.Skip()
+	case CmdReplay:
+		c.Replay()
+	case CmdPlay:
+		_ = c.Play(m.Call)
+	case CmdVolume:
+		c.SetVolume(m.Volume, m.Save)
+	case CmdMute:
+		c.SetMuted(m.On)
+	case CmdToggleMute:
+		c.ToggleMute()
+	case CmdHoldTalkgroup:
+		c.ToggleHoldTalkgroup()
+	case CmdHoldSystem:
+		c.ToggleHoldSystem()
+	case CmdAvoid:
+		c.AvoidPlaying(m.Duration())
+	case CmdLiftAvoids:
+		c.LiftAvoids()
+	case CmdSelection:
+		c.SetSelection(m.Talkgroups)
+	case CmdNotify:
+		c.SetNotify(*m.Talkgroup, m.On)
+	case CmdCatchUp:
+		c.SetCatchUp(m.Duration())
+	case CmdQuit:
+		res.Quit()
+	}
+}
+
+// answer carries out a request and returns the reply's fields.
+func answer(ctx context.Context, res Resident, m Message) Message {
+	var r Message
+	var err error
+	switch m.Command {
+	case CmdAccount:
+		r.Server, r.User = res.Accounts().Account()
+	case CmdProbe:
+		r.Public, err = res.Accounts().Probe(ctx, m.Server)
+	case CmdSignIn:
+		err = res.Accounts().SignIn(ctx, m.Server, m.User, m.Password, m.Remember)
+	case CmdSignOut:
+		err = res.Accounts().SignOut(ctx)
+	case CmdTokensList:
+		r.Tokens, err = res.Tokens().List(ctx)
+	case CmdTokensCreate:
+		var info tokens.Info
+		r.Token, info, err = res.Tokens().Create(ctx, m.Name, m.Scope, m.Duration())
+		r.Info = &info
+	case CmdTokensRevoke:
+		err = res.Tokens().Revoke(ctx, m.TokenID)
+	case CmdTokensRotate:
+		var info tokens.Info
+		r.Token, info, err = res.Tokens().Rotate(ctx, m.TokenID, m.Duration())
+		r.Info = &info
+	case CmdTokensRotateAl:
+		err = res.Tokens().RotateAll(ctx, m.Duration())
+	case CmdStreamURL:
+		r.URL, err = res.StreamURL(ctx)
+	case CmdBaseURL:
+		r.URL = res.BaseURL()
+	case CmdCopy:
+		err = res.Copy(ctx, m.Text)
+	case CmdAutostart:
+		r.On, err = res.Autostart()
+	case CmdSetAutostart:
+		err = res.SetAutostart(m.On)
+	default:
+		do(res, m)
+	}
+	if err != nil {
+		r = Message{Error: AsError(err)}
+	}
+	return r
+}
+
+// AsError is err as an *Error (KindOther with its text, unless it is one).
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	kind := KindOther
+	switch {
+	case errors.Is(err, tokens.ErrNotFound):
+		kind = KindNotFound
+	case errors.Is(err, tokens.ErrInvalid):
+		kind = KindInvalid
+	}
+	return &Error{Kind: kind, Message: err.Error()}
+}

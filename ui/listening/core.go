@@ -1,0 +1,759 @@
+// Package listening is the listening core: the one owner of what is heard.
+// It follows the relay's live feed itself, decides which calls are queued
+// (live, paused, hold, avoid, selection, and the catch-up rule for calls
+// that arrive from the server's history), drives the player, keeps the
+// history with what became of each call, the talkgroups on offer, the
+// "notify me" choices and the settings, and publishes one immutable
+// Snapshot of all of it to every view after every change.
+//
+// Views (the tray, the playback window in its own process, MPRIS) render
+// snapshots and send commands; they hold no listening state of their own.
+// The package must not import Fyne or any other GUI toolkit: the resident
+// process, which links no GUI library, runs it.
+package listening
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"earshot/relay"
+	"earshot/relay/event"
+	"earshot/relay/hub"
+	"earshot/ui/player"
+)
+
+// Feed is the relay as the core follows it (*relay.Relay implements it).
+// It is one long-lived handle: an account change arrives as a reset event.
+type Feed interface {
+	Subscribe(queueLen int) *hub.Subscriber
+	Calls(q relay.Query) []event.Call
+	Status() relay.Report
+	Catalog() event.Catalog
+}
+
+// Player is the call player as the core drives it (*player.Player
+// implements it).
+type Player interface {
+	State() player.State
+	Enqueue(c event.Call) bool
+	Play(c event.Call)
+	SetLive(on bool)
+	Pause()
+	Resume()
+	TogglePause()
+	Skip()
+	Replay()
+	SetVolume(v float64)
+	SetMuted(m bool)
+	ToggleMute()
+	HoldTalkgroup(systemID, talkgroupID int64, until time.Time)
+	HoldSystem(systemID int64, until time.Time)
+	ReleaseHold()
+	AvoidTalkgroup(systemID, talkgroupID int64, until time.Time)
+	Unavoid(systemID, talkgroupID int64)
+	SetSelection(tgs []player.Talkgroup)
+	Filter() player.Filter
+	CallProblem(id int64) string
+	Reset()
+}
+
+var _ Player = (*player.Player)(nil)
+
+// Prefs keeps the listener's settings across restarts.
+type Prefs interface {
+	// Load decodes the setting named key into v and reports whether one
+	// was stored.
+	Load(key string, v any) bool
+	// Save stores v as the setting named key.
+	Save(key string, v any)
+}
+
+// Notifier shows desktop notifications.
+type Notifier interface {
+	Notify(title, body string)
+}
+
+// Options configure a Core.
+type Options struct {
+	Feed   Feed
+	Player Player
+	// Prefs keeps the settings; nil keeps them for this run only.
+	Prefs Prefs
+	// Notifier shows "notify me" and one-time notices; nil shows none.
+	Notifier Notifier
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Account returns the configured server and user ("" when none); it is
+	// read at start and after every reset, never per update.
+	Account func() (server, user string)
+	// DemoFlag: Earshot was started with --demo.
+	DemoFlag bool
+}
+
+// Preference keys (config.json "preferences").
+const (
+	prefLive    = "live"
+	prefVolume  = "volume"
+	prefMuted   = "muted"
+	prefFilter  = "filter"
+	prefNotify  = "notify"
+	prefCatchUp = "catchUpSeconds"
+)
+
+// Limits and defaults.
+const (
+	MaxHistory = 200 // calls the history keeps
+	// DefaultCatchUp is how far back calls missed during a drop are
+	// played when the feed comes back.
+	DefaultCatchUp = 60 * time.Second
+	// MaxCatchUp bounds the setting.
+	MaxCatchUp = time.Hour
+	// lateTolerance is how much later than the feed's usual delay a live
+	// call may arrive and still be played as live (besides CatchUp).
+	lateTolerance = 30 * time.Second
+	// notifyEvery rate-limits "notify me" per talkgroup.
+	notifyEvery = time.Minute
+	// baselineCalls is how many recent live calls set the feed's usual
+	// delay (which also absorbs a server clock that is off).
+	baselineCalls = 16
+)
+
+// Core is the listening core. Create it with New, start it with Run; its
+// commands and Snapshot are safe from any goroutine.
+type Core struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	p    Player
+
+	mu       sync.Mutex
+	snap     *Snapshot
+	st       player.State
+	status   event.Status
+	server   string
+	user     string
+	history  []HistoryEntry // newest first; replaced, never modified, once published
+	histRev  uint64
+	catalog  event.Catalog
+	seen     map[player.Talkgroup]TGInfo
+	dir      Directory
+	dirRev   uint64
+	notify   map[player.Talkgroup]bool
+	notified map[player.Talkgroup]time.Time
+	catchUp  time.Duration
+	// The catch-up rule's memory since the start (or the last reset).
+	sawLive   bool      // a call arrived live
+	dropped   bool      // the feed was up, then lost
+	delays    []float64 // recent live calls' delay (s): now − (start + length)
+	told      bool      // the one-time ffmpeg notice was sent
+	playingID int64     // the call the player played last
+	watchers  map[chan struct{}]struct{}
+}
+
+// New returns a core that applies the remembered settings to the player.
+func New(opts Options) *Core {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Account == nil {
+		opts.Account = func() (string, string) { return "", "" }
+	}
+	c := &Core{
+		opts: opts, log: opts.Logger, now: opts.Now, p: opts.Player,
+		seen:     map[player.Talkgroup]TGInfo{},
+		notify:   map[player.Talkgroup]bool{},
+		notified: map[player.Talkgroup]time.Time{},
+		catchUp:  DefaultCatchUp,
+		watchers: map[chan struct{}]struct{}{},
+	}
+	c.restorePrefs()
+	c.mu.Lock()
+	c.st = c.p.State()
+	c.publishLocked()
+	c.mu.Unlock()
+	return c
+}
+
+func (c *Core) restorePrefs() {
+	p := c.opts.Prefs
+	if p == nil {
+		return
+	}
+	live := true
+	p.Load(prefLive, &live)
+	c.p.SetLive(live)
+	var vol float64
+	if p.Load(prefVolume, &vol) {
+		c.p.SetVolume(vol)
+	}
+	var muted bool
+	if p.Load(prefMuted, &muted) {
+		c.p.SetMuted(muted)
+	}
+	var f player.Filter
+	if p.Load(prefFilter, &f) {
+		c.p.SetSelection(f.Selection)
+		for _, a := range f.Avoids {
+			c.p.AvoidTalkgroup(a.SystemID, a.TalkgroupID, a.Until)
+		}
+	}
+	var notify []player.Talkgroup
+	if p.Load(prefNotify, &notify) {
+		for _, t := range notify {
+			c.notify[t] = true
+		}
+	}
+	var secs float64
+	if p.Load(prefCatchUp, &secs) && secs >= 0 {
+		c.catchUp = min(MaxCatchUp, time.Duration(secs*float64(time.Second)))
+	}
+}
+
+func (c *Core) savePrefs() {
+	p := c.opts.Prefs
+	if p == nil {
+		return
+	}
+	st := c.p.State()
+	p.Save(prefLive, st.Live)
+	p.Save(prefVolume, st.Volume)
+	p.Save(prefMuted, st.Muted)
+	f := c.p.Filter()
+	f.Hold = nil // a hold is for now, not for the next start
+	p.Save(prefFilter, f)
+	c.mu.Lock()
+	notify := c.notifyListLocked()
+	catchUp := c.catchUp
+	c.mu.Unlock()
+	p.Save(prefNotify, notify)
+	p.Save(prefCatchUp, catchUp.Seconds())
+}
+
+func (c *Core) notifyListLocked() []player.Talkgroup {
+	var notify []player.Talkgroup
+	for t := range c.notify {
+		notify = append(notify, t)
+	}
+	sort.Slice(notify, func(i, j int) bool {
+		return notify[i].SystemID < notify[j].SystemID || (notify[i].SystemID == notify[j].SystemID && notify[i].TalkgroupID < notify[j].TalkgroupID)
+	})
+	return notify
+}
+
+// Run follows the feed until ctx ends. The player's OnChange must be set
+// to OnPlayerChange.
+func (c *Core) Run(ctx context.Context) error {
+	sub := c.opts.Feed.Subscribe(1024)
+	c.reload(false)
+	for {
+		select {
+		case <-ctx.Done():
+			sub.Close()
+			return nil
+		case e, ok := <-sub.Events():
+			if ok {
+				c.onEvent(e)
+				continue
+			}
+			if !errors.Is(sub.Err(), hub.ErrSlowConsumer) {
+				// The relay shut down: nothing more will come.
+				<-ctx.Done()
+				return nil
+			}
+			// Dropped for falling behind: catch up from what the relay
+			// holds.
+			c.log.Warn("the listening core fell behind the feed; reloading")
+			sub = c.opts.Feed.Subscribe(1024)
+			c.reload(false)
+		}
+	}
+}
+
+// reload reads the relay's calls, catalogue, status and the account
+// afresh: at start, after a reset (reset: the old account's state is void)
+// and after falling behind.
+func (c *Core) reload(reset bool) {
+	if reset {
+		c.p.Reset()
+	}
+	calls := c.opts.Feed.Calls(relay.Query{Limit: MaxHistory})
+	cat := c.opts.Feed.Catalog()
+	rep := c.opts.Feed.Status()
+	server, user := c.opts.Account()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := map[int64]HistoryEntry{}
+	if !reset {
+		for _, h := range c.history {
+			old[h.Call.ID] = h
+		}
+	} else {
+		c.seen = map[player.Talkgroup]TGInfo{}
+		c.notified = map[player.Talkgroup]time.Time{}
+		c.sawLive, c.dropped, c.delays = false, false, nil
+		c.playingID = 0
+	}
+	hist := make([]HistoryEntry, 0, len(calls))
+	for _, call := range calls {
+		h, ok := old[call.ID]
+		if !ok {
+			h = HistoryEntry{Call: call}
+			if call.Backfill {
+				// The relay had it from the server's history before
+				// this core followed the feed: never queued, and marked.
+				h.Held = heldFromHistory
+			}
+		}
+		hist = append(hist, h)
+		c.seen[talkgroupOf(call)] = tgInfoOf(call)
+	}
+	c.history = hist
+	c.histRev++
+	c.catalog = cat
+	c.rebuildDirLocked()
+	c.status = rep.Backend
+	c.server, c.user = server, user
+	c.st = c.p.State()
+	c.publishLocked()
+}
+
+// AccountChanged re-reads the configured account (after a sign-in or
+// sign-out that did not change the relay's session, such as a failed one).
+func (c *Core) AccountChanged() {
+	server, user := c.opts.Account()
+	c.mu.Lock()
+	c.server, c.user = server, user
+	c.publishLocked()
+	c.mu.Unlock()
+}
+
+func talkgroupOf(call event.Call) player.Talkgroup {
+	return player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}
+}
+
+func (c *Core) rebuildDirLocked() {
+	c.dir = buildDirectory(c.catalog, c.seen)
+	c.dirRev++
+}
+
+func (c *Core) onEvent(e event.Event) {
+	switch e.Type {
+	case event.TypeCall:
+		if e.Call != nil {
+			c.onCall(*e.Call)
+		}
+	case event.TypeTranscript:
+		if e.Transcript == nil {
+			return
+		}
+		c.mu.Lock()
+		for i := range c.history {
+			if c.history[i].Call.ID == e.Transcript.CallID {
+				hist := slices.Clone(c.history)
+				hist[i].Call.Transcript = e.Transcript.Text
+				c.history = hist
+				c.histRev++
+				c.publishLocked()
+				break
+			}
+		}
+		c.mu.Unlock()
+	case event.TypeCatalog:
+		if e.Catalog == nil {
+			return
+		}
+		c.mu.Lock()
+		c.catalog = e.Catalog.Clone()
+		c.rebuildDirLocked()
+		c.publishLocked()
+		c.mu.Unlock()
+	case event.TypeStatus:
+		if e.Status == nil {
+			return
+		}
+		c.mu.Lock()
+		if c.status.State == event.StateConnected && e.Status.State != event.StateConnected {
+			c.dropped = true
+		}
+		c.status = *e.Status
+		c.publishLocked()
+		c.mu.Unlock()
+	case event.TypeReset:
+		c.log.Info("the feed was reset; everything held before is dropped", "reason", e.Reason)
+		c.reload(true)
+	case event.TypeResync:
+		c.reload(false)
+	}
+}
+
+// onCall decides what becomes of a call: history always; the live queue
+// when live is on, the filter lets it through and it is not old news.
+func (c *Core) onCall(call event.Call) {
+	now := c.now()
+	c.mu.Lock()
+	held := c.admitLocked(call, now)
+	c.mu.Unlock()
+	queued := false
+	if held == "" {
+		if !c.p.State().Live {
+			held = "live is off"
+		} else if why := c.p.Filter().Reason(call, now); why != "" {
+			held = why
+		} else {
+			queued = c.p.Enqueue(call)
+		}
+	}
+	c.log.Debug("call", "id", call.ID, "backfill", call.Backfill, "queued", queued, "held", held)
+	c.mu.Lock()
+	entry := HistoryEntry{Call: call, Held: held}
+	hist := make([]HistoryEntry, 0, min(len(c.history)+1, MaxHistory))
+	hist = append(hist, entry)
+	for _, h := range c.history {
+		if len(hist) == MaxHistory {
+			break
+		}
+		if h.Call.ID != call.ID {
+			hist = append(hist, h)
+		}
+	}
+	c.history = hist
+	c.histRev++
+	k := talkgroupOf(call)
+	if info := tgInfoOf(call); c.seen[k] != info {
+		c.seen[k] = info
+		c.rebuildDirLocked()
+	}
+	notify := !call.Backfill && c.notify[k] && now.Sub(c.notified[k]) >= notifyEvery
+	if notify {
+		c.notified[k] = now
+	}
+	title := c.titleLocked(call)
+	c.st = c.p.State()
+	c.publishLocked()
+	c.mu.Unlock()
+	if notify && c.opts.Notifier != nil {
+		body := call.SystemLabel
+		if call.Transcript != "" {
+			body += ": " + call.Transcript
+		}
+		c.opts.Notifier.Notify(title, body)
+	}
+}
+
+// heldFromHistory marks a call that reached Earshot from the server's
+// history and was not played as live.
+const heldFromHistory = "from the server's history"
+
+// admitLocked is the catch-up rule. It returns why a call goes to the
+// history only, or "" when it may be queued:
+//
+//   - a call from the server's history on a fresh start (nothing live
+//     heard since the start or a reset, and no drop) is old news;
+//   - after a drop, one that was missed within the catch-up window is
+//     played (0: never);
+//   - a live call is old news when it arrives later than the feed's usual
+//     delay plus the catch-up window and a tolerance (the usual delay also
+//     absorbs a server clock that is off).
+func (c *Core) admitLocked(call event.Call, now time.Time) string {
+	delay := now.Sub(call.Time()).Seconds() - call.Duration
+	baseline, known := 0.0, len(c.delays) > 0
+	for i, d := range c.delays {
+		if i == 0 || d < baseline {
+			baseline = d
+		}
+	}
+	late := time.Duration((delay - baseline) * float64(time.Second))
+	if call.Backfill {
+		switch {
+		case !c.sawLive && !c.dropped:
+			return heldFromHistory
+		case c.catchUp <= 0:
+			return "missed while the feed was down"
+		case late > c.catchUp:
+			return "missed while the feed was down"
+		}
+		return ""
+	}
+	c.sawLive = true
+	c.delays = append(c.delays, delay)
+	if len(c.delays) > baselineCalls {
+		c.delays = c.delays[1:]
+	}
+	if known && late > c.catchUp+lateTolerance {
+		return "arrived late"
+	}
+	return ""
+}
+
+// titleLocked names a call's talkgroup from the current catalogue, then
+// from the call's own labels, then by number: never a label of another
+// server.
+func (c *Core) titleLocked(call event.Call) string {
+	if info, ok := c.dir.Info[talkgroupOf(call)]; ok && (info.Label != "" || info.Name != "") {
+		if info.Label != "" {
+			return info.Label
+		}
+		return info.Name
+	}
+	return CallTitle(call)
+}
+
+// OnPlayerChange is the player's OnChange callback.
+func (c *Core) OnPlayerChange(st player.State) {
+	c.mu.Lock()
+	c.st = st
+	tell := st.FFmpegMissing && !c.told
+	if tell {
+		c.told = true
+	}
+	changed := false
+	if st.Call != nil && st.Call.ID != c.playingID {
+		c.playingID = st.Call.ID
+		changed = c.markLocked(st.Call.ID, func(h *HistoryEntry) { h.Played = true })
+	}
+	if st.LastError != c.snap.LastError {
+		// A call could not be played: its row says why.
+		hist := slices.Clone(c.history)
+		for i := range hist {
+			if why := c.p.CallProblem(hist[i].Call.ID); why != hist[i].Problem {
+				hist[i].Problem = why
+				changed = true
+			}
+		}
+		if changed {
+			c.history = hist
+		}
+	}
+	if changed {
+		c.histRev++
+	}
+	c.publishLocked()
+	c.mu.Unlock()
+	if tell && c.opts.Notifier != nil {
+		c.opts.Notifier.Notify("Earshot: some calls need ffmpeg", FFmpegAdvice)
+	}
+}
+
+// markLocked changes the history entry of call id (on a copy) and reports
+// whether there was one.
+func (c *Core) markLocked(id int64, change func(*HistoryEntry)) bool {
+	for i := range c.history {
+		if c.history[i].Call.ID == id {
+			hist := slices.Clone(c.history)
+			change(&hist[i])
+			c.history = hist
+			return true
+		}
+	}
+	return false
+}
+
+// publishLocked builds the next snapshot and wakes the watchers.
+func (c *Core) publishLocked() {
+	var rev uint64 = 1
+	if c.snap != nil {
+		rev = c.snap.Rev + 1
+	}
+	st := c.st
+	s := &Snapshot{
+		Rev:     rev,
+		Backend: c.status.State, Reason: wordReason(c.status.Reason), RetryAt: c.status.RetryAt, Problem: c.status.Problem,
+		Server: c.status.Server, User: c.status.User, Listeners: c.status.Listeners,
+		SignedIn: c.server != "", Demo: c.opts.DemoFlag || c.server == "", DemoFlag: c.opts.DemoFlag,
+		Call: st.Call, Replay: st.Replay, Position: st.Position, Duration: st.Duration,
+		Paused: st.Paused, Live: st.Live, Muted: st.Muted, Volume: st.Volume, Queue: st.Queue,
+		Device: st.Device, FFmpegMissing: st.FFmpegMissing, LastError: st.LastError, Filter: st.Filter,
+		CatchUp: c.catchUp,
+		History: c.history, HistoryRev: c.histRev, Directory: c.dir, DirRev: c.dirRev,
+		Notify: c.notifyListLocked(),
+	}
+	if s.Backend == "" {
+		s.Backend = event.StateConnecting
+	}
+	if st.Call != nil {
+		s.Title = c.titleLocked(*st.Call)
+	}
+	c.snap = s
+	for w := range c.watchers {
+		select {
+		case w <- struct{}{}:
+		default: // already woken; it reads the latest snapshot
+		}
+	}
+}
+
+// Snapshot returns the latest snapshot. It is never modified.
+func (c *Core) Snapshot() *Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+// Watch returns a channel that receives a signal after each change (at
+// most one pending: read Snapshot then for the latest) and the function
+// that stops watching.
+func (c *Core) Watch() (<-chan struct{}, func()) {
+	w := make(chan struct{}, 1)
+	c.mu.Lock()
+	c.watchers[w] = struct{}{}
+	c.mu.Unlock()
+	w <- struct{}{}
+	return w, func() {
+		c.mu.Lock()
+		delete(c.watchers, w)
+		c.mu.Unlock()
+	}
+}
+
+// after runs a command on the player, then publishes (and, with save,
+// saves the settings).
+func (c *Core) after(save bool, f func()) {
+	f()
+	if save {
+		c.savePrefs()
+	}
+	st := c.p.State()
+	c.mu.Lock()
+	c.st = st
+	c.publishLocked()
+	c.mu.Unlock()
+}
+
+// Commands. Each is what a view (tray item, key, button, media key) asks.
+
+// SetLive turns following live calls on or off.
+func (c *Core) SetLive(on bool) { c.after(true, func() { c.p.SetLive(on) }) }
+
+// ToggleLive flips live.
+func (c *Core) ToggleLive() { c.after(true, func() { c.p.SetLive(!c.p.State().Live) }) }
+
+// TogglePause pauses or resumes playback.
+func (c *Core) TogglePause() { c.after(false, c.p.TogglePause) }
+
+// Pause pauses playback.
+func (c *Core) Pause() { c.after(false, c.p.Pause) }
+
+// Resume resumes playback.
+func (c *Core) Resume() { c.after(false, c.p.Resume) }
+
+// Skip skips the playing call.
+func (c *Core) Skip() { c.after(false, c.p.Skip) }
+
+// Replay plays an earlier call again (each press one further back).
+func (c *Core) Replay() { c.after(false, c.p.Replay) }
+
+// Play plays the history's call id now.
+func (c *Core) Play(id int64) error {
+	c.mu.Lock()
+	var call *event.Call
+	for _, h := range c.history {
+		if h.Call.ID == id {
+			cl := h.Call
+			call = &cl
+			break
+		}
+	}
+	c.mu.Unlock()
+	if call == nil {
+		return errors.New("that call is no longer in the history")
+	}
+	c.after(false, func() { c.p.Play(*call) })
+	return nil
+}
+
+// SetVolume sets the volume (0..1); save keeps it for the next start (a
+// slider saves when the drag ends).
+func (c *Core) SetVolume(v float64, save bool) { c.after(save, func() { c.p.SetVolume(v) }) }
+
+// SetMuted mutes or unmutes.
+func (c *Core) SetMuted(m bool) { c.after(true, func() { c.p.SetMuted(m) }) }
+
+// ToggleMute flips mute.
+func (c *Core) ToggleMute() { c.after(true, c.p.ToggleMute) }
+
+// ToggleHoldTalkgroup holds the playing call's talkgroup, or releases the
+// hold in force.
+func (c *Core) ToggleHoldTalkgroup() {
+	c.after(true, func() {
+		if c.p.Filter().Hold != nil {
+			c.p.ReleaseHold()
+		} else if st := c.p.State(); st.Call != nil {
+			c.p.HoldTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, time.Time{})
+		}
+	})
+}
+
+// ToggleHoldSystem holds the playing call's system, or releases the hold
+// in force.
+func (c *Core) ToggleHoldSystem() {
+	c.after(true, func() {
+		if c.p.Filter().Hold != nil {
+			c.p.ReleaseHold()
+		} else if st := c.p.State(); st.Call != nil {
+			c.p.HoldSystem(st.Call.SystemID, time.Time{})
+		}
+	})
+}
+
+// AvoidPlaying avoids the playing call's talkgroup for d (0: until
+// lifted) and skips it.
+func (c *Core) AvoidPlaying(d time.Duration) {
+	c.after(true, func() {
+		st := c.p.State()
+		if st.Call == nil {
+			return
+		}
+		var until time.Time
+		if d > 0 {
+			until = c.now().Add(d)
+		}
+		c.p.AvoidTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, until)
+		c.p.Skip()
+	})
+}
+
+// LiftAvoids lifts every avoid.
+func (c *Core) LiftAvoids() {
+	c.after(true, func() {
+		for _, a := range c.p.Filter().Avoids {
+			c.p.Unavoid(a.SystemID, a.TalkgroupID)
+		}
+	})
+}
+
+// SetSelection hears only these talkgroups ({id, 0} is a whole system;
+// none: all).
+func (c *Core) SetSelection(tgs []player.Talkgroup) {
+	c.after(true, func() { c.p.SetSelection(tgs) })
+}
+
+// SetNotify marks a talkgroup "notify me" (or not).
+func (c *Core) SetNotify(t player.Talkgroup, on bool) {
+	c.mu.Lock()
+	if on {
+		c.notify[t] = true
+	} else {
+		delete(c.notify, t)
+	}
+	c.mu.Unlock()
+	c.after(true, func() {})
+}
+
+// SetCatchUp sets how far back calls missed during a drop are played when
+// the feed comes back (0: never).
+func (c *Core) SetCatchUp(d time.Duration) {
+	d = max(0, min(MaxCatchUp, d))
+	c.mu.Lock()
+	c.catchUp = d
+	c.mu.Unlock()
+	c.after(true, func() {})
+}

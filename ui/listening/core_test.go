@@ -1,0 +1,387 @@
+package listening
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"earshot/relay"
+	"earshot/relay/cache"
+	"earshot/relay/event"
+	"earshot/relay/hub"
+	"earshot/ui/player"
+)
+
+// hangGuard bounds waits that would otherwise hang a broken test; it is
+// never a timing assertion.
+const hangGuard = 10 * time.Second
+
+// silentOutput is a sound device that is never started: the player's queue
+// is what these tests look at.
+type silentOutput struct{}
+
+func (silentOutput) SampleRate() int                        { return 48000 }
+func (silentOutput) Start(context.Context, io.Reader) error { return errors.New("no sound in tests") }
+func (silentOutput) Err() error                             { return nil }
+
+type noAudio struct{}
+
+func (noAudio) Audio(context.Context, int64) (*cache.Entry, error) {
+	return nil, errors.New("no audio in tests")
+}
+
+// fakeFeed is a relay feed with a real hub.
+type fakeFeed struct {
+	mu      sync.Mutex
+	hub     *hub.Hub
+	calls   []event.Call
+	catalog event.Catalog
+	status  event.Status
+}
+
+func (f *fakeFeed) Subscribe(n int) *hub.Subscriber { return f.hub.Subscribe(n) }
+func (f *fakeFeed) Calls(relay.Query) []event.Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]event.Call(nil), f.calls...)
+}
+func (f *fakeFeed) Catalog() event.Catalog {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.catalog.Clone()
+}
+func (f *fakeFeed) Status() relay.Report {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return relay.Report{Backend: f.status}
+}
+
+type notes struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (n *notes) Notify(title, body string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent = append(n.sent, title+": "+body)
+}
+
+// rig is a core on a real player (never started: its queue is what is
+// looked at) following a fake feed, with a clock the test moves.
+type rig struct {
+	core  *Core
+	p     *player.Player
+	feed  *fakeFeed
+	now   time.Time
+	mu    sync.Mutex
+	notes *notes
+}
+
+func newRig(t *testing.T, server string) *rig {
+	t.Helper()
+	r := &rig{feed: &fakeFeed{hub: hub.New(nil), status: event.Status{State: event.StateConnected, Server: "https://scanner.example.org"}},
+		now: time.Date(2026, 12, 2, 0, 3, 0, 0, time.UTC), notes: &notes{}}
+	clock := func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
+	p, err := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	r.core = New(Options{Feed: r.feed, Player: p, Now: clock, Notifier: r.notes,
+		Account: func() (string, string) { return server, "" }})
+	p.OnChange(r.core.OnPlayerChange)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.core.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// Run has subscribed once the first reload published.
+	r.waitFor(t, "the core to follow the feed", func(*Snapshot) bool { return r.feed.hub.Subscribers() == 1 })
+	return r
+}
+
+func (r *rig) advance(d time.Duration) {
+	r.mu.Lock()
+	r.now = r.now.Add(d)
+	r.mu.Unlock()
+}
+
+func (r *rig) clock() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
+
+// send publishes an event and waits until the core has taken it.
+func (r *rig) send(t *testing.T, e event.Event) {
+	t.Helper()
+	before := r.core.Snapshot().Rev
+	r.feed.hub.Publish(e)
+	r.waitFor(t, "the core to take "+e.Type, func(s *Snapshot) bool { return s.Rev > before })
+}
+
+// waitFor waits until ok holds for the latest snapshot.
+func (r *rig) waitFor(t *testing.T, what string, ok func(*Snapshot) bool) *Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for {
+		s := r.core.Snapshot()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %s; last snapshot %+v", what, s)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// liveCall is a call that started ago before the rig's clock and lasted 2 s.
+func (r *rig) call(id int64, ago time.Duration, backfill bool) event.Event {
+	c := event.Call{ID: id, SystemID: 1, SystemLabel: "Harness County", TalkgroupID: 101, TalkgroupLabel: "Fire Dispatch",
+		DateTime: r.clock().Add(-ago).Unix(), Duration: 2, Backfill: backfill}
+	return event.Event{Type: event.TypeCall, Call: &c}
+}
+
+func queued(p *player.Player) []int64 {
+	var ids []int64
+	for _, c := range p.Queue() {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// The restart fault: after Quit and a fresh start the server's history
+// (calls from minutes ago) was queued and played under "Live". Calls that
+// arrive from history on a fresh start go to the history only, marked.
+func TestFreshStartPlaysNothingOld(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	for id := int64(1); id <= 21; id++ {
+		r.send(t, r.call(id, time.Duration(22-id)*10*time.Second, true))
+	}
+	if q := queued(r.p); len(q) != 0 {
+		t.Fatalf("a fresh start queued %v from the server's history", q)
+	}
+	s := r.core.Snapshot()
+	if len(s.History) != 21 || !s.History[0].Call.Backfill || s.History[0].Held != "from the server's history" {
+		t.Fatalf("history: %d entries, newest %+v", len(s.History), s.History[0])
+	}
+	if s.Queue != 0 || s.Headline() != "Waiting for the next call…" {
+		t.Fatalf("queue %d, headline %q", s.Queue, s.Headline())
+	}
+	// The next live call plays.
+	r.send(t, r.call(22, 3*time.Second, false))
+	if q := queued(r.p); len(q) != 1 || q[0] != 22 {
+		t.Fatalf("the live call after the history: queue %v", q)
+	}
+}
+
+// Calls the relay already held from the server's history when the core
+// (re)loaded — at start, after a reset — are marked in the history too
+// (the screenshot showed them bare, as if they had been queued).
+func TestHeldHistoryLoadedAtStartIsMarked(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	old := r.call(1, time.Minute, true).Call
+	live := r.call(2, 2*time.Second, false).Call
+	r.feed.mu.Lock()
+	r.feed.calls = []event.Call{*live, *old} // newest first, as the relay answers
+	r.feed.mu.Unlock()
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	s := r.core.Snapshot()
+	if len(s.History) != 2 || s.History[1].Held != "from the server's history" || s.History[0].Held != "" {
+		t.Fatalf("history after loading: %+v", s.History)
+	}
+	if q := queued(r.p); len(q) != 0 {
+		t.Fatalf("loading the relay's calls queued %v", q)
+	}
+}
+
+// After a drop, what was missed within the catch-up window plays; what is
+// older goes to the history only.
+func TestAfterADropCatchUpPlaysOnlyTheLastMinute(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.send(t, r.call(1, 3*time.Second, false)) // heard live
+	r.send(t, event.Event{Type: event.TypeStatus, Status: &event.Status{State: event.StateDisconnected, Reason: "live feed: EOF"}})
+	r.advance(5 * time.Minute)
+	r.send(t, event.Event{Type: event.TypeStatus, Status: &event.Status{State: event.StateConnected}})
+	r.send(t, r.call(2, 4*time.Minute, true))  // missed long ago
+	r.send(t, r.call(3, 40*time.Second, true)) // missed within the minute
+	if q := queued(r.p); len(q) != 2 || q[0] != 1 || q[1] != 3 {
+		t.Fatalf("after the drop the queue is %v, want [1 3]", q)
+	}
+	s := r.core.Snapshot()
+	if s.History[1].Call.ID != 2 || s.History[1].Held != "missed while the feed was down" {
+		t.Fatalf("the old missed call: %+v", s.History[1])
+	}
+	// 0 means never.
+	r.core.SetCatchUp(0)
+	r.send(t, r.call(4, 10*time.Second, true))
+	if q := queued(r.p); len(q) != 2 {
+		t.Fatalf("catch-up 0 still queued a missed call: %v", q)
+	}
+}
+
+// A live call that arrives long after the feed's usual delay is old news;
+// a server clock that is minutes off is not.
+func TestLateLiveCallsAreHistoryButAServerClockOffIsNot(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	// The server's clock is 5 minutes behind ours: every call looks 5
+	// minutes old.
+	const skew = 5 * time.Minute
+	r.send(t, r.call(1, skew+2*time.Second, false))
+	r.send(t, r.call(2, skew+3*time.Second, false))
+	r.send(t, r.call(3, skew+10*time.Minute, false)) // really 10 minutes late
+	if q := queued(r.p); len(q) != 2 || q[0] != 1 || q[1] != 2 {
+		t.Fatalf("queue %v, want [1 2]: the skewed clock plays, the late call does not", q)
+	}
+	if h := r.core.Snapshot().History[0]; h.Held != "arrived late" {
+		t.Fatalf("the late call: %+v", h)
+	}
+}
+
+// The paused fault: with playback paused, a new call showed "live",
+// "Waiting for the next call…", "queue 1", a live-green icon and a "live"
+// tooltip.
+func TestPausedIsShownAsPausedEverywhere(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.core.Pause()
+	r.send(t, r.call(1, 2*time.Second, false))
+	s := r.core.Snapshot()
+	if s.State() != Paused {
+		t.Fatalf("state %v, want paused", s.State())
+	}
+	for what, text := range map[string]string{"headline": s.Headline(), "status line": s.StatusLine(), "tooltip": s.Tooltip()} {
+		if !strings.Contains(strings.ToLower(text), "paused") {
+			t.Errorf("the %s %q does not say paused", what, text)
+		}
+		if strings.HasPrefix(text, "live") || strings.Contains(text, "— live") || strings.Contains(text, "Waiting for the next call") {
+			t.Errorf("the %s %q looks live", what, text)
+		}
+	}
+	if !strings.Contains(s.Headline(), "1 call waiting") {
+		t.Errorf("headline %q does not say a call waits", s.Headline())
+	}
+}
+
+// The "Live" fault: with Live unticked the status line still said "live".
+func TestLiveOffIsNotLive(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.core.SetLive(false)
+	r.send(t, r.call(1, 2*time.Second, false))
+	s := r.core.Snapshot()
+	if s.State() != LiveOff || !strings.HasPrefix(s.StatusLine(), "live off ") {
+		t.Fatalf("state %v, status line %q", s.State(), s.StatusLine())
+	}
+	if len(queued(r.p)) != 0 || s.History[0].Held != "live is off" {
+		t.Fatalf("live off queued %v; history %+v", queued(r.p), s.History[0])
+	}
+}
+
+// The outage fault: the raw dial error in faint grey and an unchanged
+// headline. The reason is worded; the headline says so.
+func TestServerOutageIsWorded(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	raw := "open the live feed: dial tcp 127.0.0.1:18480: connect: connection refused"
+	r.send(t, event.Event{Type: event.TypeStatus, Status: &event.Status{State: event.StateDisconnected, Reason: raw,
+		Server: "https://scanner.example.org", RetryAt: r.clock().Add(8 * time.Second)}})
+	s := r.core.Snapshot()
+	if s.State() != Offline || s.Headline() != "Cannot reach the server" {
+		t.Fatalf("state %v, headline %q", s.State(), s.Headline())
+	}
+	for _, text := range []string{s.StatusLine(), s.Tooltip()} {
+		if strings.Contains(text, "dial tcp") || strings.Contains(text, "127.0.0.1") {
+			t.Errorf("%q shows the raw error", text)
+		}
+		if !strings.Contains(text, "Cannot reach scanner.example.org: it refuses connections") {
+			t.Errorf("%q does not say what is wrong in words", text)
+		}
+	}
+	// The listener count is back once the feed is.
+	r.send(t, event.Event{Type: event.TypeStatus, Status: &event.Status{State: event.StateConnected, Listeners: 3}})
+	if s := r.core.Snapshot(); s.QueueLine() != "queue 0 · 3 listening" {
+		t.Fatalf("after reconnecting: %q", s.QueueLine())
+	}
+}
+
+// Signing out kept playing the real server's queued calls under the demo
+// banner. A reset drops the queue and the history at once.
+func TestResetStopsTheOldAccountsCallsAtOnce(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.core.Pause()
+	r.send(t, r.call(1, 2*time.Second, false))
+	r.send(t, r.call(2, 2*time.Second, false))
+	if len(queued(r.p)) != 2 {
+		t.Fatalf("queue %v", queued(r.p))
+	}
+	r.feed.mu.Lock()
+	r.feed.calls = nil
+	r.feed.mu.Unlock()
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetAccount})
+	s := r.waitFor(t, "the reset", func(s *Snapshot) bool { return len(s.History) == 0 })
+	if q := queued(r.p); len(q) != 0 || s.Queue != 0 {
+		t.Fatalf("after the reset the old account's calls still wait: %v", q)
+	}
+	// The next account's history is a fresh start too.
+	r.send(t, r.call(1, time.Minute, true))
+	if q := queued(r.p); len(q) != 0 {
+		t.Fatalf("the new account's history was queued: %v", q)
+	}
+}
+
+// The MPRIS fault: a talkgroup without a label was named after a stale
+// label of the demo server. Titles come from the current catalogue, else
+// the call, else the number.
+func TestTitleNeverComesFromAnotherServer(t *testing.T) {
+	r := newRig(t, "")
+	cat := event.Catalog{Systems: []event.System{{ID: 1, Label: "Demo", Talkgroups: []event.Talkgroup{{ID: 5001, Label: "Demo Fire"}}}}}
+	r.send(t, event.Event{Type: event.TypeCatalog, Catalog: &cat})
+	// The player reports what it plays (it is not running here).
+	c := event.Call{ID: 1, SystemID: 1, TalkgroupID: 5001, DateTime: r.clock().Unix()}
+	r.core.OnPlayerChange(player.State{Call: &c, Live: true})
+	s := r.core.Snapshot()
+	if s.Title != "Demo Fire" {
+		t.Fatalf("title %q, want the catalogue's label", s.Title)
+	}
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetAccount})
+	other := event.Call{ID: 1, SystemID: 1, TalkgroupID: 5001, DateTime: r.clock().Unix()}
+	r.core.OnPlayerChange(player.State{Call: &other, Live: true})
+	s = r.core.Snapshot()
+	if s.Title != "TG 5001" {
+		t.Fatalf("title %q, want TG 5001", s.Title)
+	}
+}
+
+// "Notify me" talkgroups notify at most once a minute, and never for calls
+// from history.
+func TestNotifyMeAtMostOncePerMinuteAndNotForHistory(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.core.SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 101}, true)
+	r.send(t, r.call(1, time.Minute, true))
+	r.send(t, r.call(2, 2*time.Second, false))
+	r.send(t, r.call(3, 2*time.Second, false))
+	r.advance(61 * time.Second)
+	r.send(t, r.call(4, 2*time.Second, false))
+	r.notes.mu.Lock()
+	defer r.notes.mu.Unlock()
+	if len(r.notes.sent) != 2 || r.notes.sent[0] != "Fire Dispatch: Harness County" {
+		t.Fatalf("notifications %q, want two", r.notes.sent)
+	}
+}
+
+// Every view reads the same snapshot: a command's effect is in the very
+// next one, and snapshots already handed out never change.
+func TestSnapshotsAreImmutableAndNumbered(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	r.send(t, r.call(1, 2*time.Second, false))
+	before := r.core.Snapshot()
+	hist := before.History
+	r.core.ToggleMute()
+	after := r.core.Snapshot()
+	if after.Rev <= before.Rev || !after.Muted || before.Muted {
+		t.Fatalf("rev %d → %d, muted %v → %v", before.Rev, after.Rev, before.Muted, after.Muted)
+	}
+	r.send(t, r.call(2, 2*time.Second, false))
+	if len(hist) != 1 || len(before.History) != 1 {
+		t.Fatal("a published history changed")
+	}
+}

@@ -1,0 +1,303 @@
+// Package tray is Earshot's tray icon, tooltip and menu, drawn by the
+// desktop's StatusNotifier host through fyne.io/systray directly (no Fyne
+// driver, no GL: the resident process runs it). It renders the listening
+// core's snapshots — the icon's colour, the tooltip and the menu's items
+// are set only when what they show changed — and turns menu clicks into
+// actions.
+//
+// It owns the tray's presentation only; it must not import Fyne.
+package tray
+
+import (
+	"context"
+	"sync"
+
+	"fyne.io/systray"
+
+	"earshot/ui/listening"
+)
+
+// Actions are what the menu's items do.
+type Actions struct {
+	OpenPlayer    func()
+	ToggleLive    func()
+	PauseResume   func()
+	Skip          func()
+	ToggleMute    func()
+	HoldTalkgroup func()
+	CopyStreamURL func()
+	ManageTokens  func()
+	SignIn        func()
+	SignOut       func()
+	Quit          func()
+	// Problem tells the user an action failed (a desktop notification);
+	// nil says nothing.
+	Problem func(title, body string)
+	// Autostart reads and sets "Start Earshot when I log in" (the
+	// desktop's log-in entry, app/autostart); nil leaves the item out.
+	Autostart *Autostart
+}
+
+// Autostart is a setting the tray shows as a check item.
+type Autostart struct {
+	On  func() (bool, error)
+	Set func(on bool) error
+}
+
+// Item is one menu item as the tray changes it.
+type Item interface {
+	SetTitle(string)
+	Check()
+	Uncheck()
+	Enable()
+	Disable()
+	Clicked() <-chan struct{}
+}
+
+// Host is the StatusNotifier item: fyne.io/systray in the resident, a
+// recorder in tests.
+type Host interface {
+	SetIcon(png []byte)
+	SetTooltip(text string)
+	AddItem(title string, checkable, checked bool) Item
+	AddSeparator()
+}
+
+// model is what the menu shows of a snapshot.
+type model struct {
+	Live, Paused, Muted, Playing, Holding, SignedIn bool
+	Title                                           string
+}
+
+func modelOf(s *listening.Snapshot) model {
+	m := model{Live: s.Live, Paused: s.Paused, Muted: s.Muted, Playing: s.Call != nil, Holding: s.Holding(), SignedIn: s.SignedIn}
+	if s.Call != nil {
+		m.Title = s.Title
+	}
+	return m
+}
+
+// Tray is the menu built once; Show updates it in place.
+type Tray struct {
+	host  Host
+	a     Actions
+	items struct{ open, live, pause, skip, mute, hold, copy, tokens, account, autostart, quit Item }
+
+	mu    sync.Mutex
+	shown model
+	valid bool
+	icon  string // key of the icon shown
+	tip   string
+	icons map[string][]byte
+}
+
+// New builds the menu on host.
+func New(host Host, a Actions) *Tray {
+	t := &Tray{host: host, a: a, icons: map[string][]byte{}}
+	it := &t.items
+	it.open = host.AddItem("Open player", false, false)
+	host.AddSeparator()
+	it.live = host.AddItem("Live", true, false)
+	it.pause = host.AddItem("Pause", false, false)
+	it.skip = host.AddItem("Skip", false, false)
+	it.mute = host.AddItem("Mute", true, false)
+	it.hold = host.AddItem("Hold this talkgroup", false, false)
+	host.AddSeparator()
+	it.copy = host.AddItem("Copy stream URL", false, false)
+	it.tokens = host.AddItem("Manage tokens…", false, false)
+	it.account = host.AddItem("Sign in…", false, false)
+	host.AddSeparator()
+	if a.Autostart != nil {
+		it.autostart = host.AddItem("Start Earshot when I log in", true, false)
+	}
+	it.quit = host.AddItem("Quit", false, false)
+	return t
+}
+
+// Show makes the icon, tooltip and items say what s shows, touching only
+// what changed: a playing call's position ticks several times a second,
+// and every change is a D-Bus signal the panel acts on.
+func (t *Tray) Show(s *listening.Snapshot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if key, icon := iconFor(s, t.icons); key != t.icon {
+		t.icon = key
+		t.host.SetIcon(icon)
+	}
+	if tip := s.Tooltip(); tip != t.tip {
+		t.tip = tip
+		t.host.SetTooltip(tip)
+	}
+	m := modelOf(s)
+	old, first := t.shown, !t.valid
+	if !first && m == old {
+		return
+	}
+	t.shown, t.valid = m, true
+	it := &t.items
+	if first || m.Live != old.Live {
+		check(it.live, m.Live)
+	}
+	if first || m.Paused != old.Paused {
+		if m.Paused {
+			it.pause.SetTitle("Resume")
+		} else {
+			it.pause.SetTitle("Pause")
+		}
+	}
+	if first || m.Playing != old.Playing {
+		enable(it.skip, m.Playing)
+	}
+	if first || m.Muted != old.Muted {
+		check(it.mute, m.Muted)
+	}
+	if first || m.Holding != old.Holding || m.Playing != old.Playing || m.Title != old.Title {
+		switch {
+		case m.Holding:
+			it.hold.SetTitle("Release hold")
+		case m.Playing:
+			it.hold.SetTitle("Hold " + m.Title)
+		default:
+			it.hold.SetTitle("Hold this talkgroup")
+		}
+		enable(it.hold, m.Playing || m.Holding)
+	}
+	if first || m.SignedIn != old.SignedIn {
+		if m.SignedIn {
+			it.account.SetTitle("Sign out")
+		} else {
+			it.account.SetTitle("Sign in…")
+		}
+	}
+}
+
+// showAutostart ticks the autostart item as the log-in entry stands (the
+// entry is the truth: `earshot autostart` may change it too).
+func (t *Tray) showAutostart() {
+	on, err := t.a.Autostart.On()
+	check(t.items.autostart, err == nil && on)
+}
+
+func check(i Item, on bool) {
+	if on {
+		i.Check()
+	} else {
+		i.Uncheck()
+	}
+}
+
+func enable(i Item, on bool) {
+	if on {
+		i.Enable()
+	} else {
+		i.Disable()
+	}
+}
+
+// Watcher is the listening core as the tray follows it.
+type Watcher interface {
+	Snapshot() *listening.Snapshot
+	Watch() (<-chan struct{}, func())
+}
+
+// Follow shows the core's snapshots and runs the items' actions until ctx
+// ends.
+func (t *Tray) Follow(ctx context.Context, core Watcher) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	it := &t.items
+	click := func(i Item, f func()) {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-i.Clicked():
+					if f != nil {
+						f()
+					}
+				}
+			}
+		})
+	}
+	click(it.open, t.a.OpenPlayer)
+	click(it.live, t.a.ToggleLive)
+	click(it.pause, t.a.PauseResume)
+	click(it.skip, t.a.Skip)
+	click(it.mute, t.a.ToggleMute)
+	click(it.hold, t.a.HoldTalkgroup)
+	click(it.copy, t.a.CopyStreamURL)
+	click(it.tokens, t.a.ManageTokens)
+	click(it.account, func() {
+		t.mu.Lock()
+		signedIn := t.shown.SignedIn
+		t.mu.Unlock()
+		if signedIn {
+			t.a.SignOut()
+		} else {
+			t.a.SignIn()
+		}
+	})
+	click(it.quit, t.a.Quit)
+	if as := t.a.Autostart; as != nil {
+		t.showAutostart()
+		click(it.autostart, func() {
+			on, err := as.On()
+			if err == nil {
+				err = as.Set(!on)
+			}
+			if err != nil && t.a.Problem != nil {
+				t.a.Problem("Earshot could not change “Start Earshot when I log in”", err.Error())
+			}
+			t.showAutostart()
+		})
+	}
+	wake, stop := core.Watch()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			t.Show(core.Snapshot())
+		}
+	}
+}
+
+// Systray is the Host of the real tray (fyne.io/systray). Its functions
+// may be called only between Run's start and its end.
+type Systray struct{}
+
+func (Systray) SetIcon(png []byte)  { systray.SetIcon(png) }
+func (Systray) SetTooltip(s string) { systray.SetTooltip(s) }
+func (Systray) AddSeparator()       { systray.AddSeparator() }
+func (Systray) AddItem(title string, checkable, checked bool) Item {
+	if checkable {
+		return systrayItem{systray.AddMenuItemCheckbox(title, "", checked)}
+	}
+	return systrayItem{systray.AddMenuItem(title, "")}
+}
+
+type systrayItem struct{ *systray.MenuItem }
+
+func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
+
+// Run shows the tray, follows core's snapshots and runs the menu's
+// actions until ctx ends. It runs fyne.io/systray's own loop on the calling
+// goroutine, which on Windows and macOS must be the main one (the one the
+// package locked to its thread at start). Call it once per process, and on
+// Linux only with a session bus: fyne.io/systray panics at its end without
+// one.
+func Run(ctx context.Context, a Actions, core Watcher) {
+	systray.Run(func() {
+		systray.SetTitle("Earshot")
+		t := New(Systray{}, a)
+		go func() {
+			t.Follow(ctx, core)
+			// The tray stops changing before it is taken down:
+			// fyne.io/systray panics when an icon is set after its end
+			// closed the bus connection.
+			systray.Quit()
+		}()
+	}, nil)
+}
