@@ -39,14 +39,17 @@ type Options struct {
 	// Location is the time zone calls' times are shown in; nil means
 	// time.Local.
 	Location *time.Location
+	// Hour12 shows times on a 12-hour clock (the locale's custom: Hour12).
+	Hour12 bool
 }
 
 // Controller owns the windows and keeps them showing the latest snapshot.
 // The windows' process ends when the last one closes (AllClosed).
 type Controller struct {
-	opts Options
-	app  fyne.App
-	log  *slog.Logger
+	opts  Options
+	app   fyne.App
+	log   *slog.Logger
+	times timeFormats
 
 	mu  sync.Mutex
 	ctx context.Context // Start's; background work stops with it
@@ -82,7 +85,7 @@ func New(opts Options) *Controller {
 	if opts.QuitEarshot == nil {
 		opts.QuitEarshot = func() { opts.App.Quit() }
 	}
-	c := &Controller{opts: opts, app: opts.App, log: opts.Logger, ctx: context.Background()}
+	c := &Controller{opts: opts, app: opts.App, log: opts.Logger, ctx: context.Background(), times: timeFormats{hour12: opts.Hour12}}
 	c.shown = opts.Core.Snapshot()
 	return c
 }

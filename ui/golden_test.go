@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -17,6 +18,7 @@ import (
 func goldenWindow(t *testing.T, acc *fakeAccounts) (*Controller, *fakeFeed) {
 	t.Helper()
 	a := test.NewTempApp(t)
+	a.Settings().SetTheme(themeVariant(theme.VariantDark))
 	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	hist := []event.Call{
 		{ID: 3, DateTime: at.Unix(), SystemID: 1, SystemLabel: "Harness County", TalkgroupID: 101, TalkgroupLabel: "Fire Dispatch", TalkgroupName: "County Fire Dispatch"},

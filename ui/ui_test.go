@@ -632,8 +632,8 @@ func TestAvoidShowsAndLifts(t *testing.T) {
 	if f := fp.Filter(); len(f.Avoids) != 0 {
 		t.Fatalf("avoids after lifting: %+v", f.Avoids)
 	}
-	if !pw.filters.Hidden {
-		t.Fatalf("filter line still shown: %q", pw.filters.Text)
+	if pw.filters.Text != "" || pw.filters.Hidden {
+		t.Fatalf("filter line after lifting: %q (hidden %v); want it empty and keeping its room", pw.filters.Text, pw.filters.Hidden)
 	}
 }
 

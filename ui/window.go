@@ -30,7 +30,7 @@ type playerWindow struct {
 	system     *widget.Label
 	meta       *widget.Label
 	transcript *widget.Label
-	progress   *widget.ProgressBar
+	progress   *callProgress
 	times      *widget.Label
 	queue      *widget.Label
 	problem    *widget.Label
@@ -93,28 +93,20 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw := &playerWindow{c: c, w: c.app.NewWindow("Earshot"), snap: c.opts.Core.Snapshot()}
 	core := c.opts.Core
 	pw.state = widget.NewLabel("connecting…")
-	// Long reasons are cut, never widen the window.
-	pw.state.Truncation = fyne.TextTruncateEllipsis
 	pw.led = canvas.NewCircle(colorIdle)
 	pw.tg = widget.NewLabelWithStyle("Waiting for the first call…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	pw.tg.SizeName = theme.SizeNameHeadingText
-	pw.tg.Truncation = fyne.TextTruncateEllipsis
 	pw.system = widget.NewLabel("")
-	pw.system.Truncation = fyne.TextTruncateEllipsis
 	pw.meta = widget.NewLabel("")
-	pw.meta.Truncation = fyne.TextTruncateEllipsis
 	pw.transcript = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
-	pw.transcript.Wrapping = fyne.TextWrapWord
-	pw.progress = widget.NewProgressBar()
-	pw.progress.TextFormatter = func() string { return "" }
+	pw.progress = newCallProgress()
 	pw.times = widget.NewLabel("")
+	pw.times.Alignment = fyne.TextAlignTrailing
 	pw.queue = widget.NewLabel("queue 0")
 	pw.problem = widget.NewLabel("")
 	pw.problem.Importance = widget.DangerImportance
 	pw.problem.Wrapping = fyne.TextWrapWord
 	pw.filters = widget.NewLabel("")
-	pw.filters.Importance = widget.LowImportance
-	pw.filters.Wrapping = fyne.TextWrapWord
 
 	pw.live = newKeyCheck(pw, "Live", func(on bool) {
 		if !pw.updating {
@@ -160,17 +152,22 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		}
 	})
 
+	// Every line of the now-playing block keeps its height whether a call
+	// plays or not (between calls it shows the last one heard), so the
+	// controls below never move under the pointer.
 	ledBox := container.NewGridWrap(fyne.NewSize(22, 22), pw.led)
-	title := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil, pw.tg)
-	now := container.NewVBox(title, pw.system, pw.meta, pw.transcript)
-	transport := container.NewHBox(pw.replay, pw.playBtn, pw.skipBtn, layout.NewSpacer(), pw.live)
+	title := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil, steadyLines(pw.tg, 1))
+	now := container.NewVBox(title, steadyLines(pw.system, 1), steadyLines(pw.meta, 1), steadyLines(pw.transcript, 2))
+	// Play and Pause swap on one button: it keeps the wider one's width.
+	playBox := container.New(steadyLayout{width: pw.playBtn.MinSize().Width}, pw.playBtn)
+	transport := container.NewHBox(pw.replay, playBox, pw.skipBtn, layout.NewSpacer(), pw.live)
 	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid, pw.lift)
 	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
 	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
-	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), pw.state)
-	nowTab := container.NewVBox(header, widget.NewSeparator(), now,
-		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
-		transport, holds, pw.filters, vol, pw.problem)
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), steadyLines(pw.state, 1))
+	progress := container.NewBorder(nil, nil, nil, steadyWidth(pw.times, progressLabelWidth), pw.progress)
+	nowTab := container.NewVBox(header, widget.NewSeparator(), now, progress,
+		transport, holds, steadyLines(pw.filters, 1), vol, pw.problem)
 
 	pw.history = newKeyList(pw,
 		func() int { return len(pw.histItems) },
@@ -346,7 +343,7 @@ func (pw *playerWindow) filterLine(f player.Filter) string {
 		if t.IsZero() {
 			return ""
 		}
-		return " until " + t.In(pw.c.opts.Location).Format("15:04")
+		return " until " + pw.c.times.Short(t.In(pw.c.opts.Location))
 	}
 	var parts []string
 	if h := f.Hold; h != nil {
@@ -373,61 +370,13 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	defer func() { pw.updating = false }()
 	pw.snap = s
 	pw.state.SetText(s.StatusLine())
+	pw.showCall(s)
+	fraction, times := 0.0, ""
 	if s.Call != nil {
-		c := *s.Call
-		pw.tg.SetText(s.Title)
-		sys := c.SystemLabel
-		if sys == "" {
-			sys = s.Directory.SystemLabel(c.SystemID)
-		}
-		if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
-			sys += " · " + c.TalkgroupName
-		}
-		setShown(pw.system, sys)
-		meta := []string{time.Unix(c.DateTime, 0).In(pw.c.opts.Location).Format("Mon Jan 2 15:04:05")}
-		if c.Frequency > 0 {
-			meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
-		}
-		switch {
-		case c.TalkerAlias != "":
-			meta = append(meta, c.TalkerAlias)
-		case c.Source != 0:
-			meta = append(meta, fmt.Sprintf("unit %d", c.Source))
-		}
-		setShown(pw.meta, strings.Join(meta, " · "))
-		text := c.Transcript
-		for _, h := range s.History {
-			if h.Call.ID == c.ID && h.Call.Transcript != "" {
-				text = h.Call.Transcript
-			}
-		}
-		setShown(pw.transcript, text)
-		if led, ok := listening.ParseLED(c.LEDColor); ok {
-			pw.led.FillColor = led
-		} else {
-			pw.led.FillColor = colorLive
-		}
-	} else {
-		pw.tg.SetText(s.Headline())
-		setShown(pw.system, "")
-		setShown(pw.meta, "")
-		setShown(pw.transcript, "")
-		pw.led.FillColor = colorIdle
-		if s.State() == listening.Paused {
-			pw.led.FillColor = colorPaused
-		}
+		fraction, times = progressOf(s.Position, s.Duration)
 	}
-	pw.led.Refresh()
-	if s.Call != nil && s.Duration > 0 {
-		pw.progress.SetValue(min(1, float64(s.Position)/float64(s.Duration)))
-	} else {
-		pw.progress.SetValue(0)
-	}
-	if s.Call != nil {
-		pw.times.SetText(clock(s.Position) + " / " + clock(s.Duration))
-	} else {
-		pw.times.SetText("")
-	}
+	pw.progress.SetValue(fraction)
+	pw.times.SetText(times)
 	pw.queue.SetText(s.QueueLine())
 	if s.Paused {
 		pw.playBtn.SetText("Play")
@@ -436,15 +385,14 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.playBtn.SetText("Pause")
 		pw.playBtn.SetIcon(theme.MediaPauseIcon())
 	}
+	// Hold and Avoid act on the playing call, and between calls on the
+	// last one heard, as the OpenScanner listener's buttons do.
+	target := s.Call != nil || s.Last != nil
 	enable(pw.skipBtn, s.Call != nil || s.Queue > 0)
-	enable(pw.holdTG, s.Call != nil || s.Filter.Hold != nil)
-	enable(pw.holdSys, s.Call != nil || s.Filter.Hold != nil)
+	enable(pw.holdTG, target || s.Filter.Hold != nil)
+	enable(pw.holdSys, target || s.Filter.Hold != nil)
+	enable(pw.avoid, target)
 	enable(pw.lift, len(s.Filter.Avoids) > 0)
-	if s.Call == nil {
-		pw.avoid.Disable()
-	} else {
-		pw.avoid.Enable()
-	}
 	pw.live.SetChecked(s.Live)
 	pw.mute.SetChecked(s.Muted)
 	pw.volume.SetValue(s.Volume * 100)
@@ -460,7 +408,7 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.holdSys.SetText("Hold system")
 		pw.holdTG.SetText("Hold talkgroup")
 	}
-	setShown(pw.filters, pw.filterLine(s.Filter))
+	pw.filters.SetText(pw.filterLine(s.Filter))
 	problem := s.Device
 	switch {
 	case s.FFmpegMissing:
@@ -483,6 +431,68 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.tgList.Refresh() // the rows show selection, avoids and notify
 	}
 	pw.filterKey = filterKey
+}
+
+// showCall fills the now-playing lines: the playing call, or between
+// calls what Earshot is doing and the last call heard (what Hold and
+// Avoid act on then).
+func (pw *playerWindow) showCall(s *listening.Snapshot) {
+	c, title := s.Call, s.Title
+	if c == nil {
+		pw.tg.SetText(s.Headline())
+		pw.led.FillColor = colorIdle
+		if s.State() == listening.Paused {
+			pw.led.FillColor = colorPaused
+		}
+		pw.led.Refresh()
+		if s.Last == nil {
+			pw.system.SetText("")
+			pw.meta.SetText("")
+			pw.transcript.SetText("")
+			return
+		}
+		c, title = s.Last, s.LastTitle
+	} else {
+		pw.tg.SetText(title)
+		if led, ok := listening.ParseLED(c.LEDColor); ok {
+			pw.led.FillColor = led
+		} else {
+			pw.led.FillColor = colorLive
+		}
+		pw.led.Refresh()
+	}
+	sys := c.SystemLabel
+	if sys == "" {
+		sys = s.Directory.SystemLabel(c.SystemID)
+	}
+	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel && c.TalkgroupName != title {
+		sys += " · " + c.TalkgroupName
+	}
+	if c.TalkgroupTag != "" {
+		sys += " · " + c.TalkgroupTag
+	}
+	if c != s.Call {
+		sys = "Last call: " + title + " · " + sys
+	}
+	pw.system.SetText(sys)
+	meta := []string{pw.c.times.When(time.Unix(c.DateTime, 0).In(pw.c.opts.Location), pw.c.opts.Now())}
+	if c.Frequency > 0 {
+		meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
+	}
+	switch {
+	case c.TalkerAlias != "":
+		meta = append(meta, c.TalkerAlias)
+	case c.Source != 0:
+		meta = append(meta, fmt.Sprintf("unit %d", c.Source))
+	}
+	pw.meta.SetText(strings.Join(meta, " · "))
+	text := c.Transcript
+	for _, h := range s.History {
+		if h.Call.ID == c.ID && h.Call.Transcript != "" {
+			text = h.Call.Transcript
+		}
+	}
+	pw.transcript.SetText(text)
 }
 
 // setShown sets a label's text and hides it while empty, so empty lines

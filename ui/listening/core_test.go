@@ -365,3 +365,67 @@ func TestSnapshotsAreImmutableAndNumbered(t *testing.T) {
 		t.Fatal("a published history changed")
 	}
 }
+
+func TestHoldAndAvoidBetweenCallsActOnTheLastCallHeard(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	heard := event.Call{ID: 7, DateTime: r.clock().Unix(), SystemID: 1, TalkgroupID: 102, TalkgroupLabel: "Fire Tac"}
+	r.core.OnPlayerChange(player.State{Call: &heard, Live: true, Volume: 1})
+	r.core.OnPlayerChange(player.State{Live: true, Volume: 1}) // it played out
+	s := r.core.Snapshot()
+	if s.Call != nil || s.Last == nil || s.Last.ID != 7 || s.LastTitle != "Fire Tac" {
+		t.Fatalf("between calls: call %v, last %v %q; want no call, the last one heard kept", s.Call, s.Last, s.LastTitle)
+	}
+	r.core.ToggleHoldTalkgroup()
+	if h := r.core.Snapshot().Filter.Hold; h == nil || h.SystemID != 1 || h.TalkgroupID != 102 {
+		t.Fatalf("Hold talkgroup between calls held %+v; want the last call's talkgroup 1/102", h)
+	}
+	r.core.ToggleHoldTalkgroup()
+	r.core.ToggleHoldSystem()
+	if h := r.core.Snapshot().Filter.Hold; h == nil || h.SystemID != 1 || h.TalkgroupID != 0 {
+		t.Fatalf("Hold system between calls held %+v; want the last call's system 1", h)
+	}
+	r.core.ToggleHoldSystem()
+	r.core.AvoidPlaying(30 * time.Minute)
+	avoids := r.core.Snapshot().Filter.Avoids
+	if len(avoids) != 1 || avoids[0].SystemID != 1 || avoids[0].TalkgroupID != 102 {
+		t.Fatalf("Avoid between calls avoided %+v; want the last call's talkgroup 1/102", avoids)
+	}
+}
+
+func TestLastCallIsForgottenWithTheAccount(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	heard := event.Call{ID: 7, SystemID: 1, TalkgroupID: 102}
+	r.core.OnPlayerChange(player.State{Call: &heard, Live: true, Volume: 1})
+	r.core.OnPlayerChange(player.State{Live: true, Volume: 1})
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetAccount})
+	if s := r.core.Snapshot(); s.Last != nil {
+		t.Fatalf("after an account change the last call is %v; want none (it was another server's)", s.Last)
+	}
+	r.core.ToggleHoldTalkgroup()
+	if h := r.core.Snapshot().Filter.Hold; h != nil {
+		t.Fatalf("Hold with no call heard held %+v", h)
+	}
+}
+
+// finderFeed is a feed that also knows calls a search found.
+type finderFeed struct {
+	*fakeFeed
+	found map[int64]event.Call
+}
+
+func (f finderFeed) Call(id int64) (event.Call, bool) { c, ok := f.found[id]; return c, ok }
+
+func TestPlayReachesCallsOlderThanTheHistory(t *testing.T) {
+	feed := finderFeed{fakeFeed: &fakeFeed{hub: hub.New(nil)}, found: map[int64]event.Call{3: {ID: 3, SystemID: 1, TalkgroupID: 101}}}
+	p, err := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := New(Options{Feed: feed, Player: p})
+	if err := core.Play(3); err != nil {
+		t.Fatalf("Play of a call a search found: %v", err)
+	}
+	if err := core.Play(4); err == nil {
+		t.Fatal("Play of a call nobody knows succeeded")
+	}
+}
