@@ -136,4 +136,3 @@ func TestProgressLabelShowsTheSameFiguresAsTheBar(t *testing.T) {
 		t.Fatalf("bar at %.3f; want 0.6/1.4", v)
 	}
 }
-
