@@ -10,10 +10,11 @@ import (
 // elsewhere, as the web player does with the browser's locale. Go has no
 // locale data, so the custom is read from the locale's territory.
 
-// hour12Territories are the territories whose locales write a 12-hour
-// clock (CLDR's "h" time formats, the common ones).
+// hour12Territories are the territories (or, where the language decides,
+// language_territory) whose locales write a 12-hour clock (CLDR's "h" time
+// formats, the common ones).
 var hour12Territories = map[string]bool{
-	"US": true, "CA": true, "AU": true, "NZ": true, "PH": true, "IN": true, "PK": true, "BD": true,
+	"US": true, "en_CA": true, "AU": true, "NZ": true, "PH": true, "IN": true, "PK": true, "BD": true,
 	"EG": true, "SA": true, "JO": true, "KW": true, "QA": true, "AE": true, "OM": true, "BH": true,
 	"KR": true, "TW": true, "MY": true, "CO": true, "SV": true, "HN": true, "NI": true, "PR": true,
 }
@@ -23,8 +24,9 @@ var hour12Territories = map[string]bool{
 func Hour12(locale string) bool {
 	locale, _, _ = strings.Cut(locale, ".")
 	locale, _, _ = strings.Cut(locale, "@")
-	_, territory, ok := strings.Cut(locale, "_")
-	return ok && hour12Territories[strings.ToUpper(territory)]
+	lang, territory, ok := strings.Cut(locale, "_")
+	territory = strings.ToUpper(territory)
+	return ok && (hour12Territories[territory] || hour12Territories[strings.ToLower(lang)+"_"+territory])
 }
 
 // LocaleFromEnv is the locale that decides time formats, from the
