@@ -23,11 +23,18 @@ func contrastStates(t *testing.T, th fyne.Theme) map[string]fyne.Canvas {
 		a := test.NewTempApp(t)
 		a.Settings().SetTheme(th)
 		fp := newFakePlayer()
-		feed := &fakeFeed{hub: hub.New(nil), state: state, calls: []event.Call{call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
+		alerted := call(4, 101, "Fire Dispatch")
+		alerted.Alerts = []event.Alert{{CallID: 4, Rule: "Mayday"}}
+		alerted.Transcript = "Mayday mayday"
+		alerted.Source = 4021
+		backfilled := call(3, 103, "EMS")
+		backfilled.Backfill = true
+		backfilled.DateTime -= 86400
+		feed := &fakeFeed{hub: hub.New(nil), state: state, calls: []event.Call{alerted, backfilled, call(2, 102, "Fire Tac"), call(1, 101, "Fire Dispatch")}}
 		feed.catalog = catalog()
 		server, _ := acc.Account()
 		core := newCore(t, feed, fp, nil, server)
-		c := startController(t, a, core, Options{Accounts: acc, Tokens: &fakeTokens{}, Location: time.UTC, Now: func() time.Time { return at }})
+		c := startController(t, a, core, Options{Accounts: acc, Tokens: &fakeTokens{}, Past: &fakePast{}, Location: time.UTC, Now: func() time.Time { return at }})
 		return c, fp, feed
 	}
 	signedIn := &fakeAccounts{server: "https://scanner.example.org"}
@@ -63,7 +70,11 @@ func contrastStates(t *testing.T, th fyne.Theme) map[string]fyne.Canvas {
 	c.win.w.Content().Refresh()
 	out["server down, demo banner"] = c.win.w.Canvas()
 
-	c, _, _ = newRig(event.StateConnected, signedIn)
+	c, fp, _ = newRig(event.StateConnected, signedIn)
+	fp.Play(call(2, 102, "Fire Tac"))
+	playerChanged(coreOf(c), fp)
+	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false)
+	c.refresh()
 	c.win.tabs.SelectIndex(1)
 	c.win.w.Content().Refresh()
 	out["history"] = c.win.w.Canvas()

@@ -39,6 +39,9 @@ type Options struct {
 	// Location is the time zone calls' times are shown in; nil means
 	// time.Local.
 	Location *time.Location
+	// Past searches past calls, saves their audio and exports them; nil
+	// leaves the Search tab and "Load older calls" out.
+	Past Past
 	// Hour12 shows times on a 12-hour clock (the locale's custom: Hour12).
 	Hour12 bool
 }

@@ -74,3 +74,39 @@ func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	test.AssertRendersToMarkup(t, "talkgroups_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "talkgroups_tab.png", c.win.w.Canvas())
 }
+
+func TestHistoryTabRendersAsTheGolden(t *testing.T) {
+	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	mk := func(id int64, ago time.Duration, tg int64, label string) event.Call {
+		return event.Call{ID: id, DateTime: at.Add(-ago).Unix(), SystemID: 1, SystemLabel: "Harness County", TalkgroupID: tg,
+			TalkgroupLabel: label, Duration: 4}
+	}
+	alert := mk(12, 2*time.Minute, 101, "Fire Dispatch")
+	alert.Transcript = "Mayday mayday, firefighter down on the second floor"
+	alert.Alerts = []event.Alert{{CallID: 12, Rule: "Mayday"}}
+	alert.LEDColor = "#ff3b30"
+	alert.Source = 4021
+	ems := mk(11, 3*time.Minute, 103, "EMS")
+	ems.TalkgroupTag = "Dispatch"
+	ems.Transcript = "Medic 3 respond to 400 Elm for a fall"
+	ems.LEDColor = "#34c759"
+	late := mk(10, 16*time.Hour, 102, "Fire Tac") // yesterday, 23:09
+	late.Backfill = true
+	late.TalkerAlias = "Engine 5"
+	for _, cl := range []event.Call{late, ems, alert} {
+		cl := cl
+		feed.hub.Publish(event.Event{Type: event.TypeCall, Call: &cl})
+	}
+	core := coreOf(c)
+	for deadline := time.Now().Add(5 * time.Second); len(core.Snapshot().History) < 5; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the calls did not reach the history")
+		}
+	}
+	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false) // EMS unticked now
+	c.refresh()
+	c.win.tabs.SelectIndex(1)
+	c.win.w.Content().Refresh()
+	test.AssertRendersToImage(t, "history_tab.png", c.win.w.Canvas())
+}

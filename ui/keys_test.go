@@ -137,7 +137,7 @@ func TestSpaceInFocusedHistoryDoesNotPlayARow(t *testing.T) {
 	pw := c.win
 	cv := pw.w.Canvas()
 	pw.tabs.SelectIndex(1)
-	focus(t, cv, pw.history, "the history")
+	focus(t, cv, pw.hist.list, "the history")
 	pressKey(cv, fyne.KeySpace)
 	if got := fp.actions(); count(got, "play") != 0 || count(got, "pause") != 1 {
 		t.Fatalf("Space in the focused history did %q, want only pause", got)

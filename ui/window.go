@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"earshot/relay/event"
 	"earshot/ui/listening"
 	"earshot/ui/player"
 )
@@ -48,9 +47,9 @@ type playerWindow struct {
 	mute     *keyCheck
 	updating bool
 
-	history   *keyList
-	histItems []listening.HistoryEntry
+	hist      *historyView
 	histRev   uint64 // the history revision shown
+	histKey   string // what else the history rows show: the playing call, the filter
 	filterKey string // the filter the talkgroup rows show
 	snap      *listening.Snapshot
 
@@ -169,25 +168,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	nowTab := container.NewVBox(header, widget.NewSeparator(), now, progress,
 		transport, holds, steadyLines(pw.filters, 1), vol, pw.problem)
 
-	pw.history = newKeyList(pw,
-		func() int { return len(pw.histItems) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("00:00:00 — talkgroup (system)")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i < len(pw.histItems) {
-				o.(*widget.Label).SetText(historyRow(pw.histItems[i], c.opts.Location))
-			}
-		})
-	pw.history.OnSelected = func(i widget.ListItemID) {
-		if i < len(pw.histItems) {
-			_ = core.Play(pw.histItems[i].Call.ID)
-			c.refresh()
-		}
-		pw.history.UnselectAll()
-	}
+	pw.hist = newHistoryView(pw)
 
 	pw.search = newSearchEntry(pw)
 	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
@@ -229,7 +210,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 
 	pw.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
-		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
+		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.hist.content),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
 	pw.bannerText = widget.NewLabel("")
@@ -249,36 +230,6 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault},
 		func(fyne.Shortcut) { c.closeIntercept() })
 	return pw
-}
-
-// historyRow is a history entry's line: the call, and what became of it.
-func historyRow(h listening.HistoryEntry, loc *time.Location) string {
-	line := historyLine(h.Call, loc)
-	var marks []string
-	switch {
-	case h.Problem != "":
-		marks = append(marks, h.Problem)
-	case h.Played:
-		marks = append(marks, "played")
-	case h.Held != "":
-		marks = append(marks, h.Held)
-	}
-	if len(marks) > 0 {
-		line += " — " + strings.Join(marks, ", ")
-	}
-	return line
-}
-
-func historyLine(c event.Call, loc *time.Location) string {
-	sys := c.SystemLabel
-	if sys == "" {
-		sys = fmt.Sprintf("system %d", c.SystemID)
-	}
-	line := time.Unix(c.DateTime, 0).In(loc).Format("15:04:05") + " — " + listening.CallTitle(c) + " (" + sys + ")"
-	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
-		line += " · " + c.TalkgroupName
-	}
-	return line
 }
 
 // shortcutKey handles the keyboard shortcuts that are keys: space
@@ -418,10 +369,13 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	}
 	setShown(pw.problem, problem)
 	pw.showBanner(s)
-	if s.HistoryRev != pw.histRev || len(s.History) != len(pw.histItems) {
-		pw.histRev = s.HistoryRev
-		pw.histItems = s.History
-		pw.history.Refresh()
+	histKey := fmt.Sprint(s.Filter.Selection, s.Call != nil, serverKey(s))
+	if s.Call != nil {
+		histKey += fmt.Sprint(s.Call.ID)
+	}
+	if s.HistoryRev != pw.histRev || histKey != pw.histKey {
+		pw.histRev, pw.histKey = s.HistoryRev, histKey
+		pw.hist.update(s)
 	}
 	filterKey := fmt.Sprint(s.Filter, s.Notify)
 	switch {
