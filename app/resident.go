@@ -196,9 +196,16 @@ func (r *resident) trayActions() tray.Actions {
 				}
 			}()
 		},
-		Quit: r.Quit,
+		Quit:      r.Quit,
+		Problem:   r.notify,
+		Autostart: &tray.Autostart{On: r.Autostart, Set: r.SetAutostart},
 	}
 }
+
+// Autostart and SetAutostart are "Start Earshot when I log in" (the
+// desktop's log-in entry that `earshot autostart` edits).
+func (r *resident) Autostart() (bool, error)   { return AutostartOn() }
+func (r *resident) SetAutostart(on bool) error { return Autostart(on) }
 
 // copyStreamURL puts the live feed's URL on the clipboard and says so.
 // The copy is handed to the desktop's clipboard program, which keeps it

@@ -38,6 +38,10 @@ type Resident interface {
 	// Copy puts text on the desktop's clipboard, to stay there after the
 	// window process ends.
 	Copy(ctx context.Context, text string) error
+	// Autostart reports whether Earshot starts when the user logs in;
+	// SetAutostart turns it on or off.
+	Autostart() (bool, error)
+	SetAutostart(on bool) error
 	// Quit ends Earshot.
 	Quit()
 }
@@ -261,6 +265,10 @@ func answer(ctx context.Context, res Resident, m Message, send func(Message)) Me
 		r.URL = res.BaseURL()
 	case CmdCopy:
 		err = res.Copy(ctx, m.Text)
+	case CmdAutostart:
+		r.On, err = res.Autostart()
+	case CmdSetAutostart:
+		err = res.SetAutostart(m.On)
 	default:
 		do(res, m)
 	}

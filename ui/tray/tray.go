@@ -30,6 +30,18 @@ type Actions struct {
 	SignIn        func()
 	SignOut       func()
 	Quit          func()
+	// Problem tells the user an action failed (a desktop notification);
+	// nil says nothing.
+	Problem func(title, body string)
+	// Autostart reads and sets "Start Earshot when I log in" (the
+	// desktop's log-in entry, app/autostart); nil leaves the item out.
+	Autostart *Autostart
+}
+
+// Autostart is a setting the tray shows as a check item.
+type Autostart struct {
+	On  func() (bool, error)
+	Set func(on bool) error
 }
 
 // Item is one menu item as the tray changes it.
@@ -69,7 +81,7 @@ func modelOf(s *listening.Snapshot) model {
 type Tray struct {
 	host  Host
 	a     Actions
-	items struct{ open, live, pause, skip, mute, hold, copy, tokens, account, quit Item }
+	items struct{ open, live, pause, skip, mute, hold, copy, tokens, account, autostart, quit Item }
 
 	mu    sync.Mutex
 	shown model
@@ -95,6 +107,9 @@ func New(host Host, a Actions) *Tray {
 	it.tokens = host.AddItem("Manage tokens…", false, false)
 	it.account = host.AddItem("Sign in…", false, false)
 	host.AddSeparator()
+	if a.Autostart != nil {
+		it.autostart = host.AddItem("Start Earshot when I log in", true, false)
+	}
 	it.quit = host.AddItem("Quit", false, false)
 	return t
 }
@@ -154,6 +169,13 @@ func (t *Tray) Show(s *listening.Snapshot) {
 			it.account.SetTitle("Sign in…")
 		}
 	}
+}
+
+// showAutostart ticks the autostart item as the log-in entry stands (the
+// entry is the truth: `earshot autostart` may change it too).
+func (t *Tray) showAutostart() {
+	on, err := t.a.Autostart.On()
+	check(t.items.autostart, err == nil && on)
 }
 
 func check(i Item, on bool) {
@@ -217,6 +239,19 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 		}
 	})
 	click(it.quit, t.a.Quit)
+	if as := t.a.Autostart; as != nil {
+		t.showAutostart()
+		click(it.autostart, func() {
+			on, err := as.On()
+			if err == nil {
+				err = as.Set(!on)
+			}
+			if err != nil && t.a.Problem != nil {
+				t.a.Problem("Earshot could not change “Start Earshot when I log in”", err.Error())
+			}
+			t.showAutostart()
+		})
+	}
 	wake, stop := core.Watch()
 	defer stop()
 	for {
