@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"earshot/relay"
+	"earshot/relay/event"
 	"earshot/relay/export"
 	"earshot/relay/filter"
+	"earshot/relay/media"
 	"earshot/ui/ipc"
 )
 
@@ -32,6 +34,33 @@ var (
 // history).
 func (r *resident) Search(ctx context.Context, q relay.SearchQuery) (relay.SearchResult, error) {
 	return r.relay.Core.Search(ctx, q)
+}
+
+// AudioName is the name call id's audio is saved under: media.FileName
+// of the call, with the extension of the format its audio really is (the
+// audio is fetched, or read from the cache, to tell).
+func (r *resident) AudioName(ctx context.Context, id int64) (string, error) {
+	c, ok := r.relay.Core.Call(id)
+	if !ok {
+		return "", &ipc.Error{Kind: ipc.KindNotFound, Message: "Earshot no longer holds this call; search for it again"}
+	}
+	return audioName(ctx, relayAudio{r.relay.Core}, c)
+}
+
+func audioName(ctx context.Context, src audioSource, c event.Call) (string, error) {
+	format := media.Unknown
+	if e, err := src.Audio(ctx, c.ID); err == nil {
+		if f, err := e.Open(); err == nil {
+			head := make([]byte, media.SniffLen)
+			n, _ := io.ReadFull(f, head)
+			f.Close()
+			format = media.Sniff(head[:n])
+		}
+	}
+	if format == media.Unknown {
+		format = media.ForContentType(c.AudioType) // what the uploader said, when the audio cannot be had now
+	}
+	return media.FileName(c, format, time.Local), nil
 }
 
 // SaveAudio writes call id's audio to path, whole or not at all.

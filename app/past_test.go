@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"earshot/relay"
+	"earshot/relay/event"
 	"earshot/ui/ipc"
 )
 
@@ -94,5 +95,25 @@ func TestASearchExportsAsItsCallsWereFound(t *testing.T) {
 	to := time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC)
 	if opts := exportOptions(ipc.Search{To: to}, "/tmp/x", now); !opts.To.Equal(to.Add(time.Second)) {
 		t.Fatalf("a search up to %v (inclusive) exports up to %v", to, opts.To)
+	}
+}
+
+func TestSavedAudioIsNamedByTheCallAndItsRealFormat(t *testing.T) {
+	dir := t.TempDir()
+	wavFile := filepath.Join(dir, "a")
+	if err := os.WriteFile(wavFile, []byte("RIFF\x24\x00\x00\x00WAVEfmt "), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 18, 3, 7, 0, time.Local)
+	c := event.Call{ID: 9, DateTime: at.Unix(), SystemLabel: "Harness County", TalkgroupLabel: "Fire Dispatch", AudioType: "audio/mpeg"}
+	// The uploader said MP3; the audio is WAV: the name says what it is.
+	name, err := audioName(context.Background(), audioFiles{9: wavFile}, c)
+	if err != nil || name != "2026-12-01_18-03-07_Harness-County_Fire-Dispatch.wav" {
+		t.Fatalf("name %q, %v", name, err)
+	}
+	// Audio that cannot be had now: the uploader's word.
+	c.ID = 10
+	if name, _ := audioName(context.Background(), audioFiles{}, c); name != "2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3" {
+		t.Fatalf("name without audio %q", name)
 	}
 }

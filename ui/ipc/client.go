@@ -222,6 +222,12 @@ func (c *Client) Search(ctx context.Context, s Search) (calls []event.Call, next
 	return r.Calls, r.Next, r.Text, err
 }
 
+// AudioName is the name call id's audio is saved under.
+func (c *Client) AudioName(ctx context.Context, id int64) (string, error) {
+	r, err := c.request(ctx, Message{Command: CmdAudioName, Call: id})
+	return r.Text, err
+}
+
 // SaveAudio has the resident write call id's audio to path.
 func (c *Client) SaveAudio(ctx context.Context, id int64, path string) (int64, error) {
 	r, err := c.request(ctx, Message{Command: CmdSaveAudio, Call: id, Path: path})

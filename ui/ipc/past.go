@@ -25,6 +25,7 @@ import (
 // Commands about past calls and tokens.
 const (
 	CmdSearch      = "search"       // Search → Calls, Next, Text (why the server's history is missing)
+	CmdAudioName   = "audioName"    // Call → Text: the name its audio is saved under (media.FileName)
 	CmdSaveAudio   = "saveAudio"    // Call, Path → Bytes
 	CmdExport      = "export"       // Search (no Limit or Before), Path → Export; Progress messages meanwhile
 	CmdCancel      = "cancel"       // Request: the id of a request to give up (an export, a save)
@@ -106,9 +107,13 @@ type Searcher interface {
 	Search(ctx context.Context, q relay.SearchQuery) (relay.SearchResult, error)
 }
 
-// AudioSaver writes call id's audio to path (absolute, chosen by the
-// person at the window) and returns its size.
+// AudioSaver names and writes a call's audio.
 type AudioSaver interface {
+	// AudioName is the name call id's audio is saved under (its time,
+	// system and talkgroup, and the extension of its real format).
+	AudioName(ctx context.Context, id int64) (string, error)
+	// SaveAudio writes call id's audio to path (absolute, chosen by the
+	// person at the window) and returns its size.
 	SaveAudio(ctx context.Context, id int64, path string) (int64, error)
 }
 
@@ -165,6 +170,10 @@ func (m *Message) validatePast() (ok bool, err error) {
 		if err := validPath(m.Path); err != nil {
 			return true, bad(err.Error())
 		}
+	case CmdAudioName:
+		if m.Call <= 0 {
+			return true, bad("no call")
+		}
 	case CmdCancel:
 		if m.Request == 0 {
 			return true, bad("no request")
@@ -215,6 +224,12 @@ func answerPast(ctx context.Context, res Resident, m Message, send func(Message)
 			r.Calls = append(r.Calls, c)
 		}
 		r.Next, r.Text = found.Next.String(), found.Problem
+	case CmdAudioName:
+		s, can := res.(AudioSaver)
+		if !can {
+			return r, unavailable("save audio"), true
+		}
+		r.Text, err = s.AudioName(ctx, m.Call)
 	case CmdSaveAudio:
 		s, can := res.(AudioSaver)
 		if !can {

@@ -35,6 +35,10 @@ func (r *pastResident) Search(_ context.Context, q relay.SearchQuery) (relay.Sea
 		Next: relay.Cursor{DateTime: 1700000000, ID: 9}, Problem: "the server's history could not be searched"}, nil
 }
 
+func (r *pastResident) AudioName(_ context.Context, id int64) (string, error) {
+	return "2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3", nil
+}
+
 func (r *pastResident) SaveAudio(_ context.Context, id int64, path string) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -114,6 +118,9 @@ func TestSearchCrossesTheChannelWithItsCursorAndProblem(t *testing.T) {
 func TestSavingAudioNamesAnAbsolutePath(t *testing.T) {
 	res := newPastResident(t)
 	c, _, _, _, _ := pair(t, res)
+	if name, err := c.AudioName(context.Background(), 9); err != nil || name != "2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3" {
+		t.Fatalf("audio name %q, %v", name, err)
+	}
 	n, err := c.SaveAudio(context.Background(), 9, "/home/alice/call.mp3")
 	if err != nil || n != 1234 {
 		t.Fatalf("save: %d, %v", n, err)
