@@ -75,7 +75,7 @@ func contrastStates(t *testing.T, th fyne.Theme) map[string]fyne.Canvas {
 	playerChanged(coreOf(c), fp)
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false)
 	c.refresh()
-	c.win.tabs.SelectIndex(1)
+	c.win.tabs.SelectIndex(tabHistory)
 	c.win.w.Content().Refresh()
 	out["history"] = c.win.w.Canvas()
 
@@ -85,9 +85,23 @@ func contrastStates(t *testing.T, th fyne.Theme) map[string]fyne.Canvas {
 	c.refresh()
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false)
 	c.refresh()
-	c.win.tabs.SelectIndex(2)
+	c.win.tabs.SelectIndex(tabTalkgroups)
 	c.win.w.Content().Refresh()
 	out["talkgroups"] = c.win.w.Canvas()
+
+	// Search results, one chosen, the range row open.
+	c, _, _ = newRig(event.StateConnected, signedIn)
+	past := c.opts.Past.(*fakePast)
+	past.calls = olderCalls(at, 30, 800)
+	past.calls[0].Alerts = []event.Alert{{CallID: 800, Rule: "Mayday"}}
+	past.calls[1].Transcript = "Engine 5 respond"
+	sv := c.win.past
+	sv.when.SetSelected(rangeBetween)
+	c.Do(sv.search)
+	c.WaitIdle()
+	c.win.tabs.SelectIndex(tabSearch)
+	c.win.w.Content().Refresh()
+	out["search"] = c.win.w.Canvas()
 
 	// Sign-in, with a message; the token window.
 	c, _, _ = newRig(event.StateConnected, signedIn)

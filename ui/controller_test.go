@@ -244,7 +244,7 @@ func TestCallProblemShowsInRenderedHistory(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	pw.w.Resize(fyne.NewSize(640, 440))
-	pw.tabs.SelectIndex(1)
+	pw.tabs.SelectIndex(tabHistory)
 	fp.mu.Lock()
 	fp.problems = map[int64]string{2: "needs ffmpeg"}
 	fp.st.LastError = "Call 2 (Fire Tac) needs ffmpeg"

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func goldenWindow(t *testing.T, acc *fakeAccounts) (*Controller, *fakeFeed) {
 	server, _ := acc.Account()
 	core := newCore(t, feed, fp, nil, server)
 	playerChanged(core, fp)
-	c := startController(t, a, core, Options{Accounts: acc, Location: time.UTC, Now: func() time.Time { return at }})
+	c := startController(t, a, core, Options{Accounts: acc, Past: &fakePast{}, Location: time.UTC, Now: func() time.Time { return at }})
 	c.refresh()
 	// The desktop driver lays out again whatever changed size before each
 	// frame; the test canvas does not, so do it here.
@@ -69,7 +70,7 @@ func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	c.refresh()
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false) // EMS off: Harness County partly heard
 	c.refresh()
-	c.win.tabs.SelectIndex(2)
+	c.win.tabs.SelectIndex(tabTalkgroups)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToMarkup(t, "talkgroups_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "talkgroups_tab.png", c.win.w.Canvas())
@@ -106,7 +107,27 @@ func TestHistoryTabRendersAsTheGolden(t *testing.T) {
 	}
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false) // EMS unticked now
 	c.refresh()
-	c.win.tabs.SelectIndex(1)
+	c.win.tabs.SelectIndex(tabHistory)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToImage(t, "history_tab.png", c.win.w.Canvas())
+}
+
+func TestSearchTabRendersAsTheGolden(t *testing.T) {
+	c, _ := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	past := c.opts.Past.(*fakePast)
+	for i := range 60 {
+		cl := event.Call{ID: int64(900 - i), DateTime: at.Add(-time.Duration(i)*17*time.Minute - time.Hour).Unix(), SystemID: 1,
+			SystemLabel: "Harness County", TalkgroupID: 101, TalkgroupLabel: "Fire Dispatch", Duration: 6, Source: 4000 + int64(i),
+			Transcript: fmt.Sprintf("Engine %d respond to %d Main Street", i%9+1, 100+i*12), LEDColor: "#ff3b30"}
+		past.calls = append(past.calls, cl)
+	}
+	sv := c.win.past
+	sv.talkgroup.SetSelected("Fire Dispatch — Harness County")
+	sv.text.SetText("engine")
+	c.Do(sv.search)
+	c.WaitIdle()
+	c.win.tabs.SelectIndex(tabSearch)
+	c.win.w.Content().Refresh()
+	test.AssertRendersToImage(t, "search_tab.png", c.win.w.Canvas())
 }

@@ -23,6 +23,7 @@ import (
 // (*ipc.Client implements it).
 type Past interface {
 	Search(ctx context.Context, s ipc.Search) (calls []event.Call, next, problem string, err error)
+	AudioName(ctx context.Context, id int64) (string, error)
 	SaveAudio(ctx context.Context, id int64, path string) (int64, error)
 	Export(ctx context.Context, s ipc.Search, out string, progress func(ipc.Progress)) (ipc.ExportResult, error)
 }

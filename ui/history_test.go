@@ -68,6 +68,10 @@ func before(a, b string) bool {
 	return at < bt || (at == bt && aid < bid)
 }
 
+func (f *fakePast) AudioName(_ context.Context, id int64) (string, error) {
+	return fmt.Sprintf("call-%d.mp3", id), nil
+}
+
 func (f *fakePast) SaveAudio(_ context.Context, id int64, path string) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -48,6 +48,7 @@ type playerWindow struct {
 	updating bool
 
 	hist      *historyView
+	past      *searchView
 	histRev   uint64 // the history revision shown
 	histKey   string // what else the history rows show: the playing call, the filter
 	filterKey string // the filter the talkgroup rows show
@@ -67,6 +68,14 @@ type playerWindow struct {
 	bannerText *widget.Label
 	bannerBtn  *widget.Button
 }
+
+// The playback window's tabs, in order.
+const (
+	tabNow = iota
+	tabHistory
+	tabSearch
+	tabTalkgroups
+)
 
 // avoidChoice is one entry of the "Avoid talkgroup" choice.
 type avoidChoice struct {
@@ -169,6 +178,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		transport, holds, steadyLines(pw.filters, 1), vol, pw.problem)
 
 	pw.hist = newHistoryView(pw)
+	pw.past = newSearchView(pw)
 
 	pw.search = newSearchEntry(pw)
 	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
@@ -211,8 +221,12 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
 		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.hist.content),
+		container.NewTabItemWithIcon("Search", theme.SearchIcon(), pw.past.content),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
+	if c.opts.Past == nil {
+		pw.tabs.Items[tabSearch].Content = container.NewCenter(widget.NewLabel("Searching past calls is not available."))
+	}
 	pw.bannerText = widget.NewLabel("")
 	pw.bannerText.Wrapping = fyne.TextWrapWord
 	pw.bannerBtn = widget.NewButtonWithIcon("Sign in…", theme.LoginIcon(), c.ShowSignIn)
@@ -229,6 +243,13 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	// Ctrl+W (⌘W) closes the window as its close button does.
 	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault},
 		func(fyne.Shortcut) { c.closeIntercept() })
+	// Ctrl+S (⌘S) saves the chosen search result's audio.
+	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault},
+		func(fyne.Shortcut) {
+			if pw.tabs.SelectedIndex() == tabSearch {
+				pw.past.saveSelected()
+			}
+		})
 	return pw
 }
 
@@ -376,7 +397,9 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	if s.HistoryRev != pw.histRev || histKey != pw.histKey {
 		pw.histRev, pw.histKey = s.HistoryRev, histKey
 		pw.hist.update(s)
+		pw.past.list.Refresh() // the playing and not-ticked marks
 	}
+	pw.past.update(s)
 	filterKey := fmt.Sprint(s.Filter, s.Notify)
 	switch {
 	case s.DirRev != pw.tgRev || len(s.Directory.Systems) != len(pw.dir.Systems):
