@@ -158,4 +158,3 @@ func topDialogText(cv fyne.Canvas) string {
 	}
 	return b.String()
 }
-
