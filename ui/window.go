@@ -58,6 +58,9 @@ type playerWindow struct {
 	search  *searchEntry
 	group   *keySelect
 	tgList  *keyList
+	tgNone  *widget.Label // says why the checklist is empty
+	tgText  map[string]string // the search text typed for each server
+	tgKey   string            // the server the search text is for
 	tgItems []tgRow
 	tgRev   uint64 // the talkgroups' revision shown
 	dir     listening.Directory
@@ -182,21 +185,10 @@ func newPlayerWindow(c *Controller) *playerWindow {
 
 	pw.search = newSearchEntry(pw)
 	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
-	pw.search.OnChanged = func(string) {
-		c.uiMu.Lock()
-		defer c.uiMu.Unlock()
-		pw.reloadTalkgroups()
-	}
+	pw.search.OnChanged = pw.tgSearchChanged
 	pw.group = newKeySelect(pw, []string{allGroups}, allGroups, nil)
 	pw.group.SetSelected(allGroups)
-	pw.group.OnChanged = func(string) {
-		if pw.updating {
-			return
-		}
-		c.uiMu.Lock()
-		defer c.uiMu.Unlock()
-		pw.reloadTalkgroups()
-	}
+	pw.group.OnChanged = pw.tgGroupChanged
 	pw.tgList = newKeyList(pw,
 		func() int { return len(pw.tgItems) },
 		func() fyne.CanvasObject {
@@ -216,7 +208,11 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	})
 	tgTop := container.NewVBox(container.NewBorder(nil, nil, nil, pw.group, pw.search),
 		container.NewHBox(selectShown, clearShown, allBtn))
-	tgTab := container.NewBorder(tgTop, nil, nil, nil, pw.tgList)
+	pw.tgNone = widget.NewLabel("")
+	pw.tgNone.Wrapping = fyne.TextWrapWord
+	pw.tgNone.Hide()
+	pw.tgText = map[string]string{}
+	tgTab := container.NewBorder(container.NewVBox(tgTop, pw.tgNone), nil, nil, nil, pw.tgList)
 
 	pw.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
@@ -251,6 +247,23 @@ func newPlayerWindow(c *Controller) *playerWindow {
 			}
 		})
 	return pw
+}
+
+// tgSearchChanged shows the talkgroups the search text finds.
+func (pw *playerWindow) tgSearchChanged(string) {
+	pw.c.uiMu.Lock()
+	defer pw.c.uiMu.Unlock()
+	pw.reloadTalkgroups()
+}
+
+// tgGroupChanged shows the talkgroups of the group or tag chosen.
+func (pw *playerWindow) tgGroupChanged(string) {
+	if pw.updating {
+		return
+	}
+	pw.c.uiMu.Lock()
+	defer pw.c.uiMu.Unlock()
+	pw.reloadTalkgroups()
 }
 
 // shortcutKey handles the keyboard shortcuts that are keys: space
@@ -400,6 +413,17 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.past.list.Refresh() // the playing and not-ticked marks
 	}
 	pw.past.update(s)
+	if key := serverKey(s); key != pw.tgKey {
+		// Each server has its own search text: the demo's never hides
+		// a real server's talkgroups.
+		pw.tgText[pw.tgKey] = pw.search.Text
+		pw.tgKey = key
+		pw.search.OnChanged, pw.group.OnChanged = nil, nil
+		pw.search.SetText(pw.tgText[key])
+		pw.group.SetSelected(listening.AllGroups)
+		pw.search.OnChanged, pw.group.OnChanged = pw.tgSearchChanged, pw.tgGroupChanged
+		pw.tgRev = 0 // reload below
+	}
 	filterKey := fmt.Sprint(s.Filter, s.Notify)
 	switch {
 	case s.DirRev != pw.tgRev || len(s.Directory.Systems) != len(pw.dir.Systems):

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -108,7 +109,10 @@ const (
 	prefVolume  = "volume"
 	prefMuted   = "muted"
 	prefFilter  = "filter"
-	prefNotify  = "notify"
+	prefNotify  = "notify" // before they were kept per server; read once
+	// prefNotifyBy is the "notify me" talkgroups of each server (its URL,
+	// or "demo"): the demo's never carry over to a real server.
+	prefNotifyBy = "notifyByServer"
 	prefCatchUp = "catchUpSeconds"
 )
 
@@ -150,7 +154,8 @@ type Core struct {
 	seen     map[player.Talkgroup]TGInfo
 	dir      Directory
 	dirRev   uint64
-	notify   map[player.Talkgroup]bool
+	notify   map[player.Talkgroup]bool // the current server's
+	notifyBy map[string][]player.Talkgroup
 	notified map[player.Talkgroup]time.Time
 	catchUp  time.Duration
 	// The catch-up rule's memory since the start (or the last reset).
@@ -178,10 +183,12 @@ func New(opts Options) *Core {
 		opts: opts, log: opts.Logger, now: opts.Now, p: opts.Player,
 		seen:     map[player.Talkgroup]TGInfo{},
 		notify:   map[player.Talkgroup]bool{},
+		notifyBy: map[string][]player.Talkgroup{},
 		notified: map[player.Talkgroup]time.Time{},
 		catchUp:  DefaultCatchUp,
 		watchers: map[chan struct{}]struct{}{},
 	}
+	c.server, c.user = opts.Account()
 	c.restorePrefs()
 	c.mu.Lock()
 	c.st = c.p.State()
@@ -213,12 +220,16 @@ func (c *Core) restorePrefs() {
 			c.p.AvoidTalkgroup(a.SystemID, a.TalkgroupID, a.Until)
 		}
 	}
-	var notify []player.Talkgroup
-	if p.Load(prefNotify, &notify) {
-		for _, t := range notify {
-			c.notify[t] = true
+	if !p.Load(prefNotifyBy, &c.notifyBy) || c.notifyBy == nil {
+		c.notifyBy = map[string][]player.Talkgroup{}
+		// Kept before they were per server: they belong to the server
+		// signed in to now, never to the demo.
+		var notify []player.Talkgroup
+		if p.Load(prefNotify, &notify) && c.server != "" && !c.opts.DemoFlag {
+			c.notifyBy[c.server] = notify
 		}
 	}
+	c.loadNotifyLocked(c.server)
 	var secs float64
 	if p.Load(prefCatchUp, &secs) && secs >= 0 {
 		c.catchUp = min(MaxCatchUp, time.Duration(secs*float64(time.Second)))
@@ -238,11 +249,39 @@ func (c *Core) savePrefs() {
 	f.Hold = nil // a hold is for now, not for the next start
 	p.Save(prefFilter, f)
 	c.mu.Lock()
-	notify := c.notifyListLocked()
+	c.notifyBy[c.notifyKeyLocked(c.server)] = c.notifyListLocked()
+	notifyBy := maps.Clone(c.notifyBy)
 	catchUp := c.catchUp
 	c.mu.Unlock()
-	p.Save(prefNotify, notify)
+	p.Save(prefNotifyBy, notifyBy)
 	p.Save(prefCatchUp, catchUp.Seconds())
+}
+
+// notifyKeyLocked is the key of server's "notify me" choices: its URL, or
+// "demo".
+func (c *Core) notifyKeyLocked(server string) string {
+	if server == "" || c.opts.DemoFlag {
+		return "demo"
+	}
+	return server
+}
+
+// setAccountLocked makes server and user the account: another server
+// brings its own "notify me" choices.
+func (c *Core) setAccountLocked(server, user string) {
+	if c.notifyKeyLocked(server) != c.notifyKeyLocked(c.server) {
+		c.notifyBy[c.notifyKeyLocked(c.server)] = c.notifyListLocked()
+		c.loadNotifyLocked(server)
+	}
+	c.server, c.user = server, user
+}
+
+// loadNotifyLocked makes server's "notify me" choices the ones in force.
+func (c *Core) loadNotifyLocked(server string) {
+	c.notify = map[player.Talkgroup]bool{}
+	for _, t := range c.notifyBy[c.notifyKeyLocked(server)] {
+		c.notify[t] = true
+	}
 }
 
 func (c *Core) notifyListLocked() []player.Talkgroup {
@@ -328,7 +367,7 @@ func (c *Core) reload(reset bool) {
 	c.catalog = cat
 	c.rebuildDirLocked()
 	c.status = rep.Backend
-	c.server, c.user = server, user
+	c.setAccountLocked(server, user)
 	c.st = c.p.State()
 	c.publishLocked()
 }
@@ -338,7 +377,7 @@ func (c *Core) reload(reset bool) {
 func (c *Core) AccountChanged() {
 	server, user := c.opts.Account()
 	c.mu.Lock()
-	c.server, c.user = server, user
+	c.setAccountLocked(server, user)
 	c.publishLocked()
 	c.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package listening
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -447,5 +448,83 @@ func TestPlayReachesCallsOlderThanTheHistory(t *testing.T) {
 	}
 	if err := core.Play(4); err == nil {
 		t.Fatal("Play of a call nobody knows succeeded")
+	}
+}
+
+// memPrefs keeps settings as JSON, as config.json does.
+type memPrefs struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (p *memPrefs) Load(key string, v any) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	raw, ok := p.m[key]
+	return ok && json.Unmarshal(raw, v) == nil
+}
+
+func (p *memPrefs) Save(key string, v any) {
+	b, _ := json.Marshal(v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string][]byte{}
+	}
+	p.m[key] = b
+}
+
+// The fault: the demo's "notify me" choices were saved and carried over
+// to the real server.
+func TestNotifyChoicesBelongToTheirServer(t *testing.T) {
+	prefs := &memPrefs{}
+	var mu sync.Mutex
+	server := ""
+	account := func() (string, string) { mu.Lock(); defer mu.Unlock(); return server, "" }
+	feed := &fakeFeed{hub: hub.New(nil), status: event.Status{State: event.StateConnected}}
+	p, err := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: account})
+	demoTG := player.Talkgroup{SystemID: 1, TalkgroupID: 101}
+	core.SetNotify(demoTG, true)
+	// Signed in to a real server: the demo's choice is not its.
+	mu.Lock()
+	server = "https://scanner.example.org"
+	mu.Unlock()
+	core.AccountChanged()
+	if n := core.Snapshot().Notify; len(n) != 0 {
+		t.Fatalf("after signing in, notify %v; want none (those were the demo's)", n)
+	}
+	realTG := player.Talkgroup{SystemID: 1, TalkgroupID: 102}
+	core.SetNotify(realTG, true)
+	// A restart keeps the real server's choice, and the demo's is the
+	// demo's again after signing out.
+	again := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: account})
+	if n := again.Snapshot().Notify; len(n) != 1 || n[0] != realTG {
+		t.Fatalf("after a restart, notify %v; want the real server's %v", n, realTG)
+	}
+	mu.Lock()
+	server = ""
+	mu.Unlock()
+	again.AccountChanged()
+	if n := again.Snapshot().Notify; len(n) != 1 || n[0] != demoTG {
+		t.Fatalf("back on the demo, notify %v; want the demo's %v", n, demoTG)
+	}
+}
+
+func TestNotifyChoicesOfBeforeGoToTheServerSignedIn(t *testing.T) {
+	prefs := &memPrefs{}
+	prefs.Save("notify", []player.Talkgroup{{SystemID: 2, TalkgroupID: 201}})
+	feed := &fakeFeed{hub: hub.New(nil)}
+	p, _ := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	core := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: func() (string, string) { return "https://scanner.example.org", "alice" }})
+	if n := core.Snapshot().Notify; len(n) != 1 || n[0].TalkgroupID != 201 {
+		t.Fatalf("the choices of before: %v", n)
+	}
+	demo := New(Options{Feed: feed, Player: p, Prefs: &memPrefs{m: prefs.m}, Account: func() (string, string) { return "", "" }})
+	if n := demo.Snapshot().Notify; len(n) != 0 {
+		t.Fatalf("on the demo the choices of before (a real server's) show: %v", n)
 	}
 }
