@@ -58,7 +58,7 @@ type playerWindow struct {
 	search  *searchEntry
 	group   *keySelect
 	tgList  *keyList
-	tgNone  *widget.Label // says why the checklist is empty
+	tgNone  *widget.Label     // says why the checklist is empty
 	tgText  map[string]string // the search text typed for each server
 	tgKey   string            // the server the search text is for
 	tgItems []tgRow

@@ -105,15 +105,15 @@ type Options struct {
 
 // Preference keys (config.json "preferences").
 const (
-	prefLive    = "live"
-	prefVolume  = "volume"
-	prefMuted   = "muted"
-	prefFilter  = "filter"
-	prefNotify  = "notify" // before they were kept per server; read once
+	prefLive   = "live"
+	prefVolume = "volume"
+	prefMuted  = "muted"
+	prefFilter = "filter"
+	prefNotify = "notify" // before they were kept per server; read once
 	// prefNotifyBy is the "notify me" talkgroups of each server (its URL,
 	// or "demo"): the demo's never carry over to a real server.
 	prefNotifyBy = "notifyByServer"
-	prefCatchUp = "catchUpSeconds"
+	prefCatchUp  = "catchUpSeconds"
 )
 
 // Limits and defaults.
