@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,48 @@ func TestSavedAudioIsNamedByTheCallAndItsRealFormat(t *testing.T) {
 	c.ID = 10
 	if name, _ := audioName(context.Background(), audioFiles{}, c); name != "2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3" {
 		t.Fatalf("name without audio %q", name)
+	}
+}
+
+// The fault: rotating the tray's own token with a grace left Copy stream
+// URL handing out the old token, which died when the grace ended.
+func TestGUI_RotatingTheTraysTokenMovesCopyStreamURLToTheNewOne(t *testing.T) {
+	r := newGUIRig(t)
+	ctx := context.Background()
+	first, err := r.res.StreamURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.res.trayTokenID(ctx)
+	if id == "" {
+		t.Fatal("the tray has no token after Copy stream URL")
+	}
+	// Rotated from the window's token manager, with a grace.
+	newTok, _, err := r.res.Tokens().Rotate(ctx, id, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.res.StreamURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first || !strings.HasSuffix(second, "token="+newTok) {
+		t.Fatal("after rotating the tray's token, Copy stream URL does not hand out the new token")
+	}
+	// Rotated elsewhere (the CLI; the new token is not ours to know): a
+	// fresh token, never the one dying.
+	id = r.res.trayTokenID(ctx)
+	if _, _, err := r.inst.Tokens.Rotate(ctx, id, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	third, err := r.res.StreamURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third == second {
+		t.Fatal("after a rotation by another program, Copy stream URL still hands out the rotated-out token")
+	}
+	if _, err := r.inst.Tokens.Verify(strings.SplitN(third, "token=", 2)[1]); err != nil {
+		t.Fatalf("the token handed out does not work: %v", err)
 	}
 }
