@@ -10,6 +10,7 @@ import (
 
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/relay/tokens"
 	"earshot/ui/player"
 )
 
@@ -111,6 +112,12 @@ func contrastStates(t *testing.T, th fyne.Theme) map[string]fyne.Canvas {
 			out["sign-in"] = w.Canvas()
 		}
 	}
+	used, retires := at.Add(-time.Hour), at.Add(10*time.Minute)
+	c.opts.Tokens = &fakeTokens{list: []tokens.Info{
+		{ID: "a", Name: "default", Scope: "listen", Created: at},
+		{ID: "b", Name: "OBS", Scope: "listen", Created: at, LastUsed: &used, LastClient: "VLC", RetiresAt: &retires},
+		{ID: "c", Name: "old laptop", Scope: "listen", Created: at, Revoked: true},
+	}}
 	c.Do(c.ShowTokens)
 	c.WaitIdle()
 	for _, w := range c.app.Driver().AllWindows() {

@@ -43,6 +43,10 @@ type Options struct {
 	// Location is the time zone calls' times are shown in; nil means
 	// time.Local.
 	Location *time.Location
+	// TokenFeed follows the token registry live for the token window;
+	// nil: the window shows the list as it was when opened or changed
+	// there.
+	TokenFeed TokenFeed
 	// Past searches past calls, saves their audio and exports them; nil
 	// leaves the Search tab and "Load older calls" out.
 	Past Past
@@ -71,8 +75,10 @@ type Controller struct {
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
-	open   int    // windows open
-	closed func() // called when the last window closed
+	// tokensView is the token window's content, while it is open.
+	tokensView *tokensView
+	open       int    // windows open
+	closed     func() // called when the last window closed
 	// autostart is "Start Earshot when I log in" as last read.
 	autostart bool
 }

@@ -568,7 +568,7 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 	tv.reload()
 	tv.pending.Wait()
 	waitText(t, tv.status, "1 token")
-	if line := tokenLine(tv.list[0], time.Now()); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
+	if line := tv.tokenLine(tv.list[0]); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
 		t.Fatalf("line %q", line)
 	}
 	tv.run("revoke", func(ctx context.Context) error { return ft.Revoke(ctx, "abc") })
