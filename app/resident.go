@@ -94,7 +94,7 @@ type resident struct {
 	quit   context.CancelFunc
 	relay  *instance
 	core   *listening.Core
-	note   listening.Notifier
+	note   *notify.Notifier // nil: no session bus
 	follow *followCore
 }
 
@@ -121,7 +121,7 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 		r.note = note
 	}
 	r.core = listening.New(listening.Options{
-		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: r.note, Logger: r.log.With("part", "listening"),
+		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: notifierOf(r.note), Logger: r.log.With("part", "listening"),
 		Account:  func() (string, string) { return residentAccounts{env: r.env}.Account() },
 		DemoFlag: r.flags.demo,
 	})
@@ -271,6 +271,14 @@ func (r *resident) StreamURL(ctx context.Context) (string, error) {
 		}
 	}
 	return server.StreamURL(r.BaseURL(), tok), nil
+}
+
+// notifierOf is n as the listening core takes it (nil: none).
+func notifierOf(n *notify.Notifier) listening.Notifier {
+	if n == nil {
+		return nil
+	}
+	return n
 }
 
 // followCore is what the continuous stream's follow=player follows in the
