@@ -105,8 +105,9 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 	if err != nil {
 		return err
 	}
+	sound := newSoundSettings(r.env.ConfigDir, r.flags.demo)
 	p, err := player.New(player.Options{Audio: r.relay.Core, Output: out, Logger: r.log.With("part", "player"),
-		Gain: newSoundSettings(r.env.ConfigDir, r.flags.demo).gain})
+		Gain: sound.gain})
 	if err != nil {
 		return err
 	}
@@ -122,10 +123,15 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 	}
 	r.core = listening.New(listening.Options{
 		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: notifierOf(r.note), Logger: r.log.With("part", "listening"),
+		Settings: &settingsStore{env: r.env, inst: r.relay, sound: sound, log: r.log.With("part", "settings")},
 		Account:  func() (string, string) { return residentAccounts{env: r.env}.Account() },
 		DemoFlag: r.flags.demo,
 	})
 	p.OnChange(r.core.OnPlayerChange)
+	// config.json changed (the CLI, a hand edit): the core's settings
+	// follow, as the relay's alert rules do.
+	reload := func(*Config) { r.core.ReloadSettings() }
+	r.relay.onConfig.Store(&reload)
 	r.follow.core.Store(r.core)
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
