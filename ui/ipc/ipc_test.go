@@ -86,6 +86,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"reply","id":1,"error":{"kind":"credentials","message":"no"}}`))
 	f.Add([]byte(`{"type":"command","id":2,"command":"copy","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
 	f.Add([]byte(`{"type":"show","show":"stream-url","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
+	f.Add([]byte(`{"type":"command","id":3,"command":"settings","change":{"kind":"alert","ruleName":"Old","rule":{"name":"Mayday","words":["mayday"],"regex":"engine \\d+","priority":true}}}`))
+	f.Add([]byte(`{"type":"command","command":"settings","change":{"kind":"quietHours","quietHours":{"enabled":true,"days":{"mon":["22:00-07:00"]},"allowAlerts":true}}}`))
+	f.Add([]byte(`{"type":"command","command":"settings","change":{"kind":"volume","talkgroup":{"systemId":1,"talkgroupId":2},"db":-6}}`))
+	f.Add([]byte(`{"type":"command","command":"pauseQuiet","seconds":3600}`))
+	f.Add([]byte(`{"type":"settings","rev":2,"settings":{"server":"demo","alerts":[{"name":"A","talkgroups":[1]}],"quietHours":{"enabled":false},"onInterrupt":"drop","levelling":true,"archive":{"enabled":true,"maxDays":3}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {
