@@ -190,6 +190,13 @@ func (r *resident) trayActions() tray.Actions {
 		Skip:          c.Skip,
 		ToggleMute:    c.ToggleMute,
 		HoldTalkgroup: c.ToggleHoldTalkgroup,
+		PlayCall: func(id int64) {
+			if err := c.Play(id); err != nil {
+				r.notify("Earshot", "Could not play the alert's call: "+err.Error())
+			}
+		},
+		PauseQuiet:    c.PauseQuietHours,
+		SetAutostart:  r.setAutostart,
 		CopyStreamURL: r.copyStreamURL,
 		ManageTokens:  func() { r.showWindow(ipc.ShowTokens) },
 		SignIn:        func() { r.showWindow(ipc.ShowSignIn) },
@@ -203,6 +210,16 @@ func (r *resident) trayActions() tray.Actions {
 			}()
 		},
 		Quit: r.Quit,
+	}
+}
+
+// setAutostart turns "Start Earshot when I log in" on or off (the tray's
+// check item), saying so if it could not.
+func (r *resident) setAutostart(on bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.core.ChangeSettings(ctx, listening.Change{Kind: listening.ChangeAutostart, On: on}); err != nil {
+		r.notify("Earshot: start at log-in", err.Error())
 	}
 }
 

@@ -154,6 +154,7 @@ func (c *Core) checkQuiet() {
 	c.quiet = c.quietStateLocked(now)
 	c.quietWas = c.quiet.Active
 	started, ended := !was && c.quiet.Active, was && !c.quiet.Active
+	q := c.quiet
 	var held []heldNotice
 	var more int
 	if ended {
@@ -167,12 +168,16 @@ func (c *Core) checkQuiet() {
 		c.silence(now)
 	}
 	if ended {
-		c.log.Info("quiet hours ended", "held", len(held)+more)
+		if q.PausedUntil.IsZero() {
+			c.log.Info("quiet hours ended", "held", len(held)+more)
+		} else {
+			c.log.Info("quiet hours paused", "until", q.PausedUntil, "held", len(held)+more)
+		}
 		if n, ok := collapse(held, more); ok && c.opts.Notifier != nil {
 			c.opts.Notifier.Show(n)
 		}
 	} else if started {
-		c.log.Info("quiet hours began", "until", c.quiet.Until)
+		c.log.Info("quiet hours began", "until", q.Until)
 	}
 }
 
