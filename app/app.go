@@ -103,7 +103,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 const usageText = `Earshot keeps an OpenScanner feed at hand and relays it to local programs.
 
 Usage:
-  earshot [--demo]                 run Earshot (the relay, until the tray app exists)
+  earshot [--demo] [flags]         run Earshot: the relay, the player and the tray icon (its windows
+                                   open in earshot-window, found beside earshot or on PATH); with
+                                   no display, the relay alone. Takes the relay's flags below
   earshot relay [flags]            run the relay alone, no window
       --demo                       use the built-in demo server instead of the account
       --listen ADDR                relay address (default 127.0.0.1:7373)

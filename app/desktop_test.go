@@ -63,12 +63,23 @@ func TestResidentLinksNoFyneAndBuildsWithoutCgo(t *testing.T) {
 			t.Errorf("the resident program imports %s", dep)
 		}
 	}
-	for _, goos := range []string{"linux"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "earshot"), ".")
+	bin := filepath.Join(t.TempDir(), "earshot")
+	for _, goos := range []string{"windows", "linux"} { // linux last: it is run below
+		build := exec.Command("go", "build", "-o", bin, ".")
 		build.Dir = ".."
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos)
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Errorf("CGO_ENABLED=0 GOOS=%s go build: %v\n%s", goos, err, out)
+		}
+	}
+	// The fault: under the common LANG=C.UTF-8, commands that show no
+	// window printed Fyne's "language: tag is not well-formed" error.
+	for _, args := range [][]string{{"--version"}, {"token", "list"}, {"help"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "EARSHOT_CONFIG_DIR="+t.TempDir(), "EARSHOT_CACHE_DIR="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), "language") || strings.Contains(strings.ToLower(string(out)), "fyne") {
+			t.Errorf("`earshot %s` under LANG=C.UTF-8 says:\n%s", strings.Join(args, " "), out)
 		}
 	}
 }

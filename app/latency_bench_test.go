@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"earshot/relay"
+	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/cache"
@@ -68,10 +69,7 @@ func silent(pcm []byte) bool {
 //
 //	go test -run '^$' -bench CallNewToFirstSound -benchtime 20x ./app/
 func BenchmarkCallNewToFirstSound(b *testing.B) {
-	mp3, err := os.ReadFile(filepath.Join("..", "ui", "player", "testdata", "speech.mp3"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	mp3 := audiotest.Fixture(b, "speech.mp3")
 	// ALSA reads its configuration when the first device opens.
 	alsa := filepath.Join(b.TempDir(), "asound.conf")
 	if err := os.WriteFile(alsa, []byte("pcm.!default { type null }\nctl.!default { type hw card 0 }\n"), 0o600); err != nil {

@@ -344,6 +344,10 @@ func (in *instance) serverKey() string {
 // (after a sign-in or sign-out here, or `earshot login`/`logout` told it
 // to): subscribers keep their feed and get a reset event.
 func (in *instance) reloadAccount(ctx context.Context) error {
+	if in.flags.demo {
+		return errors.New("this Earshot was started with --demo and plays the built-in demo server whatever the account; " +
+			"restart it without --demo to use the account")
+	}
 	cfg, err := LoadConfig(in.env.ConfigDir)
 	if err != nil {
 		return err

@@ -196,7 +196,6 @@ func (r *resident) trayActions() tray.Actions {
 			}
 		},
 		PauseQuiet:    c.PauseQuietHours,
-		SetAutostart:  r.setAutostart,
 		CopyStreamURL: r.copyStreamURL,
 		ManageTokens:  func() { r.showWindow(ipc.ShowTokens) },
 		SignIn:        func() { r.showWindow(ipc.ShowSignIn) },
@@ -209,19 +208,16 @@ func (r *resident) trayActions() tray.Actions {
 				}
 			}()
 		},
-		Quit: r.Quit,
+		Quit:      r.Quit,
+		Problem:   r.notify,
+		Autostart: &tray.Autostart{On: r.Autostart, Set: r.SetAutostart},
 	}
 }
 
-// setAutostart turns "Start Earshot when I log in" on or off (the tray's
-// check item), saying so if it could not.
-func (r *resident) setAutostart(on bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.core.ChangeSettings(ctx, listening.Change{Kind: listening.ChangeAutostart, On: on}); err != nil {
-		r.notify("Earshot: start at log-in", err.Error())
-	}
-}
+// Autostart and SetAutostart are "Start Earshot when I log in" (the
+// desktop's log-in entry that `earshot autostart` edits).
+func (r *resident) Autostart() (bool, error)   { return AutostartOn() }
+func (r *resident) SetAutostart(on bool) error { return Autostart(on) }
 
 // copyStreamURL puts the live feed's URL on the clipboard and says so.
 // The copy is handed to the desktop's clipboard program, which keeps it

@@ -2,13 +2,9 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 
-	"earshot/app/autostart"
 	"earshot/relay/quiet"
 	"earshot/ui/listening"
 )
@@ -16,9 +12,9 @@ import (
 // settingsStore is the listening core's SettingsStore: config.json, read
 // and written under config.lock, for what it holds (the current server's
 // alert rules, priority talkgroups and volumes; quiet hours, onInterrupt,
-// levelling and the archive for every server), and the log-in entry for
-// "Start Earshot when I log in". A change is put into effect at once: the
-// running relay's alert rules and archive, the player's next gain.
+// levelling and the archive for every server). A change is put into effect
+// at once: the running relay's alert rules and archive, the player's next
+// gain.
 type settingsStore struct {
 	env *Env
 	// inst is the running relay (nil: none, as in tests): the server whose
@@ -47,9 +43,7 @@ func (s *settingsStore) Load() (listening.Settings, error) {
 	if err != nil {
 		return listening.Settings{}, err
 	}
-	out := settingsOf(cfg, s.serverKey(cfg))
-	s.readAutostart(&out)
-	return out, nil
+	return settingsOf(cfg, s.serverKey(cfg)), nil
 }
 
 // Update changes the settings under config.lock and puts the change into
@@ -60,7 +54,6 @@ func (s *settingsStore) Update(ctx context.Context, change func(*listening.Setti
 	err := UpdateConfig(ctx, s.env.ConfigDir, func(cfg *Config) error {
 		key := s.serverKey(cfg)
 		before = settingsOf(cfg, key)
-		s.readAutostart(&before)
 		// change replaces what it edits (lists and maps are new), so the
 		// copy shares nothing it could change.
 		after = before
@@ -87,14 +80,6 @@ func (s *settingsStore) Update(ctx context.Context, change func(*listening.Setti
 	}
 	if s.sound != nil {
 		s.sound.invalidate()
-	}
-	if before.Autostart != after.Autostart {
-		if err := s.setAutostart(after.Autostart); err != nil {
-			after.Autostart = before.Autostart
-			s.readAutostart(&after)
-			return after, err
-		}
-		s.readAutostart(&after)
 	}
 	return after, nil
 }
@@ -148,48 +133,4 @@ func putSettings(cfg *Config, key string, s listening.Settings) {
 
 func quietIsZero(h quiet.Hours) bool {
 	return !h.Enabled && len(h.Days) == 0 && !h.AllowPriority && !h.AllowAlerts && h.Zone == ""
-}
-
-// readAutostart fills in whether Earshot starts at log-in, and what is odd
-// about the entry.
-func (s *settingsStore) readAutostart(out *listening.Settings) {
-	out.Autostart, out.AutostartNote = false, ""
-	entry, err := s.env.autostartEntry()
-	if err != nil {
-		out.AutostartNote = "Earshot cannot tell where log-in programs are kept: " + err.Error()
-		return
-	}
-	st, err := entry.Status()
-	switch {
-	case err != nil:
-		out.AutostartNote = "The log-in entry cannot be read: " + err.Error()
-	case st.Foreign:
-		out.AutostartNote = st.Where + " is there but was not written by Earshot (left as it is)."
-	case st.Stale:
-		out.Autostart = true
-		out.AutostartNote = "It starts " + strings.Join(st.Command, " ") + ", not this Earshot: turn it off and on again."
-	default:
-		out.Autostart = st.On
-	}
-}
-
-// setAutostart turns the log-in entry on or off.
-func (s *settingsStore) setAutostart(on bool) error {
-	entry, err := s.env.autostartEntry()
-	if err != nil {
-		return fmt.Errorf("find where log-in programs are kept: %w", err)
-	}
-	if !on {
-		if err := entry.Disable(); errors.Is(err, autostart.ErrForeign) {
-			return errors.New("the log-in entry there was not written by Earshot, so it is left as it is")
-		} else if err != nil {
-			return err
-		}
-		return nil
-	}
-	cmd, err := autostart.Command(autostartArgs()...)
-	if err != nil {
-		return err
-	}
-	return entry.Enable(cmd)
 }

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"earshot/app/autostart"
 	"earshot/relay/alerts"
 	"earshot/relay/archive"
 	"earshot/relay/audio/audiotest"
@@ -132,28 +130,6 @@ func TestSettings_ArchiveAppliesToTheRunningRelay(t *testing.T) {
 	err := r.res.core.ChangeSettings(context.Background(), listening.Change{Kind: listening.ChangeArchive, Archive: &archive.Settings{Enabled: true, Dir: "relative/dir"}})
 	if err == nil || !strings.Contains(err.Error(), "not a clean absolute path") {
 		t.Fatalf("a relative archive directory: %v", err)
-	}
-}
-
-// "Start Earshot when I log in" writes and removes the log-in entry.
-func TestSettings_AutostartSwitchWritesAndRemovesTheEntry(t *testing.T) {
-	xdg := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", xdg)
-	r := newGUIRig(t)
-	path := filepath.Join(xdg, "autostart", autostart.AppID+".desktop")
-	r.change(t, listening.Change{Kind: listening.ChangeAutostart, On: true})
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("no entry after turning it on: %v", err)
-	}
-	if s := r.res.core.Snapshot().Settings; !s.Autostart || s.AutostartNote != "" {
-		t.Fatalf("settings after on: %v %q", s.Autostart, s.AutostartNote)
-	}
-	r.change(t, listening.Change{Kind: listening.ChangeAutostart, On: false})
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("the entry is still there after turning it off: %v", err)
-	}
-	if r.res.core.Snapshot().Settings.Autostart {
-		t.Fatal("the settings still say on")
 	}
 }
 

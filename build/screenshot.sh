@@ -2,7 +2,9 @@
 # Starts Earshot in demo mode under Xvfb (with a throwaway keyring and
 # configuration) and saves pictures of the window for the README:
 # build/out/screenshot.png (a call playing), screenshot-history.png and
-# screenshot-talkgroups.png, and, when a tray host is installed
+# screenshot-talkgroups.png, the window's ⋮ menu (screenshot-more.png), the
+# window paused as calls arrive (screenshot-paused.png), and, when a tray
+# host is installed
 # (xfce4-panel; build/deps.sh does not install it), screenshot-tray.png: the
 # tray menu as the panel draws it from Earshot's D-Bus menu.
 #
@@ -118,17 +120,35 @@ xdotool mousemove 290 66 click 1
 sleep 1
 import -window root build/out/screenshot-talkgroups.png
 if [ \$tray = 1 ]; then
-  # The tray icon sits at the right end of the panel; a click opens its menu.
+  # The tray icon sits at the right end of the panel; a click opens its
+  # menu. The pointer then moves off the icon, so its tooltip does not
+  # cover the menu.
   xdotool mousemove 1012 624 click 1
-  sleep 1.5
-  import -window root -crop 400x320+624+320 +repage build/out/screenshot-tray.png
+  sleep 1
+  xdotool mousemove 300 600
+  sleep 1
+  import -window root -crop 400x440+624+200 +repage build/out/screenshot-tray.png
   xdotool key Escape
 fi
+# The window's ⋮ menu (what the tray offers besides playback, reachable
+# without a tray).
+xdotool mousemove 80 66 click 1
+sleep 0.5
+xdotool mousemove 614 110 click 1
+sleep 1
+import -window root -crop 640x400+0+0 +repage build/out/screenshot-more.png
+xdotool key Escape
+# Paused, as the next call arrives: the window says paused, never live.
+dbus-send --session --type=method_call --dest=org.mpris.MediaPlayer2.earshot /org/mpris/MediaPlayer2 \
+  org.mpris.MediaPlayer2.Player.Pause
+sleep "\${SCREENSHOT_PAUSED_WAIT:-10}"
+xdotool mousemove 300 600
+import -window root build/out/screenshot-paused.png
 kill \$app; wait \$app || true
 INSIDE
 chmod +x "$work/inside.sh"
 build/with-keyring.sh "$work/inside.sh"
-echo "Saved build/out/screenshot.png, screenshot-history.png, screenshot-talkgroups.png"
+echo "Saved build/out/screenshot.png, screenshot-history.png, screenshot-talkgroups.png, screenshot-more.png, screenshot-paused.png"
 if [ -e build/out/screenshot-tray.png ] && [ build/out/screenshot-tray.png -nt "$work/inside.sh" ]; then
   echo "Saved build/out/screenshot-tray.png"
 else

@@ -26,6 +26,10 @@ type Options struct {
 	// stays after the windows close: on X11 and Wayland a copy leaves
 	// with the process that made it. nil: this process's clipboard only.
 	Copy func(ctx context.Context, text string) error
+	// Autostart and SetAutostart read and change "Start Earshot when I
+	// log in" (the ⋮ menu's check item); nil leaves it out.
+	Autostart    func(ctx context.Context) (bool, error)
+	SetAutostart func(ctx context.Context, on bool) error
 	// TrayHost reports whether a tray shows Earshot's icon now. Closing
 	// the playback window with one only closes the window (Earshot stays
 	// in the tray); without one it quits Earshot, which would otherwise
@@ -63,6 +67,8 @@ type Controller struct {
 	tokens fyne.Window
 	open   int    // windows open
 	closed func() // called when the last window closed
+	// autostart is "Start Earshot when I log in" as last read.
+	autostart bool
 }
 
 // New builds the controller; Start follows the core.
@@ -212,6 +218,7 @@ func (c *Controller) ShowPlayer() {
 		c.win = newPlayerWindow(c)
 		c.windowOpened(c.win.w, func() { c.win = nil })
 		c.win.update(c.opts.Core.Snapshot())
+		c.readAutostart(nil)
 	}
 	c.win.w.Show()
 	c.win.w.RequestFocus()
@@ -290,6 +297,45 @@ func (c *Controller) keepCopy(ctx context.Context, text, done string) *fyne.Noti
 		return nil
 	}
 	return fyne.NewNotification("Earshot", done)
+}
+
+// readAutostart reads "Start Earshot when I log in" in the background
+// (the log-in entry is the truth: `earshot autostart` may change it too),
+// then, on the UI goroutine, keeps it and runs then (if set).
+func (c *Controller) readAutostart(then func()) {
+	if c.opts.Autostart == nil {
+		return
+	}
+	c.background(5*time.Second, func(ctx context.Context) {
+		on, err := c.opts.Autostart(ctx)
+		c.onUI(false, func() {
+			if err == nil {
+				c.autostart = on
+			}
+			if then != nil {
+				then()
+			}
+		})
+	})
+}
+
+// ToggleAutostart turns "Start Earshot when I log in" over and says so if
+// it could not.
+func (c *Controller) ToggleAutostart() {
+	if c.opts.SetAutostart == nil {
+		return
+	}
+	c.uiMu.Lock()
+	want := !c.autostart
+	c.uiMu.Unlock()
+	c.background(10*time.Second, func(ctx context.Context) {
+		err := c.opts.SetAutostart(ctx, want)
+		c.readAutostart(func() {
+			if err != nil {
+				c.app.SendNotification(fyne.NewNotification("Earshot", "Could not change “Start Earshot when I log in”: "+err.Error()))
+			}
+		})
+	})
 }
 
 // SignOut signs out (the demo server takes over) and says so if it failed.

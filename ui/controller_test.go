@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -579,5 +580,44 @@ func TestAccountResetReloadsHistoryAndTalkgroups(t *testing.T) {
 	}
 	if !strings.Contains(fp.actions(), "reset") {
 		t.Fatalf("the player was not reset: %s", fp.actions())
+	}
+}
+
+// "Start Earshot when I log in" in the ⋮ menu: read from the log-in entry
+// when the window opens, turned over by the item, a failure said.
+func TestWindowAutostartItemFollowsTheLogInEntry(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	var mu sync.Mutex
+	on, fail := true, false
+	c := startController(t, a, core, Options{
+		Autostart: func(context.Context) (bool, error) { mu.Lock(); defer mu.Unlock(); return on, nil },
+		SetAutostart: func(_ context.Context, v bool) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				return errors.New("read-only")
+			}
+			on = v
+			return nil
+		},
+	})
+	c.WaitIdle()
+	shown := func() bool { var v bool; c.Do(func() { v = c.autostart }); return v }
+	if !shown() {
+		t.Fatal("the window does not show the entry as on")
+	}
+	c.ToggleAutostart()
+	c.WaitIdle()
+	if shown() || on {
+		t.Fatalf("after the item: shown %v, entry %v; want both off", shown(), on)
+	}
+	fail = true
+	test.AssertNotificationSent(t, fyne.NewNotification("Earshot", "Could not change “Start Earshot when I log in”: read-only"), func() {
+		c.ToggleAutostart()
+		c.WaitIdle()
+	})
+	if shown() {
+		t.Fatal("after a failed change the window shows the entry on")
 	}
 }

@@ -60,6 +60,7 @@ func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
 	client := ipc.NewClient(ipc.NewConn(in, out))
 	ctrl := New(Options{
 		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL, Copy: client.Copy,
+		Autostart: client.Autostart, SetAutostart: client.SetAutostart,
 		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log,
 	})
 	// Once the last window closed the process is ending: a window asked

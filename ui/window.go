@@ -547,7 +547,16 @@ func (pw *playerWindow) showMore() {
 	} else {
 		items = append(items, fyne.NewMenuItem("Sign in…", c.ShowSignIn))
 	}
-	items = append(items, fyne.NewMenuItemSeparator(), fyne.NewMenuItem("Quit Earshot", c.opts.QuitEarshot))
+	items = append(items, fyne.NewMenuItemSeparator())
+	if c.opts.Autostart != nil {
+		c.uiMu.Lock()
+		on := c.autostart
+		c.uiMu.Unlock()
+		auto := fyne.NewMenuItem("Start Earshot when I log in", c.ToggleAutostart)
+		auto.Checked = on
+		items = append(items, auto)
+	}
+	items = append(items, fyne.NewMenuItem("Quit Earshot", c.opts.QuitEarshot))
 	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(pw.more)
 	widget.ShowPopUpMenuAtPosition(fyne.NewMenu("", items...), pw.w.Canvas(), pos.Add(fyne.NewPos(0, pw.more.Size().Height)))
 }

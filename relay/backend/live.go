@@ -248,6 +248,7 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 	backfillDue := s.after(s.opts.BackfillEvery)
 	st := &connState{}
 	var configWait, tailWait <-chan time.Time
+	tailFrames := 0 // frames since the last tail read (see tailEvery)
 	for {
 		select {
 		case <-ctx.Done():
@@ -274,13 +275,17 @@ func (s *Session) session(ctx context.Context, f *feed) (connected bool, wait ti
 			if st.backfillDue && configWait == nil {
 				configWait = s.after(configAfterWelcome)
 			}
-			if f.gaps != gaps && tailWait == nil {
+			tailFrames++
+			if (f.gaps != gaps || tailFrames >= tailEvery) && tailWait == nil {
 				tailWait = s.after(tailAfterGap)
 			}
 		case <-tailWait:
-			// The server dropped broadcasts lately: those at the end of
-			// the burst leave no gap before a next call to reveal them.
+			// The server dropped broadcasts lately, or may have (a run
+			// of frames as long as its queue could hold): those at the
+			// end of a burst leave no gap before a next call to reveal
+			// them.
 			tailWait = nil
+			tailFrames = 0
 			if err := s.backfill(ctx, f); err != nil {
 				s.log.Warn("history backfill failed", "err", err)
 			}
@@ -309,6 +314,14 @@ const configAfterWelcome = 2 * time.Second
 // tailAfterGap is when history is read again after a gap in the live
 // feed (see feed.gaps), rather than at the next periodic backfill.
 const tailAfterGap = 2 * time.Second
+
+// tailEvery is how many frames the feed may bring before history is read
+// again (tailAfterGap later) even with no gap: half the server's queue for
+// one client (OpenScanner's sendBufSize, 256). The server drops a frame
+// only while that queue is full, so every drop is followed by 256 frames
+// it had queued; a read is therefore always due after the last drop, even
+// when the drops are a burst's end and no later call shows a gap.
+const tailEvery = 128
 
 // connState is what one connection's frames have shown so far.
 type connState struct {
@@ -538,6 +551,28 @@ func (s *Session) pinger(ctx context.Context, conn *websocket.Conn) {
 	}
 }
 
+// keepFreshIdle bounds keepFresh's wait while nothing is due: an idle
+// Earshot should not wake every second to find its token still fresh, and
+// a computer that slept (timers do not count its sleep) looks again within
+// this once it wakes.
+const keepFreshIdle = 30 * time.Second
+
+// freshCheckLocked is how long keepFresh may wait before it looks again:
+// every (its usual pace) while a refresh token waits for the keyring or
+// the session's times do not come from the clock its waits run on
+// (Options.Now set without Options.Clock, in tests); otherwise until the
+// access token is due for its refresh (keepFreshIdle while there is none,
+// or at most), at least every.
+func (s *Session) freshCheckLocked(every time.Duration) time.Duration {
+	if s.unsaved != "" || !s.waitsOnClock {
+		return every
+	}
+	if s.access == "" || s.accessExp.IsZero() {
+		return keepFreshIdle
+	}
+	return min(keepFreshIdle, max(every, s.accessExp.Add(-s.accessMargin).Sub(s.now())))
+}
+
 // keepFresh refreshes the access token ahead of its expiry until ctx ends,
 // and retries keeping a refresh token the keyring refused earlier.
 func (s *Session) keepFresh(ctx context.Context) {
@@ -549,11 +584,13 @@ func (s *Session) keepFresh(ctx context.Context) {
 		if s.accessMargin > 0 {
 			every = min(every, s.accessMargin/2)
 		}
+		every = s.freshCheckLocked(every)
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.after(every):
+		case <-s.freshWake:
 		}
 		s.mu.Lock()
 		due := s.access != "" && !s.freshLocked()

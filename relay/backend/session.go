@@ -187,8 +187,12 @@ type Session struct {
 	// (the last sign-in's passwordNeedChange).
 	passwordChange bool
 	unsaved        string
-	lastSaveTry    time.Time
-	saveMu         sync.Mutex // serializes keyring writes, so an older token never overwrites a newer one
+	// waitsOnClock: the session's waits (after) run on the clock its
+	// times come from (now), so a wait can be computed from them.
+	waitsOnClock bool
+	freshWake    chan struct{} // keepFresh looks again (wakeFreshLocked)
+	lastSaveTry  time.Time
+	saveMu       sync.Mutex // serializes keyring writes, so an older token never overwrites a newer one
 
 	labels labelBook
 
@@ -257,6 +261,8 @@ func New(opts Options) (*Session, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The session's waits run on its clock unless only Now was given.
+	waitsOnClock := opts.Clock != nil || opts.Now == nil
 	if opts.Clock != nil {
 		opts.Now = opts.Clock.Now
 	}
@@ -290,6 +296,8 @@ func New(opts Options) (*Session, error) {
 		refreshTok:     opts.RefreshToken,
 		passwordChange: opts.PasswordChangeRequested,
 		after:          time.After,
+		waitsOnClock:   waitsOnClock,
+		freshWake:      make(chan struct{}, 1),
 		saveRetry:      saveRetryPauses(),
 		saveEvery:      saveRetryEvery,
 		frameCap:       MaxFrameSize,
@@ -498,6 +506,7 @@ func (s *Session) persist(ctx context.Context, tok string) {
 		s.unsaved = ""
 	} else {
 		s.unsaved = tok
+		s.wakeFreshLocked()
 	}
 	s.mu.Unlock()
 	if err == nil {
@@ -750,6 +759,16 @@ func (s *Session) setAccessLocked(token string) {
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err == nil && c.ExpiresAt != nil {
 		s.accessExp = c.ExpiresAt.Time
 		s.accessMargin = refreshMargin(s.accessExp.Sub(s.now()))
+	}
+	s.wakeFreshLocked()
+}
+
+// wakeFreshLocked tells keepFresh to look again now: there is a new token
+// to schedule, or one to keep.
+func (s *Session) wakeFreshLocked() {
+	select {
+	case s.freshWake <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -86,32 +87,98 @@ func streamURL(ts string, query string) string {
 	return u
 }
 
+// waitStreamListeners waits until the server serves n stream listeners.
+// A station hears the calls published once its first listener has
+// joined, so a test publishes after this (a player can take a second or
+// more to connect on a loaded machine).
+func waitStreamListeners(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(audiotest.HangGuard)
+	for s.streamListeners.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d stream listeners, want %d", s.streamListeners.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A real player (ffmpeg, as VLC and OBS use it) reads the stream over
 // HTTP with ICY metadata on, across several calls and the silence between.
 func TestStream_FFmpegReadsAValidStreamAcrossCalls(t *testing.T) {
 	needFFmpeg(t)
-	_, src, _, ts := newTestServerOpts(t, Options{})
+	s, src, _, ts := newTestServerOpts(t, Options{})
 	calls := tones(3)
+
+	// The token is a test one; a player takes the URL as given.
+	cmd := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-icy", "1",
+		"-i", streamURL(ts.URL, ""), "-f", "s16le", "-ac", "1", "-ar", strconv.Itoa(stream.SampleRate), "pipe:1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out []byte
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := stdout.Read(buf)
+			mu.Lock()
+			out = append(out, buf[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	stopped := false
+	stop := func() { // the stream never ends: the listener leaves
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			<-read
+			_ = cmd.Wait()
+		}
+	}
+	defer stop()
+	pcmSoFar := func() []int16 {
+		mu.Lock()
+		defer mu.Unlock()
+		return audiotest.Samples(out[:len(out)/2*2])
+	}
+
+	waitStreamListeners(t, s, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { playCalls(ctx, t, src, calls) })
-
-	// The token is a test one; a player takes the URL as given.
-	cmd := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-icy", "1",
-		"-i", streamURL(ts.URL, ""), "-t", "4.2", "-f", "s16le", "-ac", "1", "-ar", strconv.Itoa(stream.SampleRate), "pipe:1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("ffmpeg reading the stream: %v: %s", err, stderr.String())
+	// Until ffmpeg has decoded the last call and some silence after it.
+	const window, silenceAfter = 1152, 10 // about 0.26 s of silence
+	deadline := time.Now().Add(audiotest.HangGuard)
+	for {
+		segs := audiotest.Segments(pcmSoFar(), stream.SampleRate, window)
+		if n := len(segs); len(audiotest.Sounds(segs)) >= len(calls) && !segs[n-1].Sound && segs[n-1].To-segs[n-1].From >= silenceAfter {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("ffmpeg decoded %v of the stream, %d calls in it; ffmpeg said: %s",
+				time.Duration(len(pcmSoFar()))*time.Second/stream.SampleRate, len(audiotest.Sounds(segs)), stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	pcm := audiotest.Samples(out)
-	if sec := float64(len(pcm)) / stream.SampleRate; sec < 4 {
-		t.Fatalf("ffmpeg decoded %.2f s of a 4.2 s read", sec)
+	stop()
+	if stderr.Len() > 0 {
+		t.Fatalf("ffmpeg reading the stream: %s", stderr.String())
 	}
-	checkTones(t, pcm, calls)
+	checkTones(t, pcmSoFar(), calls)
 
 	probe := exec.Command("ffprobe", "-v", "error", "-icy", "1", "-show_entries", "stream=codec_name,sample_rate,channels",
 		"-of", "default=noprint_wrappers=1", streamURL(ts.URL, ""))
@@ -148,20 +215,27 @@ func openStream(t *testing.T, ts string, query string, hdr map[string]string) *h
 	return resp
 }
 
-// readFor reads r until d has passed (the stream never ends by itself).
-func readFor(t *testing.T, r io.Reader, d time.Duration) []byte {
+// readPastTitles reads r until titles title changes have come and then
+// past bytes more of audio (the stream never ends by itself), and returns
+// the audio and the changes.
+func readPastTitles(t *testing.T, r *stream.ICYReader, titles int, past int64) ([]byte, []stream.TitleChange) {
 	t.Helper()
 	var out []byte
+	var changes []stream.TitleChange
 	buf := make([]byte, 4096)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	deadline := time.Now().Add(audiotest.HangGuard)
+	for len(changes) < titles || int64(len(out)) < changes[titles-1].Offset+past {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d bytes of the stream and %d title changes, want %d: %+v", len(out), len(changes), titles, changes)
+		}
 		n, err := r.Read(buf)
 		out = append(out, buf[:n]...)
+		changes = append(changes, r.Changes()...)
 		if err != nil {
 			t.Fatalf("the stream ended after %d bytes: %v", len(out), err)
 		}
 	}
-	return out
+	return out, changes
 }
 
 // frameOffsets returns the byte offset of each MP3 frame in data.
@@ -199,8 +273,9 @@ func TestStream_ICYTitlesArriveAtTheRightByteOffsets(t *testing.T) {
 	defer wg.Wait()
 	wg.Go(func() { playCalls(ctx, t, src, calls) })
 	r := stream.NewICYReader(resp.Body, metaInt)
-	data := readFor(t, r, 4500*time.Millisecond)
-	changes := r.Changes()
+	// A second of audio past the last title: its call (which starts
+	// within a block before the title) and silence after it.
+	data, changes := readPastTitles(t, r, len(calls), stream.Bitrate*1000/8)
 
 	offs := frameOffsets(t, data)
 	dec, err := mp3.NewDecoder(bytes.NewReader(data))
@@ -322,17 +397,27 @@ func (s *selection) set(tg int64) {
 	s.mu.Unlock()
 }
 
-// titlesHeard reads the stream with metadata for d and returns the titles.
-func titlesHeard(t *testing.T, resp *http.Response, d time.Duration) []string {
-	t.Helper()
+// titlesUntil reads the stream with metadata until the title last comes,
+// and returns the titles (the stream never ends by itself).
+func titlesUntil(resp *http.Response, last string) ([]string, error) {
 	metaInt, _ := strconv.Atoi(resp.Header.Get("icy-metaint"))
 	r := stream.NewICYReader(resp.Body, metaInt)
-	readFor(t, r, d)
 	var titles []string
-	for _, c := range r.Changes() {
-		titles = append(titles, c.Title)
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(audiotest.HangGuard)
+	for len(titles) == 0 || titles[len(titles)-1] != last {
+		if time.Now().After(deadline) {
+			return titles, fmt.Errorf("the title %q never came; titles %q", last, titles)
+		}
+		_, err := r.Read(buf)
+		for _, c := range r.Changes() {
+			titles = append(titles, c.Title)
+		}
+		if err != nil {
+			return titles, fmt.Errorf("the stream ended: %w; titles %q", err, titles)
+		}
 	}
-	return titles
+	return titles, nil
 }
 
 func TestStream_FollowsThePlayerSelectionAndTheQuery(t *testing.T) {
@@ -346,9 +431,18 @@ func TestStream_FollowsThePlayerSelectionAndTheQuery(t *testing.T) {
 		t.Errorf("icy-name %q", name)
 	}
 	byQuery := openStream(t, ts.URL, "talkgroup=1:101&talkgroup=103", icy)
-	results := make(chan []string, 2)
+	// Each stream's last call is call 3: one it played before that is
+	// heard before its title comes.
+	type heard struct {
+		titles []string
+		err    error
+	}
+	results := make(chan heard, 2)
 	for _, r := range []*http.Response{player, byQuery} {
-		go func() { results <- titlesHeard(t, r, 5*time.Second) }()
+		go func() {
+			titles, err := titlesUntil(r, stream.Title(calls[2].call))
+			results <- heard{titles, err}
+		}()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -357,7 +451,11 @@ func TestStream_FollowsThePlayerSelectionAndTheQuery(t *testing.T) {
 	playCalls(ctx, t, src, calls[1:])
 	var got [][]string
 	for range 2 {
-		got = append(got, audiotest.Await(t, results, "the streams"))
+		h := audiotest.Await(t, results, "the streams")
+		if h.err != nil {
+			t.Fatal(h.err)
+		}
+		got = append(got, h.titles)
 	}
 	want := map[string]bool{
 		strings.Join([]string{stream.Title(calls[2].call)}, "|"):                              true, // follow=player, after the change

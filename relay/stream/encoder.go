@@ -146,6 +146,7 @@ func (st *station) pace() error {
 		fed      int64 // samples fed to encoders so far
 		start    = time.Now()
 		cur      *pcmChunk
+		ahead    decodedAhead
 		off      int   // samples of cur already fed
 		gapUntil int64 // no call starts before this input position
 		gap      = int64(st.streams.opts.Gap.Seconds() * SampleRate)
@@ -181,15 +182,14 @@ func (st *station) pace() error {
 					i = min(due, gapUntil-fed)
 					continue
 				}
-				select {
-				case c := <-st.pcm:
-					cur, off = &c, 0
-					if c.start {
-						st.addMark(mark{pos: fed + i, title: c.title})
-					}
-				default:
-					i = due // nothing to play: silence
+				c, ok := ahead.next(st.pcm)
+				if !ok {
+					i = due // nothing ready to play: silence
 					continue
+				}
+				cur, off = &c, 0
+				if c.start {
+					st.addMark(mark{pos: fed + i, title: c.title})
 				}
 			}
 			n := copy(samples[i:], cur.samples[off:])
@@ -232,6 +232,62 @@ func (st *station) pace() error {
 			return err
 		}
 		enc = next
+	}
+}
+
+// startLead is how much of a call must be decoded before it starts
+// playing (all of it, if shorter). Decoding runs far faster than real
+// time, so this costs a call only its decoding time; a decoder that
+// stalls for less than this (ffmpeg starting, a busy machine) then never
+// cuts silence into the middle of a call.
+const startLead = SampleRate // samples: a second
+
+// decodedAhead is the pacer's look-ahead: the decoded chunks taken from
+// the station's pcm channel before their time, so that a call starts only
+// with startLead of it (or its end) in hand. It holds at most startLead
+// and one chunk.
+type decodedAhead struct {
+	chunks  []pcmChunk
+	samples int // in chunks
+	ends    int // chunks with end set
+}
+
+// next returns the next chunk to play, if it is ready: a call's first
+// chunk once startLead of the call or its end is decoded, any other chunk
+// once it is there.
+func (a *decodedAhead) next(pcm <-chan pcmChunk) (pcmChunk, bool) {
+	if len(a.chunks) == 0 && !a.take(pcm) {
+		return pcmChunk{}, false
+	}
+	if a.chunks[0].start {
+		for a.samples < startLead && a.ends == 0 && a.take(pcm) {
+		}
+		if a.samples < startLead && a.ends == 0 {
+			return pcmChunk{}, false
+		}
+	}
+	c := a.chunks[0]
+	a.chunks[0] = pcmChunk{}
+	a.chunks = a.chunks[1:]
+	a.samples -= len(c.samples)
+	if c.end {
+		a.ends--
+	}
+	return c, true
+}
+
+// take moves one chunk from pcm to the look-ahead, if one is waiting.
+func (a *decodedAhead) take(pcm <-chan pcmChunk) bool {
+	select {
+	case c := <-pcm:
+		a.chunks = append(a.chunks, c)
+		a.samples += len(c.samples)
+		if c.end {
+			a.ends++
+		}
+		return true
+	default:
+		return false
 	}
 }
 

@@ -2,7 +2,9 @@ package stream
 
 import (
 	"errors"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -134,18 +136,23 @@ func TestStation_PlaysOnlyWhatItsFilterAllows(t *testing.T) {
 	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
 	src.publish(t, call(2, 1, 102), audiotest.ToneWAV(0.4, 880))
 	src.publish(t, call(3, 2, 101), audiotest.ToneWAV(0.4, 660))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	// Call 4 is let through too: calls play in order, so once it has
+	// played, anything of 1–3 that was going to play has.
+	last := call(4, 1, 102)
+	last.TalkerAlias = "LAST" // a title of its own
+	src.publish(t, last, audiotest.ToneWAV(0.4, 550))
+	chunks = append(chunks, collectPast(t, l, Title(last), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
-	if len(got) != 1 || got[0].midTitle != Title(call(2, 1, 102)) {
-		t.Fatalf("heard %+v, want call 2 alone", got)
+	if len(got) != 2 || got[0].midTitle != Title(call(2, 1, 102)) || got[1].midTitle != Title(last) {
+		t.Fatalf("heard %+v, want calls 2 and 4 alone", got)
 	}
 }
 
 // A call in a format only ffmpeg decodes (M4A) plays like any other.
 func TestStation_PlaysM4ACalls(t *testing.T) {
 	src, _, l, chunks := listening(t, 200*time.Millisecond)
-	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a"))
-	chunks = append(chunks, collectFor(t, l, 1800*time.Millisecond)...)
+	src.publish(t, call(1, 1, 101), audiotest.Fixture(t, "speech.m4a")) // 1 s
+	chunks = append(chunks, collectPast(t, l, Title(call(1, 1, 101)), 1300*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) == 0 || got[0].midTitle != Title(call(1, 1, 101)) {
 		t.Fatalf("the M4A call was not heard: %+v", got)
@@ -160,7 +167,7 @@ func TestStation_SkipsCallsItCannotPlay(t *testing.T) {
 	missing := call(2, 1, 101)
 	src.hub.Publish(event.Event{Type: event.TypeCall, Call: &missing}) // no audio cached
 	src.publish(t, call(3, 1, 103), audiotest.ToneWAV(0.4, 440))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	chunks = append(chunks, collectPast(t, l, Title(call(3, 1, 103)), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
 	if len(got) != 1 || got[0].midTitle != Title(call(3, 1, 103)) {
 		t.Fatalf("heard %+v, want call 3 alone", got)
@@ -243,7 +250,7 @@ func TestStation_RestartsAnEncoderThatDies(t *testing.T) {
 	}
 	waitUntil(t, "a new encoder", func() bool { return st.encoderPID() != pid })
 	src.publish(t, call(1, 1, 101), audiotest.ToneWAV(0.4, 440))
-	chunks = append(chunks, collectFor(t, l, 1500*time.Millisecond)...)
+	chunks = append(chunks, collectPast(t, l, Title(call(1, 1, 101)), 700*time.Millisecond)...)
 	got := sounds(segments(t, chunks)) // the frames stay whole across the restart
 	if len(got) != 1 {
 		t.Fatalf("after the encoder was restarted, heard %+v, want the call", got)
@@ -350,9 +357,83 @@ func TestStation_AResetDropsTheCallsWaiting(t *testing.T) {
 		}
 	}
 	src.hub.Publish(event.Event{Type: event.TypeReset, Reason: event.ResetServer})
-	chunks = append(chunks, collectFor(t, l, 4500*time.Millisecond)...)
+	// A call of the new numbering plays after call 1; call 2 would have
+	// played before it.
+	next := call(3, 1, 103)
+	src.publish(t, next, audiotest.ToneWAV(0.5, 660))
+	chunks = append(chunks, collectPast(t, l, Title(next), 800*time.Millisecond)...)
 	got := sounds(segments(t, chunks))
-	if len(got) != 1 || got[0].midTitle != Title(call(1, 1, 101)) {
-		t.Fatalf("heard %+v, want call 1 alone (call 2 was waiting at the reset)", got)
+	if len(got) != 2 || got[0].midTitle != Title(call(1, 1, 101)) || got[1].midTitle != Title(next) {
+		t.Fatalf("heard %+v, want call 1 and then call 3 (call 2 was waiting at the reset)", got)
+	}
+}
+
+// A call whose decoding stalls part way (ffmpeg, or a machine too busy to
+// run the decoder for a moment) plays whole once it goes on: the station
+// starts a call only when enough of it is decoded, and does not cut
+// silence into it. Before, the pacer played the first chunks and filled
+// with silence until the rest came, so the call was heard in two pieces
+// (TestStream_FFmpegReadsAValidStreamAcrossCalls heard a call split so on
+// a loaded machine).
+func TestStation_PlaysACallWholeWhenItsDecodingStalls(t *testing.T) {
+	needEncoder(t)
+	ffmpeg, _ := exec.LookPath("ffmpeg")
+	// A 0.8 s tone as the decoder gives it (stereo s16le at the stream's
+	// rate); the stand-in decoder stops for 0.6 s after its first 0.2 s.
+	const rate, freq = SampleRate, 440.0
+	pcm := make([]byte, 0, rate*8/10*4)
+	for i := range rate * 8 / 10 {
+		v := uint16(int16(0.5 * math.MaxInt16 * math.Sin(2*math.Pi*freq*float64(i)/rate)))
+		pcm = append(pcm, byte(v), byte(v>>8), byte(v), byte(v>>8))
+	}
+	dir := t.TempDir()
+	pcmPath := filepath.Join(dir, "call.pcm")
+	if err := os.WriteFile(pcmPath, pcm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head := rate * 2 / 10 * 4
+	stub := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\n" +
+		"for a in \"$@\"; do [ \"$a\" = -af ] && { head -c " + strconv.Itoa(head) + " '" + pcmPath + "'; sleep 0.6; tail -c +" +
+		strconv.Itoa(head+1) + " '" + pcmPath + "'; exit 0; }; done\n" + // decoding a call
+		"exec '" + ffmpeg + "' \"$@\"\n" // encoding the stream
+	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := newFakeSource(t)
+	s := New(Options{Source: src, FFmpeg: stub})
+	t.Cleanup(s.Close)
+	l, err := s.Join("", allowAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	c := call(1, 1, 101)
+	src.publish(t, c, []byte("OggS: the stand-in decoder plays its own tone"))
+	// Two seconds of stream from the call's first frame on.
+	var chunks []Chunk
+	frames, after := 0, -1
+	for hang := time.Now().Add(audiotest.HangGuard); after < 0 || frames-after < 2*SampleRate/1152; {
+		select {
+		case ch, ok := <-l.Chunks():
+			if !ok {
+				t.Fatalf("the stream ended: %v", l.Err())
+			}
+			if after < 0 && ch.Title == Title(c) {
+				after = frames
+			}
+			chunks = append(chunks, ch)
+			_, titles := streamFrames(t, []Chunk{ch})
+			frames += len(titles)
+		case <-time.After(time.Until(hang)):
+			t.Fatal("the call never played")
+		}
+	}
+	got := sounds(segments(t, chunks))
+	if len(got) != 1 || math.Abs(got[0].Freq-freq) > freq*0.05 {
+		t.Fatalf("heard %+v, want the call once, whole", got)
+	}
+	if d := frameSeconds(got[0].To - got[0].From); d < 0.7 || d > 0.9 {
+		t.Errorf("the call lasts %.2f s, want 0.8", d)
 	}
 }

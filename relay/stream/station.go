@@ -23,9 +23,10 @@ const (
 	// is worse than one that skips).
 	maxQueued = 64
 	// pcmChunkFrames is the size of the decoded pieces handed to the
-	// pacer (100 ms); pcmAhead of them may wait, decoded, ahead of it.
+	// pacer (100 ms); pcmAhead of them may wait, decoded, for it, besides
+	// the startLead it takes ahead (encoder.go): two seconds in all.
 	pcmChunkFrames = SampleRate / 10
-	pcmAhead       = 20
+	pcmAhead       = 10
 	// pacerTick is how often the pacer feeds the encoder; it feeds what
 	// the wall clock says is due, so a late tick catches up.
 	pacerTick = 20 * time.Millisecond

@@ -115,6 +115,35 @@ func collectFor(t testing.TB, l *Listener, d time.Duration) []Chunk {
 	}
 }
 
+// collectPast reads a listener's chunks until the call titled title has
+// started and past more of the stream has come after its first frame.
+// It counts frames, that is stream time, so a slow machine only makes it
+// wait longer.
+func collectPast(t testing.TB, l *Listener, title string, past time.Duration) []Chunk {
+	t.Helper()
+	var chunks []Chunk
+	frames, from := 0, -1
+	want := int(past.Seconds() * SampleRate / 1152)
+	hang := time.After(audiotest.HangGuard)
+	for from < 0 || frames-from < want {
+		select {
+		case c, ok := <-l.Chunks():
+			if !ok {
+				t.Fatalf("the stream ended: %v", l.Err())
+			}
+			if from < 0 && c.Title == title {
+				from = frames
+			}
+			chunks = append(chunks, c)
+			_, titles := streamFrames(t, []Chunk{c})
+			frames += len(titles)
+		case <-hang:
+			t.Fatalf("gave up waiting for %v of the stream past the start of %q (%d frames, from %d)", past, title, frames, from)
+		}
+	}
+	return chunks
+}
+
 // decodeMP3 decodes a stream's bytes to mono samples (the left channel
 // go-mp3 gives) at the stream's rate.
 func decodeMP3(t testing.TB, b []byte) []int16 {
@@ -144,7 +173,7 @@ func TestStation_PlaysCallsInOrderWithSilenceBetween(t *testing.T) {
 	second.Source, second.TalkerAlias = 4021, "ENGINE 12"
 	src.publish(t, first, audiotest.ToneWAV(0.6, 440))
 	src.publish(t, second, audiotest.ToneWAV(0.6, 880))
-	chunks = append(chunks, collectFor(t, l, 2500*time.Millisecond)...)
+	chunks = append(chunks, collectPast(t, l, Title(second), 1200*time.Millisecond)...)
 
 	segs := segments(t, chunks)
 	got := sounds(segs)
@@ -180,7 +209,7 @@ func TestStation_TitlesFollowTheAudio(t *testing.T) {
 	src, _, l, chunks := listening(t, 200*time.Millisecond)
 	for i := int64(1); i <= 3; i++ {
 		src.publish(t, call(i, 1, 100+i), audiotest.ToneWAV(0.4, 300*float64(i)))
-		chunks = append(chunks, collectFor(t, l, 900*time.Millisecond)...)
+		chunks = append(chunks, collectPast(t, l, Title(call(i, 1, 100+i)), 700*time.Millisecond)...)
 	}
 	_, titles := streamFrames(t, chunks)
 	got := sounds(segments(t, chunks))

@@ -275,6 +275,18 @@ func (c *Client) StreamURL(ctx context.Context) (string, error) {
 	return r.URL, err
 }
 
+// Autostart asks whether Earshot starts when the user logs in.
+func (c *Client) Autostart(ctx context.Context) (bool, error) {
+	r, err := c.request(ctx, Message{Command: CmdAutostart})
+	return r.On, err
+}
+
+// SetAutostart turns starting Earshot at log-in on or off.
+func (c *Client) SetAutostart(ctx context.Context, on bool) error {
+	_, err := c.request(ctx, Message{Command: CmdSetAutostart, On: on})
+	return err
+}
+
 // Shown tells the resident the window it asked for (an ipc.Show… value)
 // is on screen.
 func (c *Client) Shown(what string) { c.send(Message{Command: CmdShown, Show: what}) }

@@ -96,6 +96,8 @@ const (
 	CmdStreamURL      = "streamURL"        // → URL
 	CmdBaseURL        = "baseURL"          // → URL
 	CmdCopy           = "copy"             // Text: put on the desktop's clipboard, to stay after the window closes
+	CmdAutostart      = "autostart"        // → On: Earshot starts when the user logs in
+	CmdSetAutostart   = "autostart.set"    // On
 	CmdShown          = "shown"            // Show: the window asked for is on screen
 	CmdClosing        = "closing"          // the last window closed: the window process is ending
 	CmdSettings       = "settings"         // Change: one edit of the settings (an error reply says why it was refused)
@@ -257,7 +259,8 @@ func (m *Message) validateCommand() error {
 	switch m.Command {
 	case CmdLive, CmdToggleLive, CmdTogglePause, CmdSkip, CmdReplay, CmdMute, CmdToggleMute, CmdHoldTalkgroup,
 		CmdHoldSystem, CmdAvoid, CmdLiftAvoids, CmdSelection, CmdCatchUp, CmdQuit, CmdAccount, CmdSignOut,
-		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL, CmdClosing, CmdPauseQuiet:
+		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL, CmdClosing, CmdAutostart, CmdSetAutostart,
+		CmdPauseQuiet:
 	case CmdPlay:
 		if m.Call <= 0 {
 			return bad("no call")

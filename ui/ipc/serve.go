@@ -42,6 +42,10 @@ type Resident interface {
 	// Copy puts text on the desktop's clipboard, to stay there after the
 	// window process ends.
 	Copy(ctx context.Context, text string) error
+	// Autostart reports whether Earshot starts when the user logs in;
+	// SetAutostart turns it on or off.
+	Autostart() (bool, error)
+	SetAutostart(on bool) error
 	// Quit ends Earshot.
 	Quit()
 }
@@ -228,6 +232,10 @@ func answer(ctx context.Context, res Resident, m Message) Message {
 		err = res.Copy(ctx, m.Text)
 	case CmdSettings:
 		err = res.Core().ChangeSettings(ctx, *m.Change)
+	case CmdAutostart:
+		r.On, err = res.Autostart()
+	case CmdSetAutostart:
+		err = res.SetAutostart(m.On)
 	default:
 		do(res, m)
 	}

@@ -48,10 +48,11 @@ func (quietFeed) account() (server, user string) { return "https://scanner.examp
 
 // fakeResident is the resident as the window's commands reach it.
 type fakeResident struct {
-	core *listening.Core
-	mu   sync.Mutex
-	did  []string
-	quit chan struct{}
+	core      *listening.Core
+	mu        sync.Mutex
+	did       []string
+	autostart bool
+	quit      chan struct{}
 }
 
 func (r *fakeResident) rec(s string) {
@@ -67,6 +68,17 @@ func (r *fakeResident) BaseURL() string       { return "http://127.0.0.1:7373" }
 func (r *fakeResident) Quit()                 { close(r.quit) }
 func (r *fakeResident) StreamURL(context.Context) (string, error) {
 	return "ws://127.0.0.1:7373/v1/live?token=t", nil
+}
+func (r *fakeResident) Autostart() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.autostart, nil
+}
+func (r *fakeResident) SetAutostart(on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.autostart = on
+	return nil
 }
 func (r *fakeResident) Copy(_ context.Context, text string) error {
 	r.rec("copy " + text)
@@ -176,6 +188,12 @@ func TestRequestsGetTheirOwnTypedReplies(t *testing.T) {
 	}
 	if u, err := c.StreamURL(ctx); err != nil || u != "ws://127.0.0.1:7373/v1/live?token=t" {
 		t.Fatalf("stream URL %q, %v", u, err)
+	}
+	if err := c.SetAutostart(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := c.Autostart(ctx); err != nil || !on {
+		t.Fatalf("autostart after turning it on: %v, %v", on, err)
 	}
 	// Many at once: each reply reaches its own request.
 	var wg sync.WaitGroup

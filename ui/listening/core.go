@@ -379,6 +379,11 @@ func (c *Core) reload(reset bool) {
 		h, ok := old[call.ID]
 		if !ok {
 			h = HistoryEntry{Call: call}
+			if call.Backfill {
+				// The relay had it from the server's history before
+				// this core followed the feed: never queued, and marked.
+				h.Held = heldFromHistory
+			}
 		}
 		hist = append(hist, h)
 		c.seen[talkgroupOf(call)] = tgInfoOf(call)
@@ -538,6 +543,10 @@ func (c *Core) onCall(call event.Call) {
 	}
 }
 
+// heldFromHistory marks a call that reached Earshot from the server's
+// history and was not played as live.
+const heldFromHistory = "from the server's history"
+
 // admitLocked is the catch-up rule. It returns why a call goes to the
 // history only, or "" when it may be queued:
 //
@@ -560,7 +569,7 @@ func (c *Core) admitLocked(call event.Call, now time.Time) string {
 	if call.Backfill {
 		switch {
 		case !c.sawLive && !c.dropped:
-			return "from the server's history"
+			return heldFromHistory
 		case c.catchUp <= 0:
 			return "missed while the feed was down"
 		case late > c.catchUp:

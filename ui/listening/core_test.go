@@ -186,6 +186,26 @@ func TestFreshStartPlaysNothingOld(t *testing.T) {
 	}
 }
 
+// Calls the relay already held from the server's history when the core
+// (re)loaded — at start, after a reset — are marked in the history too
+// (the screenshot showed them bare, as if they had been queued).
+func TestHeldHistoryLoadedAtStartIsMarked(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	old := r.call(1, time.Minute, true).Call
+	live := r.call(2, 2*time.Second, false).Call
+	r.feed.mu.Lock()
+	r.feed.calls = []event.Call{*live, *old} // newest first, as the relay answers
+	r.feed.mu.Unlock()
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetServer})
+	s := r.core.Snapshot()
+	if len(s.History) != 2 || s.History[1].Held != "from the server's history" || s.History[0].Held != "" {
+		t.Fatalf("history after loading: %+v", s.History)
+	}
+	if q := queued(r.p); len(q) != 0 {
+		t.Fatalf("loading the relay's calls queued %v", q)
+	}
+}
+
 // After a drop, what was missed within the catch-up window plays; what is
 // older goes to the history only.
 func TestAfterADropCatchUpPlaysOnlyTheLastMinute(t *testing.T) {

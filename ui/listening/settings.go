@@ -20,10 +20,10 @@ import (
 // Settings are the listener's choices about what stands out and what is
 // kept, beyond the player's own (live, volume, selection): the current
 // server's alert rules, priority talkgroups and talkgroup volumes, and the
-// quiet hours, interruption policy, levelling, archive and start at log-in
-// that hold for every server. The app keeps them (config.json under its
-// lock; the log-in entry); the core acts on them and publishes them with
-// every snapshot, so each view shows and edits what is in force.
+// quiet hours, interruption policy, levelling and archive that hold for
+// every server. The app keeps them (config.json under its lock); the core
+// acts on them and publishes them with every snapshot, so each view shows
+// and edits what is in force.
 type Settings struct {
 	// Server names the server the per-server settings belong to: its URL,
 	// or "demo" for the built-in demo server.
@@ -35,12 +35,6 @@ type Settings struct {
 	OnInterrupt priority.OnInterrupt `json:"onInterrupt"`
 	Levelling   bool                 `json:"levelling"`
 	Archive     archive.Settings     `json:"archive"`
-	// Autostart: Earshot starts when the user logs in.
-	Autostart bool `json:"autostart,omitempty"`
-	// AutostartNote says what is odd about the log-in entry ("" when
-	// nothing is): it starts another copy of Earshot, or one Earshot did
-	// not write is in the way.
-	AutostartNote string `json:"autostartNote,omitempty"`
 }
 
 // DefaultSettings are the settings of a listener who chose nothing.
@@ -77,8 +71,8 @@ func (s *Settings) VolumeOf(t player.Talkgroup) float64 {
 }
 
 // SettingsStore keeps the settings and puts a change into effect beyond the
-// core: the relay's alert rules, the archive, the player's gain, the log-in
-// entry. *app's store keeps them in config.json under config.lock.
+// core: the relay's alert rules, the archive, the player's gain. The app's
+// store keeps them in config.json under config.lock.
 type SettingsStore interface {
 	// Load reads the settings in force (the current server's where they
 	// belong to one).
@@ -111,8 +105,6 @@ const (
 	ChangeLevelling ChangeKind = "levelling"
 	// ChangeArchive sets Archive.
 	ChangeArchive ChangeKind = "archive"
-	// ChangeAutostart turns the start at log-in on or off (On).
-	ChangeAutostart ChangeKind = "autostart"
 )
 
 // Change is one edit of the settings, as a view asks for it: one rule, one
@@ -166,7 +158,7 @@ func (ch *Change) Check() error {
 		if ch.Archive == nil {
 			return bad("no archive settings")
 		}
-	case ChangeOnInterrupt, ChangeLevelling, ChangeAutostart:
+	case ChangeOnInterrupt, ChangeLevelling:
 	default:
 		return bad("unknown kind")
 	}
@@ -225,8 +217,6 @@ func (ch *Change) Apply(s *Settings) error {
 			return fmt.Errorf("archive: %w", err)
 		}
 		s.Archive = a
-	case ChangeAutostart:
-		s.Autostart = ch.On
 	}
 	return nil
 }

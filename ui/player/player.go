@@ -129,6 +129,10 @@ type Player struct {
 	history    []event.Call
 	replayPos  int // index in history of the call Replay last chose; -1 none
 
+	// callsStarted counts the calls the feeder has started, so the idle
+	// check sees a call that began and ended between two of its looks.
+	callsStarted uint64
+
 	device        string
 	ffmpegMissing bool
 	lastErr       string
@@ -308,6 +312,7 @@ type deviceIdle struct {
 	s         Suspender
 	idleSince time.Time
 	suspended bool
+	callsSeen uint64 // Player.callsStarted at the last look
 }
 
 func suspenderOf(o Output) Suspender {
@@ -317,12 +322,18 @@ func suspenderOf(o Output) Suspender {
 
 // update resumes the device as soon as there is something to play and
 // suspends it after SuspendAfter without.
+//
+// A call counts even if it started and ended since the last look: the
+// output may go on pulling PCM into its own buffer while suspended (oto's
+// mixer does), so a short call can be read to its end before Run gets
+// here, and its sound waits in that buffer for a Resume.
 func (d *deviceIdle) update(p *Player) {
 	if d.s == nil {
 		return
 	}
 	p.mu.Lock()
-	busy := !p.paused && (p.cur != nil || len(p.queue) > 0)
+	busy := (!p.paused && (p.cur != nil || len(p.queue) > 0)) || p.callsStarted != d.callsSeen
+	d.callsSeen = p.callsStarted
 	p.mu.Unlock()
 	now := p.now()
 	switch {
@@ -866,6 +877,7 @@ func (p *Player) startNextLocked() bool {
 	t := p.next
 	p.next = nil
 	p.cur = t
+	p.callsStarted++
 	if t.e.tone {
 		t.stream.Prepend(AlertTone(p.rate))
 	}

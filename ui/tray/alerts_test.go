@@ -9,19 +9,17 @@ import (
 	"earshot/ui/listening"
 )
 
-// The tray shows the latest alert (its item plays it), quiet hours (a
+// The tray shows the latest alert (its item plays it) and quiet hours (a
 // moon on the icon, the tooltip, one click to pause them for an hour or to
-// resume them) and the start at log-in (a check item that switches it).
+// resume them).
 func TestTrayShowsAlertsQuietHoursAndAutostart(t *testing.T) {
 	h := &fakeHost{}
 	var played []int64
 	var paused []time.Duration
-	var autostart []bool
 	ran := make(chan struct{}, 8)
 	tr := New(h, Actions{
-		PlayCall:     func(id int64) { played = append(played, id); ran <- struct{}{} },
-		PauseQuiet:   func(d time.Duration) { paused = append(paused, d); ran <- struct{}{} },
-		SetAutostart: func(on bool) { autostart = append(autostart, on); ran <- struct{}{} },
+		PlayCall:   func(id int64) { played = append(played, id); ran <- struct{}{} },
+		PauseQuiet: func(d time.Duration) { paused = append(paused, d); ran <- struct{}{} },
 	})
 	core := newFakeCore(connected())
 	follow(t, tr, core)
@@ -32,22 +30,21 @@ func TestTrayShowsAlertsQuietHoursAndAutostart(t *testing.T) {
 	at := time.Date(2026, 12, 2, 22, 14, 0, 0, time.Local)
 	s.LastAlert = &listening.AlertNote{CallID: 42, Rules: []string{"Mayday"}, Title: "Fire Dispatch", Time: at}
 	s.Quiet = listening.QuietState{Scheduled: true, Active: true, Until: at.Add(9 * time.Hour), AllowPriority: true}
-	s.Settings.Autostart = true
 	core.publish(s)
-	want := "Replay alert: Mayday — Fire Dispatch 22:14|Pause quiet hours for an hour|Copy stream URL|Manage tokens…|[x] Start Earshot when I log in"
-	eventually(t, "the alert, quiet and autostart items", func() bool { return strings.Contains(h.menu(), want) })
+	want := "Replay alert: Mayday — Fire Dispatch 22:14|Pause quiet hours for an hour|Copy stream URL"
+	eventually(t, "the alert and quiet items", func() bool { return strings.Contains(h.menu(), want) })
 	if icon := h.icons[len(h.icons)-1]; bytes.Equal(icon, plainIcon) {
 		t.Fatal("quiet hours do not show on the icon")
 	}
 	if tip := h.tips[len(h.tips)-1]; !strings.Contains(tip, "Quiet hours until ") {
 		t.Fatalf("tooltip %q does not say quiet hours", tip)
 	}
-	for _, title := range []string{"Replay alert: Mayday — Fire Dispatch 22:14", "Pause quiet hours for an hour", "Start Earshot when I log in"} {
+	for _, title := range []string{"Replay alert: Mayday — Fire Dispatch 22:14", "Pause quiet hours for an hour"} {
 		h.item(t, title).click()
 		<-ran
 	}
-	if len(played) != 1 || played[0] != 42 || len(paused) != 1 || paused[0] != listening.QuietPause || len(autostart) != 1 || autostart[0] {
-		t.Fatalf("played %v, paused %v, autostart %v", played, paused, autostart)
+	if len(played) != 1 || played[0] != 42 || len(paused) != 1 || paused[0] != listening.QuietPause {
+		t.Fatalf("played %v, paused %v", played, paused)
 	}
 
 	resumed := *s

@@ -30,14 +30,24 @@ type Actions struct {
 	// PlayCall plays a call of the history now (the latest alert's).
 	PlayCall func(id int64)
 	// PauseQuiet pauses quiet hours for d (0 resumes them).
-	PauseQuiet func(d time.Duration)
-	// SetAutostart turns "Start Earshot when I log in" on or off.
-	SetAutostart  func(on bool)
+	PauseQuiet    func(d time.Duration)
 	CopyStreamURL func()
 	ManageTokens  func()
 	SignIn        func()
 	SignOut       func()
 	Quit          func()
+	// Problem tells the user an action failed (a desktop notification);
+	// nil says nothing.
+	Problem func(title, body string)
+	// Autostart reads and sets "Start Earshot when I log in" (the
+	// desktop's log-in entry, app/autostart); nil leaves the item out.
+	Autostart *Autostart
+}
+
+// Autostart is a setting the tray shows as a check item.
+type Autostart struct {
+	On  func() (bool, error)
+	Set func(on bool) error
 }
 
 // Item is one menu item as the tray changes it.
@@ -68,12 +78,11 @@ type model struct {
 	AlertID int64
 	// Quiet hours: scheduled (there is something to pause), paused.
 	QuietScheduled, QuietPaused bool
-	Autostart                   bool
 }
 
 func modelOf(s *listening.Snapshot) model {
 	m := model{Live: s.Live, Paused: s.Paused, Muted: s.Muted, Playing: s.Call != nil, Holding: s.Holding(), SignedIn: s.SignedIn,
-		QuietScheduled: s.Quiet.Scheduled, QuietPaused: !s.Quiet.PausedUntil.IsZero(), Autostart: s.Settings.Autostart}
+		QuietScheduled: s.Quiet.Scheduled, QuietPaused: !s.Quiet.PausedUntil.IsZero()}
 	if s.Call != nil {
 		m.Title = s.Title
 	}
@@ -117,9 +126,11 @@ func New(host Host, a Actions) *Tray {
 	host.AddSeparator()
 	it.copy = host.AddItem("Copy stream URL", false, false)
 	it.tokens = host.AddItem("Manage tokens…", false, false)
-	it.autostart = host.AddItem("Start Earshot when I log in", true, false)
 	it.account = host.AddItem("Sign in…", false, false)
 	host.AddSeparator()
+	if a.Autostart != nil {
+		it.autostart = host.AddItem("Start Earshot when I log in", true, false)
+	}
 	it.quit = host.AddItem("Quit", false, false)
 	return t
 }
@@ -204,9 +215,13 @@ func (t *Tray) Show(s *listening.Snapshot) {
 		}
 		enable(it.quiet, m.QuietPaused || m.QuietScheduled)
 	}
-	if first || m.Autostart != old.Autostart {
-		check(it.autostart, m.Autostart)
-	}
+}
+
+// showAutostart ticks the autostart item as the log-in entry stands (the
+// entry is the truth: `earshot autostart` may change it too).
+func (t *Tray) showAutostart() {
+	on, err := t.a.Autostart.On()
+	check(t.items.autostart, err == nil && on)
 }
 
 func check(i Item, on bool) {
@@ -278,14 +293,6 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 			t.a.PauseQuiet(listening.QuietPause)
 		}
 	})
-	click(it.autostart, func() {
-		t.mu.Lock()
-		on := t.shown.Autostart
-		t.mu.Unlock()
-		if t.a.SetAutostart != nil {
-			t.a.SetAutostart(!on)
-		}
-	})
 	click(it.copy, t.a.CopyStreamURL)
 	click(it.tokens, t.a.ManageTokens)
 	click(it.account, func() {
@@ -299,6 +306,19 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 		}
 	})
 	click(it.quit, t.a.Quit)
+	if as := t.a.Autostart; as != nil {
+		t.showAutostart()
+		click(it.autostart, func() {
+			on, err := as.On()
+			if err == nil {
+				err = as.Set(!on)
+			}
+			if err != nil && t.a.Problem != nil {
+				t.a.Problem("Earshot could not change “Start Earshot when I log in”", err.Error())
+			}
+			t.showAutostart()
+		})
+	}
 	wake, stop := core.Watch()
 	defer stop()
 	for {

@@ -3,6 +3,7 @@ package tray
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -237,7 +238,7 @@ func TestMenuItemsSayWhatTheSnapshotShowsAndRunTheirActions(t *testing.T) {
 	core := newFakeCore(s)
 	follow(t, tr, core)
 	want := "Open player|[x] Live|Resume|Skip|[x] Mute|Hold Fire Dispatch|No alerts yet (off)|Quiet hours are off (off)|" +
-		"Copy stream URL|Manage tokens…|Start Earshot when I log in|Sign out|Quit"
+		"Copy stream URL|Manage tokens…|Sign out|Quit"
 	eventually(t, "the menu shows the snapshot", func() bool { return h.menu() == want })
 	for _, title := range []string{"Open player", "Live", "Resume", "Skip", "Mute", "Hold Fire Dispatch",
 		"Copy stream URL", "Manage tokens…", "Sign out", "Quit"} {
@@ -254,7 +255,7 @@ func TestMenuItemsSayWhatTheSnapshotShowsAndRunTheirActions(t *testing.T) {
 	out.Backend, out.SignedIn, out.Live = event.StateSignedOut, false, false
 	core.publish(out)
 	want = "Open player|Live|Pause|Skip (off)|Mute|Hold this talkgroup (off)|No alerts yet (off)|Quiet hours are off (off)|" +
-		"Copy stream URL|Manage tokens…|Start Earshot when I log in|Sign in…|Quit"
+		"Copy stream URL|Manage tokens…|Sign in…|Quit"
 	eventually(t, "the menu shows the signed-out snapshot", func() bool { return h.menu() == want })
 	h.item(t, "Sign in…").click()
 	rec.wait(t)
@@ -440,4 +441,49 @@ func ExampleTray_Show() {
 	// Earshot — playing: Fire Dispatch
 	// scanner.example.org
 	// 2 in queue
+}
+
+// "Start Earshot when I log in" shows the log-in entry as it stands (it
+// may be changed by `earshot autostart` too) and a click turns it over; a
+// failure is said and the tick stays true to the entry.
+func TestAutostartItemFollowsTheLogInEntry(t *testing.T) {
+	var mu sync.Mutex
+	on, fail := true, false
+	var problems []string
+	as := &Autostart{
+		On: func() (bool, error) { mu.Lock(); defer mu.Unlock(); return on, nil },
+		Set: func(v bool) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				return errors.New("the autostart folder is read-only")
+			}
+			on = v
+			return nil
+		},
+	}
+	h := &fakeHost{}
+	tr := New(h, Actions{Autostart: as, Problem: func(title, body string) {
+		mu.Lock()
+		problems = append(problems, body)
+		mu.Unlock()
+	}})
+	follow(t, tr, newFakeCore(connected()))
+	item := "Start Earshot when I log in"
+	eventually(t, "the item ticked as the entry is on", func() bool { return strings.Contains(h.menu(), "[x] "+item) })
+	h.item(t, item).click()
+	eventually(t, "the item unticked after a click", func() bool {
+		return strings.Contains(h.menu(), "|"+item+"|") && !strings.Contains(h.menu(), "[x] "+item)
+	})
+	mu.Lock()
+	if on {
+		t.Fatal("the click did not turn the entry off")
+	}
+	fail = true
+	mu.Unlock()
+	h.item(t, item).click()
+	eventually(t, "the failure said", func() bool { mu.Lock(); defer mu.Unlock(); return len(problems) == 1 })
+	if strings.Contains(h.menu(), "[x] "+item) {
+		t.Fatalf("after a failed change the item is ticked, the entry is off: %s", h.menu())
+	}
 }
