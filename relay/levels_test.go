@@ -258,6 +258,43 @@ func TestMeasureAudio_ReadsAsPlayed(t *testing.T) {
 	}
 }
 
+// A measurement waits until startGrace after its audio was cached (the
+// call may be starting to play), the first due entry going first; an
+// entry whose file claims a time ahead of the clock is due at once.
+func TestLevels_MeasurementWaitsOutTheStartGrace(t *testing.T) {
+	c, err := cache.Open(t.TempDir(), 64<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := newLevels(measureDecoder(""), slog.New(slog.DiscardHandler))
+	older, _ := c.Put("a", []byte("x"))
+	newer, _ := c.Put("b", []byte("y"))
+	at := newer.ModTime
+	l.now = func() time.Time { return at }
+	l.want(older, false)
+	l.want(newer, true) // asked for: first in the queue
+	if e, wait := l.next(); e != nil || wait <= 0 || wait > startGrace {
+		t.Fatalf("next at once = %v, %v; want nothing yet, and a wait of at most %v", e, wait, startGrace)
+	}
+	at = newer.ModTime.Add(startGrace)
+	if e, _ := l.next(); e != newer {
+		t.Fatalf("after the grace next = %v, want the asked-for entry first", e)
+	}
+	if e, _ := l.next(); e != older {
+		t.Fatalf("then next = %v, want the other", e)
+	}
+	if e, wait := l.next(); e != nil || wait != 0 {
+		t.Fatalf("empty queue: next = %v, %v", e, wait)
+	}
+	at = newer.ModTime.Add(-time.Hour) // the clock went back an hour
+	future, _ := c.Put("c", []byte("z"))
+	l.want(future, false)
+	if e, _ := l.next(); e != future {
+		t.Fatal("an entry stamped ahead of the clock waits")
+	}
+}
+
 // BenchmarkMeasureCall is the relay's work for one call as it enters the
 // cache: decoding it (to 48 kHz stereo, as the player hears it) and
 // measuring it, for a 30 s 8 kHz radio WAV and the 1 s MP3 fixture.
