@@ -425,7 +425,11 @@ func watchAlertRules(ctx context.Context, dir string, key func() string, apply f
 		b, _ := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 		return string(b)
 	}
-	last, reported := read(), ""
+	// The first look compares with the rules in force, not with the file
+	// as it was when this started: an edit made between the caller's
+	// load and this goroutine's first read would otherwise go unseen (a
+	// test caught it on a loaded machine).
+	last, reported := "", ""
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

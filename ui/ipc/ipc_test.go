@@ -86,6 +86,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"reply","id":1,"error":{"kind":"credentials","message":"no"}}`))
 	f.Add([]byte(`{"type":"command","id":2,"command":"copy","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
 	f.Add([]byte(`{"type":"show","show":"stream-url","text":"ws://127.0.0.1:7373/v1/live?token=t"}`))
+	f.Add([]byte(`{"type":"command","id":3,"command":"search","search":{"from":"2026-12-01T18:00:00Z","systems":[1],"talkgroups":[101],"text":"engine","limit":50,"before":"1700000000-9"}}`))
+	f.Add([]byte(`{"type":"command","id":4,"command":"saveAudio","call":9,"path":"/home/alice/2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3"}`))
+	f.Add([]byte(`{"type":"command","id":5,"command":"export","search":{"from":"2026-12-01T18:00:00Z","to":"2026-12-01T19:00:00Z"},"path":"/tmp/calls.zip"}`))
+	f.Add([]byte(`{"type":"progress","id":5,"progress":{"done":1,"total":2,"bytes":10}}`))
+	f.Add([]byte(`{"type":"reply","id":3,"calls":[{"id":9,"dateTime":1700000000}],"next":"1700000000-9"}`))
+	f.Add([]byte(`{"type":"command","command":"cancel","request":5}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {
