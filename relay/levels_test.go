@@ -64,6 +64,17 @@ func runRelayOn(t *testing.T, dir string, b *fakeBackend) (*Relay, func()) {
 	return r, stop
 }
 
+// openCache opens a cache in a temporary directory for the test.
+func openCache(t testing.TB) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open(t.TempDir(), 64<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // measuredEntry waits for call id's audio to be cached and measured.
 func measuredEntry(t *testing.T, r *Relay, id int64) (*cache.Entry, loudness.Result) {
 	t.Helper()
@@ -177,11 +188,7 @@ func TestRelay_OnDemandAndUnmeasurableAudio(t *testing.T) {
 
 // A call someone asks for is measured before prefetched ones waiting.
 func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
-	c, err := cache.Open(t.TempDir(), 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCache(t)
 	l := newLevels(measureDecoder(""), slog.New(slog.DiscardHandler))
 	var es []*cache.Entry
 	for i := range 3 {
@@ -224,11 +231,7 @@ func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
 // what the player plays (48 kHz) within 0.3 LU; a rate too low for the
 // meter is measured at 48 kHz.
 func TestMeasureAudio_ReadsAsPlayed(t *testing.T) {
-	ca, err := cache.Open(t.TempDir(), 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ca.Close()
+	ca := openCache(t)
 	low := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 6000, Channels: 1, Bits: 16, Frames: 6000,
 		Sample: func(i, _ int) float64 { return 0.2 * math.Sin(2*math.Pi*300*float64(i)/6000) }})
 	for i, data := range [][]byte{
@@ -262,11 +265,7 @@ func TestMeasureAudio_ReadsAsPlayed(t *testing.T) {
 // call may be starting to play), the first due entry going first; an
 // entry whose file claims a time ahead of the clock is due at once.
 func TestLevels_MeasurementWaitsOutTheStartGrace(t *testing.T) {
-	c, err := cache.Open(t.TempDir(), 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCache(t)
 	l := newLevels(measureDecoder(""), slog.New(slog.DiscardHandler))
 	older, _ := c.Put("a", []byte("x"))
 	newer, _ := c.Put("b", []byte("y"))
@@ -309,11 +308,7 @@ func BenchmarkMeasureCall(b *testing.B) {
 		{"mp3-1s", audiotest.Fixture(b, "speech.mp3")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			ca, err := cache.Open(b.TempDir(), 64<<20, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ca.Close()
+			ca := openCache(b)
 			e, err := ca.Put("1", c.data)
 			if err != nil {
 				b.Fatal(err)
