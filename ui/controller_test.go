@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -645,5 +646,53 @@ func TestWindowAutostartItemFollowsTheLogInEntry(t *testing.T) {
 	})
 	if shown() {
 		t.Fatal("after a failed change the window shows the entry on")
+	}
+}
+
+// A panel that starts after Earshot (or goes away) is seen when the window
+// closes: closing only closes it while a tray shows Earshot, else quits.
+func TestTheTrayHostIsAskedWhenTheWindowCloses(t *testing.T) {
+	r := newCloseRig(t, false)
+	r.host = true // a panel started since
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 0 || r.c.win != nil {
+		t.Fatalf("a tray host that appeared later: %d quits, window %v; want the window closed, Earshot on", r.quits, r.c.win)
+	}
+	r.c.Do(r.c.ShowPlayer)
+	r.host = false // and went away again
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 1 {
+		t.Fatalf("the tray host gone: %d quits; want Earshot to quit (it would run unreachable)", r.quits)
+	}
+}
+
+// Without a tray the window's ⋮ menu reaches what the tray menu offers
+// besides playback.
+func TestTheMoreMenuReachesWhatTheTrayOffers(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	c := startController(t, a, core, Options{
+		StreamURL:    func(context.Context) (string, error) { return "http://127.0.0.1:7373/v1/stream.mp3?token=t", nil },
+		Autostart:    func(context.Context) (bool, error) { return false, nil },
+		SetAutostart: func(context.Context, bool) error { return nil },
+		QuitEarshot:  func() {},
+	})
+	c.WaitIdle()
+	test.Tap(c.win.more)
+	top := c.win.w.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("the ⋮ button opened nothing")
+	}
+	var labels []string
+	for _, o := range test.LaidOutObjects(top) {
+		if txt, ok := o.(*canvas.Text); ok && txt.Text != "" {
+			labels = append(labels, txt.Text)
+		}
+	}
+	got := strings.Join(labels, "|")
+	for _, want := range []string{"Copy stream URL", "Manage tokens…", "Sign", "Start Earshot when I log in", "Quit Earshot"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the ⋮ menu lacks %q (has %s)", want, got)
+		}
 	}
 }
