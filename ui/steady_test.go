@@ -43,6 +43,12 @@ func TestNowPlayingControlsStayPutWhateverPlays(t *testing.T) {
 		if size := c.win.w.Canvas().Size(); size.Width > 640 {
 			t.Fatalf("the window widened itself to %v", size)
 		}
+		// The transcript stays in its two lines, above the bar.
+		d := fyne.CurrentApp().Driver()
+		tr := c.win.transcript
+		if bottom := d.AbsolutePositionForObject(tr).Y + tr.Size().Height; bottom > d.AbsolutePositionForObject(c.win.progress).Y {
+			t.Fatalf("the transcript reaches %.0f, over the progress bar at %.0f", bottom, d.AbsolutePositionForObject(c.win.progress).Y)
+		}
 		return controlPositions(c)
 	}
 	plain := call(5, 101, "Fire Dispatch")
