@@ -413,6 +413,28 @@ func (a *alertClient) Remove(ctx context.Context, name string) error {
 // does not load (a half-done hand edit) is reported once and the rules in
 // force stay. It returns when ctx ends.
 func watchAlertRules(ctx context.Context, dir string, key func() string, apply func([]alerts.Rule) error, current func() []alerts.Rule, log *slog.Logger, every time.Duration) {
+	watchConfig(ctx, dir, every, log, func(cfg *Config) { applyAlertRules(cfg, key, apply, current, log) })
+}
+
+// applyAlertRules applies the rules of key in cfg if they are not those in
+// force.
+func applyAlertRules(cfg *Config, key func() string, apply func([]alerts.Rule) error, current func() []alerts.Rule, log *slog.Logger) {
+	rules := cfg.AlertRules(key())
+	if slices.EqualFunc(rules, current(), ruleEqual) {
+		return
+	}
+	if err := apply(rules); err != nil {
+		log.Warn("the alert rules in config.json were not applied", "err", err)
+		return
+	}
+	log.Info("alert rules changed", "server", key(), "rules", len(rules))
+}
+
+// watchConfig tells changed with config.json each time it changes and
+// loads (every second: an edit by the CLI, by hand, or by this process). A
+// file that does not load (a half-done hand edit) is reported once, and
+// changed is not told. It returns when ctx ends.
+func watchConfig(ctx context.Context, dir string, every time.Duration, log *slog.Logger, changed func(*Config)) {
 	path := filepath.Join(dir, "config.json")
 	// The file is small: reading it is the surest way to see a change
 	// (an atomic rename can keep the size and the modification time).
@@ -447,20 +469,12 @@ func watchAlertRules(ctx context.Context, dir string, key func() string, apply f
 		if err != nil {
 			if msg := err.Error(); msg != reported {
 				reported = msg
-				log.Warn("config.json changed but does not load; the alert rules in force stay", "err", err)
+				log.Warn("config.json changed but does not load; the settings in force stay", "err", err)
 			}
 			continue
 		}
 		reported = ""
-		rules := cfg.AlertRules(key())
-		if slices.EqualFunc(rules, current(), ruleEqual) {
-			continue
-		}
-		if err := apply(rules); err != nil {
-			log.Warn("the alert rules in config.json were not applied", "err", err)
-			continue
-		}
-		log.Info("alert rules changed", "server", key(), "rules", len(rules))
+		changed(cfg)
 	}
 }
 

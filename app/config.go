@@ -12,10 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"earshot/relay/alerts"
-	"earshot/relay/filter"
+	"earshot/relay/archive"
 	"earshot/relay/loudness"
 	"earshot/relay/priority"
 	"earshot/relay/quiet"
@@ -65,81 +64,15 @@ type Config struct {
 	OnInterrupt priority.OnInterrupt `json:"onInterrupt,omitempty"`
 }
 
-// ArchiveSettings are config.json's "archive": whether and how Earshot
-// keeps every call's audio and details beyond the audio cache (for
-// `earshot export`). The window's settings edit them too.
-type ArchiveSettings struct {
-	Enabled bool `json:"enabled"`
-	// Dir is the archive directory; "" means "archive" in the data
-	// directory ($XDG_DATA_HOME/earshot, or EARSHOT_DATA_DIR).
-	Dir string `json:"dir,omitempty"`
-	// MaxDays drops calls older than this many days; 0 means
-	// DefaultArchiveDays.
-	MaxDays int `json:"maxDays,omitempty"`
-	// MaxMB bounds one server's archive, oldest out; 0 means
-	// DefaultArchiveMB.
-	MaxMB int64 `json:"maxMB,omitempty"`
-	// Talkgroups chooses the talkgroups to keep (talkgroupId 0: a whole
-	// system); empty keeps every call.
-	Talkgroups []filter.Talkgroup `json:"talkgroups,omitempty"`
-}
+// ArchiveSettings are config.json's "archive" (relay/archive owns their
+// format; the window's settings edit them too).
+type ArchiveSettings = archive.Settings
 
-// Archive defaults and bounds.
+// Archive defaults.
 const (
-	DefaultArchiveDays = 30
-	DefaultArchiveMB   = 4096
-	maxArchiveDays     = 100 * 366
-	maxArchiveMB       = 1 << 24 // 16 TiB
-	maxArchiveTGs      = 4096
+	DefaultArchiveDays = archive.DefaultDays
+	DefaultArchiveMB   = archive.DefaultMB
 )
-
-// Validate checks archive settings a hand-edited file could get wrong.
-func (a *ArchiveSettings) Validate() error {
-	if a.Dir != "" && (!filepath.IsAbs(a.Dir) || filepath.Clean(a.Dir) != a.Dir) {
-		return fmt.Errorf("dir: %q is not a clean absolute path", a.Dir)
-	}
-	if a.MaxDays < 0 || a.MaxDays > maxArchiveDays {
-		return fmt.Errorf("maxDays: must be between 0 and %d", maxArchiveDays)
-	}
-	if a.MaxMB < 0 || a.MaxMB > maxArchiveMB {
-		return fmt.Errorf("maxMB: must be between 0 and %d", maxArchiveMB)
-	}
-	if len(a.Talkgroups) > maxArchiveTGs {
-		return fmt.Errorf("talkgroups: at most %d", maxArchiveTGs)
-	}
-	for _, t := range a.Talkgroups {
-		if t.SystemID <= 0 || t.TalkgroupID < 0 {
-			return fmt.Errorf("talkgroups: {systemId %d, talkgroupId %d} is not a talkgroup (systemId must be positive; talkgroupId 0 is the whole system)", t.SystemID, t.TalkgroupID)
-		}
-	}
-	return nil
-}
-
-// Root is the archive directory, given the data directory.
-func (a *ArchiveSettings) Root(dataDir string) string {
-	if a.Dir != "" {
-		return a.Dir
-	}
-	return filepath.Join(dataDir, "archive")
-}
-
-// MaxAge is how long calls are kept.
-func (a *ArchiveSettings) MaxAge() time.Duration {
-	days := a.MaxDays
-	if days == 0 {
-		days = DefaultArchiveDays
-	}
-	return time.Duration(days) * 24 * time.Hour
-}
-
-// MaxBytes bounds one server's archive.
-func (a *ArchiveSettings) MaxBytes() int64 {
-	mb := a.MaxMB
-	if mb == 0 {
-		mb = DefaultArchiveMB
-	}
-	return mb << 20
-}
 
 // LevellingOn reports whether calls are brought to one loudness (on unless
 // the listener turned it off).

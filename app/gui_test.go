@@ -58,8 +58,11 @@ func newGUIRig(t *testing.T) *guiRig {
 		t.Fatal(err)
 	}
 	core := listening.New(listening.Options{Feed: inst.Core, Player: p, Prefs: cfg,
-		Account: func() (string, string) { return residentAccounts{env: env}.Account() }})
+		Settings: &settingsStore{env: env, inst: inst, log: log},
+		Account:  func() (string, string) { return residentAccounts{env: env}.Account() }})
 	p.OnChange(core.OnPlayerChange)
+	reload := func(*Config) { core.ReloadSettings() }
+	inst.onConfig.Store(&reload)
 	follow.core.Store(core)
 	coreDone := make(chan struct{})
 	go func() { defer close(coreDone); _ = core.Run(ctx) }()

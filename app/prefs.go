@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -106,19 +107,17 @@ func (s *configStore) writePendingLocked() {
 	if len(pending) == 0 {
 		return
 	}
-	err := func() error {
-		cfg, err := LoadConfig(s.env.ConfigDir)
-		if err != nil {
-			return err
-		}
+	// Under config.lock, as every writer: the CLI or the window's
+	// settings may be changing the file at the same moment.
+	err := UpdateConfig(context.Background(), s.env.ConfigDir, func(cfg *Config) error {
 		if cfg.Preferences == nil {
 			cfg.Preferences = map[string]json.RawMessage{}
 		}
 		for k, v := range pending {
 			cfg.Preferences[k] = v
 		}
-		return SaveConfig(s.env.ConfigDir, cfg)
-	}()
+		return nil
+	})
 	if err == nil {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"earshot/relay"
@@ -108,6 +109,10 @@ type instance struct {
 	swapMu sync.Mutex // one swap at a time
 	mu     sync.Mutex
 	acc    *account // the account behind the relay now
+
+	// onConfig, when set, is told of every change of config.json the
+	// relay sees (the resident's listening core reloads its settings).
+	onConfig atomic.Pointer[func(*Config)]
 }
 
 // account is one account's (or the demo server's) session, audio cache
@@ -310,7 +315,12 @@ func startRelay(parent context.Context, env *Env, cfg *Config, f relayFlags, log
 	wg.Go(func() { srvErr = srv.Serve(ctx, ln) })
 	acc.record(ctx, core) // ends with the account (wait closes the last)
 	wg.Go(func() {
-		watchAlertRules(ctx, env.ConfigDir, inst.serverKey, core.SetAlertRules, core.AlertRules, log, alertWatchEvery)
+		watchConfig(ctx, env.ConfigDir, alertWatchEvery, log, func(cfg *Config) {
+			applyAlertRules(cfg, inst.serverKey, core.SetAlertRules, core.AlertRules, log)
+			if f := inst.onConfig.Load(); f != nil {
+				(*f)(cfg)
+			}
+		})
 	})
 	go func() {
 		wg.Wait()
@@ -378,6 +388,30 @@ func (in *instance) swapAccount(cfg *Config) error {
 	}
 	in.log.Info("the relay now plays another account", "account", acc.label)
 	return nil
+}
+
+// applyArchive puts the archive settings of cfg into effect for the
+// account behind the relay: recording stops, and starts again in the
+// archive they describe (or not at all).
+func (in *instance) applyArchive(cfg *Config) {
+	in.swapMu.Lock()
+	defer in.swapMu.Unlock()
+	in.mu.Lock()
+	acc := in.acc
+	in.mu.Unlock()
+	if acc == nil {
+		return
+	}
+	acc.stopRecording()
+	acc.archive = openArchive(in.env, cfg, acc.demo, in.log)
+	acc.record(in.ctx, in.Core)
+	if acc.archive == nil {
+		in.log.Info("calls are not archived")
+		return
+	}
+	n, size := acc.archive.Usage()
+	in.log.Info("archiving calls", "dir", acc.archive.Dir(), "days", int(cfg.Archive.MaxAge().Hours()/24),
+		"maxMB", cfg.Archive.MaxBytes()>>20, "calls", n, "MB", float64(size)/(1<<20))
 }
 
 // label says which account the relay plays now.

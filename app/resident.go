@@ -94,7 +94,7 @@ type resident struct {
 	quit   context.CancelFunc
 	relay  *instance
 	core   *listening.Core
-	note   listening.Notifier
+	note   *notify.Notifier // nil: no session bus
 	follow *followCore
 }
 
@@ -105,8 +105,9 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 	if err != nil {
 		return err
 	}
+	sound := newSoundSettings(r.env.ConfigDir, r.flags.demo)
 	p, err := player.New(player.Options{Audio: r.relay.Core, Output: out, Logger: r.log.With("part", "player"),
-		Gain: newSoundSettings(r.env.ConfigDir, r.flags.demo).gain})
+		Gain: sound.gain})
 	if err != nil {
 		return err
 	}
@@ -121,11 +122,16 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 		r.note = note
 	}
 	r.core = listening.New(listening.Options{
-		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: r.note, Logger: r.log.With("part", "listening"),
+		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: notifierOf(r.note), Logger: r.log.With("part", "listening"),
+		Settings: &settingsStore{env: r.env, inst: r.relay, sound: sound, log: r.log.With("part", "settings")},
 		Account:  func() (string, string) { return residentAccounts{env: r.env}.Account() },
 		DemoFlag: r.flags.demo,
 	})
 	p.OnChange(r.core.OnPlayerChange)
+	// config.json changed (the CLI, a hand edit): the core's settings
+	// follow, as the relay's alert rules do.
+	reload := func(*Config) { r.core.ReloadSettings() }
+	r.relay.onConfig.Store(&reload)
 	r.follow.core.Store(r.core)
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil && ctx.Err() == nil {
@@ -184,6 +190,12 @@ func (r *resident) trayActions() tray.Actions {
 		Skip:          c.Skip,
 		ToggleMute:    c.ToggleMute,
 		HoldTalkgroup: c.ToggleHoldTalkgroup,
+		PlayCall: func(id int64) {
+			if err := c.Play(id); err != nil {
+				r.notify("Earshot", "Could not play the alert's call: "+err.Error())
+			}
+		},
+		PauseQuiet:    c.PauseQuietHours,
 		CopyStreamURL: r.copyStreamURL,
 		ManageTokens:  func() { r.showWindow(ipc.ShowTokens) },
 		SignIn:        func() { r.showWindow(ipc.ShowSignIn) },
@@ -317,6 +329,14 @@ func (r *resident) StreamURL(ctx context.Context) (string, error) {
 		}
 	}
 	return server.StreamURL(r.BaseURL(), tok), nil
+}
+
+// notifierOf is n as the listening core takes it (nil: none).
+func notifierOf(n *notify.Notifier) listening.Notifier {
+	if n == nil {
+		return nil
+	}
+	return n
 }
 
 // followCore is what the continuous stream's follow=player follows in the

@@ -49,6 +49,14 @@ func (l *soundSettings) settings() (bool, loudness.Offsets) {
 	return l.levelling, l.offsets
 }
 
+// invalidate makes the next call read config.json afresh: the settings
+// changed here, and apply from the next call on.
+func (l *soundSettings) invalidate() {
+	l.mu.Lock()
+	l.readAt = time.Time{}
+	l.mu.Unlock()
+}
+
 // gain is the player's GainFunc: the Leveller's gain for the call's
 // loudness and its talkgroup's offset.
 func (l *soundSettings) gain(c event.Call, m loudness.Result) float64 {

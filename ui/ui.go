@@ -41,6 +41,13 @@ type Core interface {
 	LiftAvoids()
 	SetSelection(tgs []player.Talkgroup)
 	SetNotify(t player.Talkgroup, on bool)
+	SetCatchUp(d time.Duration)
+	// ChangeSettings makes one edit of the settings (alert rules,
+	// priority, volumes, quiet hours, …); its error says why it was
+	// refused, in the settings' own words.
+	ChangeSettings(ctx context.Context, ch listening.Change) error
+	// PauseQuietHours pauses quiet hours for d (0 resumes them).
+	PauseQuietHours(d time.Duration)
 }
 
 var (

@@ -34,6 +34,7 @@ type Client struct {
 	histRev  uint64
 	dir      listening.Directory
 	dirRev   uint64
+	settings listening.Settings
 	watchers map[chan struct{}]struct{}
 	pending  map[uint64]chan Message
 	nextID   uint64
@@ -93,13 +94,15 @@ func (c *Client) take(m Message) {
 	switch m.Type {
 	case TypeSnapshot:
 		s := *m.Snapshot
-		s.History, s.Directory = c.history, c.dir
+		s.History, s.Directory, s.Settings = c.history, c.dir, c.settings
 		c.snap = &s
 		c.wakeLocked()
 	case TypeHistory:
 		c.history, c.histRev = m.History, m.Rev
 	case TypeDirectory:
 		c.dir, c.dirRev = *m.Directory, m.Rev
+	case TypeSettings:
+		c.settings = *m.Settings
 	case TypeReply:
 		if ch, ok := c.pending[m.ID]; ok {
 			delete(c.pending, m.ID)
@@ -283,6 +286,18 @@ func (c *Client) SetNotify(t player.Talkgroup, on bool) {
 
 func (c *Client) SetCatchUp(d time.Duration) {
 	c.send(Message{Command: CmdCatchUp, Seconds: d.Seconds()})
+}
+
+// ChangeSettings asks for one edit of the settings; the error says why it
+// was refused (the settings' own words).
+func (c *Client) ChangeSettings(ctx context.Context, ch listening.Change) error {
+	_, err := c.request(ctx, Message{Command: CmdSettings, Change: &ch})
+	return err
+}
+
+// PauseQuietHours pauses quiet hours for d (0 resumes them).
+func (c *Client) PauseQuietHours(d time.Duration) {
+	c.send(Message{Command: CmdPauseQuiet, Seconds: d.Seconds()})
 }
 
 // Accounts, as the sign-in window uses them.

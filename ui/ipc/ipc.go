@@ -46,6 +46,7 @@ const (
 	TypeShow      = "show"      // Show: what to bring forward (Text with ShowStartup, ShowStreamURL)
 	TypeReply     = "reply"     // ID, Error or the answer's fields
 	TypeTokens    = "tokens"    // Tokens: the token list changed
+	TypeSettings  = "settings"  // Settings, Rev: the settings in force changed
 )
 
 // Message types, window → resident.
@@ -100,6 +101,8 @@ const (
 	CmdSetAutostart   = "autostart.set"    // On
 	CmdShown          = "shown"            // Show: the window asked for is on screen
 	CmdClosing        = "closing"          // the last window closed: the window process is ending
+	CmdSettings       = "settings"         // Change: one edit of the settings (an error reply says why it was refused)
+	CmdPauseQuiet     = "pauseQuiet"       // Seconds: pause quiet hours for that long (0 resumes them)
 )
 
 // Message is one message either way. Which fields are set depends on Type
@@ -111,6 +114,7 @@ type Message struct {
 	Snapshot  *listening.Snapshot      `json:"snapshot,omitempty"`
 	History   []listening.HistoryEntry `json:"history,omitempty"`
 	Directory *listening.Directory     `json:"directory,omitempty"`
+	Settings  *listening.Settings      `json:"settings,omitempty"`
 	Rev       uint64                   `json:"rev,omitempty"`
 	Show      string                   `json:"show,omitempty"`
 	Text      string                   `json:"text,omitempty"`
@@ -130,6 +134,7 @@ type Message struct {
 	Name       string             `json:"name,omitempty"`
 	Scope      string             `json:"scope,omitempty"`
 	TokenID    string             `json:"tokenId,omitempty"`
+	Change     *listening.Change  `json:"change,omitempty"`
 
 	Error  *Error        `json:"error,omitempty"`
 	Public bool          `json:"public,omitempty"`
@@ -237,6 +242,13 @@ func (m *Message) Validate() error {
 		if m.Directory == nil {
 			return bad("no directory")
 		}
+	case TypeSettings:
+		if m.Settings == nil {
+			return bad("no settings")
+		}
+		if err := m.Settings.Validate(); err != nil {
+			return bad(err.Error())
+		}
 	case TypeShow:
 		switch m.Show {
 		case ShowPlayer, ShowSignIn, ShowTokens, ShowStartup:
@@ -260,7 +272,8 @@ func (m *Message) validateCommand() error {
 	switch m.Command {
 	case CmdLive, CmdToggleLive, CmdTogglePause, CmdSkip, CmdReplay, CmdMute, CmdToggleMute, CmdHoldTalkgroup,
 		CmdHoldSystem, CmdAvoid, CmdLiftAvoids, CmdSelection, CmdCatchUp, CmdQuit, CmdAccount, CmdSignOut,
-		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL, CmdClosing, CmdAutostart, CmdSetAutostart:
+		CmdTokensList, CmdTokensRotateAl, CmdStreamURL, CmdBaseURL, CmdClosing, CmdAutostart, CmdSetAutostart,
+		CmdPauseQuiet:
 	case CmdPlay:
 		if m.Call <= 0 {
 			return bad("no call")
@@ -292,6 +305,13 @@ func (m *Message) validateCommand() error {
 	case CmdShown:
 		if m.Show == "" {
 			return bad("no window")
+		}
+	case CmdSettings:
+		if m.Change == nil {
+			return bad("no change")
+		}
+		if err := m.Change.Check(); err != nil {
+			return bad(err.Error())
 		}
 	default:
 		if ok, err := m.validatePast(); ok {

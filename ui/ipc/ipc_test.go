@@ -92,6 +92,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"progress","id":5,"progress":{"done":1,"total":2,"bytes":10}}`))
 	f.Add([]byte(`{"type":"reply","id":3,"calls":[{"id":9,"dateTime":1700000000}],"next":"1700000000-9"}`))
 	f.Add([]byte(`{"type":"command","command":"cancel","request":5}`))
+	f.Add([]byte(`{"type":"command","id":3,"command":"settings","change":{"kind":"alert","ruleName":"Old","rule":{"name":"Mayday","words":["mayday"],"regex":"engine \\d+","priority":true}}}`))
+	f.Add([]byte(`{"type":"command","command":"settings","change":{"kind":"quietHours","quietHours":{"enabled":true,"days":{"mon":["22:00-07:00"]},"allowAlerts":true}}}`))
+	f.Add([]byte(`{"type":"command","command":"settings","change":{"kind":"volume","talkgroup":{"systemId":1,"talkgroupId":2},"db":-6}}`))
+	f.Add([]byte(`{"type":"command","command":"pauseQuiet","seconds":3600}`))
+	f.Add([]byte(`{"type":"settings","rev":2,"settings":{"server":"demo","alerts":[{"name":"A","talkgroups":[1]}],"quietHours":{"enabled":false},"onInterrupt":"drop","levelling":true,"archive":{"enabled":true,"maxDays":3}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -6,6 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"earshot/relay/alerts"
+	"earshot/relay/loudness"
+	"earshot/relay/priority"
+	"earshot/relay/quiet"
 	"earshot/relay/tokens"
 	"earshot/ui/listening"
 )
@@ -151,7 +155,7 @@ func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) erro
 func push(ctx context.Context, conn *Conn, core *listening.Core) {
 	wake, stop := core.Watch()
 	defer stop()
-	var histRev, dirRev uint64
+	var histRev, dirRev, setRev uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,6 +173,13 @@ func push(ctx context.Context, conn *Conn, core *listening.Core) {
 			dirRev = s.DirRev
 			d := s.Directory
 			if conn.Send(Message{Type: TypeDirectory, Directory: &d, Rev: dirRev}) != nil {
+				return
+			}
+		}
+		if s.SettingsRev != setRev {
+			setRev = s.SettingsRev
+			settings := s.Settings
+			if conn.Send(Message{Type: TypeSettings, Settings: &settings, Rev: setRev}) != nil {
 				return
 			}
 		}
@@ -214,6 +225,8 @@ func do(res Resident, m Message) {
 		c.SetNotify(*m.Talkgroup, m.On)
 	case CmdCatchUp:
 		c.SetCatchUp(m.Duration())
+	case CmdPauseQuiet:
+		c.PauseQuietHours(m.Duration())
 	case CmdQuit:
 		res.Quit()
 	}
@@ -274,6 +287,8 @@ func answer(ctx context.Context, res Resident, m Message, send func(Message)) Me
 		r.URL = res.BaseURL()
 	case CmdCopy:
 		err = res.Copy(ctx, m.Text)
+	case CmdSettings:
+		err = res.Core().ChangeSettings(ctx, *m.Change)
 	case CmdAutostart:
 		r.On, err = res.Autostart()
 	case CmdSetAutostart:
@@ -295,9 +310,11 @@ func AsError(err error) *Error {
 	}
 	kind := KindOther
 	switch {
-	case errors.Is(err, tokens.ErrNotFound):
+	case errors.Is(err, tokens.ErrNotFound), errors.Is(err, alerts.ErrNotFound):
 		kind = KindNotFound
-	case errors.Is(err, tokens.ErrInvalid):
+	case errors.Is(err, tokens.ErrInvalid), errors.Is(err, alerts.ErrInvalid), errors.Is(err, alerts.ErrExists),
+		errors.Is(err, quiet.ErrInvalid), errors.Is(err, priority.ErrInvalid), errors.Is(err, loudness.ErrInvalid),
+		errors.Is(err, listening.ErrInvalidChange):
 		kind = KindInvalid
 	}
 	return &Error{Kind: kind, Message: err.Error()}

@@ -1,10 +1,11 @@
 // Package listening is the listening core: the one owner of what is heard.
 // It follows the relay's live feed itself, decides which calls are queued
 // (live, paused, hold, avoid, selection, and the catch-up rule for calls
-// that arrive from the server's history), drives the player, keeps the
-// history with what became of each call, the talkgroups on offer, the
-// "notify me" choices and the settings, and publishes one immutable
-// Snapshot of all of it to every view after every change.
+// that arrive from the server's history), acts on what stands out (alert
+// rules' matches, priority talkgroups, quiet hours), drives the player,
+// keeps the history with what became of each call, the talkgroups on
+// offer, the "notify me" choices and the settings, and publishes one
+// immutable Snapshot of all of it to every view after every change.
 //
 // Views (the tray, the playback window in its own process, MPRIS) render
 // snapshots and send commands; they hold no listening state of their own.
@@ -25,6 +26,9 @@ import (
 	"earshot/relay"
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/relay/priority"
+	"earshot/relay/quiet"
+	"earshot/ui/notify"
 	"earshot/ui/player"
 )
 
@@ -47,7 +51,12 @@ type callFinder interface {
 // implements it).
 type Player interface {
 	State() player.State
+	Queue() []event.Call
 	Enqueue(c event.Call) bool
+	EnqueueAt(c event.Call, pos int, tone bool) bool
+	Alert(id int64, tone, bump bool) bool
+	Interrupt(c event.Call, tone, requeue bool)
+	Unqueue(drop func(event.Call) bool) []int64
 	Play(c event.Call)
 	SetLive(on bool)
 	Pause()
@@ -80,9 +89,10 @@ type Prefs interface {
 	Save(key string, v any)
 }
 
-// Notifier shows desktop notifications.
+// Notifier shows desktop notifications (*notify.Notifier implements it).
+// Show must not block: the core calls it as calls arrive.
 type Notifier interface {
-	Notify(title, body string)
+	Show(n notify.Notice)
 }
 
 // Options configure a Core.
@@ -91,11 +101,19 @@ type Options struct {
 	Player Player
 	// Prefs keeps the settings; nil keeps them for this run only.
 	Prefs Prefs
-	// Notifier shows "notify me" and one-time notices; nil shows none.
+	// Notifier shows alerts, "notify me" and one-time notices; nil shows
+	// none.
 	Notifier Notifier
+	// Settings keeps the settings (alert rules, priority, quiet hours,
+	// volumes, …) and applies them beyond the core; nil keeps them in
+	// memory for this run.
+	Settings SettingsStore
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Location is the time zone of quiet hours and of the times in
+	// notifications; nil means time.Local.
+	Location *time.Location
 	// Account returns the configured server and user ("" when none); it is
 	// read at start and after every reset, never per update.
 	Account func() (server, user string)
@@ -142,6 +160,7 @@ type Core struct {
 	now  func() time.Time
 	p    Player
 
+	changeMu sync.Mutex // one settings change at a time
 	mu       sync.Mutex
 	snap     *Snapshot
 	st       player.State
@@ -166,6 +185,19 @@ type Core struct {
 	playingID int64       // the call the player played last
 	last      *event.Call // that call (never modified once set)
 	watchers  map[chan struct{}]struct{}
+
+	// What stands out (alerting.go, quiet.go).
+	loc         *time.Location
+	settings    Settings
+	settingsRev uint64
+	sched       *quiet.Schedule // nil: no quiet hours
+	quiet       QuietState      // as last checked
+	quietWas    bool            // quiet hours were in force at the last checkQuiet
+	quietPaused time.Time
+	quietWake   chan struct{}
+	held        []heldNotice // notifications held for the end of quiet hours
+	heldMore    int          // and how many more did not fit
+	lastAlert   *AlertNote
 }
 
 // New returns a core that applies the remembered settings to the player.
@@ -179,18 +211,26 @@ func New(opts Options) *Core {
 	if opts.Account == nil {
 		opts.Account = func() (string, string) { return "", "" }
 	}
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
 	c := &Core{
 		opts: opts, log: opts.Logger, now: opts.Now, p: opts.Player,
-		seen:     map[player.Talkgroup]TGInfo{},
-		notify:   map[player.Talkgroup]bool{},
-		notifyBy: map[string][]player.Talkgroup{},
-		notified: map[player.Talkgroup]time.Time{},
-		catchUp:  DefaultCatchUp,
-		watchers: map[chan struct{}]struct{}{},
+		seen:      map[player.Talkgroup]TGInfo{},
+		notify:    map[player.Talkgroup]bool{},
+		notifyBy:  map[string][]player.Talkgroup{},
+		notified:  map[player.Talkgroup]time.Time{},
+		catchUp:   DefaultCatchUp,
+		watchers:  map[chan struct{}]struct{}{},
+		loc:       opts.Location,
+		settings:  DefaultSettings(),
+		quietWake: make(chan struct{}, 1),
 	}
 	c.server, c.user = opts.Account()
 	c.restorePrefs()
 	c.mu.Lock()
+	c.loadSettingsLocked()
+	c.quiet = c.quietStateLocked(c.now())
 	c.st = c.p.State()
 	c.publishLocked()
 	c.mu.Unlock()
@@ -233,6 +273,13 @@ func (c *Core) restorePrefs() {
 	var secs float64
 	if p.Load(prefCatchUp, &secs) && secs >= 0 {
 		c.catchUp = min(MaxCatchUp, time.Duration(secs*float64(time.Second)))
+	}
+	var paused time.Time
+	if p.Load(prefQuietPaused, &paused) && c.now().Before(paused) {
+		c.quietPaused = paused
+		if limit := c.now().Add(24 * time.Hour); paused.After(limit) {
+			c.quietPaused = limit
+		}
 	}
 }
 
@@ -300,11 +347,27 @@ func (c *Core) notifyListLocked() []player.Talkgroup {
 func (c *Core) Run(ctx context.Context) error {
 	sub := c.opts.Feed.Subscribe(1024)
 	c.reload(false)
+	// Quiet hours begin and end by the clock.
+	quietTimer := time.NewTimer(time.Hour)
+	defer quietTimer.Stop()
+	armQuiet := func() {
+		quietTimer.Stop()
+		if d, ok := c.nextQuietCheck(); ok {
+			quietTimer.Reset(d)
+		}
+	}
+	c.checkQuiet()
+	armQuiet()
 	for {
 		select {
 		case <-ctx.Done():
 			sub.Close()
 			return nil
+		case <-quietTimer.C:
+			c.checkQuiet()
+			armQuiet()
+		case <-c.quietWake:
+			armQuiet()
 		case e, ok := <-sub.Events():
 			if ok {
 				c.onEvent(e)
@@ -335,8 +398,17 @@ func (c *Core) reload(reset bool) {
 	cat := c.opts.Feed.Catalog()
 	rep := c.opts.Feed.Status()
 	server, user := c.opts.Account()
+	var settings *Settings
+	if reset {
+		// Another server's settings (alert rules, priority, volumes).
+		settings = c.readSettings()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if settings != nil {
+		c.setSettingsLocked(*settings)
+		c.lastAlert = nil
+	}
 	old := map[int64]HistoryEntry{}
 	if !reset {
 		for _, h := range c.history {
@@ -433,6 +505,10 @@ func (c *Core) onEvent(e event.Event) {
 		c.status = *e.Status
 		c.publishLocked()
 		c.mu.Unlock()
+	case event.TypeAlert:
+		if e.Alert != nil {
+			c.onAlert(*e.Alert)
+		}
 	case event.TypeReset:
 		c.log.Info("the feed was reset; everything held before is dropped", "reason", e.Reason)
 		c.reload(true)
@@ -442,25 +518,32 @@ func (c *Core) onEvent(e event.Event) {
 }
 
 // onCall decides what becomes of a call: history always; the live queue
-// when live is on, the filter lets it through and it is not old news.
+// when live is on, the filter lets it through, it is not old news and
+// quiet hours do not silence it — at its place by priority, interrupting a
+// lower-priority call that plays. It notifies of the alerts that fired
+// with it, and of a "notify me" talkgroup's call (held while quiet).
 func (c *Core) onCall(call event.Call) {
 	now := c.now()
 	c.mu.Lock()
 	held := c.admitLocked(call, now)
+	lvl := c.levelLocked(&call, call.Alerts)
+	verdict := c.verdictLocked(now, lvl, len(call.Alerts) > 0)
 	c.mu.Unlock()
-	queued := false
+	queued, cut := false, int64(0)
 	if held == "" {
 		if !c.p.State().Live {
 			held = "live is off"
 		} else if why := c.p.Filter().Reason(call, now); why != "" {
 			held = why
+		} else if verdict.Mute {
+			held = heldQuiet
 		} else {
-			queued = c.p.Enqueue(call)
+			queued, cut = c.enqueue(call, lvl, call.Alerts)
 		}
 	}
-	c.log.Debug("call", "id", call.ID, "backfill", call.Backfill, "queued", queued, "held", held)
+	c.log.Debug("call", "id", call.ID, "backfill", call.Backfill, "queued", queued, "held", held, "level", lvl)
 	c.mu.Lock()
-	entry := HistoryEntry{Call: call, Held: held}
+	entry := HistoryEntry{Call: call, Held: held, Priority: lvl > priority.Normal}
 	hist := make([]HistoryEntry, 0, min(len(c.history)+1, MaxHistory))
 	hist = append(hist, entry)
 	for _, h := range c.history {
@@ -472,26 +555,37 @@ func (c *Core) onCall(call event.Call) {
 		}
 	}
 	c.history = hist
+	if cut != 0 {
+		c.markLocked(cut, func(h *HistoryEntry) { h.Interrupted = true })
+	}
 	c.histRev++
 	k := talkgroupOf(call)
 	if info := tgInfoOf(call); c.seen[k] != info {
 		c.seen[k] = info
 		c.rebuildDirLocked()
 	}
-	notify := !call.Backfill && c.notify[k] && now.Sub(c.notified[k]) >= notifyEvery
-	if notify {
+	alerted := len(call.Alerts) > 0 && !call.Backfill
+	notifyMe := !call.Backfill && !alerted && c.notify[k] && now.Sub(c.notified[k]) >= notifyEvery
+	if notifyMe {
 		c.notified[k] = now
 	}
-	title := c.titleLocked(call)
-	c.st = c.p.State()
-	c.publishLocked()
-	c.mu.Unlock()
-	if notify && c.opts.Notifier != nil {
+	var n notify.Notice
+	switch {
+	case alerted:
+		c.lastAlert = noteOf(entry, c.titleLocked(call))
+		n = c.alertNoticeLocked(entry, false, queued)
+	case notifyMe:
 		body := call.SystemLabel
 		if call.Transcript != "" {
 			body += ": " + call.Transcript
 		}
-		c.opts.Notifier.Notify(title, body)
+		n = notify.Notice{Title: c.titleLocked(call), Body: body}
+	}
+	c.st = c.p.State()
+	c.publishLocked()
+	c.mu.Unlock()
+	if alerted || notifyMe {
+		c.tell(n, verdict.HoldNotice, alerted)
 	}
 }
 
@@ -587,7 +681,7 @@ func (c *Core) OnPlayerChange(st player.State) {
 	c.publishLocked()
 	c.mu.Unlock()
 	if tell && c.opts.Notifier != nil {
-		c.opts.Notifier.Notify("Earshot: some calls need ffmpeg", FFmpegAdvice)
+		c.opts.Notifier.Show(notify.Notice{Title: "Earshot: some calls need ffmpeg", Body: FFmpegAdvice})
 	}
 }
 
@@ -622,8 +716,11 @@ func (c *Core) publishLocked() {
 		Device: st.Device, FFmpegMissing: st.FFmpegMissing, LastError: st.LastError, Filter: st.Filter,
 		CatchUp: c.catchUp,
 		History: c.history, HistoryRev: c.histRev, Directory: c.dir, DirRev: c.dirRev,
-		Notify: c.notifyListLocked(),
+		Notify:   c.notifyListLocked(),
+		Settings: c.settings, SettingsRev: c.settingsRev,
+		Quiet: c.quiet, LastAlert: c.lastAlert,
 	}
+	s.Quiet.Held = len(c.held) + c.heldMore
 	if s.Backend == "" {
 		s.Backend = event.StateConnecting
 	}

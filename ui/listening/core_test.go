@@ -14,6 +14,7 @@ import (
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/ui/notify"
 	"earshot/ui/player"
 )
 
@@ -62,14 +63,16 @@ func (f *fakeFeed) Status() relay.Report {
 }
 
 type notes struct {
-	mu   sync.Mutex
-	sent []string
+	mu      sync.Mutex
+	sent    []string
+	notices []notify.Notice
 }
 
-func (n *notes) Notify(title, body string) {
+func (n *notes) Show(m notify.Notice) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.sent = append(n.sent, title+": "+body)
+	n.sent = append(n.sent, m.Title+": "+m.Body)
+	n.notices = append(n.notices, m)
 }
 
 // rig is a core on a real player (never started: its queue is what is
@@ -83,7 +86,10 @@ type rig struct {
 	notes *notes
 }
 
-func newRig(t *testing.T, server string) *rig {
+func newRig(t *testing.T, server string) *rig { t.Helper(); return newRigWith(t, server, nil) }
+
+// newRigWith is newRig with the core's options changed by opts first.
+func newRigWith(t *testing.T, server string, opts func(*Options)) *rig {
 	t.Helper()
 	r := &rig{feed: &fakeFeed{hub: hub.New(nil), status: event.Status{State: event.StateConnected, Server: "https://scanner.example.org"}},
 		now: time.Date(2026, 12, 2, 0, 3, 0, 0, time.UTC), notes: &notes{}}
@@ -93,8 +99,12 @@ func newRig(t *testing.T, server string) *rig {
 		t.Fatal(err)
 	}
 	r.p = p
-	r.core = New(Options{Feed: r.feed, Player: p, Now: clock, Notifier: r.notes,
-		Account: func() (string, string) { return server, "" }})
+	o := Options{Feed: r.feed, Player: p, Now: clock, Notifier: r.notes, Location: time.UTC,
+		Account: func() (string, string) { return server, "" }}
+	if opts != nil {
+		opts(&o)
+	}
+	r.core = New(o)
 	p.OnChange(r.core.OnPlayerChange)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -67,6 +67,13 @@ type Snapshot struct {
 	Directory  Directory          `json:"-"`
 	DirRev     uint64             `json:"dirRev"`
 	Notify     []player.Talkgroup `json:"notify,omitempty"`
+
+	// What stands out: the settings in force (sent apart, when they
+	// change), how quiet hours stand, and the latest alerted call.
+	Settings    Settings   `json:"-"`
+	SettingsRev uint64     `json:"settingsRev"`
+	Quiet       QuietState `json:"quiet"`
+	LastAlert   *AlertNote `json:"lastAlert,omitempty"`
 }
 
 // HistoryEntry is one call of the history, newest first, with what became
@@ -81,6 +88,11 @@ type HistoryEntry struct {
 	Held string `json:"held,omitempty"`
 	// Problem says why it could not be played ("needs ffmpeg", …).
 	Problem string `json:"problem,omitempty"`
+	// Priority: a priority talkgroup's call, or one a priority alert rule
+	// matched. Its alerts are Call.Alerts (late ones included).
+	Priority bool `json:"priority,omitempty"`
+	// Interrupted: a priority call cut it short.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // State is what the tray icon shows at a glance.
@@ -212,6 +224,9 @@ func (s *Snapshot) StatusLine() string {
 	if s.Replay > 0 {
 		line += fmt.Sprintf(" · replaying %d back", s.Replay)
 	}
+	if s.Quiet.Active {
+		line += " · quiet hours"
+	}
 	return line
 }
 
@@ -240,6 +255,9 @@ func (s *Snapshot) Tooltip() string {
 	}
 	if s.Device != "" {
 		t += "\n" + s.Device
+	}
+	if q := s.QuietLine(); q != "" {
+		t += "\n" + q
 	}
 	switch {
 	case s.Paused && s.Queue > 0:

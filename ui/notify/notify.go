@@ -1,14 +1,19 @@
 // Package notify shows desktop notifications through the freedesktop
 // notification service (org.freedesktop.Notifications on the session bus),
-// without any GUI toolkit: the resident process uses it.
+// without any GUI toolkit: the resident process uses it. A notification can
+// offer actions (a "Replay" button, and clicking the notification itself),
+// and can take the place on screen of an earlier one about the same thing.
 //
-// It owns only the D-Bus call; what to say is its callers'.
+// It owns only the D-Bus side: the call, the action signals and what it
+// must escape for the service. What to say is its callers'.
 package notify
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
@@ -20,7 +25,8 @@ const (
 	// timeout bounds one notification: a wedged service must not hold
 	// up the caller for long.
 	timeout = 3 * time.Second
-	// expire is how long a notification stays (ms).
+	// expire is how long a notification stays (ms); an urgent one stays
+	// until it is dismissed (0).
 	expire = 8000
 )
 
@@ -28,64 +34,256 @@ const (
 // (a wedged service, a storm of "notify me" calls) is dropped, not held.
 const queued = 8
 
-// Notifier sends notifications on a session bus. Notify never blocks its
-// caller (the listening core calls it as calls arrive): Run shows what it
-// queued.
+// Bounds on what the notifier remembers of notifications on screen: their
+// actions (until the service says one closed) and the ids of keyed ones.
+const (
+	maxWithActions = 64
+	maxKeys        = 64
+	// maxText caps a title or body handed to the service.
+	maxTitle = 200
+	maxBody  = 2000
+)
+
+// Notice is one notification.
+type Notice struct {
+	Title, Body string
+	// Key, when set, names what the notice is about (an alerted call): a
+	// later notice with the same key takes this one's place on screen
+	// rather than stacking under it.
+	Key string
+	// Urgent notices stay until dismissed (a priority alert).
+	Urgent bool
+	// Actions are offered as buttons; the first is also what clicking
+	// the notification does. A service that offers no actions shows the
+	// notice without them.
+	Actions []Action
+}
+
+// Action is one button of a notice.
+type Action struct {
+	Label string
+	// Do runs on the notifier's goroutine when the button is pressed; it
+	// must not block for long.
+	Do func()
+}
+
+// Notifier sends notifications on a session bus. Notify and Show never
+// block their caller (the listening core calls them as calls arrive): Run
+// shows what they queued and carries out the actions chosen.
 type Notifier struct {
 	conn  *dbus.Conn
 	app   string
 	log   *slog.Logger
-	queue chan note
-}
+	queue chan Notice
 
-type note struct{ title, body string }
+	// Only Run's goroutine (and Send, which Run calls) touches these.
+	caps    map[string]bool // the service's capabilities, once asked
+	actions map[uint32][]Action
+	order   []uint32 // ids in actions, oldest first
+	keys    map[string]uint32
+	keyLRU  []string
+}
 
 // New uses conn (a session bus) and names the app appName.
 func New(conn *dbus.Conn, appName string, log *slog.Logger) *Notifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{conn: conn, app: appName, log: log, queue: make(chan note, queued)}
+	return &Notifier{conn: conn, app: appName, log: log, queue: make(chan Notice, queued),
+		actions: map[uint32][]Action{}, keys: map[string]uint32{}}
 }
 
-// Send shows one notification and returns its id. It waits for the
-// service's answer (at most a few seconds).
+// Send shows one plain notification and returns its id. It waits for the
+// service's answer (at most a few seconds). It is for a notifier whose Run
+// is not running (Run's goroutine owns what the notifier remembers).
 func (n *Notifier) Send(ctx context.Context, title, body string) (uint32, error) {
+	return n.show(ctx, Notice{Title: title, Body: body})
+}
+
+// capabilities asks the service what it can do (once; a failure is asked
+// again next time).
+func (n *Notifier) capabilities(ctx context.Context) map[string]bool {
+	if n.caps != nil {
+		return n.caps
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var list []string
+	if err := n.conn.Object(service, path).CallWithContext(ctx, service+".GetCapabilities", 0).Store(&list); err != nil {
+		n.log.Debug("the notification service did not say what it can do", "err", err)
+		return map[string]bool{}
+	}
+	n.caps = map[string]bool{}
+	for _, c := range list {
+		n.caps[c] = true
+	}
+	return n.caps
+}
+
+// show sends m and remembers its actions and key.
+func (n *Notifier) show(ctx context.Context, m Notice) (uint32, error) {
+	caps := n.capabilities(ctx)
+	body := clip(m.Body, maxBody)
+	if caps["body-markup"] {
+		// The body may hold what a server sent (a transcript): a "<"
+		// in it must not be taken for markup.
+		body = escapeMarkup(body)
+	}
+	var actions []string
+	if len(m.Actions) > 0 && caps["actions"] {
+		actions = append(actions, "default", m.Actions[0].Label)
+		for i, a := range m.Actions {
+			actions = append(actions, fmt.Sprint(i), a.Label)
+		}
+	}
+	hints := map[string]dbus.Variant{}
+	timeoutMS := int32(expire)
+	if m.Urgent {
+		hints["urgency"] = dbus.MakeVariant(byte(2))
+		timeoutMS = 0
+	}
+	replaces := uint32(0)
+	if m.Key != "" {
+		replaces = n.keys[m.Key]
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var id uint32
 	call := n.conn.Object(service, path).CallWithContext(ctx, service+".Notify", 0,
-		n.app, uint32(0), "earshot", title, body, []string{}, map[string]dbus.Variant{}, int32(expire))
+		n.app, replaces, "earshot", clip(m.Title, maxTitle), body, nonNil(actions), hints, timeoutMS)
 	if call.Err != nil {
 		return 0, fmt.Errorf("show a notification: %w", call.Err)
 	}
 	if err := call.Store(&id); err != nil {
 		return 0, fmt.Errorf("show a notification: %w", err)
 	}
+	if replaces != 0 && replaces != id {
+		n.forget(replaces)
+	}
+	if len(actions) > 0 {
+		n.remember(id, m.Actions)
+	}
+	if m.Key != "" {
+		n.keep(m.Key, id)
+	}
 	return id, nil
 }
 
-// Notify queues a notification for Run and returns at once; one that does
-// not fit is dropped, and a failure is logged, not returned (a desktop
-// without a notification service still plays).
-func (n *Notifier) Notify(title, body string) {
-	select {
-	case n.queue <- note{title, body}:
-	default:
-		n.log.Info("dropped a notification: too many waiting", "title", title)
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// remember keeps a notice's actions until it closes (or too many newer
+// ones have actions).
+func (n *Notifier) remember(id uint32, actions []Action) {
+	if _, ok := n.actions[id]; !ok {
+		n.order = append(n.order, id)
+	}
+	n.actions[id] = actions
+	for len(n.order) > maxWithActions {
+		delete(n.actions, n.order[0])
+		n.order = n.order[1:]
 	}
 }
 
-// Run shows the queued notifications, one at a time, until ctx ends.
+func (n *Notifier) forget(id uint32) {
+	delete(n.actions, id)
+	n.order = slices.DeleteFunc(n.order, func(x uint32) bool { return x == id })
+}
+
+// keep remembers the id shown for key.
+func (n *Notifier) keep(key string, id uint32) {
+	n.keyLRU = slices.DeleteFunc(n.keyLRU, func(k string) bool { return k == key })
+	n.keyLRU = append(n.keyLRU, key)
+	n.keys[key] = id
+	for len(n.keyLRU) > maxKeys {
+		delete(n.keys, n.keyLRU[0])
+		n.keyLRU = n.keyLRU[1:]
+	}
+}
+
+// Notify queues a plain notification (Show).
+func (n *Notifier) Notify(title, body string) { n.Show(Notice{Title: title, Body: body}) }
+
+// Show queues a notification for Run and returns at once; one that does
+// not fit is dropped, and a failure is logged, not returned (a desktop
+// without a notification service still plays).
+func (n *Notifier) Show(m Notice) {
+	select {
+	case n.queue <- m:
+	default:
+		n.log.Info("dropped a notification: too many waiting", "title", m.Title)
+	}
+}
+
+// Run shows the queued notifications, one at a time, and carries out the
+// actions the listener chooses, until ctx ends.
 func (n *Notifier) Run(ctx context.Context) {
+	signals := make(chan *dbus.Signal, 16)
+	if err := n.conn.AddMatchSignalContext(ctx, dbus.WithMatchInterface(service), dbus.WithMatchObjectPath(path)); err != nil {
+		n.log.Info("notification actions unavailable", "err", err)
+	} else {
+		n.conn.Signal(signals)
+		defer n.conn.RemoveSignal(signals)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-n.queue:
-			if _, err := n.Send(ctx, m.title, m.body); err != nil {
+			if _, err := n.show(ctx, m); err != nil {
 				n.log.Info("could not show a notification", "err", err)
 			}
+		case s := <-signals:
+			n.signal(s)
 		}
 	}
 }
+
+// signal handles the service's ActionInvoked and NotificationClosed.
+func (n *Notifier) signal(s *dbus.Signal) {
+	if s == nil || s.Path != path || len(s.Body) < 2 {
+		return
+	}
+	id, ok := s.Body[0].(uint32)
+	if !ok {
+		return
+	}
+	switch s.Name {
+	case service + ".ActionInvoked":
+		key, _ := s.Body[1].(string)
+		acts := n.actions[id]
+		i := 0
+		if key != "default" {
+			if _, err := fmt.Sscan(key, &i); err != nil {
+				return
+			}
+		}
+		if i >= 0 && i < len(acts) && acts[i].Do != nil {
+			acts[i].Do()
+		}
+	case service + ".NotificationClosed":
+		n.forget(id)
+	}
+}
+
+// clip cuts s to at most max bytes, on a character boundary, marking the
+// cut.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escapeMarkup makes text show as written where the service reads markup.
+func escapeMarkup(s string) string { return markupEscaper.Replace(s) }

@@ -158,3 +158,134 @@ func TestRunStopsWithItsContext(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// actionService is a notification service that offers actions and
+// markup, as GNOME's and KDE's do, and can press a button.
+type actionService struct {
+	notificationService
+	conn    *dbus.Conn
+	actions map[uint32][]string
+	hints   map[uint32]map[string]dbus.Variant
+}
+
+func (s *actionService) GetCapabilities() ([]string, *dbus.Error) {
+	return []string{"actions", "body", "body-markup"}, nil
+}
+
+func (s *actionService) Notify(app string, replaces uint32, icon, title, body string, actions []string,
+	hints map[string]dbus.Variant, expire int32) (uint32, *dbus.Error) {
+	id, err := s.notificationService.Notify(app, replaces, icon, title, body, actions, hints, expire)
+	if replaces != 0 {
+		id = replaces // the spec: the same id, shown in place
+	}
+	s.mu.Lock()
+	if s.actions == nil {
+		s.actions, s.hints = map[uint32][]string{}, map[uint32]map[string]dbus.Variant{}
+	}
+	s.actions[id], s.hints[id] = actions, hints
+	s.mu.Unlock()
+	return id, err
+}
+
+// press emits ActionInvoked for a notification, as the desktop does when
+// the listener clicks a button.
+func (s *actionService) press(t *testing.T, id uint32, key string) {
+	t.Helper()
+	if err := s.conn.Emit(path, service+".ActionInvoked", id, key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func serveActions(t *testing.T) (*actionService, *Notifier, func()) {
+	t.Helper()
+	conn, addr := dbustest.Connect(t)
+	svc := &actionService{conn: conn, notificationService: notificationService{got: make(chan struct{}, 16)}}
+	if err := conn.Export(svc, path, service); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.RequestName(service, dbus.NameFlagDoNotQueue); err != nil {
+		t.Fatal(err)
+	}
+	client, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	n := New(client, "Earshot", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); n.Run(ctx) }()
+	return svc, n, func() { cancel(); <-ran }
+}
+
+func (s *notificationService) wait(t *testing.T) shown {
+	t.Helper()
+	select {
+	case <-s.got:
+	case <-time.After(20 * time.Second): // a hang guard
+		t.Fatal("no notification shown")
+	}
+	l := s.list()
+	return l[len(l)-1]
+}
+
+// The alert's Replay: the button and a click on the notification both run
+// the action; a notification of another program's id runs nothing.
+func TestChosenActionRuns(t *testing.T) {
+	svc, n, stop := serveActions(t)
+	defer stop()
+	pressed := make(chan string, 4)
+	n.Show(Notice{Title: "Alert: Mayday — Fire Dispatch", Body: "already played", Key: "call-42",
+		Actions: []Action{{Label: "Replay", Do: func() { pressed <- "replay" }}}})
+	svc.wait(t)
+	svc.mu.Lock()
+	id := svc.next
+	got := svc.actions[id]
+	svc.mu.Unlock()
+	if strings.Join(got, ",") != "default,Replay,0,Replay" {
+		t.Fatalf("actions offered: %q", got)
+	}
+	svc.press(t, id+100, "0") // someone else's
+	svc.press(t, id, "0")
+	svc.press(t, id, "default")
+	for _, want := range []string{"replay", "replay"} {
+		select {
+		case p := <-pressed:
+			if p != want {
+				t.Fatalf("ran %q", p)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the pressed action did not run")
+		}
+	}
+	select {
+	case p := <-pressed:
+		t.Fatalf("another program's notification ran %q", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// A second rule firing for the same call replaces its notification; an
+// urgent one stays until dismissed; a transcript's "<" is not markup.
+func TestKeyedNoticesReplaceAndTextIsEscaped(t *testing.T) {
+	svc, n, stop := serveActions(t)
+	defer stop()
+	n.Show(Notice{Title: "Alert: Fire", Body: "units <respond> & stage", Key: "call-7"})
+	first := svc.wait(t)
+	n.Show(Notice{Title: "Alert: Fire, Mayday", Body: "mayday", Key: "call-7", Urgent: true})
+	second := svc.wait(t)
+	n.Show(Notice{Title: "Other", Body: "x", Key: "call-8"})
+	third := svc.wait(t)
+	if first.body != "units &lt;respond&gt; &amp; stage" {
+		t.Errorf("body sent as %q", first.body)
+	}
+	if first.replaces != 0 || second.replaces != 1 || third.replaces != 0 {
+		t.Errorf("replaces: %d, %d, %d; want 0, 1 (the first), 0", first.replaces, second.replaces, third.replaces)
+	}
+	svc.mu.Lock()
+	urgency := svc.hints[1]["urgency"]
+	svc.mu.Unlock()
+	if second.expire != 0 || urgency.Value() != byte(2) {
+		t.Errorf("an urgent notice: expire %d, urgency %v", second.expire, urgency)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"math"
 	"strconv"
@@ -78,17 +79,65 @@ func iconFor(s *listening.Snapshot, cache map[string][]byte) (key string, png []
 		}
 	}
 	key = strconv.Itoa(int(st)) + "-" + strconv.FormatUint(uint64(c.R)<<16|uint64(c.G)<<8|uint64(c.B), 16)
+	if s.Quiet.Active {
+		key += "-quiet"
+	}
 	if b, ok := cache[key]; ok {
 		return key, b
 	}
 	// The state's own icon comes from assets/; a talkgroup's LED tint is
-	// drawn here.
+	// drawn here, and so is the moon of quiet hours.
 	b := assets.TrayPNG(int(st))
 	if b == nil || c != stateColors[st] {
 		b = IconPNG(st, c, IconSize)
 	}
+	if s.Quiet.Active {
+		b = withMoon(b)
+	}
 	cache[key] = b
 	return key, b
+}
+
+// moonColor and moonEdge draw the crescent quiet hours add to the icon:
+// pale on a dark rim, so it shows on every state's colour and on light
+// and dark panels.
+var (
+	moonColor = color.NRGBA{0xff, 0xf4, 0xc2, 0xff}
+	moonEdge  = color.NRGBA{0x1c, 0x1c, 0x3a, 0xff}
+)
+
+// withMoon draws a crescent moon in the lower right quarter of a PNG icon:
+// quiet hours are in force.
+func withMoon(icon []byte) []byte {
+	src, err := png.Decode(bytes.NewReader(icon))
+	if err != nil {
+		return icon
+	}
+	b := src.Bounds()
+	img := image.NewNRGBA(b)
+	draw.Draw(img, b, src, b.Min, draw.Src)
+	size := float64(b.Dx())
+	cx, cy, r := size*0.72, size*0.72, size*0.27
+	edge := size * 0.045
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			px, py := float64(x-b.Min.X)+0.5, float64(y-b.Min.Y)+0.5
+			d := math.Hypot(px-cx, py-cy)
+			// The bite out of the disc: a circle shifted up and right.
+			bite := math.Hypot(px-cx-r*0.45, py-cy+r*0.35)
+			switch {
+			case d <= r && bite > r*0.78:
+				img.SetNRGBA(x, y, moonColor)
+			case d <= r+edge && bite > r*0.78-edge:
+				img.SetNRGBA(x, y, moonEdge)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return icon
+	}
+	return buf.Bytes()
 }
 
 // BrandColor is Earshot's own colour (the app icon's).

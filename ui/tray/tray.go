@@ -10,7 +10,9 @@ package tray
 
 import (
 	"context"
+	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/systray"
 
@@ -25,6 +27,10 @@ type Actions struct {
 	Skip          func()
 	ToggleMute    func()
 	HoldTalkgroup func()
+	// PlayCall plays a call of the history now (the latest alert's).
+	PlayCall func(id int64)
+	// PauseQuiet pauses quiet hours for d (0 resumes them).
+	PauseQuiet    func(d time.Duration)
 	CopyStreamURL func()
 	ManageTokens  func()
 	SignIn        func()
@@ -67,12 +73,22 @@ type Host interface {
 type model struct {
 	Live, Paused, Muted, Playing, Holding, SignedIn bool
 	Title                                           string
+	// The latest alert ("" and 0: none yet).
+	Alert   string
+	AlertID int64
+	// Quiet hours: scheduled (there is something to pause), paused.
+	QuietScheduled, QuietPaused bool
 }
 
 func modelOf(s *listening.Snapshot) model {
-	m := model{Live: s.Live, Paused: s.Paused, Muted: s.Muted, Playing: s.Call != nil, Holding: s.Holding(), SignedIn: s.SignedIn}
+	m := model{Live: s.Live, Paused: s.Paused, Muted: s.Muted, Playing: s.Call != nil, Holding: s.Holding(), SignedIn: s.SignedIn,
+		QuietScheduled: s.Quiet.Scheduled, QuietPaused: !s.Quiet.PausedUntil.IsZero()}
 	if s.Call != nil {
 		m.Title = s.Title
+	}
+	if a := s.LastAlert; a != nil {
+		m.AlertID = a.CallID
+		m.Alert = "Replay alert: " + strings.Join(a.Rules, ", ") + " — " + a.Title + " " + a.Time.Local().Format("15:04")
 	}
 	return m
 }
@@ -81,7 +97,9 @@ func modelOf(s *listening.Snapshot) model {
 type Tray struct {
 	host  Host
 	a     Actions
-	items struct{ open, live, pause, skip, mute, hold, copy, tokens, account, autostart, quit Item }
+	items struct {
+		open, live, pause, skip, mute, hold, alert, quiet, copy, tokens, autostart, account, quit Item
+	}
 
 	mu    sync.Mutex
 	shown model
@@ -102,6 +120,9 @@ func New(host Host, a Actions) *Tray {
 	it.skip = host.AddItem("Skip", false, false)
 	it.mute = host.AddItem("Mute", true, false)
 	it.hold = host.AddItem("Hold this talkgroup", false, false)
+	it.alert = host.AddItem(noAlert, false, false)
+	host.AddSeparator()
+	it.quiet = host.AddItem(quietOff, false, false)
 	host.AddSeparator()
 	it.copy = host.AddItem("Copy stream URL", false, false)
 	it.tokens = host.AddItem("Manage tokens…", false, false)
@@ -113,6 +134,12 @@ func New(host Host, a Actions) *Tray {
 	it.quit = host.AddItem("Quit", false, false)
 	return t
 }
+
+// Titles of the items that say what there is not.
+const (
+	noAlert  = "No alerts yet"
+	quietOff = "Quiet hours are off"
+)
 
 // Show makes the icon, tooltip and items say what s shows, touching only
 // what changed: a playing call's position ticks several times a second,
@@ -168,6 +195,25 @@ func (t *Tray) Show(s *listening.Snapshot) {
 		} else {
 			it.account.SetTitle("Sign in…")
 		}
+	}
+	if first || m.Alert != old.Alert {
+		if m.Alert == "" {
+			it.alert.SetTitle(noAlert)
+		} else {
+			it.alert.SetTitle(m.Alert)
+		}
+		enable(it.alert, m.Alert != "")
+	}
+	if first || m.QuietScheduled != old.QuietScheduled || m.QuietPaused != old.QuietPaused {
+		switch {
+		case m.QuietPaused:
+			it.quiet.SetTitle("Resume quiet hours")
+		case m.QuietScheduled:
+			it.quiet.SetTitle("Pause quiet hours for an hour")
+		default:
+			it.quiet.SetTitle(quietOff)
+		}
+		enable(it.quiet, m.QuietPaused || m.QuietScheduled)
 	}
 }
 
@@ -226,6 +272,27 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 	click(it.skip, t.a.Skip)
 	click(it.mute, t.a.ToggleMute)
 	click(it.hold, t.a.HoldTalkgroup)
+	click(it.alert, func() {
+		t.mu.Lock()
+		id := t.shown.AlertID
+		t.mu.Unlock()
+		if id != 0 && t.a.PlayCall != nil {
+			t.a.PlayCall(id)
+		}
+	})
+	click(it.quiet, func() {
+		t.mu.Lock()
+		paused := t.shown.QuietPaused
+		t.mu.Unlock()
+		if t.a.PauseQuiet == nil {
+			return
+		}
+		if paused {
+			t.a.PauseQuiet(0)
+		} else {
+			t.a.PauseQuiet(listening.QuietPause)
+		}
+	})
 	click(it.copy, t.a.CopyStreamURL)
 	click(it.tokens, t.a.ManageTokens)
 	click(it.account, func() {

@@ -237,7 +237,8 @@ func TestMenuItemsSayWhatTheSnapshotShowsAndRunTheirActions(t *testing.T) {
 	s.Paused, s.Muted = true, true
 	core := newFakeCore(s)
 	follow(t, tr, core)
-	want := "Open player|[x] Live|Resume|Skip|[x] Mute|Hold Fire Dispatch|Copy stream URL|Manage tokens…|Sign out|Quit"
+	want := "Open player|[x] Live|Resume|Skip|[x] Mute|Hold Fire Dispatch|No alerts yet (off)|Quiet hours are off (off)|" +
+		"Copy stream URL|Manage tokens…|Sign out|Quit"
 	eventually(t, "the menu shows the snapshot", func() bool { return h.menu() == want })
 	for _, title := range []string{"Open player", "Live", "Resume", "Skip", "Mute", "Hold Fire Dispatch",
 		"Copy stream URL", "Manage tokens…", "Sign out", "Quit"} {
@@ -253,7 +254,8 @@ func TestMenuItemsSayWhatTheSnapshotShowsAndRunTheirActions(t *testing.T) {
 	out := connected()
 	out.Backend, out.SignedIn, out.Live = event.StateSignedOut, false, false
 	core.publish(out)
-	want = "Open player|Live|Pause|Skip (off)|Mute|Hold this talkgroup (off)|Copy stream URL|Manage tokens…|Sign in…|Quit"
+	want = "Open player|Live|Pause|Skip (off)|Mute|Hold this talkgroup (off)|No alerts yet (off)|Quiet hours are off (off)|" +
+		"Copy stream URL|Manage tokens…|Sign in…|Quit"
 	eventually(t, "the menu shows the signed-out snapshot", func() bool { return h.menu() == want })
 	h.item(t, "Sign in…").click()
 	rec.wait(t)
