@@ -63,6 +63,8 @@ type playerWindow struct {
 	dir     listening.Directory
 	more    *widget.Button // Copy stream URL, tokens, account, quit
 
+	extra *standout // alerts, quiet hours, talkgroup volumes, settings (standout.go)
+
 	root       *fyne.Container // the banner above the tabs
 	banner     *fyne.Container // "playing the demo server", with Sign in…
 	bannerText *widget.Label
@@ -168,9 +170,10 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
 	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
 	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), pw.state)
+	pw.extra = newStandout(pw)
 	nowTab := container.NewVBox(header, widget.NewSeparator(), now,
 		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
-		transport, holds, pw.filters, vol, pw.problem)
+		transport, holds, pw.filters, vol, pw.extra.now, pw.problem)
 
 	pw.history = newKeyList(pw,
 		func() int { return len(pw.histItems) },
@@ -214,7 +217,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		func() fyne.CanvasObject {
 			indent := canvas.NewRectangle(color.Transparent) // talkgroups sit under their system
 			indent.SetMinSize(fyne.NewSize(theme.IconInlineSize(), 0))
-			return container.NewBorder(nil, nil, indent, newKeyCheck(pw, "Notify", nil), newKeyCheck(pw, "talkgroup", nil))
+			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw), newKeyCheck(pw, "Notify", nil)), newKeyCheck(pw, "talkgroup", nil))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
@@ -235,6 +238,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
+	for _, tab := range pw.extra.tabs() {
+		pw.tabs.Append(tab)
+	}
 	pw.bannerText = widget.NewLabel("")
 	pw.bannerText.Wrapping = fyne.TextWrapWord
 	pw.bannerBtn = widget.NewButtonWithIcon("Sign in…", theme.LoginIcon(), c.ShowSignIn)
@@ -483,6 +489,7 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.tgList.Refresh() // the rows show selection, avoids and notify
 	}
 	pw.filterKey = filterKey
+	pw.extra.update(s)
 }
 
 // setShown sets a label's text and hides it while empty, so empty lines
