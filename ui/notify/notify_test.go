@@ -181,7 +181,6 @@ func (s *actionService) GetCapabilities() ([]string, *dbus.Error) {
 	return []string{"actions", "body", "body-markup"}, nil
 }
 
-
 // press emits ActionInvoked for a notification, as the desktop does when
 // the listener clicks a button.
 func (s *actionService) press(t *testing.T, id uint32, key string) {
