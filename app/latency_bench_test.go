@@ -58,12 +58,16 @@ func silent(pcm []byte) bool {
 // OpenScanner server broadcasting call.new (an MP3 call) to the first audio
 // sample of that call pulled by the sound device. Every real part is in the
 // path: the fake server over loopback, the backend session, the relay core
-// (which prefetches the audio into its cache), the listening core that
-// queues the call, the player (cache read, sniffing, MP3 decoding,
-// resampling) and the oto output on ALSA's null device.
+// (which prefetches the audio into its cache and measures its loudness),
+// the listening core that queues the call, the player (cache read,
+// sniffing, MP3 decoding, resampling, loudness levelling as the app does
+// it, on by default) and the oto output on ALSA's null device.
 //
 //   - warm: the device is running (calls close together);
-//   - from-idle: the device was suspended for being idle and resumes first.
+//   - from-idle: the device was suspended for being idle and resumes first;
+//   - warm-30s: warm, with a 30-second call (an 8 kHz radio WAV): before
+//     the relay measured calls, the player decoded and measured a whole
+//     call before its first sound.
 //
 // Target: median ≤ 150 ms.
 //
@@ -111,7 +115,8 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 	// One player for the process (oto allows one context), suspending the
 	// idle device after the default 2 s.
 	const suspendAfter = 2 * time.Second
-	p, err := player.New(player.Options{Audio: core, Output: out, SuspendAfter: suspendAfter})
+	p, err := player.New(player.Options{Audio: core, Output: out, SuspendAfter: suspendAfter,
+		Gain: newSoundSettings(b.TempDir(), false).gain})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -135,7 +140,8 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	run := func(b *testing.B, pause time.Duration) {
+	long := backendtest.SynthRadioWAV(30, 140, 8000, 1)
+	run := func(b *testing.B, pause time.Duration, audio []byte, name string) {
 		lat := make([]time.Duration, 0, b.N)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
@@ -144,7 +150,7 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 			b.StartTimer()
 			start := time.Now()
 			fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: time.Now(),
-				Audio: mp3, AudioName: "call.mp3", AudioType: "application/octet-stream", Duration: 1})
+				Audio: audio, AudioName: name, AudioType: "application/octet-stream", Duration: 1})
 			select {
 			case t := <-out.heard:
 				lat = append(lat, t.Sub(start))
@@ -170,6 +176,7 @@ func BenchmarkCallNewToFirstSound(b *testing.B) {
 			b.Fatalf("the sound device failed: %v", err)
 		}
 	}
-	b.Run("warm", func(b *testing.B) { run(b, 100*time.Millisecond) })
-	b.Run("from-idle", func(b *testing.B) { run(b, suspendAfter+500*time.Millisecond) })
+	b.Run("warm", func(b *testing.B) { run(b, 100*time.Millisecond, mp3, "call.mp3") })
+	b.Run("from-idle", func(b *testing.B) { run(b, suspendAfter+500*time.Millisecond, mp3, "call.mp3") })
+	b.Run("warm-30s", func(b *testing.B) { run(b, 100*time.Millisecond, long, "call.wav") })
 }

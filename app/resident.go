@@ -259,7 +259,41 @@ func (r *resident) Accounts() ipc.Accounts {
 	return residentAccounts{env: r.env, cfg: r.cfg, inst: r.relay}
 }
 
-func (r *resident) Tokens() tokens.Admin { return r.relay.Tokens }
+func (r *resident) Tokens() tokens.Admin { return residentTokens{Manager: r.relay.Tokens, r: r} }
+
+// residentTokens is the token registry as the windows change it: rotating
+// the tray's own token (Copy stream URL's) keeps the new one for the tray,
+// so Copy stream URL hands out the token that lives on, not the one whose
+// grace is running out.
+type residentTokens struct {
+	*tokens.Manager
+	r *resident
+}
+
+// Rotate rotates token id and, when it is the tray's, keeps the new one.
+func (t residentTokens) Rotate(ctx context.Context, id string, grace time.Duration) (string, tokens.Info, error) {
+	trayID := t.r.trayTokenID(ctx)
+	tok, info, err := t.Manager.Rotate(ctx, id, grace)
+	if err == nil && trayID != "" && trayID == id {
+		if serr := t.r.env.keyring().Set(ctx, trayTokenItem, tok); serr != nil {
+			t.r.log.Warn("the tray's rotated token could not be kept; Copy stream URL makes a new one", "err", serr)
+		}
+	}
+	return tok, info, err
+}
+
+// trayTokenID is the id of the tray's token ("" if it has none).
+func (r *resident) trayTokenID(ctx context.Context) string {
+	tok, err := r.env.keyring().Get(ctx, trayTokenItem)
+	if err != nil {
+		return ""
+	}
+	c, err := r.relay.Tokens.Verify(tok)
+	if err != nil {
+		return ""
+	}
+	return c.ID
+}
 
 func (r *resident) BaseURL() string { return "http://" + dialAddr(r.relay.Addr) }
 
@@ -275,7 +309,12 @@ func (r *resident) StreamURL(ctx context.Context) (string, error) {
 	keys := r.env.keyring()
 	tok, err := keys.Get(ctx, trayTokenItem)
 	if err == nil {
-		if _, verr := m.Verify(tok); verr != nil {
+		// A token that no longer works, or that was rotated out (by the
+		// CLI, or Rotate all) and works only until its grace ends, is
+		// not handed out: a new one is made.
+		if c, verr := m.Verify(tok); verr != nil {
+			tok = ""
+		} else if info, ok := m.Get(c.ID); !ok || info.RetiresAt != nil {
 			tok = ""
 		}
 	} else if !errors.Is(err, secrets.ErrNotFound) {

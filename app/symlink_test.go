@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/safefile"
@@ -133,7 +134,14 @@ func TestSymlinks_FilesInTheConfigDirAreNotFollowed(t *testing.T) {
 				if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 					t.Fatal("running.json is still the link")
 				}
+				// Stopped before the test's directories go: a relay
+				// still shutting down writes in them.
 				cancel()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the relay did not stop within 30 s")
+				}
 			} else if code := <-done; code == ExitOK {
 				t.Fatalf("the relay ran with %s a link", name)
 			} else if !strings.Contains(errOut.String(), "is a symbolic link") {

@@ -1,4 +1,4 @@
-//go:build !headless
+//go:build !headless && linux
 
 package app
 
@@ -309,11 +309,22 @@ func TestTrayRegistersAndItsMenuWorks(t *testing.T) {
 	d := newDesktop(t, false)
 	app := d.run(t, d.bin, "--demo", "--listen", "127.0.0.1:0")
 	t.Logf("cold start to tray icon registered: %v", d.registered(t, app).Round(time.Millisecond))
-	var labels map[string]int32
-	waitUntil(t, "a tray menu", func() bool { labels = d.menu(t, app); return len(labels) >= 5 })
-	for _, want := range []string{"Open player", "Live", "Pause", "Skip", "Mute", "Copy stream URL", "Manage tokens…", "Quit"} {
-		if _, ok := labels[want]; !ok {
-			t.Errorf("tray menu lacks %q (has %v)", want, labels)
+	// The menu is built an item at a time (a panel reads it again on each
+	// LayoutUpdated): wait for the whole of it, not for its first items.
+	items := []string{"Open player", "Live", "Pause", "Skip", "Mute", "Copy stream URL", "Manage tokens…", "Quit"}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) { // a hang guard
+		labels := d.menu(t, app)
+		var missing []string
+		for _, want := range items {
+			if _, ok := labels[want]; !ok {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tray menu lacks %q (has %v)", missing, labels)
 		}
 	}
 	// The tooltip says the state and the server.

@@ -34,7 +34,7 @@ go vet ./...
 # done here.
 echo "== cross-builds"
 headless_pkgs() { # the packages of the headless build and their tests: not ui/ (Fyne)
-  go list -tags headless -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... |
+  go list -e -tags headless -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... |
     grep -v -e ' fyne.io/' -e ' earshot/ui' -e '^earshot/ui' | cut -d' ' -f1
 }
 for target in windows/amd64 darwin/amd64 darwin/arm64; do

@@ -1,6 +1,7 @@
 // Package relay is the relay core: it runs the OpenScanner backend session,
-// keeps the recent calls, prefetches their audio into the on-disk cache and
-// fans events out to local consumers.
+// keeps the recent calls, prefetches their audio into the on-disk cache,
+// measures each call's loudness there (levels.go) and fans events out to
+// local consumers.
 //
 // Its Go API (Subscribe, Calls, Call, Search, Audio, Status, Catalog,
 // SetAlertRules) is the one both the
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +65,12 @@ type Options struct {
 	RecentCalls int
 	// Prefetchers is how many audio downloads run at once; 0 means 4.
 	Prefetchers int
+	// Measurers is how many calls' loudness is measured at once; 0 means
+	// half the processors (at least one).
+	Measurers int
+	// FFmpeg is the path of ffmpeg, for measuring calls Go cannot decode;
+	// "" looks "ffmpeg" up in PATH at each use.
+	FFmpeg string
 	// AlertRules are the listener's alert rules (see SetAlertRules).
 	AlertRules []alerts.Rule
 	// IsUnavailable reports whether a FetchAudio error means the call's audio
@@ -91,6 +99,8 @@ type Relay struct {
 	outlive        bool
 	swapped        chan struct{} // a Swap wakes Run
 	prefetchers    int
+	levels         *levels
+	measurers      int
 	prefetchPauses []time.Duration // tests shorten them
 
 	// swapMu orders Swap's reset against events being published, so no
@@ -158,6 +168,9 @@ func New(opts Options) (*Relay, error) {
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4
 	}
+	if opts.Measurers <= 0 {
+		opts.Measurers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	isUnavailable := opts.IsUnavailable
 	if isUnavailable == nil {
 		isUnavailable = func(error) bool { return false }
@@ -182,6 +195,8 @@ func New(opts Options) (*Relay, error) {
 		outlive:        opts.OutliveSession,
 		swapped:        make(chan struct{}, 1),
 		prefetchers:    opts.Prefetchers,
+		levels:         newLevels(measureDecoder(opts.FFmpeg), log.With("part", "loudness")),
+		measurers:      opts.Measurers,
 		prefetchPauses: prefetchPauses(),
 		maxRecent:      opts.RecentCalls,
 		byID:           make(map[int64]int),
@@ -205,6 +220,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range r.prefetchers {
 		wg.Go(func() { r.prefetchLoop(ctx) })
+	}
+	for range r.measurers {
+		wg.Go(func() { r.levels.run(ctx) })
 	}
 	defer wg.Wait()
 	defer r.hub.Close()
@@ -338,8 +356,10 @@ func (r *Relay) handleFrom(gen uint64, e event.Event) {
 		if len(inline) > 0 {
 			// 1.1-and-older servers send the audio inside the frame:
 			// cache it before anyone can ask for it.
-			if _, err := ca.Put(cacheKey(c), inline); err != nil {
+			if ent, err := ca.Put(cacheKey(c), inline); err != nil {
 				r.log.Warn("could not cache inline call audio", "call", c.ID, "err", err)
+			} else {
+				r.levels.want(ent, false)
 			}
 		}
 		// Rules on talkgroups, and on words when the transcript came with
@@ -477,9 +497,12 @@ func (r *Relay) prefetchLoop(ctx context.Context) {
 func (r *Relay) prefetchOne(ctx context.Context, c event.Call) {
 	pauses := r.prefetchPauses
 	for attempt := 0; ; attempt++ {
-		_, err := r.audio(ctx, c)
+		e, err := r.audio(ctx, c)
 		switch {
-		case err == nil || ctx.Err() != nil:
+		case err == nil:
+			r.levels.want(e, false)
+			return
+		case ctx.Err() != nil:
 			return
 		case errors.Is(err, ErrNotFound), errors.Is(err, ErrTooLarge):
 			r.prefetchFailures.Add(1)
@@ -571,19 +594,28 @@ func (r *Relay) Call(id int64) (event.Call, bool) {
 // Audio returns the cached audio of call id, fetching it from the server
 // first when it is not cached. Concurrent requests for one call share one
 // download. It returns ErrNotFound or ErrUnavailable when it cannot.
+//
+// The entry's loudness (cache.Entry.Loudness) is usually measured by then;
+// if not, its measurement goes first (Measured says when it is done).
 func (r *Relay) Audio(ctx context.Context, id int64) (*cache.Entry, error) {
 	if id <= 0 {
 		return nil, ErrNotFound
 	}
-	c, ok := r.Call(id)
-	if !ok {
+	var e *cache.Entry
+	var err error
+	if c, ok := r.Call(id); ok {
+		e, err = r.audio(ctx, c)
+	} else {
 		// Older than the calls held in memory (or from before a reset):
 		// the server may still have it, and the backend needs only the id
 		// to fetch it; with no record to bind it to, the cache is not
 		// trusted for it.
-		return r.fetchUnverified(ctx, event.Call{ID: id})
+		e, err = r.fetchUnverified(ctx, event.Call{ID: id})
 	}
-	return r.audio(ctx, c)
+	if err == nil {
+		r.levels.want(e, true)
+	}
+	return e, err
 }
 
 // fetchUnverified downloads the audio of a call the relay has no record

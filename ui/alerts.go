@@ -356,7 +356,7 @@ func (a *alertsTab) editRule(r *alerts.Rule) {
 		widget.NewFormItem("Name", ed.name),
 		&widget.FormItem{Text: "Saying", Widget: ed.words, HintText: "Whole words or phrases, any case, commas between"},
 		&widget.FormItem{Text: "Or matching", Widget: ed.regex, HintText: "A regular expression (RE2), any case"},
-		&widget.FormItem{Text: "Calls on", Widget: container.New(&sized{height: 230}, ed.picker.content),
+		&widget.FormItem{Text: "Calls on", Widget: container.New(steadyLayout{height: 230}, ed.picker.content),
 			HintText: "None ticked: calls on any system and talkgroup"},
 		widget.NewFormItem("Then", container.NewVBox(ed.priority, ed.tone, ed.bump)),
 	)

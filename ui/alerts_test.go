@@ -250,17 +250,23 @@ func TestTalkgroupPriorityAndVolumeFromTheWindow(t *testing.T) {
 		t.Fatal("the row's Priority did not make PD North a priority talkgroup")
 	}
 	// The now-playing block acts on the playing call's talkgroup (101).
-	vol := pw.extra.volume
-	if vol.t == nil || *vol.t != (player.Talkgroup{SystemID: 1, TalkgroupID: 101}) || vol.slider.Disabled() {
-		t.Fatalf("the now-playing volume is on %v", vol.t)
+	np := pw.extra.trim
+	if np.t != (player.Talkgroup{SystemID: 1, TalkgroupID: 101}) || np.volume.Disabled() || np.volume.Text != "TG 0 dB" {
+		t.Fatalf("the now-playing trim is on %v, says %q", np.t, np.volume.Text)
+	}
+	test.Tap(np.volume)
+	vol := np.popped
+	if vol == nil || vol.label.Text != "Fire Dispatch volume" {
+		t.Fatal("the volume button popped up no slider for Fire Dispatch")
 	}
 	vol.slider.SetValue(-6) // as a drag ends there
 	c.WaitIdle()
 	if db := core.Snapshot().Settings.VolumeOf(player.Talkgroup{SystemID: 1, TalkgroupID: 101}); db != -6 {
 		t.Fatalf("Fire Dispatch's offset is %v dB, want -6", db)
 	}
-	if vol.value.Text != "−6 dB" {
-		t.Fatalf("the block says %q", vol.value.Text)
+	c.refresh()
+	if vol.value.Text != "−6 dB" || np.volume.Text != "TG −6 dB" {
+		t.Fatalf("the slider says %q, the block %q", vol.value.Text, np.volume.Text)
 	}
 	test.Tap(vol.reset)
 	c.WaitIdle()

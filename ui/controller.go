@@ -43,14 +43,24 @@ type Options struct {
 	// Location is the time zone calls' times are shown in; nil means
 	// time.Local.
 	Location *time.Location
+	// TokenFeed follows the token registry live for the token window;
+	// nil: the window shows the list as it was when opened or changed
+	// there.
+	TokenFeed TokenFeed
+	// Past searches past calls, saves their audio and exports them; nil
+	// leaves the Search tab and "Load older calls" out.
+	Past Past
+	// Hour12 shows times on a 12-hour clock (the locale's custom: Hour12).
+	Hour12 bool
 }
 
 // Controller owns the windows and keeps them showing the latest snapshot.
 // The windows' process ends when the last one closes (AllClosed).
 type Controller struct {
-	opts Options
-	app  fyne.App
-	log  *slog.Logger
+	opts  Options
+	app   fyne.App
+	log   *slog.Logger
+	times timeFormats
 
 	mu  sync.Mutex
 	ctx context.Context // Start's; background work stops with it
@@ -65,8 +75,10 @@ type Controller struct {
 	win    *playerWindow
 	signin fyne.Window
 	tokens fyne.Window
-	open   int    // windows open
-	closed func() // called when the last window closed
+	// tokensView is the token window's content, while it is open.
+	tokensView *tokensView
+	open       int    // windows open
+	closed     func() // called when the last window closed
 	// autostart is "Start Earshot when I log in" as last read.
 	autostart bool
 }
@@ -88,7 +100,7 @@ func New(opts Options) *Controller {
 	if opts.QuitEarshot == nil {
 		opts.QuitEarshot = func() { opts.App.Quit() }
 	}
-	c := &Controller{opts: opts, app: opts.App, log: opts.Logger, ctx: context.Background()}
+	c := &Controller{opts: opts, app: opts.App, log: opts.Logger, ctx: context.Background(), times: timeFormats{hour12: opts.Hour12}}
 	c.shown = opts.Core.Snapshot()
 	return c
 }

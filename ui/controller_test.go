@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -179,11 +180,37 @@ func TestSignedInWindowShowsNoDemoBanner(t *testing.T) {
 	}
 }
 
-// historyRowText renders history row i as the list does.
+// historyRowText renders history row i as the list does: its day header
+// (if any) and its two lines.
 func historyRowText(pw *playerWindow, i int) string {
-	o := pw.history.CreateItem()
-	pw.history.UpdateItem(i, o)
-	return o.(*widget.Label).Text
+	o := pw.hist.list.CreateItem()
+	pw.hist.list.UpdateItem(i, o)
+	return callRowText(o.(*callRow))
+}
+
+// callRowText is what a call row shows, as text.
+func callRowText(r *callRow) string {
+	var b strings.Builder
+	if r.day.Visible() {
+		b.WriteString(r.day.Text + "\n")
+	}
+	for _, seg := range r.text.Segments {
+		t := seg.(*widget.TextSegment)
+		b.WriteString(t.Text)
+		if !t.Style.Inline {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// historyCalls are the calls the history shows, in order.
+func historyCalls(pw *playerWindow) []event.Call {
+	var out []event.Call
+	for _, it := range pw.hist.items {
+		out = append(out, it.entry.Call)
+	}
+	return out
 }
 
 func TestCallThatNeedsFFmpegSaysSoInHistoryAndWindow(t *testing.T) {
@@ -200,10 +227,10 @@ func TestCallThatNeedsFFmpegSaysSoInHistoryAndWindow(t *testing.T) {
 	fp.mu.Unlock()
 	playerChanged(coreOf(c), fp)
 	c.refresh()
-	if pw.histItems[1].Call.ID != 1 {
-		t.Fatalf("row 1 is call %d", pw.histItems[1].Call.ID)
+	if historyCalls(pw)[1].ID != 1 {
+		t.Fatalf("row 1 is call %d", historyCalls(pw)[1].ID)
 	}
-	if got := historyRowText(pw, 1); !strings.HasSuffix(got, "— needs ffmpeg") {
+	if got := historyRowText(pw, 1); !strings.Contains(got, "needs ffmpeg") {
 		t.Fatalf("the call that needs ffmpeg shows %q in the history", got)
 	}
 	if got := historyRowText(pw, 0); strings.Contains(got, "ffmpeg") {
@@ -218,7 +245,7 @@ func TestCallProblemShowsInRenderedHistory(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	pw.w.Resize(fyne.NewSize(640, 440))
-	pw.tabs.SelectIndex(1)
+	pw.tabs.SelectIndex(tabHistory)
 	fp.mu.Lock()
 	fp.problems = map[int64]string{2: "needs ffmpeg"}
 	fp.st.LastError = "Call 2 (Fire Tac) needs ffmpeg"
@@ -226,13 +253,13 @@ func TestCallProblemShowsInRenderedHistory(t *testing.T) {
 	playerChanged(coreOf(c), fp)
 	c.refresh()
 	var rows []string
-	for _, o := range test.LaidOutObjects(pw.history) {
-		if l, ok := o.(*widget.Label); ok && l.Visible() {
-			rows = append(rows, l.Text)
+	for _, o := range test.LaidOutObjects(pw.hist.list) {
+		if r, ok := o.(*callRow); ok && r.Visible() {
+			rows = append(rows, callRowText(r))
 		}
 	}
 	joined := strings.Join(rows, "\n")
-	if !strings.Contains(joined, "Fire Tac (Harness County) — needs ffmpeg") {
+	if !strings.Contains(joined, "Fire Tac  ·  Harness County\nneeds ffmpeg") {
 		t.Fatalf("the history on screen does not show the problem:\n%s", joined)
 	}
 }
@@ -294,7 +321,7 @@ func TestHistoryKeepsTheNewest200Calls(t *testing.T) {
 		t.Fatalf("after 5 live calls: %d calls, %d…%d; want 200, 255…56", len(h), h[0].Call.ID, h[len(h)-1].Call.ID)
 	}
 	c.refresh()
-	if n := c.win.history.Length(); n != 200 {
+	if n := c.win.hist.list.Length(); n != 200 {
 		t.Fatalf("the history list shows %d rows", n)
 	}
 }
@@ -568,9 +595,9 @@ func TestAccountResetReloadsHistoryAndTalkgroups(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var got string
-		var hist []listening.HistoryEntry
-		c.Do(func() { got, hist = rows(c.win), c.win.histItems })
-		if got == "S5 5/501 5/502" && len(hist) == 1 && hist[0].Call.SystemID == 5 {
+		var hist []event.Call
+		c.Do(func() { got, hist = rows(c.win), historyCalls(c.win) })
+		if got == "S5 5/501 5/502" && len(hist) == 1 && hist[0].SystemID == 5 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -619,5 +646,53 @@ func TestWindowAutostartItemFollowsTheLogInEntry(t *testing.T) {
 	})
 	if shown() {
 		t.Fatal("after a failed change the window shows the entry on")
+	}
+}
+
+// A panel that starts after Earshot (or goes away) is seen when the window
+// closes: closing only closes it while a tray shows Earshot, else quits.
+func TestTheTrayHostIsAskedWhenTheWindowCloses(t *testing.T) {
+	r := newCloseRig(t, false)
+	r.host = true // a panel started since
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 0 || r.c.win != nil {
+		t.Fatalf("a tray host that appeared later: %d quits, window %v; want the window closed, Earshot on", r.quits, r.c.win)
+	}
+	r.c.Do(r.c.ShowPlayer)
+	r.host = false // and went away again
+	r.c.Do(r.c.closeIntercept)
+	if r.quits != 1 {
+		t.Fatalf("the tray host gone: %d quits; want Earshot to quit (it would run unreachable)", r.quits)
+	}
+}
+
+// Without a tray the window's ⋮ menu reaches what the tray menu offers
+// besides playback.
+func TestTheMoreMenuReachesWhatTheTrayOffers(t *testing.T) {
+	a := test.NewTempApp(t)
+	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
+	c := startController(t, a, core, Options{
+		StreamURL:    func(context.Context) (string, error) { return "http://127.0.0.1:7373/v1/stream.mp3?token=t", nil },
+		Autostart:    func(context.Context) (bool, error) { return false, nil },
+		SetAutostart: func(context.Context, bool) error { return nil },
+		QuitEarshot:  func() {},
+	})
+	c.WaitIdle()
+	test.Tap(c.win.more)
+	top := c.win.w.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("the ⋮ button opened nothing")
+	}
+	var labels []string
+	for _, o := range test.LaidOutObjects(top) {
+		if txt, ok := o.(*canvas.Text); ok && txt.Text != "" {
+			labels = append(labels, txt.Text)
+		}
+	}
+	got := strings.Join(labels, "|")
+	for _, want := range []string{"Copy stream URL", "Manage tokens…", "Sign", "Start Earshot when I log in", "Quit Earshot"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the ⋮ menu lacks %q (has %s)", want, got)
+		}
 	}
 }

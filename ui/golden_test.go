@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"earshot/relay/event"
 	"earshot/relay/hub"
@@ -17,6 +19,7 @@ import (
 func goldenWindow(t *testing.T, acc *fakeAccounts, opts ...func(*listening.Options)) (*Controller, *fakeFeed) {
 	t.Helper()
 	a := test.NewTempApp(t)
+	a.Settings().SetTheme(themeVariant(theme.VariantDark))
 	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	hist := []event.Call{
 		{ID: 3, DateTime: at.Unix(), SystemID: 1, SystemLabel: "Harness County", TalkgroupID: 101, TalkgroupLabel: "Fire Dispatch", TalkgroupName: "County Fire Dispatch"},
@@ -34,7 +37,7 @@ func goldenWindow(t *testing.T, acc *fakeAccounts, opts ...func(*listening.Optio
 	server, _ := acc.Account()
 	core := newCore(t, feed, fp, nil, server, opts...)
 	playerChanged(core, fp)
-	c := startController(t, a, core, Options{Accounts: acc, Location: time.UTC, Now: func() time.Time { return at }})
+	c := startController(t, a, core, Options{Accounts: acc, Past: &fakePast{}, Location: time.UTC, Now: func() time.Time { return at }})
 	c.refresh()
 	// The desktop driver lays out again whatever changed size before each
 	// frame; the test canvas does not, so do it here.
@@ -67,8 +70,64 @@ func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	c.refresh()
 	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false) // EMS off: Harness County partly heard
 	c.refresh()
-	c.win.tabs.SelectIndex(2)
+	c.win.tabs.SelectIndex(tabTalkgroups)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToMarkup(t, "talkgroups_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "talkgroups_tab.png", c.win.w.Canvas())
+}
+
+func TestHistoryTabRendersAsTheGolden(t *testing.T) {
+	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	mk := func(id int64, ago time.Duration, tg int64, label string) event.Call {
+		return event.Call{ID: id, DateTime: at.Add(-ago).Unix(), SystemID: 1, SystemLabel: "Harness County", TalkgroupID: tg,
+			TalkgroupLabel: label, Duration: 4}
+	}
+	alert := mk(12, 2*time.Minute, 101, "Fire Dispatch")
+	alert.Transcript = "Mayday mayday, firefighter down on the second floor"
+	alert.Alerts = []event.Alert{{CallID: 12, Rule: "Mayday"}}
+	alert.LEDColor = "#ff3b30"
+	alert.Source = 4021
+	ems := mk(11, 3*time.Minute, 103, "EMS")
+	ems.TalkgroupTag = "Dispatch"
+	ems.Transcript = "Medic 3 respond to 400 Elm for a fall"
+	ems.LEDColor = "#34c759"
+	late := mk(10, 16*time.Hour, 102, "Fire Tac") // yesterday, 23:09
+	late.Backfill = true
+	late.TalkerAlias = "Engine 5"
+	for _, cl := range []event.Call{late, ems, alert} {
+		cl := cl
+		feed.hub.Publish(event.Event{Type: event.TypeCall, Call: &cl})
+	}
+	core := coreOf(c)
+	for deadline := time.Now().Add(5 * time.Second); len(core.Snapshot().History) < 5; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the calls did not reach the history")
+		}
+	}
+	c.win.setSelected([]player.Talkgroup{{SystemID: 1, TalkgroupID: 103}}, false) // EMS unticked now
+	c.refresh()
+	c.win.tabs.SelectIndex(tabHistory)
+	c.win.w.Content().Refresh()
+	test.AssertRendersToImage(t, "history_tab.png", c.win.w.Canvas())
+}
+
+func TestSearchTabRendersAsTheGolden(t *testing.T) {
+	c, _ := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	past := c.opts.Past.(*fakePast)
+	for i := range 60 {
+		cl := event.Call{ID: int64(900 - i), DateTime: at.Add(-time.Duration(i)*17*time.Minute - time.Hour).Unix(), SystemID: 1,
+			SystemLabel: "Harness County", TalkgroupID: 101, TalkgroupLabel: "Fire Dispatch", Duration: 6, Source: 4000 + int64(i),
+			Transcript: fmt.Sprintf("Engine %d respond to %d Main Street", i%9+1, 100+i*12), LEDColor: "#ff3b30"}
+		past.calls = append(past.calls, cl)
+	}
+	sv := c.win.past
+	sv.talkgroup.SetSelected("Fire Dispatch — Harness County")
+	sv.text.SetText("engine")
+	c.Do(sv.search)
+	c.WaitIdle()
+	c.win.tabs.SelectIndex(tabSearch)
+	c.win.w.Content().Refresh()
+	test.AssertRendersToImage(t, "search_tab.png", c.win.w.Canvas())
 }

@@ -136,8 +136,8 @@ func TestSpaceInFocusedHistoryDoesNotPlayARow(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	cv := pw.w.Canvas()
-	pw.tabs.SelectIndex(1)
-	focus(t, cv, pw.history, "the history")
+	pw.tabs.SelectIndex(tabHistory)
+	focus(t, cv, pw.hist.list, "the history")
 	pressKey(cv, fyne.KeySpace)
 	if got := fp.actions(); count(got, "play") != 0 || count(got, "pause") != 1 {
 		t.Fatalf("Space in the focused history did %q, want only pause", got)
@@ -152,7 +152,7 @@ func TestSearchKeepsLettersAndEscapeGivesKeysBack(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
 	cv := pw.w.Canvas()
-	pw.tabs.SelectIndex(2)
+	pw.tabs.SelectIndex(tabTalkgroups)
 	focus(t, cv, pw.search, "the search")
 	for _, r := range "mal" {
 		typeRune(cv, r)

@@ -57,11 +57,12 @@ func RunWindowProcess(in io.Reader, out io.Writer, logs io.Writer) int {
 	debug.SetGCPercent(gcPercent)
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("earshot.png", assets.IconPNG))
+	a.Settings().SetTheme(newTheme())
 	client := ipc.NewClient(ipc.NewConn(in, out))
 	ctrl := New(Options{
 		App: a, Core: client, Accounts: client, Tokens: client, StreamURL: client.StreamURL, Copy: client.Copy,
 		Autostart: client.Autostart, SetAutostart: client.SetAutostart,
-		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log,
+		TrayHost: trayHostPresent, QuitEarshot: client.Quit, Logger: log, Hour12: Hour12(LocaleFromEnv(os.Getenv)), Past: client, TokenFeed: client,
 	})
 	// Once the last window closed the process is ending: a window asked
 	// for from then on is not shown here (nor said to be), and the

@@ -14,32 +14,28 @@ import (
 )
 
 // standout is what the playback window shows of what stands out: the
-// Alerts and Settings tabs, and in the now-playing block how quiet hours
-// stand (with one click to pause them), the playing call's alerts and its
-// talkgroup's volume and priority.
+// Alerts and Settings tabs, and in the now-playing block the talkgroup's
+// priority and volume (beside the volume), and a line, when there is
+// something to say, with the playing call's alerts and how quiet hours
+// stand (with one click to pause them).
 type standout struct {
-	pw        *playerWindow
-	alerts    *alertsTab
-	settings  *settingsTab
-	quietRow  *fyne.Container
-	quietLine *widget.Label
-	quietBtn  *keyButton
-	alertLine *widget.Label
-	volume    *tgVolumeRow
-	// now is the now-playing block's lines of it.
-	now fyne.CanvasObject
+	pw       *playerWindow
+	alerts   *alertsTab
+	settings *settingsTab
+	trim     *tgTrim
+	line     *widget.Label
+	quietBtn *keyButton
+	// now is the now-playing block's line of it.
+	now *fyne.Container
 	rev uint64 // the settings revision the talkgroup rows show
 }
 
 func newStandout(pw *playerWindow) *standout {
-	so := &standout{pw: pw, alerts: newAlertsTab(pw), settings: newSettingsTab(pw),
-		quietLine: widget.NewLabel(""), alertLine: widget.NewLabel(""), volume: newTGVolumeRow(pw, true)}
-	so.quietLine.Truncation = fyne.TextTruncateEllipsis
+	so := &standout{pw: pw, alerts: newAlertsTab(pw), settings: newSettingsTab(pw), trim: newTGTrim(pw, "TG "), line: widget.NewLabel("")}
+	so.line.Truncation = fyne.TextTruncateEllipsis
 	so.quietBtn = newKeyButton(pw, "Pause for an hour", nil, so.alerts.togglePause)
-	so.quietRow = container.NewBorder(nil, nil, widget.NewIcon(theme.VisibilityOffIcon()), so.quietBtn, so.quietLine)
-	so.alertLine.Importance = widget.DangerImportance
-	so.alertLine.Truncation = fyne.TextTruncateEllipsis
-	so.now = container.NewVBox(so.volume.content, so.alertLine, so.quietRow)
+	so.now = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), so.quietBtn, so.line)
+	so.now.Hide()
 	return so
 }
 
@@ -63,28 +59,43 @@ func (so *standout) update(s *listening.Snapshot) {
 		so.rev = s.SettingsRev
 		so.pw.tgList.Refresh() // the rows show priority and volume
 	}
-	if line := s.QuietLineAt(so.pw.c.opts.Now(), so.pw.c.opts.Location); line != "" {
-		so.quietLine.SetText(line)
+	var parts []string
+	if a := alertWords(s, s.Call); a != "" {
+		parts = append(parts, a)
+		so.line.Importance = widget.DangerImportance
+	} else {
+		so.line.Importance = widget.MediumImportance
+	}
+	quiet := s.QuietLineAt(so.pw.c.opts.Now(), so.pw.c.opts.Location)
+	if quiet != "" {
+		parts = append(parts, quiet)
 		if s.Quiet.PausedUntil.IsZero() {
 			so.quietBtn.SetText("Pause for an hour")
 		} else {
 			so.quietBtn.SetText("Resume")
 		}
-		so.quietRow.Show()
+		so.quietBtn.Show()
 	} else {
-		so.quietRow.Hide()
+		so.quietBtn.Hide()
 	}
-	var call *event.Call
-	if s.Call != nil {
-		call = s.Call
+	so.line.SetText(strings.Join(parts, " · "))
+	if len(parts) > 0 && !so.now.Visible() {
+		so.now.Show()
+	} else if len(parts) == 0 && so.now.Visible() {
+		so.now.Hide()
 	}
-	setShown(so.alertLine, alertWords(s, call))
+	// Between calls the talkgroup is the last call's, as Hold and Avoid
+	// act on it then.
+	call := s.Call
 	if call == nil {
-		so.volume.bind(nil, "", &s.Settings)
+		call = s.Last
+	}
+	if call == nil {
+		so.trim.Disable()
 		return
 	}
-	t := player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}
-	so.volume.bind(&t, s.Title, &s.Settings)
+	so.trim.Enable()
+	so.trim.bind(player.Talkgroup{SystemID: call.SystemID, TalkgroupID: call.TalkgroupID}, &s.Settings)
 }
 
 // alertWords says which alert rules matched the playing call (its

@@ -58,7 +58,7 @@ func standoutWindow(t *testing.T) (*Controller, *listening.Core) {
 
 func TestAlertsTabRendersAsTheGolden(t *testing.T) {
 	c, _ := standoutWindow(t)
-	c.win.tabs.SelectIndex(3)
+	c.win.tabs.SelectIndex(tabAlerts)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToMarkup(t, "alerts_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "alerts_tab.png", c.win.w.Canvas())
@@ -66,7 +66,7 @@ func TestAlertsTabRendersAsTheGolden(t *testing.T) {
 
 func TestRuleEditorRendersAsTheGolden(t *testing.T) {
 	c, core := standoutWindow(t)
-	c.win.tabs.SelectIndex(3)
+	c.win.tabs.SelectIndex(tabAlerts)
 	r := core.Snapshot().Settings.Alerts[1]
 	c.Do(func() { c.win.extra.alerts.editRule(&r) })
 	c.win.w.Content().Refresh()
@@ -75,7 +75,7 @@ func TestRuleEditorRendersAsTheGolden(t *testing.T) {
 
 func TestQuietHoursEditorRendersAsTheGolden(t *testing.T) {
 	c, _ := standoutWindow(t)
-	c.win.tabs.SelectIndex(3)
+	c.win.tabs.SelectIndex(tabAlerts)
 	c.Do(c.win.extra.alerts.editQuiet)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToImage(t, "quiet_editor.png", c.win.w.Canvas())
@@ -83,7 +83,7 @@ func TestQuietHoursEditorRendersAsTheGolden(t *testing.T) {
 
 func TestSettingsTabRendersAsTheGolden(t *testing.T) {
 	c, _ := standoutWindow(t)
-	c.win.tabs.SelectIndex(4)
+	c.win.tabs.SelectIndex(tabSettings)
 	c.win.w.Content().Refresh()
 	test.AssertRendersToMarkup(t, "settings_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "settings_tab.png", c.win.w.Canvas())

@@ -47,6 +47,36 @@ func systemChecked(sel []player.Talkgroup, sys listening.DirSystem) (checked, pa
 	return n > 0 && n == len(sys.Talkgroups), n > 0 && n < len(sys.Talkgroups)
 }
 
+// tickedCount says how many of a system's talkgroups are heard: "all 3
+// talkgroups", "2 of 3 talkgroups", "none of 3 talkgroups".
+func tickedCount(sel []player.Talkgroup, sys listening.DirSystem) string {
+	n := 0
+	for _, k := range sys.Talkgroups {
+		if selected(sel, k) {
+			n++
+		}
+	}
+	total := len(sys.Talkgroups)
+	noun := "talkgroups"
+	if total == 1 {
+		noun = "talkgroup"
+	}
+	switch {
+	case total == 0:
+		if selected(sel, player.Talkgroup{SystemID: sys.ID}) {
+			return "heard (no talkgroups known yet)"
+		}
+		return "not heard (no talkgroups known yet)"
+	case n == total && total == 1:
+		return "its 1 talkgroup"
+	case n == total:
+		return fmt.Sprintf("all %d %s", total, noun)
+	case n == 0:
+		return fmt.Sprintf("none of %d %s", total, noun)
+	}
+	return fmt.Sprintf("%d of %d %s", n, total, noun)
+}
+
 // tgRow is one row of the checklist: a system (all its talkgroups) or one
 // talkgroup.
 type tgRow struct {
@@ -102,6 +132,24 @@ func (pw *playerWindow) reloadTalkgroups() {
 		}
 	}
 	pw.tgList.Refresh()
+	switch {
+	case len(pw.tgItems) > 0:
+		pw.tgNone.Hide()
+	case len(d.Systems) == 0:
+		pw.tgNone.SetText("No talkgroups yet: they appear as the server sends its list, or as calls arrive.")
+		pw.tgNone.Show()
+	default:
+		pw.tgNone.SetText("No talkgroups match “" + strings.TrimSpace(pw.search.Text) + "”" + groupNote(group) + ".")
+		pw.tgNone.Show()
+	}
+}
+
+// groupNote names the group/tag choice in "no matches" ("" for all).
+func groupNote(group string) string {
+	if group == "" || group == listening.AllGroups {
+		return ""
+	}
+	return " in " + group
 }
 
 func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) {
@@ -139,7 +187,7 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		if label == "" {
 			label = fmt.Sprintf("System %d", sys.ID)
 		}
-		sel.Text = fmt.Sprintf("%s — all %d talkgroups", label, len(sys.Talkgroups))
+		sel.Text = label + " — " + tickedCount(f.Selection, sys)
 		checked, partial := systemChecked(f.Selection, sys)
 		sel.SetChecked(checked)
 		sel.Partial = partial

@@ -54,18 +54,25 @@ type tgTrim struct {
 	t        player.Talkgroup
 	priority *keyCheck
 	volume   *keyButton
+	prefix   string       // before the offset on the button ("TG " in the now-playing block)
+	popped   *tgVolumeRow // the slider popped up last (tests drive it)
 }
 
-func newTGTrim(pw *playerWindow) *tgTrim {
-	tr := &tgTrim{pw: pw}
+// newTGTrim makes the controls; prefix goes before the offset on the
+// button.
+func newTGTrim(pw *playerWindow, prefix string) *tgTrim {
+	tr := &tgTrim{pw: pw, prefix: prefix}
 	tr.priority = newKeyCheck(pw, "Priority", nil)
-	tr.volume = newKeyButton(pw, "0 dB", theme.VolumeUpIcon(), func() { tr.popVolume() })
+	tr.volume = newKeyButton(pw, prefix+dBWords(0), theme.VolumeUpIcon(), func() { tr.popVolume() })
 	tr.ExtendBaseWidget(tr)
 	return tr
 }
 
 func (tr *tgTrim) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewHBox(tr.priority, tr.volume))
+	// The button keeps the width of its widest text: what is beside it
+	// never moves as the offset changes.
+	widest := widget.NewButtonWithIcon(tr.prefix+dBWords(loudness.MinOffset), theme.VolumeUpIcon(), nil).MinSize().Width
+	return widget.NewSimpleRenderer(container.NewHBox(tr.priority, container.New(steadyLayout{width: widest}, tr.volume)))
 }
 
 // bind shows talkgroup t's settings.
@@ -74,36 +81,47 @@ func (tr *tgTrim) bind(t player.Talkgroup, s *listening.Settings) {
 	tr.priority.OnChanged = nil
 	tr.priority.SetChecked(s.IsPriority(t))
 	tr.priority.OnChanged = func(on bool) { tr.pw.setPriority(t, on) }
-	tr.volume.SetText(dBWords(s.VolumeOf(t)))
+	tr.volume.SetText(tr.prefix + dBWords(s.VolumeOf(t)))
+}
+
+// Enable and Disable switch both controls (no talkgroup to act on yet).
+func (tr *tgTrim) Enable() {
+	tr.priority.Enable()
+	tr.volume.Enable()
+}
+
+func (tr *tgTrim) Disable() {
+	tr.priority.Disable()
+	tr.volume.Disable()
 }
 
 // popVolume shows a slider for the talkgroup's offset under the button.
 func (tr *tgTrim) popVolume() {
 	pw := tr.pw
 	t := tr.t
-	row := newTGVolumeRow(pw, false)
+	row := newTGVolumeRow(pw)
 	row.bind(&t, pw.snap.Directory.TalkgroupLabel(t), &pw.snap.Settings)
+	tr.popped = row
 	pop := widget.NewPopUp(container.NewPadded(row.content), pw.w.Canvas())
 	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(tr.volume)
 	pop.ShowAtPosition(pos.Add(fyne.NewPos(tr.volume.Size().Width-360, tr.volume.Size().Height)))
 	pop.Resize(fyne.NewSize(360, pop.MinSize().Height))
 }
 
-// tgVolumeRow is a slider for one talkgroup's offset, with its value, a
-// reset and (in the now-playing block) its priority tick.
+// tgVolumeRow is a slider for one talkgroup's offset, with its value and
+// a reset.
 type tgVolumeRow struct {
-	pw       *playerWindow
-	t        *player.Talkgroup
-	label    *widget.Label
-	slider   *keySlider
-	value    *widget.Label
-	reset    *keyButton
-	priority *keyCheck
-	content  fyne.CanvasObject
-	binding  bool
+	pw      *playerWindow
+	t       *player.Talkgroup
+	label   *widget.Label
+	slider  *keySlider
+	value   *widget.Label
+	reset   *keyButton
+	content fyne.CanvasObject
+	binding bool
 }
 
-func newTGVolumeRow(pw *playerWindow, withPriority bool) *tgVolumeRow {
+func newTGVolumeRow(pw *playerWindow) *tgVolumeRow {
 	r := &tgVolumeRow{pw: pw, label: widget.NewLabel("Talkgroup volume"), value: widget.NewLabel("0 dB")}
 	r.label.Truncation = fyne.TextTruncateEllipsis
 	r.slider = newKeySlider(pw, loudness.MinOffset, loudness.MaxOffset)
@@ -116,68 +134,19 @@ func newTGVolumeRow(pw *playerWindow, withPriority bool) *tgVolumeRow {
 	}
 	// SetValue ends a change as a drag does: OnChangeEnded sends it.
 	r.reset = newKeyButton(pw, "", theme.ContentUndoIcon(), func() { r.slider.SetValue(0) })
-	r.priority = newKeyCheck(pw, "Priority", func(on bool) {
-		if r.t != nil && !r.binding && !pw.updating {
-			pw.setPriority(*r.t, on)
-		}
-	})
 	right := container.NewHBox(r.value, r.reset)
-	if withPriority {
-		right.Add(r.priority)
-	}
-	label := container.New(&sized{width: 150}, r.label)
+	label := container.New(steadyLayout{width: 150}, r.label)
 	r.content = container.NewBorder(nil, nil, label, right, r.slider)
 	return r
 }
 
-// bind shows talkgroup t (nil: none; the row is disabled) named name.
+// bind shows talkgroup t named name.
 func (r *tgVolumeRow) bind(t *player.Talkgroup, name string, s *listening.Settings) {
 	r.binding = true
 	defer func() { r.binding = false }()
 	r.t = t
-	if t == nil {
-		r.label.SetText("Talkgroup volume")
-		r.slider.SetValue(0)
-		r.value.SetText(dBWords(0))
-		r.priority.SetChecked(false)
-		r.slider.Disable()
-		r.reset.Disable()
-		r.priority.Disable()
-		return
-	}
-	r.label.SetText(strings.TrimSpace(name))
+	r.label.SetText(strings.TrimSpace(name) + " volume")
 	db := s.VolumeOf(*t)
 	r.slider.SetValue(db)
 	r.value.SetText(dBWords(db))
-	r.priority.SetChecked(s.IsPriority(*t))
-	r.slider.Enable()
-	r.reset.Enable()
-	r.priority.Enable()
-}
-
-// sized lays its objects out over the whole space and asks for a fixed
-// width or height (0: what they need): a label that never pushes the
-// slider beside it around, a list that keeps room in a form.
-type sized struct{ width, height float32 }
-
-func (f *sized) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var w, h float32
-	for _, o := range objs {
-		m := o.MinSize()
-		w, h = max(w, m.Width), max(h, m.Height)
-	}
-	if f.width > 0 {
-		w = f.width
-	}
-	if f.height > 0 {
-		h = f.height
-	}
-	return fyne.NewSize(w, h)
-}
-
-func (f *sized) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	for _, o := range objs {
-		o.Resize(size)
-		o.Move(fyne.NewPos(0, 0))
-	}
 }

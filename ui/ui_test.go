@@ -154,6 +154,20 @@ type fakeFeed struct {
 	catalog event.Catalog
 	state   string
 	problem string
+	found   map[int64]event.Call // calls a search found (relay.Call)
+}
+
+// Call finds a call the relay holds or a search found.
+func (f *fakeFeed) Call(id int64) (event.Call, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	c, ok := f.found[id]
+	return c, ok
 }
 
 func (f *fakeFeed) Subscribe(n int) *hub.Subscriber {
@@ -325,11 +339,11 @@ func TestWindowShowsCallsAndHistory(t *testing.T) {
 func TestActivatingAHistoryRowPlaysThatCall(t *testing.T) {
 	c, fp, _, _ := newTestController(t)
 	pw := c.win
-	if len(pw.histItems) != 2 {
-		t.Fatalf("the history list shows %d calls, want 2", len(pw.histItems))
+	if calls := historyCalls(pw); len(calls) != 2 {
+		t.Fatalf("the history list shows %d calls, want 2", len(calls))
 	}
-	want := pw.histItems[1].Call // the older call, not the newest
-	pw.history.Select(1)
+	want := historyCalls(pw)[1] // the older call, not the newest
+	pw.hist.list.Select(1)
 	st := fp.State()
 	if count(fp.actions(), "play") != 1 || st.Call == nil || st.Call.ID != want.ID {
 		t.Fatalf("selecting row 1 (call %d) did %q and plays %+v", want.ID, fp.actions(), st.Call)
@@ -340,7 +354,7 @@ func TestActivatingAHistoryRowPlaysThatCall(t *testing.T) {
 		t.Fatalf("now playing shows %q, want %q", pw.tg.Text, listening.CallTitle(want))
 	}
 	// The row does not stay selected, so the same row can be activated again.
-	pw.history.Select(1)
+	pw.hist.list.Select(1)
 	if count(fp.actions(), "play") != 2 {
 		t.Fatalf("activating the same row again did %q", fp.actions())
 	}
@@ -558,7 +572,7 @@ func TestTokensWindowListsAndRevokes(t *testing.T) {
 	tv.reload()
 	tv.pending.Wait()
 	waitText(t, tv.status, "1 token")
-	if line := tokenLine(tv.list[0], time.Now()); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
+	if line := tv.tokenLine(tv.list[0]); !strings.Contains(line, "OBS") || !strings.Contains(line, "active") {
 		t.Fatalf("line %q", line)
 	}
 	tv.run("revoke", func(ctx context.Context) error { return ft.Revoke(ctx, "abc") })
@@ -636,8 +650,8 @@ func TestAvoidShowsAndLifts(t *testing.T) {
 	if f := fp.Filter(); len(f.Avoids) != 0 {
 		t.Fatalf("avoids after lifting: %+v", f.Avoids)
 	}
-	if !pw.filters.Hidden {
-		t.Fatalf("filter line still shown: %q", pw.filters.Text)
+	if pw.filters.Text != "" || pw.filters.Hidden {
+		t.Fatalf("filter line after lifting: %q (hidden %v); want it empty and keeping its room", pw.filters.Text, pw.filters.Hidden)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"earshot/relay/event"
 	"earshot/ui/listening"
 	"earshot/ui/player"
 )
@@ -30,7 +29,7 @@ type playerWindow struct {
 	system     *widget.Label
 	meta       *widget.Label
 	transcript *widget.Label
-	progress   *widget.ProgressBar
+	progress   *callProgress
 	times      *widget.Label
 	queue      *widget.Label
 	problem    *widget.Label
@@ -48,9 +47,10 @@ type playerWindow struct {
 	mute     *keyCheck
 	updating bool
 
-	history   *keyList
-	histItems []listening.HistoryEntry
+	hist      *historyView
+	past      *searchView
 	histRev   uint64 // the history revision shown
+	histKey   string // what else the history rows show: the playing call, the filter
 	filterKey string // the filter the talkgroup rows show
 	snap      *listening.Snapshot
 
@@ -58,6 +58,9 @@ type playerWindow struct {
 	search  *searchEntry
 	group   *keySelect
 	tgList  *keyList
+	tgNone  *widget.Label     // says why the checklist is empty
+	tgText  map[string]string // the search text typed for each server
+	tgKey   string            // the server the search text is for
 	tgItems []tgRow
 	tgRev   uint64 // the talkgroups' revision shown
 	dir     listening.Directory
@@ -70,6 +73,16 @@ type playerWindow struct {
 	bannerText *widget.Label
 	bannerBtn  *widget.Button
 }
+
+// The playback window's tabs, in order.
+const (
+	tabNow = iota
+	tabHistory
+	tabSearch
+	tabTalkgroups
+	tabAlerts   // standout.tabs
+	tabSettings // standout.tabs
+)
 
 // avoidChoice is one entry of the "Avoid talkgroup" choice.
 type avoidChoice struct {
@@ -95,28 +108,20 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw := &playerWindow{c: c, w: c.app.NewWindow("Earshot"), snap: c.opts.Core.Snapshot()}
 	core := c.opts.Core
 	pw.state = widget.NewLabel("connecting…")
-	// Long reasons are cut, never widen the window.
-	pw.state.Truncation = fyne.TextTruncateEllipsis
 	pw.led = canvas.NewCircle(colorIdle)
 	pw.tg = widget.NewLabelWithStyle("Waiting for the first call…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	pw.tg.SizeName = theme.SizeNameHeadingText
-	pw.tg.Truncation = fyne.TextTruncateEllipsis
 	pw.system = widget.NewLabel("")
-	pw.system.Truncation = fyne.TextTruncateEllipsis
 	pw.meta = widget.NewLabel("")
-	pw.meta.Truncation = fyne.TextTruncateEllipsis
 	pw.transcript = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
-	pw.transcript.Wrapping = fyne.TextWrapWord
-	pw.progress = widget.NewProgressBar()
-	pw.progress.TextFormatter = func() string { return "" }
+	pw.progress = newCallProgress()
 	pw.times = widget.NewLabel("")
+	pw.times.Alignment = fyne.TextAlignTrailing
 	pw.queue = widget.NewLabel("queue 0")
 	pw.problem = widget.NewLabel("")
 	pw.problem.Importance = widget.DangerImportance
 	pw.problem.Wrapping = fyne.TextWrapWord
 	pw.filters = widget.NewLabel("")
-	pw.filters.Importance = widget.LowImportance
-	pw.filters.Wrapping = fyne.TextWrapWord
 
 	pw.live = newKeyCheck(pw, "Live", func(on bool) {
 		if !pw.updating {
@@ -162,62 +167,39 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		}
 	})
 
+	// Every line of the now-playing block keeps its height whether a call
+	// plays or not (between calls it shows the last one heard), so the
+	// controls below never move under the pointer.
 	ledBox := container.NewGridWrap(fyne.NewSize(22, 22), pw.led)
-	title := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil, pw.tg)
-	now := container.NewVBox(title, pw.system, pw.meta, pw.transcript)
-	transport := container.NewHBox(pw.replay, pw.playBtn, pw.skipBtn, layout.NewSpacer(), pw.live)
+	title := container.NewBorder(nil, nil, container.NewCenter(ledBox), nil, steadyLines(pw.tg, 1))
+	now := container.NewVBox(title, steadyLines(pw.system, 1), steadyLines(pw.meta, 1), steadyLines(pw.transcript, 2))
+	// Play and Pause swap on one button: it keeps the wider one's width.
+	playBox := container.New(steadyLayout{width: pw.playBtn.MinSize().Width}, pw.playBtn)
+	transport := container.NewHBox(pw.replay, playBox, pw.skipBtn, layout.NewSpacer(), pw.live)
 	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid, pw.lift)
-	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
-	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
-	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), pw.state)
 	pw.extra = newStandout(pw)
-	nowTab := container.NewVBox(header, widget.NewSeparator(), now,
-		container.NewBorder(nil, nil, nil, pw.times, pw.progress),
-		transport, holds, pw.filters, vol, pw.extra.now, pw.problem)
+	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), container.NewHBox(pw.mute, pw.extra.trim), pw.volume)
+	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), steadyLines(pw.state, 1))
+	progress := container.NewBorder(nil, nil, nil, steadyWidth(pw.times, progressLabelWidth), pw.progress)
+	nowTab := container.NewVBox(header, widget.NewSeparator(), now, progress,
+		transport, holds, steadyLines(pw.filters, 1), vol, pw.extra.now, pw.problem)
 
-	pw.history = newKeyList(pw,
-		func() int { return len(pw.histItems) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("00:00:00 — talkgroup (system)")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i < len(pw.histItems) {
-				o.(*widget.Label).SetText(historyRow(pw.histItems[i], c.opts.Location))
-			}
-		})
-	pw.history.OnSelected = func(i widget.ListItemID) {
-		if i < len(pw.histItems) {
-			_ = core.Play(pw.histItems[i].Call.ID)
-			c.refresh()
-		}
-		pw.history.UnselectAll()
-	}
+	pw.hist = newHistoryView(pw)
+	pw.past = newSearchView(pw)
 
 	pw.search = newSearchEntry(pw)
 	pw.search.SetPlaceHolder("Search talkgroups, systems, groups, tags…")
-	pw.search.OnChanged = func(string) {
-		c.uiMu.Lock()
-		defer c.uiMu.Unlock()
-		pw.reloadTalkgroups()
-	}
+	pw.search.OnChanged = pw.tgSearchChanged
 	pw.group = newKeySelect(pw, []string{allGroups}, allGroups, nil)
 	pw.group.SetSelected(allGroups)
-	pw.group.OnChanged = func(string) {
-		if pw.updating {
-			return
-		}
-		c.uiMu.Lock()
-		defer c.uiMu.Unlock()
-		pw.reloadTalkgroups()
-	}
+	pw.group.OnChanged = pw.tgGroupChanged
 	pw.tgList = newKeyList(pw,
 		func() int { return len(pw.tgItems) },
 		func() fyne.CanvasObject {
 			indent := canvas.NewRectangle(color.Transparent) // talkgroups sit under their system
 			indent.SetMinSize(fyne.NewSize(theme.IconInlineSize(), 0))
-			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw), newKeyCheck(pw, "Notify", nil)), newKeyCheck(pw, "talkgroup", nil))
+			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw, ""), newKeyCheck(pw, "Notify", nil)), newKeyCheck(pw, "talkgroup", nil))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
@@ -231,15 +213,23 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	})
 	tgTop := container.NewVBox(container.NewBorder(nil, nil, nil, pw.group, pw.search),
 		container.NewHBox(selectShown, clearShown, allBtn))
-	tgTab := container.NewBorder(tgTop, nil, nil, nil, pw.tgList)
+	pw.tgNone = widget.NewLabel("")
+	pw.tgNone.Wrapping = fyne.TextWrapWord
+	pw.tgNone.Hide()
+	pw.tgText = map[string]string{}
+	tgTab := container.NewBorder(container.NewVBox(tgTop, pw.tgNone), nil, nil, nil, pw.tgList)
 
 	pw.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Now playing", theme.MediaPlayIcon(), container.NewPadded(nowTab)),
-		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.history),
+		container.NewTabItemWithIcon("History", theme.HistoryIcon(), pw.hist.content),
+		container.NewTabItemWithIcon("Search", theme.SearchIcon(), pw.past.content),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
 	for _, tab := range pw.extra.tabs() {
 		pw.tabs.Append(tab)
+	}
+	if c.opts.Past == nil {
+		pw.tabs.Items[tabSearch].Content = container.NewCenter(widget.NewLabel("Searching past calls is not available."))
 	}
 	pw.bannerText = widget.NewLabel("")
 	pw.bannerText.Wrapping = fyne.TextWrapWord
@@ -257,37 +247,31 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	// Ctrl+W (⌘W) closes the window as its close button does.
 	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault},
 		func(fyne.Shortcut) { c.closeIntercept() })
+	// Ctrl+S (⌘S) saves the chosen search result's audio.
+	pw.w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault},
+		func(fyne.Shortcut) {
+			if pw.tabs.SelectedIndex() == tabSearch {
+				pw.past.saveSelected()
+			}
+		})
 	return pw
 }
 
-// historyRow is a history entry's line: the call, and what became of it.
-func historyRow(h listening.HistoryEntry, loc *time.Location) string {
-	line := historyLine(h.Call, loc)
-	var marks []string
-	switch {
-	case h.Problem != "":
-		marks = append(marks, h.Problem)
-	case h.Played:
-		marks = append(marks, "played")
-	case h.Held != "":
-		marks = append(marks, h.Held)
-	}
-	if len(marks) > 0 {
-		line += " — " + strings.Join(marks, ", ")
-	}
-	return line
+// tgSearchChanged shows the talkgroups the search text finds.
+func (pw *playerWindow) tgSearchChanged(string) {
+	pw.c.uiMu.Lock()
+	defer pw.c.uiMu.Unlock()
+	pw.reloadTalkgroups()
 }
 
-func historyLine(c event.Call, loc *time.Location) string {
-	sys := c.SystemLabel
-	if sys == "" {
-		sys = fmt.Sprintf("system %d", c.SystemID)
+// tgGroupChanged shows the talkgroups of the group or tag chosen.
+func (pw *playerWindow) tgGroupChanged(string) {
+	if pw.updating {
+		return
 	}
-	line := time.Unix(c.DateTime, 0).In(loc).Format("15:04:05") + " — " + listening.CallTitle(c) + " (" + sys + ")"
-	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
-		line += " · " + c.TalkgroupName
-	}
-	return line
+	pw.c.uiMu.Lock()
+	defer pw.c.uiMu.Unlock()
+	pw.reloadTalkgroups()
 }
 
 // shortcutKey handles the keyboard shortcuts that are keys: space
@@ -352,7 +336,7 @@ func (pw *playerWindow) filterLine(f player.Filter) string {
 		if t.IsZero() {
 			return ""
 		}
-		return " until " + t.In(pw.c.opts.Location).Format("15:04")
+		return " until " + pw.c.times.Short(t.In(pw.c.opts.Location))
 	}
 	var parts []string
 	if h := f.Hold; h != nil {
@@ -379,61 +363,13 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	defer func() { pw.updating = false }()
 	pw.snap = s
 	pw.state.SetText(s.StatusLine())
+	pw.showCall(s)
+	fraction, times := 0.0, ""
 	if s.Call != nil {
-		c := *s.Call
-		pw.tg.SetText(s.Title)
-		sys := c.SystemLabel
-		if sys == "" {
-			sys = s.Directory.SystemLabel(c.SystemID)
-		}
-		if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel {
-			sys += " · " + c.TalkgroupName
-		}
-		setShown(pw.system, sys)
-		meta := []string{time.Unix(c.DateTime, 0).In(pw.c.opts.Location).Format("Mon Jan 2 15:04:05")}
-		if c.Frequency > 0 {
-			meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
-		}
-		switch {
-		case c.TalkerAlias != "":
-			meta = append(meta, c.TalkerAlias)
-		case c.Source != 0:
-			meta = append(meta, fmt.Sprintf("unit %d", c.Source))
-		}
-		setShown(pw.meta, strings.Join(meta, " · "))
-		text := c.Transcript
-		for _, h := range s.History {
-			if h.Call.ID == c.ID && h.Call.Transcript != "" {
-				text = h.Call.Transcript
-			}
-		}
-		setShown(pw.transcript, text)
-		if led, ok := listening.ParseLED(c.LEDColor); ok {
-			pw.led.FillColor = led
-		} else {
-			pw.led.FillColor = colorLive
-		}
-	} else {
-		pw.tg.SetText(s.Headline())
-		setShown(pw.system, "")
-		setShown(pw.meta, "")
-		setShown(pw.transcript, "")
-		pw.led.FillColor = colorIdle
-		if s.State() == listening.Paused {
-			pw.led.FillColor = colorPaused
-		}
+		fraction, times = progressOf(s.Position, s.Duration)
 	}
-	pw.led.Refresh()
-	if s.Call != nil && s.Duration > 0 {
-		pw.progress.SetValue(min(1, float64(s.Position)/float64(s.Duration)))
-	} else {
-		pw.progress.SetValue(0)
-	}
-	if s.Call != nil {
-		pw.times.SetText(clock(s.Position) + " / " + clock(s.Duration))
-	} else {
-		pw.times.SetText("")
-	}
+	pw.progress.SetValue(fraction)
+	pw.times.SetText(times)
 	pw.queue.SetText(s.QueueLine())
 	if s.Paused {
 		pw.playBtn.SetText("Play")
@@ -442,15 +378,14 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.playBtn.SetText("Pause")
 		pw.playBtn.SetIcon(theme.MediaPauseIcon())
 	}
+	// Hold and Avoid act on the playing call, and between calls on the
+	// last one heard, as the OpenScanner listener's buttons do.
+	target := s.Call != nil || s.Last != nil
 	enable(pw.skipBtn, s.Call != nil || s.Queue > 0)
-	enable(pw.holdTG, s.Call != nil || s.Filter.Hold != nil)
-	enable(pw.holdSys, s.Call != nil || s.Filter.Hold != nil)
+	enable(pw.holdTG, target || s.Filter.Hold != nil)
+	enable(pw.holdSys, target || s.Filter.Hold != nil)
+	enable(pw.avoid, target)
 	enable(pw.lift, len(s.Filter.Avoids) > 0)
-	if s.Call == nil {
-		pw.avoid.Disable()
-	} else {
-		pw.avoid.Enable()
-	}
 	pw.live.SetChecked(s.Live)
 	pw.mute.SetChecked(s.Muted)
 	pw.volume.SetValue(s.Volume * 100)
@@ -466,7 +401,7 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.holdSys.SetText("Hold system")
 		pw.holdTG.SetText("Hold talkgroup")
 	}
-	setShown(pw.filters, pw.filterLine(s.Filter))
+	pw.filters.SetText(pw.filterLine(s.Filter))
 	problem := s.Device
 	switch {
 	case s.FFmpegMissing:
@@ -476,10 +411,26 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	}
 	setShown(pw.problem, problem)
 	pw.showBanner(s)
-	if s.HistoryRev != pw.histRev || len(s.History) != len(pw.histItems) {
-		pw.histRev = s.HistoryRev
-		pw.histItems = s.History
-		pw.history.Refresh()
+	histKey := fmt.Sprint(s.Filter.Selection, s.Call != nil, serverKey(s))
+	if s.Call != nil {
+		histKey += fmt.Sprint(s.Call.ID)
+	}
+	if s.HistoryRev != pw.histRev || histKey != pw.histKey {
+		pw.histRev, pw.histKey = s.HistoryRev, histKey
+		pw.hist.update(s)
+		pw.past.list.Refresh() // the playing and not-ticked marks
+	}
+	pw.past.update(s)
+	if key := serverKey(s); key != pw.tgKey {
+		// Each server has its own search text: the demo's never hides
+		// a real server's talkgroups.
+		pw.tgText[pw.tgKey] = pw.search.Text
+		pw.tgKey = key
+		pw.search.OnChanged, pw.group.OnChanged = nil, nil
+		pw.search.SetText(pw.tgText[key])
+		pw.group.SetSelected(listening.AllGroups)
+		pw.search.OnChanged, pw.group.OnChanged = pw.tgSearchChanged, pw.tgGroupChanged
+		pw.tgRev = 0 // reload below
 	}
 	filterKey := fmt.Sprint(s.Filter, s.Notify)
 	switch {
@@ -490,6 +441,68 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 	}
 	pw.filterKey = filterKey
 	pw.extra.update(s)
+}
+
+// showCall fills the now-playing lines: the playing call, or between
+// calls what Earshot is doing and the last call heard (what Hold and
+// Avoid act on then).
+func (pw *playerWindow) showCall(s *listening.Snapshot) {
+	c, title := s.Call, s.Title
+	if c == nil {
+		pw.tg.SetText(s.Headline())
+		pw.led.FillColor = colorIdle
+		if s.State() == listening.Paused {
+			pw.led.FillColor = colorPaused
+		}
+		pw.led.Refresh()
+		if s.Last == nil {
+			pw.system.SetText("")
+			pw.meta.SetText("")
+			pw.transcript.SetText("")
+			return
+		}
+		c, title = s.Last, s.LastTitle
+	} else {
+		pw.tg.SetText(title)
+		if led, ok := listening.ParseLED(c.LEDColor); ok {
+			pw.led.FillColor = led
+		} else {
+			pw.led.FillColor = colorLive
+		}
+		pw.led.Refresh()
+	}
+	sys := c.SystemLabel
+	if sys == "" {
+		sys = s.Directory.SystemLabel(c.SystemID)
+	}
+	if c.TalkgroupName != "" && c.TalkgroupName != c.TalkgroupLabel && c.TalkgroupName != title {
+		sys += " · " + c.TalkgroupName
+	}
+	if c.TalkgroupTag != "" {
+		sys += " · " + c.TalkgroupTag
+	}
+	if c != s.Call {
+		sys = "Last call: " + title + " · " + sys
+	}
+	pw.system.SetText(sys)
+	meta := []string{pw.c.times.When(time.Unix(c.DateTime, 0).In(pw.c.opts.Location), pw.c.opts.Now())}
+	if c.Frequency > 0 {
+		meta = append(meta, fmt.Sprintf("%.4f MHz", float64(c.Frequency)/1e6))
+	}
+	switch {
+	case c.TalkerAlias != "":
+		meta = append(meta, c.TalkerAlias)
+	case c.Source != 0:
+		meta = append(meta, fmt.Sprintf("unit %d", c.Source))
+	}
+	pw.meta.SetText(strings.Join(meta, " · "))
+	text := c.Transcript
+	for _, h := range s.History {
+		if h.Call.ID == c.ID && h.Call.Transcript != "" {
+			text = h.Call.Transcript
+		}
+	}
+	pw.transcript.SetText(text)
 }
 
 // setShown sets a label's text and hides it while empty, so empty lines

@@ -104,6 +104,18 @@ type Decoder struct {
 	// FFmpeg is the path of the ffmpeg binary; "" looks "ffmpeg" up in PATH
 	// at each use, so installing it takes effect without a restart.
 	FFmpeg string
+	// TrustGo, when set, takes the Go decoders' word that a WAV or MP3
+	// file is damaged (ErrBadAudio) instead of trying ffmpeg on it too —
+	// for work done on every call (the relay's loudness measurement),
+	// where a process per damaged call costs more than it saves. Encodings
+	// the Go decoders do not handle (ErrUnsupported) still go to ffmpeg.
+	TrustGo bool
+	// KeepRate leaves what the Go decoders decode (WAV, MP3) at the
+	// audio's own sample rate (Stream.Rate says which) instead of
+	// resampling it to the rate asked for; what ffmpeg decodes still comes
+	// at that rate. For analysis rather than playing: resampling an 8 kHz
+	// call to 48 kHz costs far more than measuring it.
+	KeepRate bool
 }
 
 // Decode decodes r (a call's audio file of the given format) to a Stream of
@@ -125,19 +137,26 @@ func (d Decoder) Decode(ctx context.Context, r io.ReadSeeker, format media.Forma
 		return nil, fmt.Errorf("reading the call's audio: %w", err)
 	}
 	var goErr error
+	goRate := outRate
+	if d.KeepRate {
+		goRate = 0
+	}
 	switch format {
 	case media.WAV:
-		s, err := decodeWAV(r, outRate)
+		s, err := decodeWAV(r, goRate)
 		if err == nil {
 			return s, nil
 		}
 		goErr = err
 	case media.MP3:
-		s, err := decodeMP3(r, outRate)
+		s, err := decodeMP3(r, goRate)
 		if err == nil {
 			return s, nil
 		}
 		goErr = err
+	}
+	if goErr != nil && d.TrustGo && errors.Is(goErr, ErrBadAudio) {
+		return nil, goErr
 	}
 	if goErr != nil {
 		if _, err := r.Seek(0, io.SeekStart); err != nil {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,3 +310,88 @@ type trickle struct {
 }
 
 func (t *trickle) Read(p []byte) (int, error) { return t.r.Read(p[:min(len(p), t.n)]) }
+
+// TrustGo: a WAV or MP3 the Go decoders find damaged is not handed to
+// ffmpeg (no process for it); one in an encoding they do not handle is.
+func TestDecode_TrustGoSkipsFFmpegForDamagedFiles(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the ffmpeg stand-in is a shell script")
+	}
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	fake := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\necho x >> '" + ran + "'\nexit 1\n"
+	if err := os.WriteFile(fake, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := Decoder{FFmpeg: fake, TrustGo: true}
+	damaged := []struct {
+		data   []byte
+		format media.Format
+	}{
+		{[]byte("RIFF\x00\x00\x00\x00WAVEfmt "), media.WAV},
+		{bytes.Repeat([]byte{0xff, 0xfb, 0x00}, 100), media.MP3},
+	}
+	for _, c := range damaged {
+		if _, err := d.Decode(context.Background(), bytes.NewReader(c.data), c.format, DefaultRate); !errors.Is(err, ErrBadAudio) {
+			t.Fatalf("damaged %v: err = %v, want ErrBadAudio", c.format, err)
+		}
+	}
+	if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("ffmpeg ran for a file the Go decoders found damaged")
+	}
+	adpcm := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 10, Sample: func(int, int) float64 { return 0 }})
+	adpcm[20] = 0x11
+	if s, err := d.Decode(context.Background(), bytes.NewReader(adpcm), media.WAV, DefaultRate); err == nil {
+		_, err = readAllErr(s)
+		s.Close()
+	}
+	if _, err := os.Stat(ran); err != nil {
+		t.Fatal("ffmpeg was not tried for an encoding Go does not decode")
+	}
+}
+
+// KeepRate: WAV and MP3 come at their own rate, unresampled (the same
+// samples as a decode to that rate); ffmpeg's formats at the rate asked.
+func TestDecode_KeepRate(t *testing.T) {
+	d := Decoder{KeepRate: true}
+	wav := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 8000, Channels: 1, Bits: 16, Frames: 8000,
+		Sample: func(i, _ int) float64 { return 0.1 * math.Sin(float64(i)) }})
+	for _, f := range []struct {
+		name   string
+		data   []byte
+		format media.Format
+		rate   int
+	}{
+		{"wav", wav, media.WAV, 8000},
+		{"mp3", audiotest.Fixture(t, "speech.mp3"), media.MP3, 0},
+	} {
+		s, err := d.Decode(context.Background(), bytes.NewReader(f.data), f.format, DefaultRate)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		got := readAll(t, s)
+		if f.rate != 0 && s.Rate != f.rate {
+			t.Fatalf("%s: decoded at %d Hz, want its own %d", f.name, s.Rate, f.rate)
+		}
+		if s.Rate == DefaultRate {
+			t.Fatalf("%s: resampled to %d Hz", f.name, s.Rate)
+		}
+		same, err := Decode(context.Background(), bytes.NewReader(f.data), f.format, s.Rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := readAll(t, same); !slices.Equal(got, want) || int64(len(got)/2) != s.Frames {
+			t.Fatalf("%s: %d samples (Frames %d), a decode to %d Hz gives %d", f.name, len(got), s.Frames, s.Rate, len(want))
+		}
+	}
+	audiotest.NeedFFmpeg(t)
+	s, err := d.Decode(context.Background(), bytes.NewReader(audiotest.Fixture(t, "speech.m4a")), media.M4A, 16000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Rate != 16000 {
+		t.Fatalf("ffmpeg decoded at %d Hz, want the 16000 asked for", s.Rate)
+	}
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // decodeMP3 decodes MPEG-1/2/2.5 Layer III with github.com/hajimehoshi/go-mp3
-// (pure Go; it always yields s16le stereo) and resamples to outRate.
+// (pure Go; it always yields s16le stereo) and resamples to outRate (0:
+// none, its own rate).
 func decodeMP3(r io.ReadSeeker, outRate int) (s *Stream, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -24,6 +25,9 @@ func decodeMP3(r io.ReadSeeker, outRate int) (s *Stream, err error) {
 	rate := d.SampleRate()
 	if rate < MinRate || rate > MaxRate {
 		return nil, fmt.Errorf("%w: MP3 sample rate %d Hz", ErrBadAudio, rate)
+	}
+	if outRate == 0 {
+		outRate = rate // the file's own
 	}
 	frames := int64(-1)
 	if n := d.Length(); n >= 0 {

@@ -33,11 +33,14 @@ type wavFormat struct {
 }
 
 // decodeWAV decodes a PCM WAV file (8/16/24/32-bit integer or 32-bit float,
-// mono or stereo, any rate) to s16le stereo at outRate.
+// mono or stereo, any rate) to s16le stereo at outRate (0: its own rate).
 func decodeWAV(r io.ReadSeeker, outRate int) (*Stream, error) {
 	f, err := parseWAV(r)
 	if err != nil {
 		return nil, err
+	}
+	if outRate == 0 {
+		outRate = f.rate // the file's own
 	}
 	frames := f.dataLen / int64(f.blockAlign)
 	var src io.Reader = &wavReader{r: io.LimitReader(r, frames*int64(f.blockAlign)), f: f}

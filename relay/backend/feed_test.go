@@ -226,11 +226,9 @@ func TestDroppedBroadcastsAtTheEndOfABurstComeSoon(t *testing.T) {
 	srv.DropBroadcasts(2)
 	callAt(srv, now, 101) // 4 and 5: dropped, nothing after them
 	callAt(srv, now, 101)
-	start := time.Now()
+	// waitFor gives up long before the periodic read: calls 4 and 5 can
+	// only come from the read after the gap.
 	col.waitFor(t, "calls 1–5", func(c *collector) bool { return len(c.calls) == 5 })
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("the burst's dropped tail took %v", d)
-	}
 	if ids, _ := emitted(col); idList(ids...) != "1,2,3,4,5" {
 		t.Fatalf("emitted %s", idList(ids...))
 	}

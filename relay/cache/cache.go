@@ -4,8 +4,10 @@
 // It owns the cache directory: one file per key, a size bound enforced by
 // evicting the least recently used entries, and single-flight fills so
 // concurrent requests for one call share one download. The index is rebuilt
-// from the directory at Open, so the cache survives restarts. It does not
-// know where audio comes from; callers pass a fetch function.
+// from the directory at Open, so the cache survives restarts. Each entry
+// also keeps the loudness its audio was measured at (loudness.go), on disk
+// beside it. It does not know where audio comes from (callers pass a fetch
+// function) and measures nothing itself.
 package cache
 
 import (
@@ -38,7 +40,8 @@ const MaxKeyLen = 128
 // ErrTooLarge means a fetch produced more bytes than one entry may hold.
 var ErrTooLarge = errors.New("audio is larger than the cache allows for one call")
 
-// Entry is one cached file. It is immutable once returned.
+// Entry is one cached file. It is immutable once returned, but for its
+// measured loudness, which comes later (Loudness, Measured).
 type Entry struct {
 	Key         string
 	Size        int64
@@ -46,6 +49,8 @@ type Entry struct {
 	ContentType string // sniffed from the data
 	ETag        string // strong validator, quoted
 	path        string
+	loud        *measurement
+	cache       *Cache
 }
 
 // Open opens the entry's file for reading. An entry evicted after it was
@@ -135,10 +140,15 @@ func (c *Cache) load() error {
 		return fmt.Errorf("read the audio cache directory: %w", err)
 	}
 	var found []*Entry
+	var louds []string // keys of loudness files
 	for _, de := range des {
 		name := de.Name()
 		if strings.HasPrefix(name, tmpPrefix) {
 			_ = os.Remove(filepath.Join(c.dir, name))
+			continue
+		}
+		if key, ok := strings.CutSuffix(name, loudExt); ok && ValidKey(key) == nil {
+			louds = append(louds, key)
 			continue
 		}
 		key, ok := strings.CutSuffix(name, fileExt)
@@ -150,6 +160,7 @@ func (c *Cache) load() error {
 			c.log.Warn("skipping an unreadable cache file", "file", name, "err", err)
 			continue
 		}
+		c.loadLoudness(e)
 		found = append(found, e)
 	}
 	// Write order stands in for recency across a restart.
@@ -157,6 +168,11 @@ func (c *Cache) load() error {
 	for _, e := range found {
 		c.entries[e.Key] = c.lru.PushFront(e)
 		c.size += e.Size
+	}
+	for _, key := range louds {
+		if _, ok := c.entries[key]; !ok {
+			_ = os.Remove(c.loudPath(key)) // its audio is gone
+		}
 	}
 	c.mu.Lock()
 	c.evictLocked()
@@ -196,6 +212,8 @@ func (c *Cache) entryFor(key string) (*Entry, error) {
 		ContentType: media.Sniff(head[:n]).ContentType(),
 		ETag:        `"` + key + "-" + strconv.FormatInt(st.Size(), 36) + "-" + strconv.FormatInt(st.ModTime().UnixNano(), 36) + `"`,
 		path:        p,
+		loud:        newMeasurement(),
+		cache:       c,
 	}, nil
 }
 
@@ -345,6 +363,7 @@ func (c *Cache) store(key string, write func(io.Writer) error) (*Entry, error) {
 	if old, ok := c.entries[key]; ok {
 		c.size -= old.Value.(*Entry).Size
 		c.lru.Remove(old)
+		c.removeLoudness(key) // it was measured on the old audio
 	}
 	c.entries[key] = c.lru.PushFront(e)
 	c.size += e.Size
@@ -364,6 +383,7 @@ func (c *Cache) evictLocked() {
 		if err := os.Remove(e.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			c.log.Warn("could not remove an evicted cache file", "key", e.Key, "err", err)
 		}
+		c.removeLoudness(e.Key)
 	}
 }
 

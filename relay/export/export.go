@@ -49,6 +49,10 @@ type Remote interface {
 type Options struct {
 	From, To time.Time // calls whose date and time is in [From, To)
 	Query    filter.Query
+	// Text, if not empty, keeps only the calls whose transcript has it
+	// (ignoring case), as a search does (the window's export of a
+	// search's results).
+	Text string
 	// ArchiveRoot is the archive directory ("" or missing: none) and
 	// Server the server whose calls are exported.
 	ArchiveRoot string
@@ -134,6 +138,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if held, err = archive.Find(opts.ArchiveRoot, opts.Server, opts.From, opts.To, opts.Query); err != nil {
 			return Result{}, err
 		}
+		held = slices.DeleteFunc(held, func(e archive.Entry) bool { return !opts.says(e.Call) })
 	}
 	var remote []event.Call
 	res := Result{Out: opts.Out}
@@ -191,6 +196,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// says reports whether c's transcript has the text asked for.
+func (o *Options) says(c event.Call) bool {
+	text := strings.ToLower(strings.TrimSpace(o.Text))
+	return text == "" || strings.Contains(strings.ToLower(c.Transcript), text)
 }
 
 // check validates opts and fills in defaults.
@@ -306,7 +317,7 @@ func notHeld(calls []event.Call, held []archive.Entry, opts Options) []event.Cal
 	seen := make(map[int64]bool)
 	var out []event.Call
 	for _, c := range calls {
-		if c.DateTime < opts.From.Unix() || c.DateTime >= opts.To.Unix() || !opts.Query.Allows(c) || seen[c.ID] {
+		if c.DateTime < opts.From.Unix() || c.DateTime >= opts.To.Unix() || !opts.Query.Allows(c) || !opts.says(c) || seen[c.ID] {
 			continue // a Remote that gives more than asked
 		}
 		seen[c.ID] = true

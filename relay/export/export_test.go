@@ -327,3 +327,31 @@ func TestExport_Progress(t *testing.T) {
 		t.Fatalf("progress %v", seen)
 	}
 }
+
+func TestExport_TextKeepsOnlyCallsThatSayIt(t *testing.T) {
+	root, a := newArchive(t)
+	held := testCall(10, day0.Add(time.Minute), 101)
+	held.Transcript = "Medic 3 respond to a fall"
+	archiveCall(t, a, held, wav("held"))
+	quiet := testCall(11, day0.Add(90*time.Second), 101)
+	quiet.Transcript = "radio check"
+	archiveCall(t, a, quiet, wav("quiet"))
+	fromServer := testCall(4, day0.Add(2*time.Minute), 101)
+	fromServer.Transcript = "ENGINE 5 and MEDIC 3 on scene"
+	other := testCall(5, day0.Add(3*time.Minute), 101)
+	other.Transcript = "engine 5 clear"
+	remote := &fakeRemote{calls: []event.Call{fromServer, other}, audio: map[int64][]byte{4: wav("four"), 5: wav("five")}}
+	opts := options(root, filepath.Join(t.TempDir(), "out"), remote)
+	opts.Text = " medic 3 "
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, c := range res.Calls {
+		ids = append(ids, c.Call.ID)
+	}
+	if !slices.Equal(ids, []int64{10, 4}) {
+		t.Fatalf("exported calls %v; want 10 (archive) and 4 (server), the two that say \"medic 3\"", ids)
+	}
+}

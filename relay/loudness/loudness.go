@@ -99,80 +99,146 @@ func MeasureS16(pcm []byte, channels, rate int) (Result, error) {
 // measureS16 is MeasureS16; shareAlike lets alike channels share a filter
 // (tests compare it with filtering each).
 func measureS16(pcm []byte, channels, rate int, shareAlike bool) (Result, error) {
-	if channels < 1 || channels > MaxChannels {
-		return Result{}, fmt.Errorf("loudness: %d channels; 1 to %d are measured", channels, MaxChannels)
+	m, err := newMeter(channels, rate, shareAlike)
+	if err != nil {
+		return Result{}, err
 	}
-	if rate < 8000 || rate > 384000 {
-		return Result{}, fmt.Errorf("loudness: sample rate %d Hz is out of range", rate)
-	}
-	frameSize := 2 * channels
-	frames := len(pcm) / frameSize
-	res := Result{Frames: frames, Integrated: math.Inf(-1)}
-	if frames == 0 {
-		return res, nil
-	}
-	filters := make([][2]biquad, channels)
-	for c := range filters {
-		filters[c][0], filters[c][1] = kWeighting(rate)
-	}
-	// Mean squares of 100 ms steps; a block is four consecutive steps.
-	step := int(math.Round(stepTime * float64(rate)))
-	var steps []float64 // per step: sum over channels of the sum of squares
-	var acc float64
-	n := 0
-	peak := 0
+	_, _ = m.Write(pcm)
+	return m.Result(), nil
+}
+
+// Meter measures PCM written to it piece by piece, so a call of any length
+// is measured in constant memory while it is decoded: what MeasureS16
+// gives for the whole, as one piece. It is an io.Writer of interleaved
+// s16le PCM; a piece may end inside a frame (the rest comes with the next
+// one). A Meter is not safe for concurrent use.
+type Meter struct {
+	channels  int
+	frameSize int
+	filters   [][2]biquad
+	step      int       // frames in a 100 ms step
+	steps     []float64 // per step: sum over channels of the sum of squares
+	acc       float64   // of the step being filled
+	n         int       // frames in it
+	peak      int
+	frames    int
 	// Calls are mostly mono played as stereo: while every channel holds
 	// the same samples, one filter serves them all (their states would be
 	// equal); at the first difference the others take its state and go
 	// their own way. The result is exactly what filtering each gives.
-	alike := shareAlike && channels > 1
-	for i := range frames {
-		frame := pcm[i*frameSize : (i+1)*frameSize]
-		if alike && !sameChannels(frame, channels) {
-			alike = false
+	alike   bool
+	partial []byte // the start of a frame a Write cut in two
+}
+
+// NewMeter returns a Meter for PCM of the given channel count and rate.
+func NewMeter(channels, rate int) (*Meter, error) { return newMeter(channels, rate, true) }
+
+func newMeter(channels, rate int, shareAlike bool) (*Meter, error) {
+	if channels < 1 || channels > MaxChannels {
+		return nil, fmt.Errorf("loudness: %d channels; 1 to %d are measured", channels, MaxChannels)
+	}
+	if rate < 8000 || rate > 384000 {
+		return nil, fmt.Errorf("loudness: sample rate %d Hz is out of range", rate)
+	}
+	m := &Meter{
+		channels:  channels,
+		frameSize: 2 * channels,
+		filters:   make([][2]biquad, channels),
+		step:      int(math.Round(stepTime * float64(rate))),
+		alike:     shareAlike && channels > 1,
+	}
+	for c := range m.filters {
+		m.filters[c][0], m.filters[c][1] = kWeighting(rate)
+	}
+	return m, nil
+}
+
+// Write measures the PCM in b. It never fails.
+func (m *Meter) Write(b []byte) (int, error) {
+	n := len(b)
+	if len(m.partial) > 0 {
+		need := m.frameSize - len(m.partial)
+		if len(b) < need {
+			m.partial = append(m.partial, b...)
+			return n, nil
+		}
+		m.partial = append(m.partial, b[:need]...)
+		m.measure(m.partial)
+		m.partial = m.partial[:0]
+		b = b[need:]
+	}
+	whole := len(b) / m.frameSize * m.frameSize
+	m.measure(b[:whole])
+	m.partial = append(m.partial, b[whole:]...)
+	return n, nil
+}
+
+// measure measures whole frames (the hot loop: state kept in locals).
+func (m *Meter) measure(pcm []byte) {
+	channels, frameSize := m.channels, m.frameSize
+	acc, n, peak := m.acc, m.n, m.peak
+	for i := 0; i+frameSize <= len(pcm); i += frameSize {
+		frame := pcm[i : i+frameSize]
+		if m.alike && !sameChannels(frame, channels) {
+			m.alike = false
 			for c := 1; c < channels; c++ {
-				filters[c] = filters[0]
+				m.filters[c] = m.filters[0]
 			}
 		}
-		if alike {
+		if m.alike {
 			v := int(int16(binary.LittleEndian.Uint16(frame)))
 			peak = max(peak, v, -v)
-			y := filters[0][1].step(filters[0][0].step(float64(v) / 32768))
+			f := &m.filters[0]
+			y := f[1].step(f[0].step(float64(v) / 32768))
 			acc += float64(channels) * y * y
 		} else {
 			for c := range channels {
 				v := int(int16(binary.LittleEndian.Uint16(frame[2*c:])))
 				peak = max(peak, v, -v)
-				x := float64(v) / 32768
-				y := filters[c][1].step(filters[c][0].step(x))
+				f := &m.filters[c]
+				y := f[1].step(f[0].step(float64(v) / 32768))
 				acc += y * y
 			}
 		}
-		if n++; n == step {
-			steps = append(steps, acc)
+		m.frames++
+		if n++; n == m.step {
+			m.steps = append(m.steps, acc)
 			acc, n = 0, 0
 		}
 	}
-	res.Peak = min(float64(peak)/32768, 1)
+	m.acc, m.n, m.peak = acc, n, peak
+}
+
+// Frames is how many whole frames the Meter has measured so far.
+func (m *Meter) Frames() int { return m.frames }
+
+// Result is the measurement of everything written so far (a frame cut in
+// two at the end is left out). The Meter may go on measuring after it.
+func (m *Meter) Result() Result {
+	res := Result{Frames: m.frames, Integrated: math.Inf(-1)}
+	if m.frames == 0 {
+		return res
+	}
+	res.Peak = min(float64(m.peak)/32768, 1)
 	perBlock := int(math.Round(blockTime / stepTime))
 	var blocks []float64 // mean square (summed over channels) of each block
-	for i := 0; i+perBlock <= len(steps); i++ {
+	for i := 0; i+perBlock <= len(m.steps); i++ {
 		var sum float64
-		for _, s := range steps[i : i+perBlock] {
+		for _, s := range m.steps[i : i+perBlock] {
 			sum += s
 		}
-		blocks = append(blocks, sum/float64(perBlock*step))
+		blocks = append(blocks, sum/float64(perBlock*m.step))
 	}
 	if len(blocks) == 0 {
 		// Shorter than one block: the whole call is the block.
 		var sum float64
-		for _, s := range steps {
+		for _, s := range m.steps {
 			sum += s
 		}
-		blocks = append(blocks, (sum+acc)/float64(frames))
+		blocks = append(blocks, (sum+m.acc)/float64(m.frames))
 	}
 	res.Integrated = gated(blocks)
-	return res, nil
+	return res
 }
 
 // sameChannels reports whether every channel of a s16le frame holds the

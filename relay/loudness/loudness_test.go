@@ -279,3 +279,64 @@ func BenchmarkMeasureFilteringEachChannel(b *testing.B) {
 		}
 	}
 }
+
+// A Meter fed a call piece by piece — pieces that cut frames, and even
+// samples, in two — measures exactly what MeasureS16 does on the whole,
+// and can be read before it has seen everything.
+func TestMeterInPiecesReadsAsTheWhole(t *testing.T) {
+	const rate = 48000
+	call := append(pcm(rate, 1.3, sine(-30, 500)), pcm(rate, 2.1, sine(-14, 900))...)
+	call = append(call, 0x12, 0x34, 0x56) // a frame cut short at the end
+	whole := measure(t, call, rate)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, maxPiece := range []int{1, 3, 7, 4096, len(call)} {
+		m, err := NewMeter(2, rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := call; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(maxPiece))
+			if w, err := m.Write(rest[:n]); w != n || err != nil {
+				t.Fatalf("Write(%d bytes) = %d, %v", n, w, err)
+			}
+			rest = rest[n:]
+		}
+		got := m.Result()
+		if got.Peak != whole.Peak || got.Frames != whole.Frames || !near(got.Integrated, whole.Integrated, 1e-9) {
+			t.Fatalf("pieces of up to %d bytes: %+v, the whole at once: %+v", maxPiece, got, whole)
+		}
+	}
+	// Read part way: the loud second part is not in it yet.
+	m, _ := NewMeter(2, rate)
+	_, _ = m.Write(call[:rate*4])
+	if part := m.Result(); part.Frames != rate || !near(part.Integrated, measure(t, call[:rate*4], rate).Integrated, 1e-9) {
+		t.Fatalf("the first second read %+v", part)
+	}
+	if _, err := NewMeter(0, rate); err == nil {
+		t.Fatal("a meter of no channels was made")
+	}
+}
+
+// FuzzMeterPieces: any split of any PCM measures as the whole.
+func FuzzMeterPieces(f *testing.F) {
+	f.Add([]byte{0, 0, 0xff, 0x7f, 0, 0x80, 1, 2, 3}, uint8(2), uint16(3))
+	f.Fuzz(func(t *testing.T, b []byte, channels uint8, split uint16) {
+		ch := 1 + int(channels)%MaxChannels
+		whole, err := MeasureS16(b, ch, 8000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMeter(ch, 8000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := min(int(split), len(b))
+		_, _ = m.Write(b[:at])
+		_, _ = m.Write(b[at:])
+		got := m.Result()
+		same := got.Integrated == whole.Integrated || near(got.Integrated, whole.Integrated, 1e-9)
+		if got.Peak != whole.Peak || got.Frames != whole.Frames || !same {
+			t.Fatalf("split at %d: %+v, whole: %+v", at, got, whole)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"earshot/relay/event"
 	"earshot/relay/tokens"
 	"earshot/ui/listening"
 	"earshot/ui/player"
@@ -39,20 +40,21 @@ type Client struct {
 	nextID   uint64
 	gone     bool
 	onShow   func(what, text string)
-	onTokens func()
+	onTokens func([]tokens.Info)
+	progress map[uint64]func(Progress)
 }
 
 // NewClient makes the window's end of the channel on conn.
 func NewClient(conn *Conn) *Client {
 	return &Client{conn: conn, snap: &listening.Snapshot{Backend: "connecting", Live: true, Volume: 1},
-		watchers: map[chan struct{}]struct{}{}, pending: map[uint64]chan Message{}}
+		watchers: map[chan struct{}]struct{}{}, pending: map[uint64]chan Message{}, progress: map[uint64]func(Progress){}}
 }
 
 // OnShow sets what a "show" message does (what: a Show… value).
 func (c *Client) OnShow(f func(what, text string)) { c.mu.Lock(); c.onShow = f; c.mu.Unlock() }
 
-// OnTokensChanged sets what a "tokens" message does.
-func (c *Client) OnTokensChanged(f func()) { c.mu.Lock(); c.onTokens = f; c.mu.Unlock() }
+// OnTokens sets what a "tokens" message (the token list, changed) does.
+func (c *Client) OnTokens(f func([]tokens.Info)) { c.mu.Lock(); c.onTokens = f; c.mu.Unlock() }
 
 // Run reads the resident's messages until the channel closes; it then
 // returns ErrResidentGone (or the reason the channel broke).
@@ -115,7 +117,13 @@ func (c *Client) take(m Message) {
 	case TypeTokens:
 		if f := c.onTokens; f != nil {
 			c.mu.Unlock()
-			f()
+			f(m.Tokens)
+			return
+		}
+	case TypeProgress:
+		if f := c.progress[m.ID]; f != nil && m.Progress != nil {
+			c.mu.Unlock()
+			f(*m.Progress)
 			return
 		}
 	}
@@ -159,6 +167,13 @@ func (c *Client) send(m Message) {
 
 // request sends a command and waits for its reply.
 func (c *Client) request(ctx context.Context, m Message) (Message, error) {
+	return c.requestWithProgress(ctx, m, nil)
+}
+
+// requestWithProgress is request, with progress told to onProgress (if
+// not nil) as it comes; a request whose ctx ends is cancelled at the
+// resident too.
+func (c *Client) requestWithProgress(ctx context.Context, m Message, onProgress func(Progress)) (Message, error) {
 	ch := make(chan Message, 1)
 	c.mu.Lock()
 	if c.gone {
@@ -168,7 +183,15 @@ func (c *Client) request(ctx context.Context, m Message) (Message, error) {
 	c.nextID++
 	m.ID = c.nextID
 	c.pending[m.ID] = ch
+	if onProgress != nil {
+		c.progress[m.ID] = onProgress
+	}
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.progress, m.ID)
+		c.mu.Unlock()
+	}()
 	m.Type = TypeCommand
 	if err := c.conn.Send(m); err != nil {
 		c.mu.Lock()
@@ -189,9 +212,44 @@ func (c *Client) request(ctx context.Context, m Message) (Message, error) {
 		c.mu.Lock()
 		delete(c.pending, m.ID)
 		c.mu.Unlock()
+		c.send(Message{Command: CmdCancel, Request: m.ID})
 		return Message{}, ctx.Err()
 	}
 }
+
+// Past calls.
+
+// Search asks the resident's relay for past calls.
+func (c *Client) Search(ctx context.Context, s Search) (calls []event.Call, next, problem string, err error) {
+	r, err := c.request(ctx, Message{Command: CmdSearch, Search: &s})
+	return r.Calls, r.Next, r.Text, err
+}
+
+// AudioName is the name call id's audio is saved under.
+func (c *Client) AudioName(ctx context.Context, id int64) (string, error) {
+	r, err := c.request(ctx, Message{Command: CmdAudioName, Call: id})
+	return r.Text, err
+}
+
+// SaveAudio has the resident write call id's audio to path.
+func (c *Client) SaveAudio(ctx context.Context, id int64, path string) (int64, error) {
+	r, err := c.request(ctx, Message{Command: CmdSaveAudio, Call: id, Path: path})
+	return r.Bytes, err
+}
+
+// Export has the resident export the calls s finds to out; progress (if
+// not nil) is told how far it has come. Ending ctx cancels it.
+func (c *Client) Export(ctx context.Context, s Search, out string, progress func(Progress)) (ExportResult, error) {
+	r, err := c.requestWithProgress(ctx, Message{Command: CmdExport, Search: &s, Path: out}, progress)
+	if r.Export == nil {
+		return ExportResult{}, err
+	}
+	return *r.Export, err
+}
+
+// WatchTokens asks for the token list after every change (OnTokens), or
+// no more.
+func (c *Client) WatchTokens(on bool) { c.send(Message{Command: CmdTokensWatch, On: on}) }
 
 // The listening core's commands.
 

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"earshot/relay/event"
 	"earshot/relay/tokens"
 	"earshot/ui/listening"
 	"earshot/ui/player"
@@ -141,6 +142,16 @@ type Message struct {
 	Info   *tokens.Info  `json:"info,omitempty"`
 	Tokens []tokens.Info `json:"tokens,omitempty"`
 	URL    string        `json:"url,omitempty"`
+
+	// Past calls (past.go).
+	Search   *Search       `json:"search,omitempty"`
+	Calls    []event.Call  `json:"calls,omitempty"`
+	Next     string        `json:"next,omitempty"`
+	Path     string        `json:"path,omitempty"`
+	Request  uint64        `json:"request,omitempty"`
+	Progress *Progress     `json:"progress,omitempty"`
+	Export   *ExportResult `json:"export,omitempty"`
+	Bytes    int64         `json:"bytes,omitempty"`
 }
 
 // Kinds of Error: what went wrong, so a window can act on it without
@@ -202,7 +213,7 @@ func Decode(line []byte) (Message, error) {
 // Validate checks a message's type and bounds.
 func (m *Message) Validate() error {
 	bad := func(what string) error { return fmt.Errorf("ipc: %s message: %s", m.Type, what) }
-	for _, s := range []string{m.Server, m.User, m.Password, m.Name, m.Scope, m.TokenID, m.Show, m.Command, m.URL, m.Token} {
+	for _, s := range []string{m.Server, m.User, m.Password, m.Name, m.Scope, m.TokenID, m.Show, m.Command, m.URL, m.Token, m.Path, m.Next} {
 		if len(s) > maxField {
 			return bad("a field is too long")
 		}
@@ -224,7 +235,9 @@ func (m *Message) Validate() error {
 		if v := m.Snapshot.Volume; v < 0 || v > 1 || v != v {
 			return bad("volume out of range")
 		}
-	case TypeHistory, TypeTokens, TypeReply:
+	case TypeHistory, TypeTokens, TypeProgress:
+	case TypeReply:
+		return m.validateReplyCalls()
 	case TypeDirectory:
 		if m.Directory == nil {
 			return bad("no directory")
@@ -301,6 +314,9 @@ func (m *Message) validateCommand() error {
 			return bad(err.Error())
 		}
 	default:
+		if ok, err := m.validatePast(); ok {
+			return err
+		}
 		return bad("unknown command")
 	}
 	return nil

@@ -91,6 +91,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"command","command":"settings","change":{"kind":"volume","talkgroup":{"systemId":1,"talkgroupId":2},"db":-6}}`))
 	f.Add([]byte(`{"type":"command","command":"pauseQuiet","seconds":3600}`))
 	f.Add([]byte(`{"type":"settings","rev":2,"settings":{"server":"demo","alerts":[{"name":"A","talkgroups":[1]}],"quietHours":{"enabled":false},"onInterrupt":"drop","levelling":true,"archive":{"enabled":true,"maxDays":3}}}`))
+	f.Add([]byte(`{"type":"command","id":3,"command":"search","search":{"from":"2026-12-01T18:00:00Z","systems":[1],"talkgroups":[101],"text":"engine","limit":50,"before":"1700000000-9"}}`))
+	f.Add([]byte(`{"type":"command","id":4,"command":"saveAudio","call":9,"path":"/home/alice/2026-12-01_18-03-07_Harness-County_Fire-Dispatch.mp3"}`))
+	f.Add([]byte(`{"type":"command","id":5,"command":"export","search":{"from":"2026-12-01T18:00:00Z","to":"2026-12-01T19:00:00Z"},"path":"/tmp/calls.zip"}`))
+	f.Add([]byte(`{"type":"progress","id":5,"progress":{"done":1,"total":2,"bytes":10}}`))
+	f.Add([]byte(`{"type":"reply","id":3,"calls":[{"id":9,"dateTime":1700000000}],"next":"1700000000-9"}`))
+	f.Add([]byte(`{"type":"command","command":"cancel","request":5}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -74,6 +74,10 @@ func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) erro
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { push(ctx, conn, res.Core()) })
+	var mu sync.Mutex
+	inflight := map[uint64]context.CancelFunc{} // requests the window may cancel
+	stopWatch := func() {}                      // the token list's follower
+	defer func() { stopWatch() }()
 	for {
 		m, err := conn.Receive()
 		if err != nil {
@@ -100,15 +104,40 @@ func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) erro
 				win.Closing()
 			}
 			continue
+		case CmdCancel:
+			mu.Lock()
+			if stop, ok := inflight[m.Request]; ok {
+				stop()
+			}
+			mu.Unlock()
+			continue
+		case CmdTokensWatch:
+			stopWatch()
+			stopWatch = func() {}
+			if w, ok := res.Tokens().(TokenWatcher); ok && m.On {
+				wctx, stop := context.WithCancel(ctx)
+				done := make(chan struct{})
+				stopWatch = func() { stop(); <-done }
+				wg.Go(func() { defer close(done); followTokens(wctx, conn, w) })
+			}
+			continue
 		}
 		if m.ID == 0 {
 			do(res, m)
 			continue
 		}
+		rctx, done := context.WithTimeout(ctx, timeoutOf(m))
+		mu.Lock()
+		inflight[m.ID] = done
+		mu.Unlock()
 		wg.Go(func() {
-			rctx, done := context.WithTimeout(ctx, requestTimeout)
-			defer done()
-			reply := answer(rctx, res, m)
+			defer func() {
+				mu.Lock()
+				delete(inflight, m.ID)
+				mu.Unlock()
+				done()
+			}()
+			reply := answer(rctx, res, m, func(p Message) { _ = conn.Send(p) })
 			reply.Type, reply.ID = TypeReply, m.ID
 			_ = conn.Send(reply)
 		})
@@ -197,10 +226,29 @@ func do(res Resident, m Message) {
 	}
 }
 
-// answer carries out a request and returns the reply's fields.
-func answer(ctx context.Context, res Resident, m Message) Message {
+// followTokens sends the token list after every change until ctx ends.
+func followTokens(ctx context.Context, conn *Conn, w TokenWatcher) {
+	for list := range w.Watch(ctx) {
+		if list == nil {
+			list = []tokens.Info{}
+		}
+		if conn.Send(Message{Type: TypeTokens, Tokens: list}) != nil {
+			return
+		}
+	}
+}
+
+// answer carries out a request and returns the reply's fields; send sends
+// the window other messages on the way (progress).
+func answer(ctx context.Context, res Resident, m Message, send func(Message)) Message {
 	var r Message
 	var err error
+	if pr, perr, ok := answerPast(ctx, res, m, send); ok {
+		if perr != nil {
+			return Message{Error: AsError(perr)}
+		}
+		return pr
+	}
 	switch m.Command {
 	case CmdAccount:
 		r.Server, r.User = res.Accounts().Account()

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -38,6 +39,12 @@ type Feed interface {
 	Calls(q relay.Query) []event.Call
 	Status() relay.Report
 	Catalog() event.Catalog
+}
+
+// callFinder is a Feed that also knows calls older than those it holds
+// (*relay.Relay: those a search found in the server's history).
+type callFinder interface {
+	Call(id int64) (event.Call, bool)
 }
 
 // Player is the call player as the core drives it (*player.Player
@@ -116,12 +123,15 @@ type Options struct {
 
 // Preference keys (config.json "preferences").
 const (
-	prefLive    = "live"
-	prefVolume  = "volume"
-	prefMuted   = "muted"
-	prefFilter  = "filter"
-	prefNotify  = "notify"
-	prefCatchUp = "catchUpSeconds"
+	prefLive   = "live"
+	prefVolume = "volume"
+	prefMuted  = "muted"
+	prefFilter = "filter"
+	prefNotify = "notify" // before they were kept per server; read once
+	// prefNotifyBy is the "notify me" talkgroups of each server (its URL,
+	// or "demo"): the demo's never carry over to a real server.
+	prefNotifyBy = "notifyByServer"
+	prefCatchUp  = "catchUpSeconds"
 )
 
 // Limits and defaults.
@@ -163,15 +173,17 @@ type Core struct {
 	seen     map[player.Talkgroup]TGInfo
 	dir      Directory
 	dirRev   uint64
-	notify   map[player.Talkgroup]bool
+	notify   map[player.Talkgroup]bool // the current server's
+	notifyBy map[string][]player.Talkgroup
 	notified map[player.Talkgroup]time.Time
 	catchUp  time.Duration
 	// The catch-up rule's memory since the start (or the last reset).
-	sawLive   bool      // a call arrived live
-	dropped   bool      // the feed was up, then lost
-	delays    []float64 // recent live calls' delay (s): now − (start + length)
-	told      bool      // the one-time ffmpeg notice was sent
-	playingID int64     // the call the player played last
+	sawLive   bool        // a call arrived live
+	dropped   bool        // the feed was up, then lost
+	delays    []float64   // recent live calls' delay (s): now − (start + length)
+	told      bool        // the one-time ffmpeg notice was sent
+	playingID int64       // the call the player played last
+	last      *event.Call // that call (never modified once set)
 	watchers  map[chan struct{}]struct{}
 
 	// What stands out (alerting.go, quiet.go).
@@ -206,6 +218,7 @@ func New(opts Options) *Core {
 		opts: opts, log: opts.Logger, now: opts.Now, p: opts.Player,
 		seen:     map[player.Talkgroup]TGInfo{},
 		notify:   map[player.Talkgroup]bool{},
+		notifyBy: map[string][]player.Talkgroup{},
 		notified: map[player.Talkgroup]time.Time{},
 		catchUp:  DefaultCatchUp,
 		watchers: map[chan struct{}]struct{}{},
@@ -216,6 +229,7 @@ func New(opts Options) *Core {
 		settingsRev: 1,
 		quietWake:   make(chan struct{}, 1),
 	}
+	c.server, c.user = opts.Account()
 	c.restorePrefs()
 	c.mu.Lock()
 	c.loadSettingsLocked()
@@ -249,12 +263,16 @@ func (c *Core) restorePrefs() {
 			c.p.AvoidTalkgroup(a.SystemID, a.TalkgroupID, a.Until)
 		}
 	}
-	var notify []player.Talkgroup
-	if p.Load(prefNotify, &notify) {
-		for _, t := range notify {
-			c.notify[t] = true
+	if !p.Load(prefNotifyBy, &c.notifyBy) || c.notifyBy == nil {
+		c.notifyBy = map[string][]player.Talkgroup{}
+		// Kept before they were per server: they belong to the server
+		// signed in to now, never to the demo.
+		var notify []player.Talkgroup
+		if p.Load(prefNotify, &notify) && c.server != "" && !c.opts.DemoFlag {
+			c.notifyBy[c.server] = notify
 		}
 	}
+	c.loadNotifyLocked(c.server)
 	var secs float64
 	if p.Load(prefCatchUp, &secs) && secs >= 0 {
 		c.catchUp = min(MaxCatchUp, time.Duration(secs*float64(time.Second)))
@@ -281,11 +299,39 @@ func (c *Core) savePrefs() {
 	f.Hold = nil // a hold is for now, not for the next start
 	p.Save(prefFilter, f)
 	c.mu.Lock()
-	notify := c.notifyListLocked()
+	c.notifyBy[c.notifyKeyLocked(c.server)] = c.notifyListLocked()
+	notifyBy := maps.Clone(c.notifyBy)
 	catchUp := c.catchUp
 	c.mu.Unlock()
-	p.Save(prefNotify, notify)
+	p.Save(prefNotifyBy, notifyBy)
 	p.Save(prefCatchUp, catchUp.Seconds())
+}
+
+// notifyKeyLocked is the key of server's "notify me" choices: its URL, or
+// "demo".
+func (c *Core) notifyKeyLocked(server string) string {
+	if server == "" || c.opts.DemoFlag {
+		return "demo"
+	}
+	return server
+}
+
+// setAccountLocked makes server and user the account: another server
+// brings its own "notify me" choices.
+func (c *Core) setAccountLocked(server, user string) {
+	if c.notifyKeyLocked(server) != c.notifyKeyLocked(c.server) {
+		c.notifyBy[c.notifyKeyLocked(c.server)] = c.notifyListLocked()
+		c.loadNotifyLocked(server)
+	}
+	c.server, c.user = server, user
+}
+
+// loadNotifyLocked makes server's "notify me" choices the ones in force.
+func (c *Core) loadNotifyLocked(server string) {
+	c.notify = map[player.Talkgroup]bool{}
+	for _, t := range c.notifyBy[c.notifyKeyLocked(server)] {
+		c.notify[t] = true
+	}
 }
 
 func (c *Core) notifyListLocked() []player.Talkgroup {
@@ -375,7 +421,7 @@ func (c *Core) reload(reset bool) {
 		c.seen = map[player.Talkgroup]TGInfo{}
 		c.notified = map[player.Talkgroup]time.Time{}
 		c.sawLive, c.dropped, c.delays = false, false, nil
-		c.playingID = 0
+		c.playingID, c.last = 0, nil
 	}
 	hist := make([]HistoryEntry, 0, len(calls))
 	for _, call := range calls {
@@ -396,7 +442,7 @@ func (c *Core) reload(reset bool) {
 	c.catalog = cat
 	c.rebuildDirLocked()
 	c.status = rep.Backend
-	c.server, c.user = server, user
+	c.setAccountLocked(server, user)
 	c.st = c.p.State()
 	c.publishLocked()
 }
@@ -406,7 +452,7 @@ func (c *Core) reload(reset bool) {
 func (c *Core) AccountChanged() {
 	server, user := c.opts.Account()
 	c.mu.Lock()
-	c.server, c.user = server, user
+	c.setAccountLocked(server, user)
 	c.publishLocked()
 	c.mu.Unlock()
 }
@@ -615,6 +661,8 @@ func (c *Core) OnPlayerChange(st player.State) {
 	changed := false
 	if st.Call != nil && st.Call.ID != c.playingID {
 		c.playingID = st.Call.ID
+		last := *st.Call
+		c.last = &last
 		changed = c.markLocked(st.Call.ID, func(h *HistoryEntry) { h.Played = true })
 	}
 	if st.LastError != c.snap.LastError {
@@ -681,6 +729,19 @@ func (c *Core) publishLocked() {
 	}
 	if st.Call != nil {
 		s.Title = c.titleLocked(*st.Call)
+	}
+	if c.last != nil {
+		last := *c.last
+		if st.Call != nil && st.Call.ID != last.ID {
+			last = *st.Call // the player's change is on its way
+		}
+		for _, h := range c.history {
+			if h.Call.ID == last.ID && h.Call.Transcript != "" {
+				last.Transcript = h.Call.Transcript // it came after the call
+				break
+			}
+		}
+		s.Last, s.LastTitle = &last, c.titleLocked(last)
 	}
 	c.snap = s
 	for w := range c.watchers {
@@ -751,7 +812,8 @@ func (c *Core) Skip() { c.after(false, c.p.Skip) }
 // Replay plays an earlier call again (each press one further back).
 func (c *Core) Replay() { c.after(false, c.p.Replay) }
 
-// Play plays the history's call id now.
+// Play plays call id now: one of the history, or one the relay found in
+// the server's history for a search.
 func (c *Core) Play(id int64) error {
 	c.mu.Lock()
 	var call *event.Call
@@ -763,6 +825,15 @@ func (c *Core) Play(id int64) error {
 		}
 	}
 	c.mu.Unlock()
+	if call == nil {
+		// A call from further back (a search, the history's older pages):
+		// the relay keeps the record of what it found.
+		if f, ok := c.opts.Feed.(callFinder); ok {
+			if cl, found := f.Call(id); found {
+				call = &cl
+			}
+		}
+	}
 	if call == nil {
 		return errors.New("that call is no longer in the history")
 	}
@@ -780,44 +851,58 @@ func (c *Core) SetMuted(m bool) { c.after(true, func() { c.p.SetMuted(m) }) }
 // ToggleMute flips mute.
 func (c *Core) ToggleMute() { c.after(true, c.p.ToggleMute) }
 
-// ToggleHoldTalkgroup holds the playing call's talkgroup, or releases the
-// hold in force.
+// target is the call Hold and Avoid act on: the playing one, else the
+// one heard last (nil before the first).
+func (c *Core) target() *event.Call {
+	if st := c.p.State(); st.Call != nil {
+		return st.Call
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// ToggleHoldTalkgroup holds the talkgroup of the playing call (between
+// calls, of the last one heard), or releases the hold in force.
 func (c *Core) ToggleHoldTalkgroup() {
 	c.after(true, func() {
 		if c.p.Filter().Hold != nil {
 			c.p.ReleaseHold()
-		} else if st := c.p.State(); st.Call != nil {
-			c.p.HoldTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, time.Time{})
+		} else if call := c.target(); call != nil {
+			c.p.HoldTalkgroup(call.SystemID, call.TalkgroupID, time.Time{})
 		}
 	})
 }
 
-// ToggleHoldSystem holds the playing call's system, or releases the hold
-// in force.
+// ToggleHoldSystem holds the system of the playing call (between calls,
+// of the last one heard), or releases the hold in force.
 func (c *Core) ToggleHoldSystem() {
 	c.after(true, func() {
 		if c.p.Filter().Hold != nil {
 			c.p.ReleaseHold()
-		} else if st := c.p.State(); st.Call != nil {
-			c.p.HoldSystem(st.Call.SystemID, time.Time{})
+		} else if call := c.target(); call != nil {
+			c.p.HoldSystem(call.SystemID, time.Time{})
 		}
 	})
 }
 
-// AvoidPlaying avoids the playing call's talkgroup for d (0: until
-// lifted) and skips it.
+// AvoidPlaying avoids the talkgroup of the playing call for d (0: until
+// lifted) and skips it; between calls it avoids the last one heard's.
 func (c *Core) AvoidPlaying(d time.Duration) {
 	c.after(true, func() {
-		st := c.p.State()
-		if st.Call == nil {
+		playing := c.p.State().Call != nil
+		call := c.target()
+		if call == nil {
 			return
 		}
 		var until time.Time
 		if d > 0 {
 			until = c.now().Add(d)
 		}
-		c.p.AvoidTalkgroup(st.Call.SystemID, st.Call.TalkgroupID, until)
-		c.p.Skip()
+		c.p.AvoidTalkgroup(call.SystemID, call.TalkgroupID, until)
+		if playing {
+			c.p.Skip()
+		}
 	})
 }
 

@@ -2,6 +2,7 @@ package listening
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -393,5 +394,147 @@ func TestSnapshotsAreImmutableAndNumbered(t *testing.T) {
 	r.send(t, r.call(2, 2*time.Second, false))
 	if len(hist) != 1 || len(before.History) != 1 {
 		t.Fatal("a published history changed")
+	}
+}
+
+func TestHoldAndAvoidBetweenCallsActOnTheLastCallHeard(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	heard := event.Call{ID: 7, DateTime: r.clock().Unix(), SystemID: 1, TalkgroupID: 102, TalkgroupLabel: "Fire Tac"}
+	r.core.OnPlayerChange(player.State{Call: &heard, Live: true, Volume: 1})
+	r.core.OnPlayerChange(player.State{Live: true, Volume: 1}) // it played out
+	s := r.core.Snapshot()
+	if s.Call != nil || s.Last == nil || s.Last.ID != 7 || s.LastTitle != "Fire Tac" {
+		t.Fatalf("between calls: call %v, last %v %q; want no call, the last one heard kept", s.Call, s.Last, s.LastTitle)
+	}
+	r.core.ToggleHoldTalkgroup()
+	if h := r.core.Snapshot().Filter.Hold; h == nil || h.SystemID != 1 || h.TalkgroupID != 102 {
+		t.Fatalf("Hold talkgroup between calls held %+v; want the last call's talkgroup 1/102", h)
+	}
+	r.core.ToggleHoldTalkgroup()
+	r.core.ToggleHoldSystem()
+	if h := r.core.Snapshot().Filter.Hold; h == nil || h.SystemID != 1 || h.TalkgroupID != 0 {
+		t.Fatalf("Hold system between calls held %+v; want the last call's system 1", h)
+	}
+	r.core.ToggleHoldSystem()
+	r.core.AvoidPlaying(30 * time.Minute)
+	avoids := r.core.Snapshot().Filter.Avoids
+	if len(avoids) != 1 || avoids[0].SystemID != 1 || avoids[0].TalkgroupID != 102 {
+		t.Fatalf("Avoid between calls avoided %+v; want the last call's talkgroup 1/102", avoids)
+	}
+}
+
+func TestLastCallIsForgottenWithTheAccount(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	heard := event.Call{ID: 7, SystemID: 1, TalkgroupID: 102}
+	r.core.OnPlayerChange(player.State{Call: &heard, Live: true, Volume: 1})
+	r.core.OnPlayerChange(player.State{Live: true, Volume: 1})
+	r.send(t, event.Event{Type: event.TypeReset, Reason: event.ResetAccount})
+	if s := r.core.Snapshot(); s.Last != nil {
+		t.Fatalf("after an account change the last call is %v; want none (it was another server's)", s.Last)
+	}
+	r.core.ToggleHoldTalkgroup()
+	if h := r.core.Snapshot().Filter.Hold; h != nil {
+		t.Fatalf("Hold with no call heard held %+v", h)
+	}
+}
+
+// finderFeed is a feed that also knows calls a search found.
+type finderFeed struct {
+	*fakeFeed
+	found map[int64]event.Call
+}
+
+func (f finderFeed) Call(id int64) (event.Call, bool) { c, ok := f.found[id]; return c, ok }
+
+func TestPlayReachesCallsOlderThanTheHistory(t *testing.T) {
+	feed := finderFeed{fakeFeed: &fakeFeed{hub: hub.New(nil)}, found: map[int64]event.Call{3: {ID: 3, SystemID: 1, TalkgroupID: 101}}}
+	p, err := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := New(Options{Feed: feed, Player: p})
+	if err := core.Play(3); err != nil {
+		t.Fatalf("Play of a call a search found: %v", err)
+	}
+	if err := core.Play(4); err == nil {
+		t.Fatal("Play of a call nobody knows succeeded")
+	}
+}
+
+// memPrefs keeps settings as JSON, as config.json does.
+type memPrefs struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (p *memPrefs) Load(key string, v any) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	raw, ok := p.m[key]
+	return ok && json.Unmarshal(raw, v) == nil
+}
+
+func (p *memPrefs) Save(key string, v any) {
+	b, _ := json.Marshal(v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string][]byte{}
+	}
+	p.m[key] = b
+}
+
+// The fault: the demo's "notify me" choices were saved and carried over
+// to the real server.
+func TestNotifyChoicesBelongToTheirServer(t *testing.T) {
+	prefs := &memPrefs{}
+	var mu sync.Mutex
+	server := ""
+	account := func() (string, string) { mu.Lock(); defer mu.Unlock(); return server, "" }
+	feed := &fakeFeed{hub: hub.New(nil), status: event.Status{State: event.StateConnected}}
+	p, err := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: account})
+	demoTG := player.Talkgroup{SystemID: 1, TalkgroupID: 101}
+	core.SetNotify(demoTG, true)
+	// Signed in to a real server: the demo's choice is not its.
+	mu.Lock()
+	server = "https://scanner.example.org"
+	mu.Unlock()
+	core.AccountChanged()
+	if n := core.Snapshot().Notify; len(n) != 0 {
+		t.Fatalf("after signing in, notify %v; want none (those were the demo's)", n)
+	}
+	realTG := player.Talkgroup{SystemID: 1, TalkgroupID: 102}
+	core.SetNotify(realTG, true)
+	// A restart keeps the real server's choice, and the demo's is the
+	// demo's again after signing out.
+	again := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: account})
+	if n := again.Snapshot().Notify; len(n) != 1 || n[0] != realTG {
+		t.Fatalf("after a restart, notify %v; want the real server's %v", n, realTG)
+	}
+	mu.Lock()
+	server = ""
+	mu.Unlock()
+	again.AccountChanged()
+	if n := again.Snapshot().Notify; len(n) != 1 || n[0] != demoTG {
+		t.Fatalf("back on the demo, notify %v; want the demo's %v", n, demoTG)
+	}
+}
+
+func TestNotifyChoicesOfBeforeGoToTheServerSignedIn(t *testing.T) {
+	prefs := &memPrefs{}
+	prefs.Save("notify", []player.Talkgroup{{SystemID: 2, TalkgroupID: 201}})
+	feed := &fakeFeed{hub: hub.New(nil)}
+	p, _ := player.New(player.Options{Audio: noAudio{}, Output: silentOutput{}})
+	core := New(Options{Feed: feed, Player: p, Prefs: prefs, Account: func() (string, string) { return "https://scanner.example.org", "alice" }})
+	if n := core.Snapshot().Notify; len(n) != 1 || n[0].TalkgroupID != 201 {
+		t.Fatalf("the choices of before: %v", n)
+	}
+	demo := New(Options{Feed: feed, Player: p, Prefs: &memPrefs{m: prefs.m}, Account: func() (string, string) { return "", "" }})
+	if n := demo.Snapshot().Notify; len(n) != 0 {
+		t.Fatalf("on the demo the choices of before (a real server's) show: %v", n)
 	}
 }

@@ -36,8 +36,14 @@ type Snapshot struct {
 	DemoFlag bool `json:"demoFlag,omitempty"`
 
 	// What is audible.
-	Call          *event.Call   `json:"call,omitempty"`
-	Title         string        `json:"title,omitempty"` // the playing call's talkgroup, from the current catalogue
+	Call  *event.Call `json:"call,omitempty"`
+	Title string      `json:"title,omitempty"` // the playing call's talkgroup, from the current catalogue
+	// Last is the call heard last (the playing one while one plays):
+	// between calls the window shows it, and Hold and Avoid act on it, as
+	// the OpenScanner listener's buttons do. LastTitle names its
+	// talkgroup as Title does.
+	Last          *event.Call   `json:"last,omitempty"`
+	LastTitle     string        `json:"lastTitle,omitempty"`
 	Replay        int           `json:"replay,omitempty"`
 	Position      time.Duration `json:"position,omitempty"`
 	Duration      time.Duration `json:"duration,omitempty"`

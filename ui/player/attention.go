@@ -1,15 +1,17 @@
 package player
 
 import (
-	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"earshot/relay/audio"
+	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/loudness"
 )
@@ -21,73 +23,159 @@ import (
 // core's (relay/loudness, relay/priority); the player carries them out.
 
 // GainFunc decides the linear gain a call is played with, before the
-// volume, from the loudness the player measured on its decoded audio (see
-// loudness.Leveller). It is called once per call, on the player's prefetch
-// goroutine, before the call plays; it must not block.
+// volume, from its measured loudness (see loudness.Leveller). The player
+// calls it on a goroutine of its own, never the sound device's: when it
+// opens a call, and again if the call's measurement arrives after the call
+// started. It must not block for long.
 type GainFunc func(c event.Call, m loudness.Result) float64
 
-// maxLevelledFrames bounds the audio decoded into memory to measure a
-// call (10 minutes at 48 kHz is 110 MiB); the rest of a longer call plays
-// with the gain of its first part.
-const maxLevelledFrames = 10 * 60 * DefaultRate
+// Levelling costs no latency. The relay measures each call as its audio
+// enters the cache and keeps the result with the entry
+// (cache.Entry.Loudness), usually long before the call plays, so the
+// player starts it at its gain at once. When the measurement is not there
+// yet (a call played the instant it arrived), the call still starts at
+// once, as recorded but never over the ceiling (the gain a call of
+// unknown loudness peaking at full scale gets: the listener's offset, at
+// most -1 dB), and moves smoothly, over glideTime, to the measured gain
+// when the relay's measurement arrives — or first to an estimate from
+// what played of it, after estimateTime, if that comes first. Every one
+// of those gains keeps the call's peak under the ceiling (a provisional
+// one as if the call peaked at full scale), so no gain between them clips
+// either.
+const (
+	estimateTime = 400 * time.Millisecond
+	glideTime    = 200 * time.Millisecond
+)
 
-// maxCallGain caps what a GainFunc may ask for (+20 dB).
-const maxCallGain = 10.0
+// unknownLoudness stands for a call not measured yet, or only in part:
+// nothing to level by, and any peak possible.
+var unknownLoudness = loudness.Result{Integrated: math.Inf(-1), Peak: 1}
 
-// levelled decodes s into memory (up to maxLevelledFrames), measures it
-// and returns a stream of it scaled by the gain p.gain gives.
-func (p *Player) levelled(c event.Call, s *Stream) (*Stream, error) {
-	limit := int64(maxLevelledFrames) * FrameSize
-	var buf bytes.Buffer
-	if s.Frames > 0 {
-		buf.Grow(int(min(s.Frames*FrameSize, limit)))
-	}
-	_, err := io.Copy(&buf, io.LimitReader(s, limit))
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("%w: %v", ErrBadAudio, err)
-	}
-	pcm := buf.Bytes()
-	m, err := loudness.MeasureS16(pcm, Channels, s.Rate)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
+// Bounds of a GainFunc's answer: +20 dB, and -80 dB (so a glide, which
+// works in dB, never starts or ends at zero).
+const (
+	maxCallGain = 10.0
+	minCallGain = 1e-4
+)
+
+// callGain is p.gain's answer for c measured m, made safe.
+func (p *Player) callGain(c event.Call, m loudness.Result) float64 {
 	g := p.gain(c, m)
 	if math.IsNaN(g) || g < 0 {
 		g = 1
 	}
-	g = min(g, maxCallGain)
-	loudness.ApplyS16(pcm, g)
-	frames := s.Frames
-	rest := io.Reader(s)
-	if int64(len(pcm)) < limit {
-		frames, rest = int64(len(pcm)/FrameSize), eofReader{}
-	}
-	p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", 20*math.Log10(max(g, 1e-9)))
-	return audio.NewStream(io.MultiReader(bytes.NewReader(pcm), &gainReader{r: rest, gain: g}), s.Rate, s.Format, frames, s.Decoder, s.Close), nil
+	return max(minCallGain, min(g, maxCallGain))
 }
 
-type eofReader struct{}
+// levelled returns s scaled by c's gain (and what scales it): from the
+// measurement kept with its cache entry, else provisional until the
+// measurement arrives (or ctx ends, with the track). It reads nothing of
+// s ahead.
+func (p *Player) levelled(ctx context.Context, c event.Call, ent *cache.Entry, s *Stream) (*Stream, *level) {
+	if m, ok := ent.Loudness(); ok {
+		g := p.callGain(c, m)
+		p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
+		lv := &level{r: s, rate: s.Rate, gain: g}
+		return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close), lv
+	}
+	lv := &level{r: s, rate: s.Rate, gain: p.callGain(c, unknownLoudness)}
+	if m, err := loudness.NewMeter(Channels, s.Rate); err == nil {
+		lv.meter, lv.estimated = m, make(chan loudness.Result, 1)
+		lv.estimateAt = int(int64(s.Rate) * int64(estimateTime) / int64(time.Second))
+	}
+	p.log.Debug("call plays before it is measured", "call", c.ID, "gain_db", dB(lv.gain))
+	p.watchers.Go(func() {
+		for {
+			select {
+			case <-ent.Measured():
+				if m, ok := ent.Loudness(); ok {
+					g := p.callGain(c, m)
+					p.log.Debug("call levelled", "call", c.ID, "lufs", m.Integrated, "peak", m.Peak, "gain_db", dB(g))
+					lv.glideTo(g)
+				}
+				return
+			case est := <-lv.estimated:
+				g := p.callGain(c, est)
+				p.log.Debug("call levelled by an estimate until it is measured", "call", c.ID, "lufs", est.Integrated, "gain_db", dB(g))
+				lv.glideTo(g)
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return audio.NewStream(lv, s.Rate, s.Format, s.Frames, s.Decoder, s.Close), lv
+}
 
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+func dB(g float64) float64 { return 20 * math.Log10(max(g, 1e-9)) }
 
-// gainReader scales the s16le PCM it reads by a linear gain.
-type gainReader struct {
+// level scales the s16le stereo PCM it reads by a call's gain and, once
+// glideTo gives it another, moves there smoothly: over glideTime, by the
+// same step in dB each frame. With a meter it also measures the call as
+// it plays and hands the loudness of its first estimateAt frames to
+// estimated (as of unknown peak). Only the stream reads it; glideTo may
+// come from any goroutine.
+type level struct {
 	r    io.Reader
-	gain float64
-	odd  []byte // a half sample left from the last read
+	rate int
+	next atomic.Uint64 // math.Float64bits of a gain to glide to; 0: none
+
+	gain    float64 // now
+	goal    float64 // of the glide
+	step    float64 // factor a frame while gliding
+	left    int     // frames of the glide left
+	started bool    // some PCM was read
+
+	meter      *loudness.Meter // nil once the estimate is out
+	estimateAt int
+	estimated  chan loudness.Result
 }
 
-func (g *gainReader) Read(b []byte) (int, error) {
-	n, err := g.r.Read(b)
-	whole := n &^ 1
-	loudness.ApplyS16(b[:whole], g.gain)
-	if n != whole && err == nil {
-		// Only the Stream reads this, in whole frames; a half sample
-		// cannot happen, but is refused rather than mis-scaled.
-		return whole, errors.New("player: audio split inside a sample")
+// glideTo sets the gain to move to.
+func (l *level) glideTo(g float64) { l.next.Store(math.Float64bits(g)) }
+
+func (l *level) Read(b []byte) (int, error) {
+	b = b[:len(b)/FrameSize*FrameSize]
+	if len(b) == 0 {
+		// The stream asks for whole frames only; anything else would be
+		// scaled wrongly, so it is refused.
+		return 0, errors.New("player: audio split inside a frame")
 	}
+	if bits := l.next.Swap(0); bits != 0 {
+		l.goal = math.Float64frombits(bits)
+		if !l.started {
+			l.gain, l.left = l.goal, 0 // nothing heard yet: no glide
+		} else {
+			frames := max(1, int(int64(l.rate)*int64(glideTime)/int64(time.Second)))
+			l.step = math.Pow(l.goal/l.gain, 1/float64(frames))
+			l.left = frames
+		}
+	}
+	n, err := l.r.Read(b)
+	if n%FrameSize != 0 {
+		return 0, errors.New("player: audio split inside a frame")
+	}
+	if n > 0 {
+		l.started = true
+	}
+	pcm := b[:n]
+	if l.meter != nil {
+		_, _ = l.meter.Write(pcm)
+		if l.meter.Frames() >= l.estimateAt {
+			est := l.meter.Result()
+			est.Peak = unknownLoudness.Peak // the rest may peak anywhere
+			l.estimated <- est              // buffered, and sent once
+			l.meter = nil
+		}
+	}
+	for l.left > 0 && len(pcm) > 0 {
+		l.gain *= l.step
+		if l.left--; l.left == 0 {
+			l.gain = l.goal
+		}
+		loudness.ApplyS16(pcm[:FrameSize], l.gain)
+		pcm = pcm[FrameSize:]
+	}
+	loudness.ApplyS16(pcm, l.gain)
 	return n, err
 }
 

@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"earshot/relay/audio"
 	"earshot/relay/audio/audiotest"
 	"earshot/relay/cache"
 	"earshot/relay/event"
+	"earshot/relay/loudness"
+	"earshot/relay/media"
 )
 
 // fakeAudio serves call audio from a real on-disk cache.
@@ -35,7 +38,56 @@ func newFakeAudio(t testing.TB) *fakeAudio {
 	return &fakeAudio{c: c, entries: map[int64]*cache.Entry{}, errs: map[int64]error{}}
 }
 
+// put caches data as call id's audio, measured as the relay measures
+// what it caches (most calls are by the time they play).
 func (f *fakeAudio) put(t testing.TB, id int64, data []byte) event.Call {
+	t.Helper()
+	c, e := f.putEntry(t, id, data)
+	f.measure(t, e)
+	return c
+}
+
+// putUnmeasured is put for a call whose measurement has not finished:
+// the test calls measure when it should.
+func (f *fakeAudio) putUnmeasured(t testing.TB, id int64, data []byte) (event.Call, *cache.Entry) {
+	t.Helper()
+	return f.putEntry(t, id, data)
+}
+
+// measure measures an entry's audio as the relay does and keeps the
+// result with it.
+func (f *fakeAudio) measure(t testing.TB, e *cache.Entry) loudness.Result {
+	t.Helper()
+	r, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	head := make([]byte, media.SniffLen)
+	n, _ := io.ReadFull(r, head)
+	format := media.Sniff(head[:n])
+	var s *audio.Stream
+	if format != media.Unknown { // the relay gives up on those too
+		s, err = audio.Decode(context.Background(), r, format, audio.DefaultRate)
+	}
+	if s == nil || err != nil {
+		// Not audio (some tests cache other bytes): nothing to measure.
+		e.NotMeasurable()
+		return loudness.Result{}
+	}
+	defer s.Close()
+	m, _ := loudness.NewMeter(audio.Channels, audio.DefaultRate)
+	if _, err := io.Copy(m, s); err != nil && m.Frames() == 0 {
+		e.NotMeasurable()
+		return loudness.Result{}
+	}
+	if err := e.SetLoudness(m.Result()); err != nil {
+		t.Fatal(err)
+	}
+	return m.Result()
+}
+
+func (f *fakeAudio) putEntry(t testing.TB, id int64, data []byte) (event.Call, *cache.Entry) {
 	t.Helper()
 	e, err := f.c.Put(strconv.FormatInt(id, 10), data)
 	if err != nil {
@@ -44,7 +96,7 @@ func (f *fakeAudio) put(t testing.TB, id int64, data []byte) event.Call {
 	f.mu.Lock()
 	f.entries[id] = e
 	f.mu.Unlock()
-	return event.Call{ID: id, SystemID: 1, TalkgroupID: 100 + id, TalkgroupLabel: "TG " + strconv.FormatInt(id, 10)}
+	return event.Call{ID: id, SystemID: 1, TalkgroupID: 100 + id, TalkgroupLabel: "TG " + strconv.FormatInt(id, 10)}, e
 }
 
 var errNoSuchCall = errors.New("call not found")

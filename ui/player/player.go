@@ -46,8 +46,9 @@ type Options struct {
 	// Suspender; 0 means 2 s.
 	SuspendAfter time.Duration
 	// Gain, if set, decides the gain of each call from its measured
-	// loudness (levelling, per-talkgroup volume; attention.go). Each call
-	// is then decoded whole before it plays. nil plays calls as recorded.
+	// loudness (levelling, per-talkgroup volume; attention.go), as the
+	// cache entry the AudioSource gives keeps it; it never delays a call.
+	// nil plays calls as recorded.
 	Gain GainFunc
 }
 
@@ -100,6 +101,9 @@ type Player struct {
 
 	wake  chan struct{} // to Run: state changed
 	fetch chan struct{} // to the prefetcher: the queue's head may need decoding
+	// watchers wait for the measurement of calls that started with a
+	// provisional gain (attention.go); each ends with its track.
+	watchers sync.WaitGroup
 
 	// readMu serialises feed.Read: the playing stream is read outside mu
 	// and must never be read by two goroutines at once, whatever the
@@ -158,10 +162,13 @@ type track struct {
 	e      *entry
 	stream *Stream
 	file   *os.File
-	pos    int64 // frames handed to the output
+	pos    int64              // frames handed to the output
+	stop   context.CancelFunc // ends what waits on the track's behalf
+	level  *level             // the call's gain, when levelled
 }
 
 func (t *track) close() {
+	t.stop()
 	_ = t.stream.Close()
 	_ = t.file.Close()
 }
@@ -266,6 +273,7 @@ func (p *Player) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			p.shutdown()
 			wg.Wait()
+			p.watchers.Wait()
 			return ctx.Err()
 		case <-p.wake:
 		case <-timer.C:
@@ -821,16 +829,19 @@ func (p *Player) open(fetchCtx, runCtx context.Context, e *entry) (*track, error
 		return nil, fmt.Errorf("%w: the audio file is empty", ErrBadAudio)
 	}
 	format := media.Sniff(head[:n])
+	trackCtx, stop := context.WithCancel(runCtx)
 	s, err := p.dec.Decode(runCtx, f, format, p.rate)
-	if err == nil && p.gain != nil {
-		s, err = p.levelled(e.call, s)
-	}
 	if err != nil {
+		stop()
 		f.Close()
 		return nil, err
 	}
+	var lv *level
+	if p.gain != nil {
+		s, lv = p.levelled(trackCtx, e.call, ent, s)
+	}
 	p.log.Debug("call decoded ahead", "call", e.call.ID, "decoder", s.Decoder, "frames", s.Frames)
-	return &track{e: e, stream: s, file: f}, nil
+	return &track{e: e, stream: s, file: f, stop: stop, level: lv}, nil
 }
 
 // problemLocked records why a call could not be played.
