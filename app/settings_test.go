@@ -3,6 +3,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,11 +16,14 @@ import (
 
 	"earshot/relay/alerts"
 	"earshot/relay/archive"
+	"earshot/relay/audio"
 	"earshot/relay/audio/audiotest"
 	"earshot/relay/backend/backendtest"
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/filter"
+	"earshot/relay/loudness"
+	"earshot/relay/media"
 	"earshot/relay/priority"
 	"earshot/relay/quiet"
 	"earshot/ui/listening"
@@ -161,8 +165,28 @@ func TestSettings_TalkgroupVolumeIsAppliedToTheSamples(t *testing.T) {
 	defer c.Close()
 	calls := cachedCalls{}
 	rec := backendtest.SynthWAV(1, 440, 8000)
+	// Measured as the relay measures what enters its cache: levelling
+	// then brings all three to one level, and only the offsets differ (an
+	// unmeasured call plays as recorded, under the peak ceiling, which
+	// would cap the +2 dB).
+	s, err := (&audio.Decoder{}).Decode(context.Background(), bytes.NewReader(rec), media.WAV, audio.DefaultRate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := io.ReadAll(s)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured, err := loudness.MeasureS16(pcm, audio.Channels, s.Rate)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for id := int64(1); id <= 3; id++ {
 		if calls[id], err = c.Put(fmt.Sprintf("call-%d", id), rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := calls[id].SetLoudness(measured); err != nil {
 			t.Fatal(err)
 		}
 	}
