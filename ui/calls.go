@@ -50,6 +50,12 @@ func marksOf(h listening.HistoryEntry, s *listening.Snapshot) []callMark {
 	for _, a := range c.Alerts {
 		marks = append(marks, callMark{"alert: " + a.Rule, theme.ColorNameError})
 	}
+	if h.Priority && len(c.Alerts) == 0 {
+		marks = append(marks, callMark{text: "priority"})
+	}
+	if h.Interrupted {
+		marks = append(marks, callMark{text: "cut short by a priority call"})
+	}
 	if h.Problem != "" {
 		marks = append(marks, callMark{h.Problem, theme.ColorNameError})
 	}

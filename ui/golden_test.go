@@ -16,7 +16,7 @@ import (
 
 // goldenWindow is the playback window in a fixed state (fixed clock and
 // zone): a call playing 3 s into 12, two queued, a talkgroup avoided.
-func goldenWindow(t *testing.T, acc *fakeAccounts) (*Controller, *fakeFeed) {
+func goldenWindow(t *testing.T, acc *fakeAccounts, opts ...func(*listening.Options)) (*Controller, *fakeFeed) {
 	t.Helper()
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(themeVariant(theme.VariantDark))
@@ -35,7 +35,7 @@ func goldenWindow(t *testing.T, acc *fakeAccounts) (*Controller, *fakeFeed) {
 	fp.st = player.State{Call: &playing, Position: 3 * time.Second, Duration: 12 * time.Second, Live: true, Volume: 0.8, Queue: 2}
 	fp.filter.AvoidTalkgroup(1, 102, at.Add(30*time.Minute))
 	server, _ := acc.Account()
-	core := newCore(t, feed, fp, nil, server)
+	core := newCore(t, feed, fp, nil, server, opts...)
 	playerChanged(core, fp)
 	c := startController(t, a, core, Options{Accounts: acc, Past: &fakePast{}, Location: time.UTC, Now: func() time.Time { return at }})
 	c.refresh()

@@ -159,8 +159,10 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 	r := pw.tgItems[i]
 	var sel, notify *keyCheck
 	var indent fyne.CanvasObject
-	for _, o := range row.Objects {
-		switch x := o.(type) {
+	var trim *tgTrim
+	objects := slices.Clone(row.Objects)
+	for i := 0; i < len(objects); i++ {
+		switch x := objects[i].(type) {
 		case *keyCheck:
 			if x.Text == "Notify" {
 				notify = x
@@ -169,6 +171,10 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 			}
 		case *canvas.Rectangle:
 			indent = x
+		case *tgTrim:
+			trim = x
+		case *fyne.Container: // the row's right: volume, priority, Notify
+			objects = append(objects, x.Objects...)
 		}
 	}
 	f := pw.snap.Filter
@@ -188,6 +194,7 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		sel.Refresh()
 		sel.OnChanged = func(on bool) { pw.setSystemSelected(sys.ID, on) }
 		notify.Hide()
+		trim.Hide()
 		if indent.Visible() {
 			indent.Hide()
 			row.Refresh()
@@ -223,6 +230,8 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 	sel.Refresh()
 	sel.OnChanged = func(on bool) { pw.setSelected([]player.Talkgroup{t}, on) }
 	notify.Show()
+	trim.Show()
+	trim.bind(t, &pw.snap.Settings)
 	if !indent.Visible() {
 		indent.Show()
 		row.Refresh()

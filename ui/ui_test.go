@@ -232,13 +232,17 @@ func call(id int64, tg int64, label string) event.Call {
 // newCore is a real listening core on a fake player and feed, as the
 // resident runs it; the windows see it in process here (over the channel
 // in the window process).
-func newCore(t *testing.T, feed *fakeFeed, fp *fakePlayer, prefs Prefs, server string) *listening.Core {
+func newCore(t *testing.T, feed *fakeFeed, fp *fakePlayer, prefs Prefs, server string, opts ...func(*listening.Options)) *listening.Core {
 	t.Helper()
 	if prefs == nil {
 		prefs = &memPrefs{}
 	}
-	core := listening.New(listening.Options{Feed: feed, Player: fp, Prefs: prefs,
-		Account: func() (string, string) { return server, "" }})
+	o := listening.Options{Feed: feed, Player: fp, Prefs: prefs,
+		Account: func() (string, string) { return server, "" }}
+	for _, f := range opts {
+		f(&o)
+	}
+	core := listening.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); core.Run(ctx) }()

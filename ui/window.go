@@ -67,6 +67,8 @@ type playerWindow struct {
 	dir     listening.Directory
 	more    *widget.Button // Copy stream URL, tokens, account, quit
 
+	extra *standout // alerts, quiet hours, talkgroup volumes, settings (standout.go)
+
 	root       *fyne.Container // the banner above the tabs
 	banner     *fyne.Container // "playing the demo server", with Sign in…
 	bannerText *widget.Label
@@ -79,6 +81,8 @@ const (
 	tabHistory
 	tabSearch
 	tabTalkgroups
+	tabAlerts   // standout.tabs
+	tabSettings // standout.tabs
 )
 
 // avoidChoice is one entry of the "Avoid talkgroup" choice.
@@ -174,12 +178,13 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	playBox := container.New(steadyLayout{width: pw.playBtn.MinSize().Width}, pw.playBtn)
 	transport := container.NewHBox(pw.replay, playBox, pw.skipBtn, layout.NewSpacer(), pw.live)
 	holds := container.NewHBox(pw.holdSys, pw.holdTG, pw.avoid, pw.lift)
-	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), pw.mute, pw.volume)
+	pw.extra = newStandout(pw)
+	vol := container.NewBorder(nil, nil, widget.NewIcon(theme.VolumeUpIcon()), container.NewHBox(pw.mute, pw.extra.trim), pw.volume)
 	pw.more = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), pw.showMore)
 	header := container.NewBorder(nil, nil, nil, container.NewHBox(pw.queue, pw.more), steadyLines(pw.state, 1))
 	progress := container.NewBorder(nil, nil, nil, steadyWidth(pw.times, progressLabelWidth), pw.progress)
 	nowTab := container.NewVBox(header, widget.NewSeparator(), now, progress,
-		transport, holds, steadyLines(pw.filters, 1), vol, pw.problem)
+		transport, holds, steadyLines(pw.filters, 1), vol, pw.extra.now, pw.problem)
 
 	pw.hist = newHistoryView(pw)
 	pw.past = newSearchView(pw)
@@ -195,7 +200,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		func() fyne.CanvasObject {
 			indent := canvas.NewRectangle(color.Transparent) // talkgroups sit under their system
 			indent.SetMinSize(fyne.NewSize(theme.IconInlineSize(), 0))
-			return container.NewBorder(nil, nil, indent, newKeyCheck(pw, "Notify", nil), newKeyCheck(pw, "talkgroup", nil))
+			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw, ""), newKeyCheck(pw, "Notify", nil)), newKeyCheck(pw, "talkgroup", nil))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
@@ -221,6 +226,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		container.NewTabItemWithIcon("Search", theme.SearchIcon(), pw.past.content),
 		container.NewTabItemWithIcon("Talkgroups", theme.ListIcon(), tgTab),
 	)
+	for _, tab := range pw.extra.tabs() {
+		pw.tabs.Append(tab)
+	}
 	if c.opts.Past == nil {
 		pw.tabs.Items[tabSearch].Content = container.NewCenter(widget.NewLabel("Searching past calls is not available."))
 	}
@@ -438,6 +446,7 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		pw.tgList.Refresh() // the rows show selection, avoids and notify
 	}
 	pw.filterKey = filterKey
+	pw.extra.update(s)
 }
 
 // showCall fills the now-playing lines: the playing call, or between

@@ -216,15 +216,18 @@ func New(opts Options) *Core {
 	}
 	c := &Core{
 		opts: opts, log: opts.Logger, now: opts.Now, p: opts.Player,
-		seen:      map[player.Talkgroup]TGInfo{},
-		notify:    map[player.Talkgroup]bool{},
-		notifyBy:  map[string][]player.Talkgroup{},
-		notified:  map[player.Talkgroup]time.Time{},
-		catchUp:   DefaultCatchUp,
-		watchers:  map[chan struct{}]struct{}{},
-		loc:       opts.Location,
-		settings:  DefaultSettings(),
-		quietWake: make(chan struct{}, 1),
+		seen:     map[player.Talkgroup]TGInfo{},
+		notify:   map[player.Talkgroup]bool{},
+		notifyBy: map[string][]player.Talkgroup{},
+		notified: map[player.Talkgroup]time.Time{},
+		catchUp:  DefaultCatchUp,
+		watchers: map[chan struct{}]struct{}{},
+		loc:      opts.Location,
+		settings: DefaultSettings(),
+		// The defaults are the first revision: views that compare with
+		// a zero revision show them.
+		settingsRev: 1,
+		quietWake:   make(chan struct{}, 1),
 	}
 	c.server, c.user = opts.Account()
 	c.restorePrefs()

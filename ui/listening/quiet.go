@@ -245,6 +245,16 @@ func collapse(held []heldNotice, more int) (notify.Notice, bool) {
 	return n, true
 }
 
+// clockWords writes t for a listener at now: its time of day in loc, with
+// the weekday when it is not within the coming 20 hours.
+func clockWords(t, now time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	if d := t.Sub(now); d > 20*time.Hour || d < -4*time.Hour {
+		return t.Format("Mon 15:04")
+	}
+	return t.Format("15:04")
+}
+
 // PauseQuietHours pauses quiet hours for d from now (0 resumes them).
 func (c *Core) PauseQuietHours(d time.Duration) {
 	now := c.now()
@@ -264,16 +274,13 @@ func (c *Core) PauseQuietHours(d time.Duration) {
 }
 
 // QuietLine says how quiet hours stand, for the window and the tray's
-// tooltip ("" when they are not in force and not paused).
-func (s *Snapshot) QuietLine() string {
+// tooltip ("" when they are not in force and not paused), in local time.
+func (s *Snapshot) QuietLine() string { return s.QuietLineAt(time.Now(), time.Local) }
+
+// QuietLineAt is QuietLine as of now, with times in loc.
+func (s *Snapshot) QuietLineAt(now time.Time, loc *time.Location) string {
 	q := s.Quiet
-	at := func(t time.Time) string {
-		t = t.Local()
-		if t.Sub(time.Now()) > 20*time.Hour {
-			return t.Format("Mon 15:04")
-		}
-		return t.Format("15:04")
-	}
+	at := func(t time.Time) string { return clockWords(t, now, loc) }
 	switch {
 	case !q.PausedUntil.IsZero():
 		return "Quiet hours paused until " + at(q.PausedUntil)

@@ -21,6 +21,9 @@ type notificationService struct {
 	next  uint32
 	block chan struct{} // when set, Notify waits for it (a wedged service)
 	got   chan struct{}
+	// seen, when set, records each notification's id, actions and hints
+	// (with mu held) before got is told.
+	seen func(id uint32, actions []string, hints map[string]dbus.Variant)
 }
 
 type shown struct {
@@ -38,6 +41,12 @@ func (s *notificationService) Notify(app string, replaces uint32, icon, title, b
 	s.next++
 	s.shown = append(s.shown, shown{app: app, icon: icon, title: title, body: body, replaces: replaces, expire: expire})
 	id := s.next
+	if replaces != 0 && s.seen != nil {
+		id = replaces // the spec: the same id, shown in place
+	}
+	if s.seen != nil {
+		s.seen(id, actions, hints)
+	}
 	s.mu.Unlock()
 	if s.got != nil {
 		s.got <- struct{}{}
@@ -172,21 +181,6 @@ func (s *actionService) GetCapabilities() ([]string, *dbus.Error) {
 	return []string{"actions", "body", "body-markup"}, nil
 }
 
-func (s *actionService) Notify(app string, replaces uint32, icon, title, body string, actions []string,
-	hints map[string]dbus.Variant, expire int32) (uint32, *dbus.Error) {
-	id, err := s.notificationService.Notify(app, replaces, icon, title, body, actions, hints, expire)
-	if replaces != 0 {
-		id = replaces // the spec: the same id, shown in place
-	}
-	s.mu.Lock()
-	if s.actions == nil {
-		s.actions, s.hints = map[uint32][]string{}, map[uint32]map[string]dbus.Variant{}
-	}
-	s.actions[id], s.hints[id] = actions, hints
-	s.mu.Unlock()
-	return id, err
-}
-
 // press emits ActionInvoked for a notification, as the desktop does when
 // the listener clicks a button.
 func (s *actionService) press(t *testing.T, id uint32, key string) {
@@ -199,7 +193,11 @@ func (s *actionService) press(t *testing.T, id uint32, key string) {
 func serveActions(t *testing.T) (*actionService, *Notifier, func()) {
 	t.Helper()
 	conn, addr := dbustest.Connect(t)
-	svc := &actionService{conn: conn, notificationService: notificationService{got: make(chan struct{}, 16)}}
+	svc := &actionService{conn: conn, notificationService: notificationService{got: make(chan struct{}, 16)},
+		actions: map[uint32][]string{}, hints: map[uint32]map[string]dbus.Variant{}}
+	svc.seen = func(id uint32, actions []string, hints map[string]dbus.Variant) {
+		svc.actions[id], svc.hints[id] = actions, hints
+	}
 	if err := conn.Export(svc, path, service); err != nil {
 		t.Fatal(err)
 	}
