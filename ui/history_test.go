@@ -131,6 +131,8 @@ func TestHistoryMarksWhatBecameOfACall(t *testing.T) {
 		{"of a talkgroup unticked now", listening.HistoryEntry{Call: base}, []player.Talkgroup{{SystemID: 1, TalkgroupID: 102}}, "not ticked"},
 		{"held when unticked", listening.HistoryEntry{Call: base, Held: "talkgroup not selected"}, nil, "was not ticked"},
 		{"played", listening.HistoryEntry{Call: base, Played: true}, nil, "played"},
+		{"priority", listening.HistoryEntry{Call: base, Priority: true}, nil, "priority"},
+		{"interrupted", listening.HistoryEntry{Call: base, Played: true, Interrupted: true}, nil, "cut short by a priority call"},
 		{"playing", listening.HistoryEntry{Call: base, Played: true}, nil, "now playing"},
 	} {
 		s := &listening.Snapshot{}

@@ -50,7 +50,8 @@ func TestEnterSignsIn(t *testing.T) {
 	f.server.SetText("https://scanner.example.org")
 	f.user.SetText("alice")
 	test.Type(f.password, "secret")
-	f.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	// As the driver does: keys arrive on the UI goroutine (the window lock).
+	c.Do(func() { f.password.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) })
 	f.pending.Wait()
 	c.WaitIdle()
 	if len(acc.signed) != 1 || acc.signed[0] != "https://scanner.example.org|alice" {
