@@ -55,6 +55,8 @@ func (f *fakePlayer) Interrupt(c event.Call, tone, requeue bool) {
 	f.st.Call = &c
 }
 
+func (f *fakePlayer) Regain() {}
+
 func (f *fakePlayer) Unqueue(drop func(event.Call) bool) []int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
