@@ -35,6 +35,18 @@ func (a residentAccounts) Account() (string, string) {
 	return cfg.Server, cfg.User
 }
 
+// LastAccount is the account signed out of last (for the sign-in
+// window).
+func (a residentAccounts) LastAccount() (string, string) {
+	cfg, err := LoadConfig(a.env.ConfigDir)
+	if err != nil {
+		return "", ""
+	}
+	return cfg.LastServer, cfg.LastUser
+}
+
+var _ ipc.LastAccount = residentAccounts{}
+
 func (a residentAccounts) Probe(ctx context.Context, server string) (bool, error) {
 	public, err := probe(ctx, server)
 	if err != nil {

@@ -28,6 +28,11 @@ type Config struct {
 	Server string `json:"server,omitempty"`
 	// User is the account name; empty for public-access servers.
 	User string `json:"user,omitempty"`
+	// LastServer and LastUser are the account signed out of last: the
+	// sign-in window offers them again (no secret: the keyring items are
+	// gone with the sign-out).
+	LastServer string `json:"lastServer,omitempty"`
+	LastUser   string `json:"lastUser,omitempty"`
 	// Listen is the relay's address; empty means DefaultListen.
 	Listen string `json:"listen,omitempty"`
 	// Hosts are names the relay also answers to in a request's Host

@@ -239,6 +239,7 @@ func SignOut(ctx context.Context, env *Env) error {
 			}
 		}
 	}
+	cfg.LastServer, cfg.LastUser = cfg.Server, cfg.User
 	cfg.Server, cfg.User, cfg.PasswordChangeRequested = "", "", false
 	return SaveConfig(env.ConfigDir, cfg)
 }

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"earshot/relay"
+	"earshot/relay/backend/backendtest"
 	"earshot/relay/event"
+	"earshot/ui"
 	"earshot/ui/ipc"
 )
 
@@ -159,5 +161,30 @@ func TestGUI_RotatingTheTraysTokenMovesCopyStreamURLToTheNewOne(t *testing.T) {
 	}
 	if _, err := r.inst.Tokens.Verify(strings.SplitN(third, "token=", 2)[1]); err != nil {
 		t.Fatalf("the token handed out does not work: %v", err)
+	}
+}
+
+// The faults of the sign-in window with a real relay and server: an
+// address without a scheme ("127.0.0.1:18480") is found as a browser
+// finds it, and after a sign-out the window offers the account again.
+func TestGUI_SignInFindsAServerWithoutSchemeAndRemembersItAfterSignOut(t *testing.T) {
+	fake := newFake(t, backendtest.Options{})
+	r := newGUIRig(t)
+	typed := strings.TrimPrefix(fake.URL(), "http://")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	found, _, note, err := ui.FindServer(ctx, r.acc, typed)
+	if err != nil || found != fake.URL() || !strings.Contains(note, "did not answer; http:// did") {
+		t.Fatalf("%s found as %q (%q), %v; want %s, https:// tried first", typed, found, note, err, fake.URL())
+	}
+	wantMessage(t, r.signIn(t, found, testUser, testPassword), "Signed in")
+	if err := r.acc.SignOut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, u := r.acc.Account(); s != "" || u != "" {
+		t.Fatalf("after signing out the account is %q %q", s, u)
+	}
+	if s, u := r.acc.LastAccount(); s != fake.URL() || u != testUser {
+		t.Fatalf("after signing out the sign-in window is offered %q %q; want %s %s", s, u, fake.URL(), testUser)
 	}
 }

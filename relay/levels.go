@@ -28,11 +28,21 @@ import (
 // The work is bounded: a small pool of measurers (never the hub's
 // goroutine, nor a consumer's request), a bounded queue, one measurement
 // per entry. A call someone asks for (Audio) goes to the front of the
-// queue; prefetched calls wait their turn.
+// queue; prefetched calls wait their turn. And a measurement waits until
+// startGrace after its audio was cached: a call played the instant it
+// arrives starts then (the sound device waking, the first frames
+// decoding), and its first sound must not share the processor with its
+// measurement. Its gain follows a little later, gliding.
 
 // maxLevelQueue bounds the entries waiting to be measured; past it, a
 // prefetched call is measured when someone asks for it.
 const maxLevelQueue = 4096
+
+// startGrace is how long after its audio was cached a call is measured at
+// the soonest. Measuring at once cost a call played from a suspended
+// sound device 12–14 ms of its first sound (from-idle benchmark, loaded
+// machine).
+const startGrace = 50 * time.Millisecond
 
 // maxMeasured bounds how much of one call is measured; the rest of a
 // longer call plays with the gain of its first part.
@@ -53,6 +63,8 @@ type levels struct {
 	dec      audio.Decoder
 	log      *slog.Logger
 	maxQueue int
+	grace    time.Duration    // startGrace; tests shorten it
+	now      func() time.Time // time.Now; tests set it
 
 	mu      sync.Mutex
 	queue   []*cache.Entry        // next first
@@ -63,7 +75,8 @@ type levels struct {
 }
 
 func newLevels(dec audio.Decoder, log *slog.Logger) *levels {
-	return &levels{dec: dec, log: log, maxQueue: maxLevelQueue, pending: make(map[*cache.Entry]bool), wake: make(chan struct{}, 1)}
+	return &levels{dec: dec, log: log, maxQueue: maxLevelQueue, grace: startGrace, now: time.Now,
+		pending: make(map[*cache.Entry]bool), wake: make(chan struct{}, 1)}
 }
 
 // want asks for e to be measured, unless it is (or is being) already.
@@ -104,30 +117,49 @@ func (l *levels) signal() {
 	}
 }
 
-// next takes the first job off the queue.
-func (l *levels) next() (*cache.Entry, bool) {
+// next takes the first entry due for measuring off the queue; with none
+// due, it says how long until one is (0: none is queued).
+func (l *levels) next() (*cache.Entry, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.queue) == 0 {
-		return nil, false
+	now := l.now()
+	var wait time.Duration
+	for i, e := range l.queue {
+		due := e.ModTime.Add(l.grace)
+		if due.Sub(now) > l.grace {
+			due = now // a clock gone back, or a file from the future
+		}
+		if !now.Before(due) {
+			l.queue = slices.Delete(l.queue, i, i+1)
+			if len(l.queue) > 0 {
+				l.signal() // for another measurer
+			}
+			return e, 0
+		}
+		if d := due.Sub(now); wait == 0 || d < wait {
+			wait = d
+		}
 	}
-	e := l.queue[0]
-	l.queue = slices.Delete(l.queue, 0, 1)
-	if len(l.queue) > 0 {
-		l.signal() // for another measurer
-	}
-	return e, true
+	return nil, wait
 }
 
 // run measures queued entries until ctx ends.
 func (l *levels) run(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
 	for {
-		e, ok := l.next()
-		if !ok {
+		e, wait := l.next()
+		if e == nil {
+			var due <-chan time.Time
+			if wait > 0 {
+				t.Reset(wait)
+				due = t.C
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-l.wake:
+			case <-due:
 			}
 			continue
 		}

@@ -64,6 +64,17 @@ func runRelayOn(t *testing.T, dir string, b *fakeBackend) (*Relay, func()) {
 	return r, stop
 }
 
+// openCache opens a cache in a temporary directory for the test.
+func openCache(t testing.TB) *cache.Cache {
+	t.Helper()
+	c, err := cache.Open(t.TempDir(), 64<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // measuredEntry waits for call id's audio to be cached and measured.
 func measuredEntry(t *testing.T, r *Relay, id int64) (*cache.Entry, loudness.Result) {
 	t.Helper()
@@ -177,11 +188,7 @@ func TestRelay_OnDemandAndUnmeasurableAudio(t *testing.T) {
 
 // A call someone asks for is measured before prefetched ones waiting.
 func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
-	c, err := cache.Open(t.TempDir(), 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCache(t)
 	l := newLevels(measureDecoder(""), slog.New(slog.DiscardHandler))
 	var es []*cache.Entry
 	for i := range 3 {
@@ -224,11 +231,7 @@ func TestLevels_AskedForGoesFirstAndTheQueueIsBounded(t *testing.T) {
 // what the player plays (48 kHz) within 0.3 LU; a rate too low for the
 // meter is measured at 48 kHz.
 func TestMeasureAudio_ReadsAsPlayed(t *testing.T) {
-	ca, err := cache.Open(t.TempDir(), 64<<20, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ca.Close()
+	ca := openCache(t)
 	low := audiotest.MakeWAV(audiotest.WAVSpec{Rate: 6000, Channels: 1, Bits: 16, Frames: 6000,
 		Sample: func(i, _ int) float64 { return 0.2 * math.Sin(2*math.Pi*300*float64(i)/6000) }})
 	for i, data := range [][]byte{
@@ -258,6 +261,39 @@ func TestMeasureAudio_ReadsAsPlayed(t *testing.T) {
 	}
 }
 
+// A measurement waits until startGrace after its audio was cached (the
+// call may be starting to play), the first due entry going first; an
+// entry whose file claims a time ahead of the clock is due at once.
+func TestLevels_MeasurementWaitsOutTheStartGrace(t *testing.T) {
+	c := openCache(t)
+	l := newLevels(measureDecoder(""), slog.New(slog.DiscardHandler))
+	older, _ := c.Put("a", []byte("x"))
+	newer, _ := c.Put("b", []byte("y"))
+	at := newer.ModTime
+	l.now = func() time.Time { return at }
+	l.want(older, false)
+	l.want(newer, true) // asked for: first in the queue
+	if e, wait := l.next(); e != nil || wait <= 0 || wait > startGrace {
+		t.Fatalf("next at once = %v, %v; want nothing yet, and a wait of at most %v", e, wait, startGrace)
+	}
+	at = newer.ModTime.Add(startGrace)
+	if e, _ := l.next(); e != newer {
+		t.Fatalf("after the grace next = %v, want the asked-for entry first", e)
+	}
+	if e, _ := l.next(); e != older {
+		t.Fatalf("then next = %v, want the other", e)
+	}
+	if e, wait := l.next(); e != nil || wait != 0 {
+		t.Fatalf("empty queue: next = %v, %v", e, wait)
+	}
+	at = newer.ModTime.Add(-time.Hour) // the clock went back an hour
+	future, _ := c.Put("c", []byte("z"))
+	l.want(future, false)
+	if e, _ := l.next(); e != future {
+		t.Fatal("an entry stamped ahead of the clock waits")
+	}
+}
+
 // BenchmarkMeasureCall is the relay's work for one call as it enters the
 // cache: decoding it (to 48 kHz stereo, as the player hears it) and
 // measuring it, for a 30 s 8 kHz radio WAV and the 1 s MP3 fixture.
@@ -272,11 +308,7 @@ func BenchmarkMeasureCall(b *testing.B) {
 		{"mp3-1s", audiotest.Fixture(b, "speech.mp3")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			ca, err := cache.Open(b.TempDir(), 64<<20, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ca.Close()
+			ca := openCache(b)
 			e, err := ca.Put("1", c.data)
 			if err != nil {
 				b.Fatal(err)

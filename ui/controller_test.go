@@ -94,7 +94,7 @@ func TestDemoBannerOffersSignInUntilSignedIn(t *testing.T) {
 		t.Fatal("the banner's Sign in… did not open the sign-in window")
 	}
 	for _, o := range test.LaidOutObjects(c.signin.Content()) {
-		if e, ok := o.(*widget.Entry); ok && e.PlaceHolder == "https://scanner.example.org" {
+		if e, ok := o.(*widget.Entry); ok && e.PlaceHolder == "scanner.example.org or https://…" {
 			test.Type(e, "https://scanner.example.org")
 		}
 	}

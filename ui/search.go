@@ -616,6 +616,13 @@ func (sv *searchView) bind(i widget.ListItemID, r *callRow) {
 	}
 	it := sv.items[i]
 	s := sv.pw.snap
+	for _, h := range s.History {
+		if h.Call.ID == it.entry.Call.ID {
+			// What became of it here: played, held, its late transcript.
+			it.entry = h
+			break
+		}
+	}
 	v := callRowView{call: it.entry.Call, title: titleOf(it.entry.Call, s.Directory), marks: marksOf(it.entry, s),
 		playing: s.Call != nil && s.Call.ID == it.entry.Call.ID}
 	r.showCall(v, it.day, sv.pw.c.times, sv.pw.c.opts.Location)

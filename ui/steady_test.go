@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"earshot/relay/event"
+	"earshot/relay/hub"
 
 	"earshot/ui/player"
 )
@@ -38,6 +42,12 @@ func TestNowPlayingControlsStayPutWhateverPlays(t *testing.T) {
 		c.win.w.Content().Refresh()
 		if size := c.win.w.Canvas().Size(); size.Width > 640 {
 			t.Fatalf("the window widened itself to %v", size)
+		}
+		// The transcript stays in its two lines, above the bar.
+		d := fyne.CurrentApp().Driver()
+		tr := c.win.transcript
+		if bottom := d.AbsolutePositionForObject(tr).Y + tr.Size().Height; bottom > d.AbsolutePositionForObject(c.win.progress).Y {
+			t.Fatalf("the transcript reaches %.0f, over the progress bar at %.0f", bottom, d.AbsolutePositionForObject(c.win.progress).Y)
 		}
 		return controlPositions(c)
 	}
@@ -134,5 +144,20 @@ func TestProgressLabelShowsTheSameFiguresAsTheBar(t *testing.T) {
 	}
 	if v := c.win.progress.value; v < 0.42 || v > 0.43 {
 		t.Fatalf("bar at %.3f; want 0.6/1.4", v)
+	}
+}
+
+// The status line is cut to the window's width; the whole reason the
+// server cannot be reached is said where it wraps.
+func TestServerOutageIsSaidInFull(t *testing.T) {
+	feed := &fakeFeed{hub: hub.New(nil), state: event.StateDisconnected}
+	c := startController(t, test.NewTempApp(t), newCore(t, feed, newFakePlayer(), nil, "https://scanner.example.org"), Options{})
+	c.refresh()
+	pw := c.win
+	if !pw.problem.Visible() || !strings.Contains(pw.problem.Text, "Cannot reach scanner.example.org") {
+		t.Fatalf("server down: the window's problem line %q (shown %v)", pw.problem.Text, pw.problem.Visible())
+	}
+	if pw.tg.Text != "Cannot reach the server" {
+		t.Fatalf("server down: headline %q", pw.tg.Text)
 	}
 }

@@ -74,7 +74,6 @@ func (c *Controller) newTokensView(w fyne.Window) *tokensView {
 // tokenLines are a token's two lines: what it is, and its history.
 func (tv *tokensView) tokenLines(t tokens.Info) []widget.RichTextSegment {
 	now := tv.c.opts.Now()
-	f := tv.c.times
 	when := func(at time.Time) string { return tv.when(at) }
 	expires, used := "never expires", "never used"
 	if t.Expires != nil {
@@ -94,7 +93,7 @@ func (tv *tokensView) tokenLines(t tokens.Info) []widget.RichTextSegment {
 	}
 	return []widget.RichTextSegment{
 		seg(t.Name, fyne.TextStyle{Bold: true}, true),
-		seg("  ·  "+t.Scope+" · made "+f.Day(t.Created.Local(), now), fyne.TextStyle{}, false),
+		seg("  ·  "+t.Scope+" · made "+tv.day(t.Created), fyne.TextStyle{}, false),
 		seg(expires+" · "+used, fyne.TextStyle{}, false),
 	}
 }
@@ -108,6 +107,15 @@ func (tv *tokensView) when(at time.Time) string {
 		return "today " + tv.c.times.Short(at)
 	}
 	return tv.c.times.Day(at, now) + " " + tv.c.times.Short(at)
+}
+
+// day is a day for a token's row: "today", or its date.
+func (tv *tokensView) day(at time.Time) string {
+	now := tv.c.opts.Now()
+	if sameDay(at.Local(), now.Local()) {
+		return "today"
+	}
+	return tv.c.times.Day(at.Local(), now)
 }
 
 // statusOf is a token's status in a word or two: active, revoked,
@@ -166,6 +174,25 @@ func (tv *tokensView) bind(i widget.ListItemID, row *fyne.Container) {
 func (tv *tokensView) show(list []tokens.Info) {
 	tv.list = list
 	tv.table.Refresh()
+	tv.status.SetText(tokenCount(list, tv.c.opts.Now()))
+}
+
+// tokenCount says how many tokens there are, and how many work (a
+// rotated-out one until its grace ends).
+func tokenCount(list []tokens.Info, now time.Time) string {
+	active := 0
+	for _, t := range list {
+		if st := t.Status(now); st == "active" || !t.Revoked && t.RetiresAt != nil && now.Before(*t.RetiresAt) && st != "expired" {
+			active++
+		}
+	}
+	switch {
+	case len(list) == 1:
+		return "1 token"
+	case active == len(list):
+		return fmt.Sprintf("%d tokens", len(list))
+	}
+	return fmt.Sprintf("%d tokens, %d working", len(list), active)
 }
 
 // reload fetches the token list.
@@ -197,10 +224,7 @@ func (tv *tokensView) reloadAfter(failure string) {
 				return
 			}
 			tv.show(list)
-			count := fmt.Sprintf("%d tokens", len(list))
-			if len(list) == 1 {
-				count = "1 token"
-			}
+			count := tokenCount(list, tv.c.opts.Now())
 			if failure != "" {
 				count = failure + " (" + count + ")"
 			}

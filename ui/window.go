@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"earshot/relay/event"
 	"earshot/ui/listening"
 	"earshot/ui/player"
 )
@@ -408,6 +409,11 @@ func (pw *playerWindow) update(s *listening.Snapshot) {
 		problem = strings.TrimSpace(problem + " " + listening.FFmpegAdvice)
 	case problem == "" && s.LastError != "":
 		problem = s.LastError
+	}
+	if c := s.Connection(); c != "" && s.Backend != event.StateConnecting {
+		// The status line is cut to the window's width; the whole reason
+		// is here, where it can wrap.
+		problem = strings.TrimSpace(c + " " + problem)
 	}
 	setShown(pw.problem, problem)
 	pw.showBanner(s)

@@ -42,17 +42,23 @@ const MaxValueLen = 16 << 10
 
 // Store is the system keyring under one service name. Calls are serialized
 // (Secret Service implementations handle concurrent prompts badly) and
-// each is bounded by the timeout.
+// each is bounded by the timeout: the keyring must answer a call within
+// it, counted from when the call's turn comes, not from when it was asked.
 type Store struct {
 	service string
 	timeout time.Duration
-	// turn is a one-slot semaphore: holding it means a keyring call is in
-	// flight. A call that never returns keeps it, so later calls fail
-	// within their bound instead of piling up.
-	turn chan struct{}
 	// keyring is the platform's keyring (go-keyring); tests give a fake
 	// with another platform's limits.
 	keyring keyringAPI
+
+	// The turn: busy while a keyring call is in flight, since when, and
+	// freed, closed when it ends. A call that never returns keeps the
+	// turn, so the calls waiting behind it fail once it is over its
+	// bound instead of piling up.
+	mu    sync.Mutex
+	busy  bool
+	since time.Time
+	freed chan struct{}
 }
 
 // keyringAPI is go-keyring's API.
@@ -78,7 +84,7 @@ func New(service string, timeout time.Duration) *Store {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Store{service: service, timeout: timeout, turn: make(chan struct{}, 1), keyring: goKeyring{}}
+	return &Store{service: service, timeout: timeout, keyring: goKeyring{}}
 }
 
 // Get returns the item stored under key, or an error wrapping ErrNotFound.
@@ -125,25 +131,27 @@ type result struct {
 	err error
 }
 
-// do runs one keyring call with the bound. The call itself cannot be
-// cancelled (the keyring library takes no context): on timeout it is
-// abandoned, keeps the turn until it returns, and its result (which only
-// it and the buffered channel ever see) is dropped. Its goroutine ends when
-// the call does, at the latest when the D-Bus connection goes.
+// do runs one keyring call with the bound, once its turn comes. The call
+// itself cannot be cancelled (the keyring library takes no context): on
+// timeout it is abandoned, keeps the turn until it returns, and its result
+// (which only it and the buffered channel ever see) is dropped. Its
+// goroutine ends when the call does, at the latest when the D-Bus
+// connection goes.
 func (s *Store) do(ctx context.Context, verb, key string, call func() (string, error)) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
 	}
+	if err := s.takeTurn(ctx); err != nil {
+		if errors.Is(err, errNoAnswer) {
+			return "", fmt.Errorf("could not %s %q: the system keyring did not answer within %s (%s)", verb, key, s.timeout, secretServiceHint)
+		}
+		return "", fmt.Errorf("could not %s %q in the system keyring: %w", verb, key, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	select {
-	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return "", s.timeoutError(ctx, verb, key)
-	}
 	done := make(chan result, 1)
 	go func() {
-		defer func() { <-s.turn }()
+		defer s.endTurn()
 		v, err := call()
 		done <- result{v, err}
 	}()
@@ -164,6 +172,46 @@ func (s *Store) do(ctx context.Context, verb, key string, call func() (string, e
 	case <-ctx.Done():
 		return "", s.timeoutError(ctx, verb, key)
 	}
+}
+
+// errNoAnswer: the call in flight has gone past its bound (the keyring is
+// wedged or waits on a prompt), so the ones behind it give up.
+var errNoAnswer = errors.New("the keyring did not answer the call before this one")
+
+// takeTurn waits until no keyring call is in flight and marks one, or
+// returns errNoAnswer once the call in flight is over its bound, or ctx's
+// error.
+func (s *Store) takeTurn(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if !s.busy {
+			s.busy, s.since, s.freed = true, time.Now(), make(chan struct{})
+			s.mu.Unlock()
+			return nil
+		}
+		freed, left := s.freed, time.Until(s.since.Add(s.timeout))
+		s.mu.Unlock()
+		if left <= 0 {
+			return errNoAnswer
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-freed:
+		case <-timer.C: // look again: over its bound, or another call's turn
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		timer.Stop()
+	}
+}
+
+// endTurn ends the turn of the call in flight.
+func (s *Store) endTurn() {
+	s.mu.Lock()
+	s.busy = false
+	close(s.freed)
+	s.mu.Unlock()
 }
 
 func (s *Store) timeoutError(ctx context.Context, verb, key string) error {

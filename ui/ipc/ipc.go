@@ -85,7 +85,7 @@ const (
 	CmdNotify         = "notify"    // Talkgroup, On
 	CmdCatchUp        = "catchUp"   // Seconds
 	CmdQuit           = "quit"      // quit Earshot itself
-	CmdAccount        = "account"   // → Server, User
+	CmdAccount        = "account"   // → Server, User: the account, or when none the one signed out of last
 	CmdProbe          = "probe"     // Server → Public
 	CmdSignIn         = "signIn"    // Server, User, Password, Remember
 	CmdSignOut        = "signOut"

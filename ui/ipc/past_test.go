@@ -224,3 +224,21 @@ func TestBadPastCallCommandsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// signedOut is a resident signed out, that remembers the last account.
+type signedOut struct{ *fakeResident }
+
+type lastAccounts struct{ fakeAccounts }
+
+func (lastAccounts) Account() (string, string)     { return "", "" }
+func (lastAccounts) LastAccount() (string, string) { return "https://scanner.example.org", "alice" }
+
+func (r signedOut) Accounts() Accounts { return lastAccounts{fakeAccounts{r.fakeResident}} }
+
+func TestTheSignInWindowIsOfferedTheLastAccountAfterASignOut(t *testing.T) {
+	res, _ := newResident(t)
+	c, _, _, _, _ := pair(t, signedOut{res})
+	if s, u := c.Account(); s != "https://scanner.example.org" || u != "alice" {
+		t.Fatalf("signed out, the window is offered %q %q; want the last account", s, u)
+	}
+}

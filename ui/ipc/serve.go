@@ -30,6 +30,12 @@ type Accounts interface {
 	SignOut(ctx context.Context) error
 }
 
+// LastAccount is an Accounts that remembers the account signed out of
+// last, so the sign-in window can offer it again.
+type LastAccount interface {
+	LastAccount() (server, user string)
+}
+
 // Resident is what a window's commands reach in the resident process.
 type Resident interface {
 	Core() *listening.Core
@@ -252,6 +258,9 @@ func answer(ctx context.Context, res Resident, m Message, send func(Message)) Me
 	switch m.Command {
 	case CmdAccount:
 		r.Server, r.User = res.Accounts().Account()
+		if la, ok := res.Accounts().(LastAccount); ok && r.Server == "" {
+			r.Server, r.User = la.LastAccount() // what the sign-in window fills in
+		}
 	case CmdProbe:
 		r.Public, err = res.Accounts().Probe(ctx, m.Server)
 	case CmdSignIn:
