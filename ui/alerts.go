@@ -214,16 +214,10 @@ func quietSchedule(h quiet.Hours) string {
 		}
 		i = j
 	}
-	text := strings.Join(parts, "; ")
-	switch {
-	case h.AllowPriority && h.AllowAlerts:
-		text += "; priority and alerts pass"
-	case h.AllowPriority:
-		text += "; priority passes"
-	case h.AllowAlerts:
-		text += "; alerts pass"
+	if pass := listening.QuietPasses(h.AllowPriority, h.AllowAlerts); pass != "" {
+		parts = append(parts, pass)
 	}
-	return text
+	return strings.Join(parts, "; ")
 }
 
 // describeRule says what a rule does, naming talkgroups from the
@@ -363,24 +357,28 @@ func (a *alertsTab) editRule(r *alerts.Rule) {
 	hint := widget.NewLabel("With words or an expression, only calls whose transcript says one fire the rule. Transcripts often come after the call: the alert follows then, and says when the call already played.")
 	hint.Wrapping = fyne.TextWrapWord
 	hint.Importance = widget.LowImportance
-	body := container.NewVBox(form, ed.mixed, hint)
-	ed.dlg = dialog.NewCustomWithoutButtons(title, container.NewBorder(nil, container.NewBorder(nil, nil, nil, container.NewHBox(ed.cancel, ed.save), ed.problem), nil, nil,
-		container.NewVScroll(body)), pw.w)
-	ed.dlg.SetOnClosed(func() {
-		if a.editor == ed {
-			a.editor = nil
-		}
-	})
 	a.editor = ed
+	ed.dlg = showForm(pw.w, title, container.NewVBox(form, ed.mixed, hint), ed.problem, ed.cancel, ed.save,
+		fyne.NewSize(600, 640), func() {
+			if a.editor == ed {
+				a.editor = nil
+			}
+		})
 	ed.validate()
-	ed.dlg.Resize(dialogSize(pw.w, fyne.NewSize(600, 640)))
-	ed.dlg.Show()
 }
 
-// dialogSize is want, or less to fit in w with a margin.
-func dialogSize(w fyne.Window, want fyne.Size) fyne.Size {
+// showForm shows a dialog of body (scrolling if the window is small) with
+// problem, cancel and save under it, as large as want or as the window
+// allows; closed runs when it closes.
+func showForm(w fyne.Window, title string, body fyne.CanvasObject, problem *widget.Label, cancel, save *widget.Button,
+	want fyne.Size, closed func()) *dialog.CustomDialog {
+	buttons := container.NewBorder(nil, nil, nil, container.NewHBox(cancel, save), problem)
+	d := dialog.NewCustomWithoutButtons(title, container.NewBorder(nil, buttons, nil, nil, container.NewVScroll(body)), w)
+	d.SetOnClosed(closed)
 	have := w.Canvas().Size()
-	return fyne.NewSize(min(want.Width, have.Width-24), min(want.Height, have.Height-24))
+	d.Resize(fyne.NewSize(min(want.Width, have.Width-24), min(want.Height, have.Height-24)))
+	d.Show()
+	return d
 }
 
 // picksOf is what a rule's systems and talkgroups are in the catalogue's
@@ -539,17 +537,13 @@ func (a *alertsTab) editQuiet() {
 	q.save.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", func() { q.dlg.Hide() })
 	body := container.NewVBox(q.on, form, container.NewHBox(copyMonday), q.allowPriority, q.allowAlerts, hint)
-	q.dlg = dialog.NewCustomWithoutButtons("Quiet hours", container.NewBorder(nil, container.NewBorder(nil, nil, nil, container.NewHBox(cancel, q.save), q.problem), nil, nil,
-		container.NewVScroll(body)), pw.w)
-	q.dlg.SetOnClosed(func() {
+	a.quietEd = q
+	q.dlg = showForm(pw.w, "Quiet hours", body, q.problem, cancel, q.save, fyne.NewSize(580, 640), func() {
 		if a.quietEd == q {
 			a.quietEd = nil
 		}
 	})
-	a.quietEd = q
 	q.validate()
-	q.dlg.Resize(dialogSize(pw.w, fyne.NewSize(580, 640)))
-	q.dlg.Show()
 }
 
 // hours is the schedule as the dialog stands.

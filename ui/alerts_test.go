@@ -55,6 +55,8 @@ func (f *fakePlayer) Interrupt(c event.Call, tone, requeue bool) {
 	f.st.Call = &c
 }
 
+func (f *fakePlayer) Regain() {}
+
 func (f *fakePlayer) Unqueue(drop func(event.Call) bool) []int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -69,10 +71,11 @@ func (f *fakePlayer) Unqueue(drop func(event.Call) bool) []int64 {
 	return out
 }
 
-// alertsWindow is a window on an in-process core with the catalogue.
-func alertsWindow(t *testing.T) (*Controller, *listening.Core) {
+// alertsWindow is the golden window on an in-process core with the
+// catalogue (opts change the core's options).
+func alertsWindow(t *testing.T, opts ...func(*listening.Options)) (*Controller, *listening.Core) {
 	t.Helper()
-	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
+	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"}, opts...)
 	core := coreOf(c)
 	cat := catalog()
 	before := core.Snapshot().DirRev

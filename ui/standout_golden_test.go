@@ -24,16 +24,9 @@ func standoutWindow(t *testing.T) (*Controller, *listening.Core) {
 	t.Helper()
 	// The golden window's clock and zone: quiet hours are read at its time.
 	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
-	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"}, func(o *listening.Options) {
+	c, core := alertsWindow(t, func(o *listening.Options) {
 		o.Now, o.Location = func() time.Time { return at }, time.UTC
 	})
-	core := coreOf(c)
-	cat := catalog()
-	before := core.Snapshot().DirRev
-	feed.hub.Publish(event.Event{Type: event.TypeCatalog, Catalog: &cat})
-	for core.Snapshot().DirRev == before {
-		time.Sleep(2 * time.Millisecond)
-	}
 	ctx := context.Background()
 	fire := player.Talkgroup{SystemID: 1, TalkgroupID: 101}
 	for _, ch := range []listening.Change{

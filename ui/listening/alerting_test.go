@@ -65,6 +65,11 @@ func (p *recPlayer) Interrupt(c event.Call, tone, requeue bool) {
 	p.Player.Interrupt(c, tone, requeue)
 }
 
+func (p *recPlayer) Regain() {
+	p.rec("regain")
+	p.Player.Regain()
+}
+
 func (p *recPlayer) Skip() {
 	p.rec("skip")
 	p.Player.Skip()
@@ -414,7 +419,7 @@ func TestPauseQuietHoursForAnHour(t *testing.T) {
 
 // Settings changes are checked with the engine's own validation and words.
 func TestSettingsChangesAreValidatedWithTheEnginesWords(t *testing.T) {
-	r, _ := newAlertRig(t)
+	r, rp := newAlertRig(t)
 	add := func(old string, rule alerts.Rule) error {
 		return r.core.ChangeSettings(context.Background(), Change{Kind: ChangeAlert, RuleName: old, Rule: &rule})
 	}
@@ -441,6 +446,13 @@ func TestSettingsChangesAreValidatedWithTheEnginesWords(t *testing.T) {
 	}
 	if err := r.core.ChangeSettings(context.Background(), Change{Kind: ChangeVolume, Talkgroup: &player.Talkgroup{SystemID: 1, TalkgroupID: 101}, DB: 15}); err == nil {
 		t.Fatal("a +15 dB offset was accepted")
+	}
+	if slices.Contains(rp.actions(), "regain") {
+		t.Fatal("the playing call was levelled anew though nothing about its sound changed")
+	}
+	r.change(t, Change{Kind: ChangeVolume, Talkgroup: &player.Talkgroup{SystemID: 1, TalkgroupID: 101}, DB: -4})
+	if !slices.Contains(rp.actions(), "regain") {
+		t.Fatalf("a new offset did not reach the playing call: %q", rp.actions())
 	}
 	bad := quiet.Hours{Enabled: true, Days: map[string][]string{"mon": {"25:00-07:00"}}}
 	if err := r.core.ChangeSettings(context.Background(), Change{Kind: ChangeQuietHours, QuietHours: &bad}); err == nil || !strings.Contains(err.Error(), "invalid quiet hours") {

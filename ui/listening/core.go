@@ -57,6 +57,7 @@ type Player interface {
 	Alert(id int64, tone, bump bool) bool
 	Interrupt(c event.Call, tone, requeue bool)
 	Unqueue(drop func(event.Call) bool) []int64
+	Regain()
 	Play(c event.Call)
 	SetLive(on bool)
 	Pause()

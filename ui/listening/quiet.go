@@ -292,13 +292,21 @@ func (s *Snapshot) QuietLineAt(now time.Time, loc *time.Location) string {
 		line += " until " + at(q.Until)
 	}
 	line += ": calls silent, notifications held"
-	switch {
-	case q.AllowPriority && q.AllowAlerts:
-		line += " (priority and alerts pass)"
-	case q.AllowPriority:
-		line += " (priority passes)"
-	case q.AllowAlerts:
-		line += " (alerts pass)"
+	if pass := QuietPasses(q.AllowPriority, q.AllowAlerts); pass != "" {
+		line += " (" + pass + ")"
 	}
 	return line
+}
+
+// QuietPasses says what quiet hours let through ("" for nothing).
+func QuietPasses(allowPriority, allowAlerts bool) string {
+	switch {
+	case allowPriority && allowAlerts:
+		return "priority and alerts pass"
+	case allowPriority:
+		return "priority passes"
+	case allowAlerts:
+		return "alerts pass"
+	}
+	return ""
 }

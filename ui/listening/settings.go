@@ -291,10 +291,20 @@ func (c *Core) ReloadSettings() {
 		c.mu.Unlock()
 		return
 	}
+	regain := soundChanged(c.settings, *s)
 	c.setSettingsLocked(*s)
 	c.publishLocked()
 	c.mu.Unlock()
+	if regain {
+		c.p.Regain()
+	}
 	c.checkQuiet()
+}
+
+// soundChanged reports whether what the player's gain depends on changed:
+// the playing call is then levelled anew at once.
+func soundChanged(a, b Settings) bool {
+	return a.Levelling != b.Levelling || !slices.Equal(a.Volume, b.Volume)
 }
 
 // ChangeSettings makes one change, stores it and puts it into effect at
@@ -321,9 +331,14 @@ func (c *Core) ChangeSettings(ctx context.Context, ch Change) error {
 		}
 	}
 	c.mu.Lock()
+	regain := soundChanged(c.settings, next)
 	c.setSettingsLocked(next)
 	c.publishLocked()
 	c.mu.Unlock()
+	if regain {
+		// The store made the player's gain read the new settings.
+		c.p.Regain()
+	}
 	c.checkQuiet()
 	return nil
 }

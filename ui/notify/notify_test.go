@@ -64,9 +64,22 @@ func (s *notificationService) list() []shown {
 // notifier's own to that bus.
 func serve(t *testing.T, svc *notificationService) *dbus.Conn {
 	t.Helper()
+	if svc == nil {
+		_, client := serveObject(t, nil)
+		return client
+	}
+	_, client := serveObject(t, svc)
+	return client
+}
+
+// serveObject puts obj (nil: nothing) on a private bus as the
+// notification service and returns its connection and one of the
+// notifier's own.
+func serveObject(t *testing.T, obj any) (svc, client *dbus.Conn) {
+	t.Helper()
 	conn, addr := dbustest.Connect(t)
-	if svc != nil {
-		if err := conn.Export(svc, path, service); err != nil {
+	if obj != nil {
+		if err := conn.Export(obj, path, service); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := conn.RequestName(service, dbus.NameFlagDoNotQueue); err != nil {
@@ -78,7 +91,7 @@ func serve(t *testing.T, svc *notificationService) *dbus.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	return client
+	return conn, client
 }
 
 func TestSendShowsTheNotificationAndReturnsItsID(t *testing.T) {
@@ -192,23 +205,13 @@ func (s *actionService) press(t *testing.T, id uint32, key string) {
 
 func serveActions(t *testing.T) (*actionService, *Notifier, func()) {
 	t.Helper()
-	conn, addr := dbustest.Connect(t)
-	svc := &actionService{conn: conn, notificationService: notificationService{got: make(chan struct{}, 16)},
+	svc := &actionService{notificationService: notificationService{got: make(chan struct{}, 16)},
 		actions: map[uint32][]string{}, hints: map[uint32]map[string]dbus.Variant{}}
 	svc.seen = func(id uint32, actions []string, hints map[string]dbus.Variant) {
 		svc.actions[id], svc.hints[id] = actions, hints
 	}
-	if err := conn.Export(svc, path, service); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.RequestName(service, dbus.NameFlagDoNotQueue); err != nil {
-		t.Fatal(err)
-	}
-	client, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	var client *dbus.Conn
+	svc.conn, client = serveObject(t, svc)
 	n := New(client, "Earshot", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})

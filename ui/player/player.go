@@ -165,6 +165,7 @@ type track struct {
 	pos    int64              // frames handed to the output
 	stop   context.CancelFunc // ends what waits on the track's behalf
 	level  *level             // the call's gain, when levelled
+	ent    *cache.Entry       // the call's cached audio (its measurement)
 }
 
 func (t *track) close() {
@@ -841,7 +842,7 @@ func (p *Player) open(fetchCtx, runCtx context.Context, e *entry) (*track, error
 		s, lv = p.levelled(trackCtx, e.call, ent, s)
 	}
 	p.log.Debug("call decoded ahead", "call", e.call.ID, "decoder", s.Decoder, "frames", s.Frames)
-	return &track{e: e, stream: s, file: f, stop: stop, level: lv}, nil
+	return &track{e: e, stream: s, file: f, stop: stop, level: lv, ent: ent}, nil
 }
 
 // problemLocked records why a call could not be played.
