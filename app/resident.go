@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/godbus/dbus/v5"
 
@@ -81,6 +83,7 @@ func runDefault(ctx context.Context, env *Env, args []string) error {
 	go func() { relayDone <- r.relay.wait() }()
 	defer func() { quit(); <-relayDone }()
 	win.res = r
+	win.told = r.windowProblem
 	return r.run(ctx, inst, cfg)
 }
 
@@ -173,6 +176,24 @@ func (r *resident) showWindowWith(what, text string) {
 		r.log.Error("could not open the window", "err", err)
 		r.notify("Earshot could not open its window", err.Error())
 	}
+}
+
+// windowProblem tells the listener why no window could open (reason, from
+// the window program), in a notification and the tray's tooltip, which
+// keeps saying it until a window opens (reason ""). The tray's Open player
+// tries again.
+func (r *resident) windowProblem(reason string) {
+	if r.core != nil {
+		r.core.SetWindowProblem(reason)
+	}
+	if reason == "" {
+		return
+	}
+	body := []rune(strings.TrimPrefix(reason, ipc.CannotOpen))
+	if len(body) > 0 {
+		body[0] = unicode.ToUpper(body[0])
+	}
+	r.notify(strings.TrimSuffix(ipc.CannotOpen, ": "), string(body)+". Open player in the tray tries again.")
 }
 
 func (r *resident) notify(title, body string) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -453,5 +454,71 @@ func buildBoth(t testing.TB, dir string) {
 	build.Dir = ".."
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build/build.sh: %v\n%s", err, b)
+	}
+}
+
+// windowStarts counts the window processes the resident (run with -v) says
+// it started.
+func windowStarts(p *program) int { return strings.Count(p.output(), "window process started") }
+
+// With no display the window program died with a raw panic, and nothing
+// told the listener. The resident must say why (a notification, and the
+// tray's tooltip until a window opens), not start it again in a loop, and
+// try again when Open player is clicked.
+func TestNoDisplayForTheWindowIsToldAndNotRetried(t *testing.T) {
+	d := newDesktop(t, false)
+	// The session's X server is gone, its tray host (D-Bus) is not.
+	dead := xvfbtest.Dead(t)
+	for i, kv := range d.env {
+		if strings.HasPrefix(kv, "DISPLAY=") {
+			d.env[i] = "DISPLAY=" + dead
+		}
+	}
+	desk := &desktopNotifications{conn: d.conn}
+	if err := d.conn.Export(desk, "/org/freedesktop/Notifications", "org.freedesktop.Notifications"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.conn.RequestName("org.freedesktop.Notifications", dbus.NameFlagDoNotQueue); err != nil {
+		t.Fatal(err)
+	}
+	notices := func() []shownNotice {
+		desk.mu.Lock()
+		defer desk.mu.Unlock()
+		return slices.Clone(desk.shown)
+	}
+	app := d.run(t, d.bin, "--demo", "--listen", "127.0.0.1:0", "-v")
+	d.registered(t, app)
+	why := "Earshot cannot open a window: no display (DISPLAY=" + dead + " cannot be reached)"
+	body := "No display (DISPLAY=" + dead + " cannot be reached). Open player in the tray tries again."
+	// First run, no account: Earshot asks for the playback window itself.
+	waitUntil(t, "the tooltip saying why no window opens", func() bool { return strings.Contains(d.tooltip(app), why) })
+	waitUntil(t, "a notification saying why", func() bool { return len(notices()) == 1 })
+	if n := notices()[0]; n.title != "Earshot cannot open a window" || n.body != body {
+		t.Fatalf("the notification says %q: %q", n.title, n.body)
+	}
+	// No loop: the failed window program is not started again by itself.
+	// (What is watched is a count, over a span long enough for a retry
+	// loop to show: no timing is asserted.)
+	time.Sleep(3 * time.Second)
+	if n := windowStarts(app); n != 1 {
+		t.Fatalf("the window program was started %d times for one window\n%s", n, app.output())
+	}
+	if strings.Contains(app.output(), "panic:") || strings.Contains(app.output(), "goroutine ") {
+		t.Fatalf("a raw panic reached the log:\n%s", app.output())
+	}
+	// Open player tries again (once), and says why again.
+	d.click(t, app, "Open player")
+	waitUntil(t, "a second notification after Open player", func() bool { return len(notices()) == 2 })
+	time.Sleep(2 * time.Second)
+	if n := windowStarts(app); n != 2 {
+		t.Fatalf("after one Open player the window program was started %d times in all\n%s", n, app.output())
+	}
+	if !strings.Contains(d.tooltip(app), why) {
+		t.Fatalf("the tooltip stopped saying why: %q", d.tooltip(app))
+	}
+	select {
+	case <-app.done:
+		t.Fatalf("Earshot exited: %v\n%s", app.err, app.output())
+	default:
 	}
 }

@@ -49,6 +49,9 @@ type windowHost struct {
 	log    *slog.Logger
 	stderr io.Writer
 	debug  bool // the window process logs its debug lines too (-v)
+	// told hears why a window process could not open a window (a reason
+	// worded for the listener), and "" once one opened; nil: no one.
+	told func(reason string)
 
 	mu   sync.Mutex
 	proc *windowProc
@@ -64,6 +67,9 @@ type windowProc struct {
 	// windowHost.mu): a process that says it is closing shows none of them,
 	// and they are asked of the next one.
 	pending []showReq
+	// failure is why it could not open a window (under windowHost.mu; ""
+	// while it could).
+	failure string
 }
 
 // showReq is one window asked for.
@@ -96,9 +102,13 @@ func (w *windowHost) ask(req showReq) error {
 		if err == nil {
 			return nil
 		}
-		// The process is going (its end of the channel closed): the next
-		// one shows the window.
+		// The process is going (its end of the channel closed). One that
+		// could not open a window said why, and the listener is told: it
+		// is not started again until a window is asked for again.
 		w.detach(p)
+		if w.failed(p) {
+			return nil
+		}
 		if req.tries >= maxShowTries {
 			return fmt.Errorf("the window program did not take the request: %w", err)
 		}
@@ -116,6 +126,30 @@ func (w *windowHost) detach(p *windowProc) []showReq {
 	pending := p.pending
 	p.pending = nil
 	return pending
+}
+
+// failedWait bounds how long ask waits for a process whose channel closed
+// to end (and say whether it could not open a window).
+const failedWait = 5 * time.Second
+
+// failed waits for p to end (bounded) and reports whether it could not
+// open a window.
+func (w *windowHost) failed(p *windowProc) bool {
+	select {
+	case <-p.done:
+	case <-time.After(failedWait):
+	case <-w.ctx.Done():
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return p.failure != ""
+}
+
+// tell passes reason on to told.
+func (w *windowHost) tell(reason string) {
+	if w.told != nil {
+		w.told(reason)
+	}
 }
 
 // reask asks a new process for the windows an ending one did not show.
@@ -139,13 +173,27 @@ type procEvents struct {
 // Shown: the window asked for is on screen.
 func (e procEvents) Shown(what string) {
 	e.w.mu.Lock()
-	defer e.w.mu.Unlock()
 	for i, req := range e.p.pending {
 		if req.what == what {
 			e.p.pending = append(e.p.pending[:i:i], e.p.pending[i+1:]...)
-			return
+			break
 		}
 	}
+	e.w.mu.Unlock()
+	e.w.tell("")
+}
+
+// CannotShow: it cannot open a window (no display) and is ending; what it
+// was asked for is not asked of another process (it would fail the same
+// way) until the listener asks again.
+func (e procEvents) CannotShow(reason string) {
+	e.w.mu.Lock()
+	e.p.failure = reason
+	e.p.pending = nil
+	if e.w.proc == e.p {
+		e.w.proc = nil
+	}
+	e.w.mu.Unlock()
 }
 
 // Closing: its last window closed and it is ending; a window asked for
@@ -216,8 +264,20 @@ func (w *windowHost) process() (*windowProc, error) {
 		in.Close()
 		_ = cmd.Process.Kill() // gone already, unless the channel broke or Earshot quits
 		err := cmd.Wait()
+		w.mu.Lock()
+		if p.failure == "" && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == ipc.ExitCannotShow {
+			// It said so on its standard error only (its channel broke).
+			p.failure = ipc.CannotOpen + "the window program stopped at its start (its reason is in Earshot's log)"
+		}
+		failure := p.failure
+		w.mu.Unlock()
 		pending := w.detach(p)
 		w.log.Debug("window process ended", "exit", err)
+		if failure != "" {
+			w.log.Warn("no window could open", "reason", failure)
+			w.tell(failure)
+			return
+		}
 		// One that ended without saying it was closing was killed or
 		// crashed: what it did not show is not asked again (no window
 		// the user did not ask for now, no crash loop).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -352,6 +353,20 @@ func (c *Client) Shown(what string) { c.send(Message{Command: CmdShown, Show: wh
 // Closing tells the resident the last window closed and this process is
 // ending: it shows no window asked of it from now on.
 func (c *Client) Closing() { c.send(Message{Command: CmdClosing}) }
+
+// CannotShow tells the resident this process cannot open a window (reason
+// says why, worded for the listener) and is ending.
+func (c *Client) CannotShow(reason string) { c.send(CannotShowMessage(reason)) }
+
+// CannotShowMessage is the CmdCannotShow message for reason, cut to
+// MaxReason; a window process that failed before it made its Client sends
+// it on its Conn.
+func CannotShowMessage(reason string) Message {
+	if len(reason) > MaxReason {
+		reason = strings.ToValidUTF8(reason[:MaxReason-len("…")], "") + "…"
+	}
+	return Message{Type: TypeCommand, Command: CmdCannotShow, Text: reason}
+}
 
 // Copy asks the resident to put text on the desktop's clipboard, where it
 // stays after this process ends.

@@ -103,7 +103,23 @@ const (
 	CmdClosing        = "closing"          // the last window closed: the window process is ending
 	CmdSettings       = "settings"         // Change: one edit of the settings (an error reply says why it was refused)
 	CmdPauseQuiet     = "pauseQuiet"       // Seconds: pause quiet hours for that long (0 resumes them)
+	// CmdCannotShow: the window process cannot open a window (no display,
+	// the graphics library failed to start) and is ending; Text says why,
+	// worded for the listener. It shows nothing asked of it.
+	CmdCannotShow = "cannotShow"
 )
+
+// ExitCannotShow is the window process's exit status when it could not open
+// a window (it said why on its channel and its standard error): the
+// resident tells the listener and does not start it again until a window
+// is asked for again.
+const ExitCannotShow = 3
+
+// CannotOpen starts every reason a CmdCannotShow gives.
+const CannotOpen = "Earshot cannot open a window: "
+
+// MaxReason caps the text of a CmdCannotShow.
+const MaxReason = 1024
 
 // Message is one message either way. Which fields are set depends on Type
 // (and Command).
@@ -305,6 +321,10 @@ func (m *Message) validateCommand() error {
 	case CmdShown:
 		if m.Show == "" {
 			return bad("no window")
+		}
+	case CmdCannotShow:
+		if m.Text == "" || len(m.Text) > MaxReason {
+			return bad(fmt.Sprintf("the reason must be 1 to %d bytes", MaxReason))
 		}
 	case CmdSettings:
 		if m.Change == nil {

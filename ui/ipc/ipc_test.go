@@ -97,6 +97,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"progress","id":5,"progress":{"done":1,"total":2,"bytes":10}}`))
 	f.Add([]byte(`{"type":"reply","id":3,"calls":[{"id":9,"dateTime":1700000000}],"next":"1700000000-9"}`))
 	f.Add([]byte(`{"type":"command","command":"cancel","request":5}`))
+	f.Add([]byte(`{"type":"command","command":"cannotShow","text":"Earshot cannot open a window: no display (DISPLAY is not set)"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -65,6 +65,9 @@ type WindowEvents interface {
 	// Closing: the last window closed and the process is ending; it shows
 	// no window asked of it from now on.
 	Closing()
+	// CannotShow: the process cannot open a window (reason says why, for
+	// the listener) and is ending without showing any.
+	CannotShow(reason string)
 }
 
 // requestTimeout bounds one request a window makes (a sign-in included).
@@ -108,6 +111,11 @@ func Serve(ctx context.Context, conn *Conn, res Resident, win WindowEvents) erro
 		case CmdClosing:
 			if win != nil {
 				win.Closing()
+			}
+			continue
+		case CmdCannotShow:
+			if win != nil {
+				win.CannotShow(m.Text)
 			}
 			continue
 		case CmdCancel:

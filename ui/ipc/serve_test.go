@@ -2,12 +2,14 @@ package ipc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"earshot/relay"
 	"earshot/relay/cache"
@@ -267,6 +269,11 @@ func (e *windowEvents) Shown(what string) {
 	e.mu.Unlock()
 }
 func (e *windowEvents) Closing() { e.mu.Lock(); e.said = append(e.said, "closing"); e.mu.Unlock() }
+func (e *windowEvents) CannotShow(reason string) {
+	e.mu.Lock()
+	e.said = append(e.said, "cannot: "+reason)
+	e.mu.Unlock()
+}
 
 func (e *windowEvents) list() string {
 	e.mu.Lock()
@@ -285,4 +292,33 @@ func TestTheWindowSaysWhatItShowedAndWhenItEnds(t *testing.T) {
 	c.Shown(ShowPlayer)
 	c.Closing()
 	waitFor(t, "both said", func() bool { return ev.list() == "shown player,closing" })
+}
+
+// A window process that cannot open a window (no display) says why before
+// it ends, so the resident can tell the listener instead of starting it
+// again; a reason too long for the channel is cut, not refused.
+func TestTheWindowSaysItCannotShow(t *testing.T) {
+	res, _ := newResident(t)
+	ev := &windowEvents{}
+	c, _, _, _, _ := pairWith(t, res, ev)
+	why := "Earshot cannot open a window: no display (DISPLAY=:987 cannot be reached)"
+	c.CannotShow(why)
+	waitFor(t, "the reason said", func() bool { return ev.list() == "cannot: "+why })
+	long := CannotShowMessage(strings.Repeat("é", MaxReason))
+	if len(long.Text) > MaxReason || !utf8.ValidString(long.Text) || !strings.HasSuffix(long.Text, "…") {
+		t.Fatalf("a long reason became %d bytes (valid UTF-8: %v)", len(long.Text), utf8.ValidString(long.Text))
+	}
+	b, err := json.Marshal(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(b); err != nil {
+		t.Fatalf("the cut reason is refused: %v", err)
+	}
+	for _, bad := range []string{"", strings.Repeat("x", MaxReason+1)} {
+		b, _ := json.Marshal(Message{Type: TypeCommand, Command: CmdCannotShow, Text: bad})
+		if _, err := Decode(b); err == nil {
+			t.Errorf("a reason of %d bytes was accepted", len(bad))
+		}
+	}
 }

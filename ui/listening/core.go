@@ -199,6 +199,10 @@ type Core struct {
 	held        []heldNotice // notifications held for the end of quiet hours
 	heldMore    int          // and how many more did not fit
 	lastAlert   *AlertNote
+
+	// windowProblem: why the window program could not open a window at
+	// its last start ("" once one opened).
+	windowProblem string
 }
 
 // New returns a core that applies the remembered settings to the player.
@@ -723,6 +727,7 @@ func (c *Core) publishLocked() {
 		Notify:   c.notifyListLocked(),
 		Settings: c.settings, SettingsRev: c.settingsRev,
 		Quiet: c.quiet, LastAlert: c.lastAlert,
+		Window: c.windowProblem,
 	}
 	s.Quiet.Held = len(c.held) + c.heldMore
 	if s.Backend == "" {
@@ -932,6 +937,18 @@ func (c *Core) SetNotify(t player.Talkgroup, on bool) {
 	}
 	c.mu.Unlock()
 	c.after(true, func() {})
+}
+
+// SetWindowProblem says why no window could open ("Earshot cannot open a
+// window: no display …"), for the tray's tooltip; "" when one opened.
+func (c *Core) SetWindowProblem(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if reason == c.windowProblem {
+		return
+	}
+	c.windowProblem = reason
+	c.publishLocked()
 }
 
 // SetCatchUp sets how far back calls missed during a drop are played when

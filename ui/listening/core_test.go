@@ -538,3 +538,24 @@ func TestNotifyChoicesOfBeforeGoToTheServerSignedIn(t *testing.T) {
 		t.Fatalf("on the demo the choices of before (a real server's) show: %v", n)
 	}
 }
+
+// When the window program cannot open a window (no display), the tray is
+// all the listener has: its tooltip says why until a window opens.
+func TestTheTooltipSaysNoWindowCanOpen(t *testing.T) {
+	r := newRig(t, "https://scanner.example.org")
+	why := "Earshot cannot open a window: no display (DISPLAY=:987 cannot be reached)"
+	before := r.core.Snapshot().Rev
+	r.core.SetWindowProblem(why)
+	s := r.core.Snapshot()
+	if s.Rev <= before || !strings.Contains(s.Tooltip(), why) {
+		t.Fatalf("rev %d → %d, tooltip %q", before, s.Rev, s.Tooltip())
+	}
+	r.core.SetWindowProblem(why) // said again: nothing new to publish
+	if again := r.core.Snapshot(); again.Rev != s.Rev {
+		t.Fatalf("the same reason published a new snapshot (rev %d → %d)", s.Rev, again.Rev)
+	}
+	r.core.SetWindowProblem("")
+	if tip := r.core.Snapshot().Tooltip(); strings.Contains(tip, "cannot open a window") {
+		t.Fatalf("after a window opened the tooltip still says %q", tip)
+	}
+}

@@ -74,6 +74,11 @@ type Snapshot struct {
 	SettingsRev uint64     `json:"settingsRev"`
 	Quiet       QuietState `json:"quiet"`
 	LastAlert   *AlertNote `json:"lastAlert,omitempty"`
+
+	// Window says why the window program could not open a window when it
+	// was last asked to ("" once one opened): the tray, which is all the
+	// listener has then, says it.
+	Window string `json:"window,omitempty"`
 }
 
 // HistoryEntry is one call of the history, newest first, with what became
@@ -255,6 +260,9 @@ func (s *Snapshot) Tooltip() string {
 	}
 	if s.Device != "" {
 		t += "\n" + s.Device
+	}
+	if s.Window != "" {
+		t += "\n" + s.Window
 	}
 	if q := s.QuietLine(); q != "" {
 		t += "\n" + q

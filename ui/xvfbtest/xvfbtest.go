@@ -8,8 +8,10 @@ package xvfbtest
 
 import (
 	"bufio"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,4 +67,52 @@ func Start(t testing.TB) string {
 		t.Fatalf("Xvfb announced no display within 30 s:\n%s", stderr.String())
 	}
 	return ""
+}
+
+// Dead returns the name of a display no X server serves (for DISPLAY): a
+// number with neither a socket file nor an abstract socket, as a desktop
+// session that ended leaves behind.
+func Dead(t testing.TB) string {
+	t.Helper()
+	for n := 987; n < 1987; n++ {
+		path := "/tmp/.X11-unix/X" + strconv.Itoa(n)
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		if c, err := net.Dial("unix", "@"+path); err == nil {
+			c.Close()
+			continue
+		}
+		return ":" + strconv.Itoa(n)
+	}
+	t.Fatal("every display from :987 to :1986 is served")
+	return ""
+}
+
+// Refusing returns the name of a display whose server answers and hangs
+// up at once (for DISPLAY): the display is there, the window is refused,
+// as when an X server turns a client away. It lasts until the test ends.
+func Refusing(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	if port < 6000 {
+		t.Fatalf("port %d is below X11's 6000", port)
+	}
+	return "127.0.0.1:" + strconv.Itoa(port-6000)
 }
