@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"sort"
 	"strings"
 	"time"
 
@@ -98,6 +99,10 @@ type callRow struct {
 	text *widget.RichText
 	call fyne.CanvasObject
 	box  *fyne.Container
+	// segs are the call's lines in full; fitTo the text width they were
+	// last cut to (fit).
+	segs  []widget.RichTextSegment
+	fitTo float32
 }
 
 func newCallRow() *callRow {
@@ -119,6 +124,70 @@ func newCallRow() *callRow {
 
 func (r *callRow) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(r.box)
+}
+
+// Resize lays the row out at s and cuts its lines to the new width.
+func (r *callRow) Resize(s fyne.Size) {
+	r.BaseWidget.Resize(s)
+	r.fit()
+}
+
+// fit cuts each line of the text to the row's width, ending it with "…":
+// Fyne's RichText does not truncate a line made of several inline
+// segments (it drops the last words of one without a mark, and draws a
+// long transcript past its edge, where the list clips it mid-word).
+// It reports whether it cut them again (and refreshed the text).
+func (r *callRow) fit() bool {
+	width := r.text.Size().Width - 2*theme.InnerPadding()
+	if width <= 0 || width == r.fitTo {
+		return false
+	}
+	r.fitTo = width
+	// A little short of the edge: RichText rounds the room it has down to
+	// whole pixels, and cuts again (without a mark) what does not fit it.
+	r.text.Segments = fitLines(r.segs, width-fitSlack, theme.TextSize())
+	r.text.Refresh()
+	return true
+}
+
+// fitSlack is how far short of the edge fit cuts a line.
+const fitSlack = 2
+
+// ellipsis ends a line cut short.
+const ellipsis = "…"
+
+// fitLines returns segs (text segments; a line ends at one that is not
+// inline) with each line cut to width at text size size: the segment that
+// crosses the edge is cut and ends with "…", and the line's later
+// segments are left out.
+func fitLines(segs []widget.RichTextSegment, width, size float32) []widget.RichTextSegment {
+	out := make([]widget.RichTextSegment, 0, len(segs))
+	x, cut := float32(0), false
+	for _, seg := range segs {
+		ts, ok := seg.(*widget.TextSegment)
+		if !ok {
+			out = append(out, seg)
+			continue
+		}
+		endsLine := !ts.Style.Inline
+		if !cut {
+			w := fyne.MeasureText(ts.Text, size, ts.Style.TextStyle).Width
+			if x+w <= width {
+				out = append(out, ts)
+				x += w
+			} else {
+				short := *ts
+				short.Text = fitText(ts.Text, width-x, size, ts.Style.TextStyle)
+				short.Style.Inline = false
+				out = append(out, &short)
+				cut = true
+			}
+		}
+		if endsLine {
+			x, cut = 0, false
+		}
+	}
+	return out
 }
 
 // rowHeights are a call row's height without and with a day header.
@@ -151,8 +220,11 @@ func (r *callRow) showCall(v callRowView, day string, times timeFormats, loc *ti
 		r.bg.FillColor = color.Transparent
 	}
 	r.bg.Refresh()
-	r.text.Segments = callSegments(v, times, loc)
-	r.text.Refresh()
+	r.segs = callSegments(v, times, loc)
+	r.text.Segments, r.fitTo = r.segs, 0
+	if !r.fit() {
+		r.text.Refresh()
+	}
 	r.box.Refresh() // the day header came or went
 }
 
@@ -255,4 +327,15 @@ func setRowHeights(l *widget.List, items []callListItem) {
 			l.SetItemHeight(i, plain)
 		}
 	}
+}
+
+// fitText is text, or as much of it as fits width followed by "…".
+func fitText(text string, width, size float32, style fyne.TextStyle) string {
+	if fyne.MeasureText(text, size, style).Width <= width {
+		return text
+	}
+	runes := []rune(text)
+	cut := func(n int) string { return strings.TrimRight(string(runes[:n]), " ·(—") + ellipsis }
+	n := sort.Search(len(runes)+1, func(n int) bool { return fyne.MeasureText(cut(n), size, style).Width > width }) - 1
+	return cut(max(n, 0))
 }

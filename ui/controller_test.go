@@ -485,12 +485,12 @@ func rows(pw *playerWindow) string {
 }
 
 // rowCheck binds checklist row i and returns its selection box.
-func rowCheck(t *testing.T, pw *playerWindow, i int) *keyCheck {
+func rowCheck(t *testing.T, pw *playerWindow, i int) *fitCheck {
 	t.Helper()
 	o := pw.tgList.CreateItem()
 	pw.tgList.UpdateItem(i, o)
 	for _, x := range o.(*fyne.Container).Objects {
-		if ch, ok := x.(*keyCheck); ok && ch.Text != "Notify" {
+		if ch, ok := x.(*fitCheck); ok {
 			return ch
 		}
 	}

@@ -2,9 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 
@@ -60,6 +63,9 @@ func TestPlaybackWindowOnTheDemoServerRendersAsTheGolden(t *testing.T) {
 func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	c, feed := goldenWindow(t, &fakeAccounts{server: "https://scanner.example.org"})
 	cat := catalog()
+	// A name too long for the row: it is cut with "…", never drawn under
+	// the Priority box beside it.
+	cat.Systems[1].Talkgroups[1].Name = "Police South District Patrol, Traffic and Harbour Units"
 	core := coreOf(c)
 	before := core.Snapshot().DirRev
 	c.opts.Core.(*listening.Core).SetNotify(player.Talkgroup{SystemID: 1, TalkgroupID: 101}, true)
@@ -72,6 +78,26 @@ func TestTalkgroupsTabWithTheCatalogueRendersAsTheGolden(t *testing.T) {
 	c.refresh()
 	c.win.tabs.SelectIndex(tabTalkgroups)
 	c.win.w.Content().Refresh()
+	cut := 0
+	for _, o := range test.LaidOutObjects(c.win.w.Content()) {
+		check, ok := o.(*fitCheck)
+		if !ok || !check.Visible() {
+			continue
+		}
+		for _, l := range test.TempWidgetRenderer(t, check).Objects() {
+			if label, ok := l.(*canvas.Text); ok && label.Text == check.Text {
+				if end := label.Position().X + fyne.MeasureText(label.Text, label.TextSize, label.TextStyle).Width; end > check.Size().Width {
+					t.Errorf("the label %q is drawn to %.0f, past its check's %.0f px (over what is beside it)", label.Text, end, check.Size().Width)
+				}
+			}
+		}
+		if strings.HasSuffix(check.Text, "…") {
+			cut++
+		}
+	}
+	if cut != 1 {
+		t.Errorf("%d labels were cut with an ellipsis, want the one long one", cut)
+	}
 	test.AssertRendersToMarkup(t, "talkgroups_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "talkgroups_tab.png", c.win.w.Canvas())
 }

@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+
 	"earshot/relay/event"
 	"earshot/ui/ipc"
 	"earshot/ui/listening"
@@ -192,5 +197,52 @@ func TestHistoryPagesBackThroughTheRelay(t *testing.T) {
 	pw.hist.list.Select(before + 3)
 	if st := fp.State(); st.Call == nil || st.Call.ID != older.ID {
 		t.Fatalf("activating an older call played %+v; want call %d", st.Call, older.ID)
+	}
+}
+
+// A history or search row longer than the window was cut without a mark:
+// the first line lost its last words ("County Fire Dispatch · " and no
+// tag), and a long transcript ran past the row's edge, where the list
+// clipped it mid-word. Each line must end with "…" inside the row.
+func TestCallRowsCutLongLinesWithAnEllipsis(t *testing.T) {
+	test.NewTempApp(t)
+	r := newCallRow()
+	c := event.Call{ID: 1, DateTime: time.Date(2026, 3, 14, 4, 33, 6, 0, time.UTC).Unix(), SystemLabel: "Harness County Fire & Emergency Medical Services",
+		TalkgroupName: "County Fire Dispatch", TalkgroupTag: "Dispatch", Source: 4425, Duration: 1,
+		Transcript: "Engine 5, Truck 2, Medic 3, respond to a reported structure fire, 1200 Oak Street, cross street Elm, smoke showing"}
+	w := test.NewWindow(r)
+	defer w.Close()
+	for _, width := range []float32{640, 480} {
+		r.Resize(fyne.NewSize(width, 60))
+		r.showCall(callRowView{call: c, title: "Fire Dispatch", marks: []callMark{{text: "backfilled"}}}, "", timeFormats{}, time.UTC)
+		edge := r.text.Size().Width - theme.InnerPadding()
+		var lines []string
+		line := ""
+		for _, o := range test.TempWidgetRenderer(t, r.text).Objects() {
+			tx, ok := o.(*canvas.Text)
+			if !ok {
+				continue
+			}
+			if end := tx.Position().X + fyne.MeasureText(tx.Text, tx.TextSize, tx.TextStyle).Width; end > edge+0.5 {
+				t.Errorf("at %v px %q ends at %.1f, past the row's text edge %.1f", width, tx.Text, end, edge)
+			}
+			if tx.Position().X <= theme.InnerPadding() && line != "" {
+				lines = append(lines, line)
+				line = ""
+			}
+			line += tx.Text
+		}
+		lines = append(lines, line)
+		if len(lines) != 2 {
+			t.Fatalf("at %v px the row has %d lines: %q", width, len(lines), lines)
+		}
+		for _, l := range lines {
+			if !strings.HasSuffix(l, "…") {
+				t.Errorf("at %v px the line %q is cut without an ellipsis", width, l)
+			}
+		}
+		if !strings.HasPrefix(lines[0], "04:33:06   Fire Dispatch  ·  Harness County") || !strings.Contains(lines[1], "“Engine 5, Truck 2") {
+			t.Errorf("at %v px the row says %q", width, lines)
+		}
 	}
 }

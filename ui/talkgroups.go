@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"earshot/ui/listening"
@@ -157,18 +158,17 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		return
 	}
 	r := pw.tgItems[i]
-	var sel, notify *keyCheck
+	var sel *fitCheck
+	var notify *keyCheck
 	var indent fyne.CanvasObject
 	var trim *tgTrim
 	objects := slices.Clone(row.Objects)
 	for i := 0; i < len(objects); i++ {
 		switch x := objects[i].(type) {
 		case *keyCheck:
-			if x.Text == "Notify" {
-				notify = x
-			} else {
-				sel = x
-			}
+			notify = x
+		case *fitCheck:
+			sel = x
 		case *canvas.Rectangle:
 			indent = x
 		case *tgTrim:
@@ -187,7 +187,7 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 		if label == "" {
 			label = fmt.Sprintf("System %d", sys.ID)
 		}
-		sel.Text = label + " — " + tickedCount(f.Selection, sys)
+		sel.setLabel(label + " — " + tickedCount(f.Selection, sys))
 		checked, partial := systemChecked(f.Selection, sys)
 		sel.SetChecked(checked)
 		sel.Partial = partial
@@ -222,10 +222,10 @@ func (pw *playerWindow) bindTalkgroup(i widget.ListItemID, row *fyne.Container) 
 			extra = append(extra, "avoided")
 		}
 	}
-	sel.Text = label
 	if len(extra) > 0 {
-		sel.Text += "  (" + strings.Join(extra, " · ") + ")"
+		label += "  (" + strings.Join(extra, " · ") + ")"
 	}
+	sel.setLabel(label)
 	sel.SetChecked(selected(f.Selection, t))
 	sel.Refresh()
 	sel.OnChanged = func(on bool) { pw.setSelected([]player.Talkgroup{t}, on) }
@@ -323,4 +323,51 @@ func (pw *playerWindow) selectShown(on bool) {
 	shown := pw.shownTalkgroups()
 	pw.c.uiMu.Unlock()
 	pw.setSelected(shown, on)
+}
+
+// fitCheck is a check whose label is cut to the check's width, ending with
+// "…": a check draws its whole label, over whatever lies beside it (a long
+// talkgroup name ran under the Priority box and the volume button).
+type fitCheck struct {
+	keyCheck
+	full  string  // the label in full
+	fitTo float32 // the width Text was cut to
+}
+
+func newFitCheck(keys keyTarget) *fitCheck {
+	c := &fitCheck{keyCheck: keyCheck{keys: keys}}
+	c.ExtendBaseWidget(c)
+	return c
+}
+
+// setLabel sets the label (cut to the check's width once it has one).
+func (c *fitCheck) setLabel(text string) {
+	c.full, c.fitTo = text, 0
+	c.Text = text
+	c.fit(c.Size().Width)
+}
+
+// Resize lays the check out at s with its label cut to the new width.
+func (c *fitCheck) Resize(s fyne.Size) {
+	c.keyCheck.Resize(s)
+	if c.fit(s.Width) {
+		c.Refresh()
+	}
+}
+
+// fit cuts the label to width; it reports whether the label changed.
+func (c *fitCheck) fit(width float32) bool {
+	if width <= 0 || width == c.fitTo {
+		return false
+	}
+	c.fitTo = width
+	// What the check's box and its paddings take before the label, as its
+	// renderer lays them out, and a padding after.
+	room := width - theme.IconInlineSize() - 2*theme.InnerPadding() - 2*theme.InputBorderSize()
+	text := fitText(c.full, room, theme.TextSize(), fyne.TextStyle{})
+	if text == c.Text {
+		return false
+	}
+	c.Text = text
+	return true
 }

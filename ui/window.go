@@ -200,7 +200,7 @@ func newPlayerWindow(c *Controller) *playerWindow {
 		func() fyne.CanvasObject {
 			indent := canvas.NewRectangle(color.Transparent) // talkgroups sit under their system
 			indent.SetMinSize(fyne.NewSize(theme.IconInlineSize(), 0))
-			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw, ""), newKeyCheck(pw, "Notify", nil)), newKeyCheck(pw, "talkgroup", nil))
+			return container.NewBorder(nil, nil, indent, container.NewHBox(newTGTrim(pw, ""), newKeyCheck(pw, "Notify", nil)), newFitCheck(pw))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) { pw.bindTalkgroup(i, o.(*fyne.Container)) })
 	selectShown := newKeyButton(pw, "Select shown", nil, func() { pw.selectShown(true) })
