@@ -10,7 +10,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -104,7 +103,9 @@ func newAlertsTab(pw *playerWindow) *alertsTab {
 	return a
 }
 
-// newRuleRow is a rule's row: its name, what it does, and Remove.
+// newRuleRow is a rule's row: its name beside Edit and Remove, and under
+// them what it does, across the whole row (beside the buttons it was cut
+// short at the window's 640 px: "priority, to…").
 func newRuleRow() fyne.CanvasObject {
 	name := widget.NewLabelWithStyle("rule", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.Truncation = fyne.TextTruncateEllipsis
@@ -112,16 +113,16 @@ func newRuleRow() fyne.CanvasObject {
 	what.Truncation = fyne.TextTruncateEllipsis
 	remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), nil)
 	edit := widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), nil)
-	return container.NewBorder(nil, nil, nil, container.NewHBox(layout.NewSpacer(), edit, remove), container.NewVBox(name, what))
+	return container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(edit, remove), name), what)
 }
 
 func (a *alertsTab) bindRule(r alerts.Rule, row *fyne.Container) {
-	text := row.Objects[0].(*fyne.Container)
-	buttons := row.Objects[1].(*fyne.Container)
-	text.Objects[0].(*widget.Label).SetText(r.Name)
-	text.Objects[1].(*widget.Label).SetText(describeRule(r, a.pw.snap.Directory))
-	buttons.Objects[1].(*widget.Button).OnTapped = func() { a.editRule(&r) }
-	buttons.Objects[2].(*widget.Button).OnTapped = func() { a.remove(r.Name) }
+	top := row.Objects[0].(*fyne.Container)
+	top.Objects[0].(*widget.Label).SetText(r.Name)
+	buttons := top.Objects[1].(*fyne.Container)
+	buttons.Objects[0].(*widget.Button).OnTapped = func() { a.editRule(&r) }
+	buttons.Objects[1].(*widget.Button).OnTapped = func() { a.remove(r.Name) }
+	row.Objects[1].(*widget.Label).SetText(describeRule(r, a.pw.snap.Directory))
 }
 
 // update shows snapshot s (the window lock held).
@@ -332,9 +333,11 @@ func (a *alertsTab) editRule(r *alerts.Rule) {
 	picks, extraSys, extraTGs := picksOf(ed.orig, pw.snap.Directory)
 	ed.extraSys, ed.extraTGs = extraSys, extraTGs
 	ed.picker = newTGPicker(pw.snap.Directory, picks)
-	ed.name.SetPlaceHolder("Mayday")
-	ed.words.SetPlaceHolder("mayday, structure fire")
-	ed.regex.SetPlaceHolder(`engine \d+`)
+	// Examples say so: a bare "engine \d+" in an empty field read as the
+	// rule's own pattern.
+	ed.name.SetPlaceHolder("e.g. Mayday")
+	ed.words.SetPlaceHolder("none, or e.g. mayday, structure fire")
+	ed.regex.SetPlaceHolder(`none, or e.g. engine \d+`)
 	ed.problem.Importance = widget.DangerImportance
 	ed.problem.Wrapping = fyne.TextWrapWord
 	ed.mixed.Wrapping = fyne.TextWrapWord

@@ -317,3 +317,18 @@ func TestSettingsTabAppliesSwitchesAndTheArchive(t *testing.T) {
 		t.Fatalf("the tab says %q", st.archStatus.Text)
 	}
 }
+
+// An empty field of the rule dialog showed a bare example ("engine \d+"
+// under "Or matching" of a rule on words only), which read as the rule's
+// own pattern. Examples say they are examples.
+func TestRuleDialogExamplesReadAsExamples(t *testing.T) {
+	c, _ := alertsWindow(t)
+	a := c.win.extra.alerts
+	c.Do(func() { a.editRule(nil) })
+	ed := a.editor
+	for what, e := range map[string]*widget.Entry{"name": ed.name, "saying": ed.words, "or matching": ed.regex} {
+		if !strings.HasPrefix(e.PlaceHolder, "e.g. ") && !strings.HasPrefix(e.PlaceHolder, "none, or e.g. ") {
+			t.Errorf("the empty %s field shows %q, which reads as a value", what, e.PlaceHolder)
+		}
+	}
+}

@@ -2,10 +2,14 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"earshot/relay/alerts"
 	"earshot/relay/archive"
@@ -53,6 +57,22 @@ func TestAlertsTabRendersAsTheGolden(t *testing.T) {
 	c, _ := standoutWindow(t)
 	c.win.tabs.SelectIndex(tabAlerts)
 	c.win.w.Content().Refresh()
+	// Each rule's summary is read whole at the window's 640 px: beside
+	// Edit and Remove the Mayday rule's was cut to "priority, to…".
+	summaries := 0
+	for _, o := range test.LaidOutObjects(c.win.extra.alerts.list) {
+		l, ok := o.(*widget.Label)
+		if !ok || !l.Visible() || !strings.HasPrefix(l.Text, "Any talkgroup") && !strings.Contains(l.Text, "saying") {
+			continue
+		}
+		summaries++
+		if need := fyne.MeasureText(l.Text, theme.TextSize(), l.TextStyle).Width + 2*theme.InnerPadding(); need > l.Size().Width {
+			t.Errorf("the rule summary %q needs %.0f px and has %.0f: it is cut", l.Text, need, l.Size().Width)
+		}
+	}
+	if summaries != 3 {
+		t.Errorf("%d rule summaries shown, want 3", summaries)
+	}
 	test.AssertRendersToMarkup(t, "alerts_tab.xml", c.win.w.Canvas())
 	test.AssertRendersToImage(t, "alerts_tab.png", c.win.w.Canvas())
 }
