@@ -32,7 +32,9 @@ type standout struct {
 
 func newStandout(pw *playerWindow) *standout {
 	so := &standout{pw: pw, alerts: newAlertsTab(pw), settings: newSettingsTab(pw), trim: newTGTrim(pw, "TG "), line: widget.NewLabel("")}
-	so.line.Truncation = fyne.TextTruncateEllipsis
+	// The line wraps rather than lose its end ("… (priority passes)"): it
+	// is the block's last, so a second line moves nothing above it.
+	so.line.Wrapping = fyne.TextWrapWord
 	so.quietBtn = newKeyButton(pw, "Pause for an hour", nil, so.alerts.togglePause)
 	so.now = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), so.quietBtn, so.line)
 	so.now.Hide()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -109,7 +110,7 @@ func TestNowPlayingWithAnAlertDuringQuietHoursRendersAsTheGolden(t *testing.T) {
 	c, core := standoutWindow(t)
 	always := quiet.Hours{Enabled: true, AllowPriority: true, AllowAlerts: true, Zone: "UTC", Days: map[string][]string{}}
 	for _, d := range weekdays {
-		always.Days[d.key] = []string{"00:00-00:00"}
+		always.Days[d.key] = []string{"12:00-18:00"}
 	}
 	if err := core.ChangeSettings(context.Background(), listening.Change{Kind: listening.ChangeQuietHours, QuietHours: &always}); err != nil {
 		t.Fatal(err)
@@ -120,5 +121,18 @@ func TestNowPlayingWithAnAlertDuringQuietHoursRendersAsTheGolden(t *testing.T) {
 	core.OnPlayerChange(player.State{Call: &playing, Position: 3 * time.Second, Duration: 12 * time.Second, Live: true, Volume: 0.8, Queue: 2})
 	c.refresh()
 	c.win.w.Content().Refresh()
+	// The whole line is read: it was cut at "(prioritı…", losing what
+	// quiet hours let through.
+	line := c.win.extra.line
+	want := "Alert: Mayday · Quiet hours until 18:00: calls silent, notifications held (priority and alerts pass)"
+	var shown []string
+	for _, o := range test.LaidOutObjects(line) {
+		if tx, ok := o.(*canvas.Text); ok && tx.Visible() && tx.Text != "" {
+			shown = append(shown, strings.TrimSpace(tx.Text))
+		}
+	}
+	if line.Text != want || strings.Join(shown, " ") != want {
+		t.Errorf("the alert and quiet hours line says %q and shows %q, want all of %q", line.Text, shown, want)
+	}
 	test.AssertRendersToImage(t, "now_playing_alert_quiet.png", c.win.w.Canvas())
 }
