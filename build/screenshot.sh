@@ -13,6 +13,9 @@
 #   window-server-down.png   the server down (Earshot keeps trying)
 #   window-search.png        the Search tab: calls whose transcript says "engine"
 #   window-history.png, window-talkgroups.png, window-more.png (the ⋮ menu),
+#   window-alerts.png        the Alerts tab with a rule made by `earshot alert add`
+#   window-rule.png          that rule's dialog
+#   window-settings.png      the Settings tab
 #   window-tokens.png        Manage tokens…
 #   tray-menu.png            the tray menu as a panel draws it from Earshot's
 #                            D-Bus menu, when xfce4-panel is installed
@@ -146,6 +149,8 @@ tab_now() { click 70 22; }
 tab_history() { click 182 22; }
 tab_search() { click 275 22; }
 tab_talkgroups() { click 380 22; }
+tab_alerts() { click 484 22; }
+tab_settings() { click 577 22; }
 
 sleep "\${SCREENSHOT_WAIT:-6}"
 # A call playing, with its transcript if it has one.
@@ -186,6 +191,19 @@ until_status Stopped; sleep 2
 shot window-server-down
 kill -USR2 \$server
 until_status Playing
+# Alerts: a rule made on the command line shows in the window within a
+# second; its dialog; then the Settings tab.
+build/out/earshot alert add --name Mayday --words "mayday, firefighter down" --priority --tone >"$work/alert.log" 2>&1
+build/out/earshot alert add --name "Engine companies" --regex 'engine \\d+' --bump >>"$work/alert.log" 2>&1
+sleep 2
+tab_alerts
+shot window-alerts
+click 300 200
+shot window-rule
+click 493 507 # Cancel
+tab_settings
+shot window-settings
+tab_now
 if [ \$tray = 1 ]; then
   # The tray icon sits at the right end of the panel; a click opens its
   # menu. The pointer then moves off the icon, so its tooltip does not
@@ -194,7 +212,7 @@ if [ \$tray = 1 ]; then
   sleep 1
   xdotool mousemove 300 600
   sleep 1
-  import -window root -crop 400x440+624+200 +repage assets/screenshots/tray-menu.png
+  import -window root -crop 300x380+724+260 +repage assets/screenshots/tray-menu.png
   xdotool key Escape
 fi
 # The ⋮ menu (what the tray offers besides playback, reachable without a
