@@ -31,7 +31,10 @@ type callRowView struct {
 	call    event.Call
 	title   string // the talkgroup's name, from the current catalogue when there is one
 	playing bool
-	marks   []callMark
+	// chosen: the search result acted on (highlighted as the list's
+	// selection was, but behind the call only, not its day's header).
+	chosen bool
+	marks  []callMark
 }
 
 // callMark is one thing said about a call beside it.
@@ -214,7 +217,7 @@ func (r *callRow) showCall(v callRowView, day string, times timeFormats, loc *ti
 		r.led.FillColor = colorLive
 	}
 	r.led.Refresh()
-	if v.playing {
+	if v.playing || v.chosen {
 		r.bg.FillColor = theme.Color(theme.ColorNameSelection)
 	} else {
 		r.bg.FillColor = color.Transparent

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,25 @@ func TestSearchTabRendersAsTheGolden(t *testing.T) {
 	c.WaitIdle()
 	c.win.tabs.SelectIndex(tabSearch)
 	c.win.w.Content().Refresh()
+	// The chosen result is highlighted, its day's header is not: the
+	// list's own selection covered the header too, as if it were chosen.
+	// (Pixels of the picture: right of the header's text, and of the
+	// chosen result's row, against the window's background.)
+	img := c.win.w.Canvas().Capture()
+	header, row, plain := img.At(600, 141), img.At(600, 181), img.At(630, 5)
+	t.Logf("header %v row %v plain %v", header, row, plain)
+	if !sameColor(header, plain) {
+		t.Errorf("the day header is drawn %v, not on the window's background %v: it looks chosen", header, plain)
+	}
+	if sameColor(row, plain) {
+		t.Errorf("the chosen result is not highlighted (%v)", row)
+	}
 	test.AssertRendersToImage(t, "search_tab.png", c.win.w.Canvas())
+}
+
+// sameColor reports whether a and b are one colour (of any color.Color type).
+func sameColor(a, b color.Color) bool {
+	ar, ag, ab, aa := a.RGBA()
+	br, bg, bb, ba := b.RGBA()
+	return ar == br && ag == bg && ab == bb && aa == ba
 }

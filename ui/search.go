@@ -389,9 +389,17 @@ func (sv *searchView) choose(i int) {
 	if i < 0 || i >= len(sv.results) {
 		return
 	}
+	old := sv.selected
 	sv.selected = i
-	sv.list.Select(i)
-	sv.list.ScrollTo(i)
+	// The row shows it is chosen (bind): the list's own selection would
+	// highlight the day's header above the first call of a day too.
+	if old >= 0 && old < len(sv.items) {
+		sv.list.RefreshItem(old)
+	}
+	sv.list.RefreshItem(i)
+	if sv.list.Size().Height > 0 { // laid out: scrolling a list of no height leaves it scrolled
+		sv.list.ScrollTo(i)
+	}
 	sv.showActions()
 }
 
@@ -624,7 +632,7 @@ func (sv *searchView) bind(i widget.ListItemID, r *callRow) {
 		}
 	}
 	v := callRowView{call: it.entry.Call, title: titleOf(it.entry.Call, s.Directory), marks: marksOf(it.entry, s),
-		playing: s.Call != nil && s.Call.ID == it.entry.Call.ID}
+		playing: s.Call != nil && s.Call.ID == it.entry.Call.ID, chosen: i == sv.selected}
 	r.showCall(v, it.day, sv.pw.c.times, sv.pw.c.opts.Location)
 }
 
@@ -641,9 +649,9 @@ func newResultList(sv *searchView) *resultList {
 	l.CreateItem = func() fyne.CanvasObject { return newCallRow() }
 	l.UpdateItem = func(i widget.ListItemID, o fyne.CanvasObject) { sv.bind(i, o.(*callRow)) }
 	l.OnSelected = func(i widget.ListItemID) {
+		l.UnselectAll()
 		if sv.selected != i {
-			sv.selected = i
-			sv.showActions()
+			sv.choose(i)
 		}
 	}
 	l.ExtendBaseWidget(l)
