@@ -99,13 +99,9 @@ type callRow struct {
 	day  *widget.Label
 	bg   *canvas.Rectangle
 	led  *canvas.Circle
-	text *widget.RichText
+	text *lineFit
 	call fyne.CanvasObject
 	box  *fyne.Container
-	// segs are the call's lines in full; fitTo the text width they were
-	// last cut to (fit).
-	segs  []widget.RichTextSegment
-	fitTo float32
 }
 
 func newCallRow() *callRow {
@@ -113,11 +109,10 @@ func newCallRow() *callRow {
 		day:  widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		bg:   canvas.NewRectangle(color.Transparent),
 		led:  canvas.NewCircle(colorLive),
-		text: widget.NewRichText(),
+		text: newLineFit(),
 	}
 	r.day.Truncation = fyne.TextTruncateEllipsis
 	r.day.Hide()
-	r.text.Truncation = fyne.TextTruncateEllipsis
 	ledBox := container.NewCenter(container.NewGridWrap(fyne.NewSize(12, 12), r.led))
 	r.call = container.NewStack(r.bg, container.NewBorder(nil, nil, container.NewPadded(ledBox), nil, r.text))
 	r.box = container.NewVBox(r.day, r.call)
@@ -129,27 +124,53 @@ func (r *callRow) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(r.box)
 }
 
-// Resize lays the row out at s and cuts its lines to the new width.
-func (r *callRow) Resize(s fyne.Size) {
-	r.BaseWidget.Resize(s)
-	r.fit()
+// lineFit is a RichText whose lines are cut to its width, each ending
+// with "…" when cut, as it is laid out: Fyne's RichText does not truncate
+// a line made of several inline segments (it drops the last words of one
+// without a mark, and draws a long transcript past its edge, where a list
+// clips it mid-word).
+type lineFit struct {
+	widget.RichText
+	full  []widget.RichTextSegment // the lines in full
+	fitTo float32                  // the width they were last cut to
 }
 
-// fit cuts each line of the text to the row's width, ending it with "…":
-// Fyne's RichText does not truncate a line made of several inline
-// segments (it drops the last words of one without a mark, and draws a
-// long transcript past its edge, where the list clips it mid-word).
-// It reports whether it cut them again (and refreshed the text).
-func (r *callRow) fit() bool {
-	width := r.text.Size().Width - 2*theme.InnerPadding()
-	if width <= 0 || width == r.fitTo {
+func newLineFit(segs ...widget.RichTextSegment) *lineFit {
+	t := &lineFit{full: segs}
+	t.Segments = segs
+	t.Scroll = container.ScrollNone // as widget.NewRichText sets it
+	t.Truncation = fyne.TextTruncateEllipsis
+	t.ExtendBaseWidget(t)
+	return t
+}
+
+// setLines shows segs (text segments; a line ends at one that is not
+// inline), cut to the width.
+func (t *lineFit) setLines(segs []widget.RichTextSegment) {
+	t.full, t.fitTo = segs, 0
+	t.Segments = segs
+	if !t.fit(t.Size().Width) {
+		t.Refresh()
+	}
+}
+
+// Resize lays the text out at s, its lines cut to the new width.
+func (t *lineFit) Resize(s fyne.Size) {
+	t.RichText.Resize(s)
+	t.fit(s.Width)
+}
+
+// fit cuts the lines to width; it reports whether it did (and refreshed).
+func (t *lineFit) fit(width float32) bool {
+	width -= 2 * theme.InnerPadding()
+	if width <= 0 || width == t.fitTo {
 		return false
 	}
-	r.fitTo = width
+	t.fitTo = width
 	// A little short of the edge: RichText rounds the room it has down to
 	// whole pixels, and cuts again (without a mark) what does not fit it.
-	r.text.Segments = fitLines(r.segs, width-fitSlack, theme.TextSize())
-	r.text.Refresh()
+	t.Segments = fitLines(t.full, width-fitSlack, theme.TextSize())
+	t.Refresh()
 	return true
 }
 
@@ -223,11 +244,7 @@ func (r *callRow) showCall(v callRowView, day string, times timeFormats, loc *ti
 		r.bg.FillColor = color.Transparent
 	}
 	r.bg.Refresh()
-	r.segs = callSegments(v, times, loc)
-	r.text.Segments, r.fitTo = r.segs, 0
-	if !r.fit() {
-		r.text.Refresh()
-	}
+	r.text.setLines(callSegments(v, times, loc))
 	r.box.Refresh() // the day header came or went
 }
 

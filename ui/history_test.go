@@ -215,24 +215,7 @@ func TestCallRowsCutLongLinesWithAnEllipsis(t *testing.T) {
 	for _, width := range []float32{640, 480} {
 		r.Resize(fyne.NewSize(width, 60))
 		r.showCall(callRowView{call: c, title: "Fire Dispatch", marks: []callMark{{text: "backfilled"}}}, "", timeFormats{}, time.UTC)
-		edge := r.text.Size().Width - theme.InnerPadding()
-		var lines []string
-		line := ""
-		for _, o := range test.TempWidgetRenderer(t, r.text).Objects() {
-			tx, ok := o.(*canvas.Text)
-			if !ok {
-				continue
-			}
-			if end := tx.Position().X + fyne.MeasureText(tx.Text, tx.TextSize, tx.TextStyle).Width; end > edge+0.5 {
-				t.Errorf("at %v px %q ends at %.1f, past the row's text edge %.1f", width, tx.Text, end, edge)
-			}
-			if tx.Position().X <= theme.InnerPadding() && line != "" {
-				lines = append(lines, line)
-				line = ""
-			}
-			line += tx.Text
-		}
-		lines = append(lines, line)
+		lines := shownLines(t, r.text)
 		if len(lines) != 2 {
 			t.Fatalf("at %v px the row has %d lines: %q", width, len(lines), lines)
 		}
@@ -245,4 +228,28 @@ func TestCallRowsCutLongLinesWithAnEllipsis(t *testing.T) {
 			t.Errorf("at %v px the row says %q", width, lines)
 		}
 	}
+}
+
+// shownLines are the lines text draws; a text drawn past its width (over
+// what lies beside it) is an error.
+func shownLines(t *testing.T, text *lineFit) []string {
+	t.Helper()
+	edge := text.Size().Width - theme.InnerPadding()
+	var lines []string
+	line := ""
+	for _, o := range test.TempWidgetRenderer(t, text).Objects() {
+		tx, ok := o.(*canvas.Text)
+		if !ok {
+			continue
+		}
+		if end := tx.Position().X + fyne.MeasureText(tx.Text, tx.TextSize, tx.TextStyle).Width; end > edge+0.5 {
+			t.Errorf("%q ends at %.1f, past the text's edge %.1f", tx.Text, end, edge)
+		}
+		if tx.Position().X <= theme.InnerPadding() && line != "" {
+			lines = append(lines, line)
+			line = ""
+		}
+		line += tx.Text
+	}
+	return append(lines, line)
 }

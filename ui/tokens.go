@@ -55,9 +55,8 @@ func (c *Controller) newTokensView(w fyne.Window) *tokensView {
 		func() int { return len(tv.list) },
 		func() fyne.CanvasObject {
 			// Two lines, so the template (and every row) is tall enough.
-			text := widget.NewRichText(&widget.TextSegment{Text: "name", Style: widget.RichTextStyleParagraph},
+			text := newLineFit(&widget.TextSegment{Text: "name", Style: widget.RichTextStyleParagraph},
 				&widget.TextSegment{Text: "used", Style: widget.RichTextStyleParagraph})
-			text.Truncation = fyne.TextTruncateEllipsis
 			status := widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 			buttons := container.NewHBox(status, widget.NewButton("Rotate", nil), widget.NewButton("Revoke", nil))
 			return container.NewBorder(nil, nil, nil, container.NewCenter(buttons), text)
@@ -147,9 +146,8 @@ func (tv *tokensView) bind(i widget.ListItemID, row *fyne.Container) {
 	t := tv.list[i]
 	for _, o := range row.Objects {
 		switch x := o.(type) {
-		case *widget.RichText:
-			x.Segments = tv.tokenLines(t)
-			x.Refresh()
+		case *lineFit:
+			x.setLines(tv.tokenLines(t))
 		case *fyne.Container:
 			buttons := x.Objects[0].(*fyne.Container)
 			status := buttons.Objects[0].(*widget.Label)

@@ -100,16 +100,16 @@ func TestTokenRowsAreReadableAt820Pixels(t *testing.T) {
 		t.Fatalf("the token window is %v wide", w.Canvas().Size())
 	}
 	w.Content().Refresh()
-	var texts []*widget.RichText
+	var texts []*lineFit
 	var statuses []*widget.Label
 	for _, o := range test.LaidOutObjects(c.tokensView.table) {
 		row, ok := o.(*fyne.Container)
 		if !ok || len(row.Objects) != 2 {
 			continue
 		}
-		rt, ok1 := row.Objects[0].(*widget.RichText)
+		rt, ok1 := row.Objects[0].(*lineFit)
 		side, ok2 := row.Objects[1].(*fyne.Container)
-		if !ok1 || !ok2 || !row.Visible() || len(rt.Segments) != 3 {
+		if !ok1 || !ok2 || !row.Visible() || len(rt.full) != 3 {
 			continue
 		}
 		buttons := side.Objects[0].(*fyne.Container)
@@ -122,7 +122,7 @@ func TestTokenRowsAreReadableAt820Pixels(t *testing.T) {
 		}
 		// Every line fits: nothing is cut.
 		line := ""
-		for _, seg := range rt.Segments {
+		for _, seg := range rt.full {
 			line += seg.(*widget.TextSegment).Text
 			if seg.Inline() {
 				continue
@@ -229,4 +229,36 @@ func TestTokensWindowRendersAsTheGolden(t *testing.T) {
 	w := tokensWindow(t, c)
 	w.Content().Refresh()
 	test.AssertRendersToImage(t, "tokens_window.png", w.Canvas())
+}
+
+// At a narrower window than its 820 px the first line of a token was cut
+// mid-word without a mark ("OBS on the studio computer · list").
+func TestTokenRowsCutWithAnEllipsisWhenNarrow(t *testing.T) {
+	c, _, _, _ := newTestController(t)
+	now := time.Now()
+	used := now.Add(-time.Minute)
+	c.opts.Tokens = &fakeTokens{list: []tokens.Info{
+		{ID: "c", Name: "OBS on the studio computer", Scope: "listen", Created: now.AddDate(0, 0, -1), LastUsed: &used, LastClient: "VLC (the studio)"},
+	}}
+	w := tokensWindow(t, c)
+	w.Resize(fyne.NewSize(520, 300))
+	w.Content().Refresh()
+	var rows []*lineFit
+	for _, o := range test.LaidOutObjects(w.Content()) {
+		if l, ok := o.(*lineFit); ok && l.Visible() && l.Size().Width > 0 {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no token row")
+	}
+	for _, r := range rows {
+		lines := shownLines(t, r)
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "OBS on the studio computer") {
+			t.Fatalf("the row shows %q", lines)
+		}
+		if !strings.HasSuffix(lines[0], "…") {
+			t.Errorf("the first line %q is cut without an ellipsis", lines[0])
+		}
+	}
 }
