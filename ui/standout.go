@@ -33,7 +33,9 @@ type standout struct {
 func newStandout(pw *playerWindow) *standout {
 	so := &standout{pw: pw, alerts: newAlertsTab(pw), settings: newSettingsTab(pw), trim: newTGTrim(pw, "TG "), line: widget.NewLabel("")}
 	// The line wraps rather than lose its end ("… (priority passes)"): it
-	// is the block's last, so a second line moves nothing above it.
+	// is the block's last, so a second line moves nothing above it. (Its
+	// words are brief, so that it rarely needs one: the window, with the
+	// demo banner, has room for one line only before it grows.)
 	so.line.Wrapping = fyne.TextWrapWord
 	so.quietBtn = newKeyButton(pw, "Pause for an hour", nil, so.alerts.togglePause)
 	so.now = container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), so.quietBtn, so.line)
@@ -68,7 +70,7 @@ func (so *standout) update(s *listening.Snapshot) {
 	} else {
 		so.line.Importance = widget.MediumImportance
 	}
-	quiet := s.QuietLineAt(so.pw.c.opts.Now(), so.pw.c.opts.Location)
+	quiet := s.QuietBriefAt(so.pw.c.opts.Now(), so.pw.c.opts.Location)
 	if quiet != "" {
 		parts = append(parts, quiet)
 		if s.Quiet.PausedUntil.IsZero() {

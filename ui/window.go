@@ -236,7 +236,9 @@ func newPlayerWindow(c *Controller) *playerWindow {
 	pw.bannerText.Wrapping = fyne.TextWrapWord
 	pw.bannerBtn = widget.NewButtonWithIcon("Sign in…", theme.LoginIcon(), c.ShowSignIn)
 	pw.bannerBtn.Importance = widget.HighImportance
-	pw.banner = container.NewBorder(nil, widget.NewSeparator(), widget.NewIcon(theme.InfoIcon()), container.NewCenter(pw.bannerBtn), pw.bannerText)
+	// No separator under it: the tabs' bar sets it apart, and the window
+	// has no height to spare (the alert and quiet-hours line).
+	pw.banner = container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), container.NewCenter(pw.bannerBtn), pw.bannerText)
 	pw.banner.Hide()
 	pw.root = container.NewBorder(pw.banner, nil, nil, nil, pw.tabs)
 	pw.w.SetContent(pw.root)
@@ -537,14 +539,16 @@ func clock(d time.Duration) string {
 }
 
 // showBanner says, while the relay plays the built-in demo server, that
-// it does, and offers to sign in to a real one.
+// it does, and offers to sign in to a real one. It takes one line at the
+// window's 640 px: a second one left no room for the alert and quiet-hours
+// line, and the window grew.
 func (pw *playerWindow) showBanner(s *listening.Snapshot) {
 	switch {
 	case s.DemoFlag:
-		pw.bannerText.SetText("Playing the built-in demo server (Earshot was started with --demo): the calls are made up.")
+		pw.bannerText.SetText("Playing the built-in demo server (--demo): the calls are made up.")
 		pw.bannerBtn.Hide()
 	case s.Demo:
-		pw.bannerText.SetText("Playing the built-in demo server: the calls are made up. Sign in to your OpenScanner server to hear its feed.")
+		pw.bannerText.SetText("Playing the built-in demo server: the calls are made up.")
 		pw.bannerBtn.Show()
 	default:
 		if pw.banner.Visible() {

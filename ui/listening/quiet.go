@@ -279,6 +279,17 @@ func (s *Snapshot) QuietLine() string { return s.QuietLineAt(time.Now(), time.Lo
 
 // QuietLineAt is QuietLine as of now, with times in loc.
 func (s *Snapshot) QuietLineAt(now time.Time, loc *time.Location) string {
+	return s.quietWords(now, loc, true)
+}
+
+// QuietBriefAt is QuietLineAt without what quiet hours do ("calls
+// silent, notifications held"): for the now-playing block, whose status
+// line already says "quiet hours" and which has one line for it.
+func (s *Snapshot) QuietBriefAt(now time.Time, loc *time.Location) string {
+	return s.quietWords(now, loc, false)
+}
+
+func (s *Snapshot) quietWords(now time.Time, loc *time.Location, what bool) string {
 	q := s.Quiet
 	at := func(t time.Time) string { return clockWords(t, now, loc) }
 	switch {
@@ -291,7 +302,9 @@ func (s *Snapshot) QuietLineAt(now time.Time, loc *time.Location) string {
 	if !q.Until.IsZero() {
 		line += " until " + at(q.Until)
 	}
-	line += ": calls silent, notifications held"
+	if what {
+		line += ": calls silent, notifications held"
+	}
 	if pass := QuietPasses(q.AllowPriority, q.AllowAlerts); pass != "" {
 		line += " (" + pass + ")"
 	}
