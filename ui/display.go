@@ -2,9 +2,12 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"earshot/ui/ipc"
 )
@@ -12,6 +15,26 @@ import (
 // cannotOpen starts every reason the window process gives for showing no
 // window: the listener reads it in a notification and the tray's tooltip.
 const cannotOpen = ipc.CannotOpen
+
+// probeTimeout bounds the look for the display's server.
+const probeTimeout = 2 * time.Second
+
+// netAddr is where a display's server may listen.
+type netAddr struct{ network, address string }
+
+// answers reports whether a server listens at one of addrs.
+func answers(ctx context.Context, addrs ...netAddr) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	for _, a := range addrs {
+		if c, err := dialer.DialContext(ctx, a.network, a.address); err == nil {
+			c.Close()
+			return true
+		}
+	}
+	return false
+}
 
 // graphicsFailure words why the graphics library could not start (what the
 // panic out of Fyne's run loop said), with the last platform error the

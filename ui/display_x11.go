@@ -9,15 +9,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // displayEnv is the environment variable naming the display the window
 // process draws on (GLFW's X11 back end).
 const displayEnv = "DISPLAY"
-
-// probeTimeout bounds the look for the X server.
-const probeTimeout = 2 * time.Second
 
 // displayProblem says why no window can open on the display getenv names
 // ("" when its X server answers): GLFW would otherwise log the failure and
@@ -31,14 +27,8 @@ func displayProblem(ctx context.Context, getenv func(string) string) string {
 	if err != nil {
 		return fmt.Sprintf("%sno display (DISPLAY=%q: %v)", cannotOpen, clip(d), err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	var dialer net.Dialer
-	for _, a := range addrs {
-		if c, err := dialer.DialContext(ctx, a.network, a.address); err == nil {
-			c.Close()
-			return ""
-		}
+	if answers(ctx, addrs...) {
+		return ""
 	}
 	return fmt.Sprintf("%sno display (DISPLAY=%s cannot be reached)", cannotOpen, clip(d))
 }
@@ -50,8 +40,6 @@ func clip(d string) string {
 	}
 	return strings.ToValidUTF8(d, "?")
 }
-
-type netAddr struct{ network, address string }
 
 // x11Addresses are where the X server of display d ([host]:number[.screen])
 // listens, in the order Xlib tries them.
@@ -79,6 +67,11 @@ func x11Addresses(d string) ([]netAddr, error) {
 		}
 		return addrs, nil
 	}
-	host = strings.TrimPrefix(strings.TrimSuffix(host, "]"), "[")
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if host == "" || strings.ContainsAny(host, "[]/ \t\n") {
+		return nil, fmt.Errorf("not a host name %q", host)
+	}
 	return []netAddr{{"tcp", net.JoinHostPort(host, strconv.Itoa(6000+n))}}, nil
 }
