@@ -9,9 +9,10 @@
 #                               on a console: a GUI binary has no console to print to),
 #                               each with its icon, version information (FyneApp.toml)
 #                               and manifest, from build/winres and MinGW-w64's windres
-#   earshot-darwin-amd64, earshot-darwin-arm64
+#   earshot-darwin-amd64.tar.gz, earshot-darwin-arm64.tar.gz
 #                               macOS: the headless earshot (relay and commands, no window;
-#                               a macOS GUI build needs Apple's SDK, which Linux lacks)
+#                               the tray and the windows are cgo against Cocoa, which needs
+#                               Apple's SDK, which Linux lacks)
 # The fyne tool (for the .desktop file, icon and Makefile) is installed with
 # `go install`, never as a module requirement (it would pin the app's Fyne
 # version), at a pinned version so packages build the same way every time
@@ -95,13 +96,26 @@ rm -f "$out/Earshot-windows-amd64.zip"
 (cd "$win" && zip -q -9 "$out/Earshot-windows-amd64.zip" Earshot.exe earshot-window.exe earshot-cli.exe)
 
 echo "== macOS (headless)" >&2
+# Each in a tarball as `earshot`: a browser's download of a bare binary
+# loses its execute bit, an archive keeps it. darwincheck fails the release
+# if one would not start on a Mac (an unsigned Apple silicon binary,
+# a library a Mac lacks).
+mac="$stage/darwin"
 for arch in amd64 arm64; do
-  CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -tags headless -trimpath -ldflags "$ldflags" -o "$out/earshot-darwin-$arch" .
+  mkdir -p "$mac/$arch"
+  CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -tags headless -trimpath -ldflags "$ldflags" -o "$mac/$arch/earshot" .
+done
+go run ./build/darwincheck "$mac/amd64/earshot" "$mac/arm64/earshot"
+for arch in amd64 arm64; do
+  tar -czf "$out/earshot-darwin-$arch.tar.gz" --owner=0 --group=0 -C "$mac/$arch" earshot
 done
 
 cd "$out"
-sha256sum Earshot.tar.xz Earshot-windows-amd64.zip earshot-darwin-amd64 earshot-darwin-arm64 > SHA256SUMS
+rm -f earshot-darwin-amd64 earshot-darwin-arm64 # the bare binaries of earlier releases
+sha256sum Earshot.tar.xz Earshot-windows-amd64.zip earshot-darwin-amd64.tar.gz earshot-darwin-arm64.tar.gz > SHA256SUMS
 echo "Release set in build/out:"
 cat SHA256SUMS
 tar -tJf Earshot.tar.xz
 unzip -l Earshot-windows-amd64.zip
+tar -tvzf earshot-darwin-amd64.tar.gz
+tar -tvzf earshot-darwin-arm64.tar.gz

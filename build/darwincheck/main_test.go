@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildDarwin builds a do-nothing macOS program for arch, stripped as the
+// release's are.
+func buildDarwin(t *testing.T, arch string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": "package main\n\nfunc main() {}\n"}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "x")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOOS=darwin", "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build for darwin/%s: %v\n%s", arch, err, out)
+	}
+	return bin
+}
+
+// Go's linker signs Apple silicon binaries ad hoc, stripped or not; the
+// check reads that, the minimum macOS and the libraries, and passes both
+// architectures as the release builds them.
+func TestReleaseBuildsStartOnAMac(t *testing.T) {
+	for _, arch := range []string{"arm64", "amd64"} {
+		b, err := Read(buildDarwin(t, arch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Arch != arch || b.Signed != (arch == "arm64") || b.MinOS == "" || len(b.Libraries) == 0 {
+			t.Errorf("darwin/%s read as %+v", arch, b)
+		}
+		if err := b.Check(); err != nil {
+			t.Errorf("darwin/%s: %v", arch, err)
+		}
+	}
+}
+
+func TestCheckRefusesWhatAMacWouldNotStart(t *testing.T) {
+	b := &Binary{Arch: "arm64", MinOS: "12.0", Libraries: []string{"/usr/lib/libSystem.B.dylib", "/opt/homebrew/lib/libfoo.dylib"}}
+	err := b.Check()
+	if err == nil || !strings.Contains(err.Error(), "code signature") || !strings.Contains(err.Error(), "homebrew") {
+		t.Fatalf("an unsigned arm64 binary linking Homebrew passes: %v", err)
+	}
+	if err := (&Binary{Arch: "amd64"}).Check(); err == nil || !strings.Contains(err.Error(), "minimum macOS") {
+		t.Fatalf("no LC_BUILD_VERSION passes: %v", err)
+	}
+	if _, err := Read("main.go"); err == nil {
+		t.Fatal("a Go source file read as a macOS program")
+	}
+}
