@@ -52,16 +52,6 @@ CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go vet ./...
 echo "== go test -race (real Secret Service on a private D-Bus)"
 build/with-keyring.sh go test -race -count=1 -timeout 40m ./...
 
-# An execution count, not a duration: Go 1.26's fuzz coordinator can fail a
-# target with a bare "context deadline exceeded" when a -fuzztime duration
-# ends on a busy machine (golang/go#75804, fixed in Go 1.27).
-fuzztime="${FUZZTIME:-10000x}"
-echo "== fuzz targets ($fuzztime each)"
-# Every func FuzzXxx in a _test.go file, run on its own package.
-grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
-  pkg="./$(dirname "${file#./}")"
-  for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2); do
-    echo "-- $pkg $target"
-    build/with-keyring.sh go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
-  done
-done
+# Every fuzz target briefly (build/fuzz.sh: each package's test binary is
+# built once and run per target, with an execution count, not a duration).
+build/with-keyring.sh bash build/fuzz.sh "${FUZZTIME:-10000x}"

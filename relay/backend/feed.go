@@ -273,7 +273,10 @@ func (s *Session) history(ctx context.Context, from int64) ([]*event.Call, error
 			}
 			calls = append(calls, c)
 		}
-		if len(ans.Calls) < maxBackfillPage {
+		// Only an empty page ends the history: OpenScanner cuts the calls
+		// outside the account's grants from a page after taking it, so a
+		// short page may have more behind it.
+		if len(ans.Calls) == 0 {
 			break
 		}
 	}
