@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"earshot/ui/ico"
 )
 
 // Program is one .exe of the release: the app it belongs to, its file
@@ -128,11 +130,12 @@ func WriteSyso(ctx context.Context, windres string, p Program, out string) error
 	if !printable(p.Exe, 64) || !strings.HasSuffix(strings.ToLower(p.Exe), ".exe") || !printable(p.Description, 128) {
 		return fmt.Errorf("the program's name %q (an .exe) or description %q is unusable", p.Exe, p.Description)
 	}
-	img, err := loadIcon(p.App.Icon)
+	icon, err := loadIcon(p.App.Icon)
 	if err != nil {
 		return err
 	}
-	ico, err := ICO(img, iconSizes)
+	// Bitmaps below 256 px, PNG at 256 (ui/ico).
+	icoFile, err := ico.FromPNG(icon, iconSizes...)
 	if err != nil {
 		return err
 	}
@@ -145,7 +148,7 @@ func WriteSyso(ctx context.Context, windres string, p Program, out string) error
 		return err
 	}
 	defer os.RemoveAll(dir)
-	files := map[string][]byte{"app.ico": ico, "app.manifest": manifest,
+	files := map[string][]byte{"app.ico": icoFile, "app.manifest": manifest,
 		"app.rc": []byte(p.RC("app.ico", "app.manifest"))}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {

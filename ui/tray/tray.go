@@ -10,6 +10,7 @@ package tray
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -335,7 +336,7 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 // may be called only between Run's start and its end.
 type Systray struct{}
 
-func (Systray) SetIcon(png []byte)  { systray.SetIcon(png) }
+func (Systray) SetIcon(png []byte)  { systray.SetIcon(hostIcon(runtime.GOOS, png)) }
 func (Systray) SetTooltip(s string) { systray.SetTooltip(s) }
 func (Systray) AddSeparator()       { systray.AddSeparator() }
 func (Systray) AddItem(title string, checkable, checked bool) Item {
