@@ -3,7 +3,10 @@ package tray
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"earshot/ui/listening"
 )
@@ -31,5 +34,29 @@ func TestWindowsTrayIconIsAnICO(t *testing.T) {
 		if int(e[0]) != size || int(off)+40 > len(ico) || le.Uint32(ico[off:]) != 40 || int32(le.Uint32(ico[off+4:])) != int32(size) {
 			t.Errorf("image %d of the .ico is not a %d px bitmap", i, size)
 		}
+	}
+}
+
+// The fault: fyne.io/systray on Windows copies the tooltip into a 128-unit
+// array without a bound or a check, so a long one (a problem line, a long
+// talkgroup name) lost its terminating NUL, and one with a NUL was refused
+// and the old tooltip stayed. Windows gets it cut to fit, with "…".
+func TestWindowsTooltipFitsSzTip(t *testing.T) {
+	long := "Earshot — Playing: " + strings.Repeat("Fire Dispatch 🚒 ", 12) + "\nconnected"
+	if hostTooltip("linux", long) != long || hostTooltip("darwin", "a\x00b") != "a\x00b" {
+		t.Error("the tooltip changed off Windows")
+	}
+	got := hostTooltip("windows", long)
+	if n := len(utf16.Encode([]rune(got))); n > windowsTooltipUnits || n < windowsTooltipUnits-1 {
+		t.Errorf("the Windows tooltip is %d UTF-16 units, want %d (or one less, not to split 🚒)", n, windowsTooltipUnits)
+	}
+	if !strings.HasSuffix(got, "…") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…")) || !utf8.ValidString(got) {
+		t.Errorf("the Windows tooltip is %q", got)
+	}
+	if got := hostTooltip("windows", "Earshot — Live\nqueue\x000"); got != "Earshot — Live\nqueue0" {
+		t.Errorf("a NUL was kept: %q", got)
+	}
+	if short := "Earshot — Live\n0 in queue"; hostTooltip("windows", short) != short {
+		t.Error("a short tooltip changed")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"fyne.io/systray"
 
@@ -332,12 +333,39 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 	}
 }
 
+// windowsTooltipUnits is what Windows keeps of a tray tooltip:
+// NOTIFYICONDATA's szTip holds 128 UTF-16 units with the terminating NUL.
+const windowsTooltipUnits = 127
+
+// hostTooltip is a tooltip as the tray of goos takes it. fyne.io/systray
+// on Windows copies the text into szTip without a bound: a longer one lost
+// its terminating NUL, and one with a NUL in it (a server's label) was
+// refused, leaving the old tooltip up. There it is cut to fit, with "…",
+// and NULs are dropped; the others take it as it is.
+func hostTooltip(goos, s string) string {
+	if goos != "windows" {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(utf16.Encode([]rune(s))) <= windowsTooltipUnits {
+		return s
+	}
+	units := 1 // the "…"
+	for i, r := range s {
+		if units+utf16.RuneLen(r) > windowsTooltipUnits {
+			return s[:i] + "…"
+		}
+		units += utf16.RuneLen(r)
+	}
+	return s
+}
+
 // Systray is the Host of the real tray (fyne.io/systray). Its functions
 // may be called only between Run's start and its end.
 type Systray struct{}
 
 func (Systray) SetIcon(png []byte)  { systray.SetIcon(hostIcon(runtime.GOOS, png)) }
-func (Systray) SetTooltip(s string) { systray.SetTooltip(s) }
+func (Systray) SetTooltip(s string) { systray.SetTooltip(hostTooltip(runtime.GOOS, s)) }
 func (Systray) AddSeparator()       { systray.AddSeparator() }
 func (Systray) AddItem(title string, checkable, checked bool) Item {
 	if checkable {
