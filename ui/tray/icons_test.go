@@ -60,3 +60,21 @@ func TestWindowsTooltipFitsSzTip(t *testing.T) {
 		t.Error("a short tooltip changed")
 	}
 }
+
+// The fault: a talkgroup's name in a menu item ("Hold Fire & EMS", "Hold
+// FD_DISPATCH") lost a character and underlined the next, as Windows reads
+// "&" and dbusmenu "_" as an access key's mark; on Windows a NUL left the
+// item's old title up.
+func TestMenuTitlesShowTalkgroupNamesLiterally(t *testing.T) {
+	for _, c := range []struct{ goos, in, want string }{
+		{"windows", "Hold Fire & EMS\tN\x00orth", "Hold Fire && EMS North"},
+		{"windows", "Hold FD_DISPATCH", "Hold FD_DISPATCH"},
+		{"linux", "Hold FD_DISPATCH & Fire", "Hold FD__DISPATCH & Fire"},
+		{"freebsd", "a__b", "a____b"},
+		{"darwin", "Hold Fire & EMS_1", "Hold Fire & EMS_1"},
+	} {
+		if got := hostMenuTitle(c.goos, c.in); got != c.want {
+			t.Errorf("%s: %q shown as %q, want %q", c.goos, c.in, got, c.want)
+		}
+	}
+}

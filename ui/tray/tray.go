@@ -368,6 +368,7 @@ func (Systray) SetIcon(png []byte)  { systray.SetIcon(hostIcon(runtime.GOOS, png
 func (Systray) SetTooltip(s string) { systray.SetTooltip(hostTooltip(runtime.GOOS, s)) }
 func (Systray) AddSeparator()       { systray.AddSeparator() }
 func (Systray) AddItem(title string, checkable, checked bool) Item {
+	title = hostMenuTitle(runtime.GOOS, title)
 	if checkable {
 		return systrayItem{systray.AddMenuItemCheckbox(title, "", checked)}
 	}
@@ -375,6 +376,24 @@ func (Systray) AddItem(title string, checkable, checked bool) Item {
 }
 
 type systrayItem struct{ *systray.MenuItem }
+
+func (i systrayItem) SetTitle(s string) { i.MenuItem.SetTitle(hostMenuTitle(runtime.GOOS, s)) }
+
+// hostMenuTitle is a menu item's text as the tray of goos shows it
+// literally. Titles carry the server's talkgroup names ("Hold Fire & EMS",
+// "Hold FD_DISPATCH"): Windows' menus take "&" for an access key's mark
+// and a tab for the start of a shortcut column, and fyne.io/systray there
+// refuses text with a NUL (the item kept its old title); dbusmenu (Linux,
+// the BSDs) takes "_" for the mark. macOS shows text as it is.
+func hostMenuTitle(goos, s string) string {
+	switch goos {
+	case "windows":
+		return strings.NewReplacer("&", "&&", "\t", " ", "\x00", "").Replace(s)
+	case "darwin":
+		return s
+	}
+	return strings.ReplaceAll(s, "_", "__")
+}
 
 func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 
