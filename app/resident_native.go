@@ -9,15 +9,11 @@ import (
 
 // Windows and macOS have no session bus, so the resident never reaches for
 // one (godbus would run dbus-launch, or ask launchd, and log a failure at
-// every start): no notifications and no media keys there yet. Windows'
-// toasts need an AppUserModelID registered for Earshot and its media keys
-// the System Media Transport Controls (WinRT); macOS's need its SDK. The
-// tray icon and tooltip still show every state.
-
-func (r *resident) startNotifications(context.Context, *sync.WaitGroup) (stop func()) {
-	r.log.Debug("desktop notifications are not shown on this system")
-	return func() {}
-}
+// every start). Notifications go through the platform's own way where one
+// is simple (resident_windows.go, resident_darwin.go); media keys are not
+// followed there yet: Windows' need the System Media Transport Controls
+// (WinRT), macOS's its Now Playing centre (Apple's SDK). The tray icon and
+// tooltip show every state.
 
 func (r *resident) startMediaKeys(context.Context, *sync.WaitGroup) (stop func()) {
 	r.log.Debug("media keys are not followed on this system")

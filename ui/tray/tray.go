@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 
 	"fyne.io/systray"
 
@@ -346,18 +345,7 @@ func hostTooltip(goos, s string) string {
 	if goos != "windows" {
 		return s
 	}
-	s = strings.ReplaceAll(s, "\x00", "")
-	if len(utf16.Encode([]rune(s))) <= windowsTooltipUnits {
-		return s
-	}
-	units := 1 // the "…"
-	for i, r := range s {
-		if units+utf16.RuneLen(r) > windowsTooltipUnits {
-			return s[:i] + "…"
-		}
-		units += utf16.RuneLen(r)
-	}
-	return s
+	return clipUTF16(s, windowsTooltipUnits)
 }
 
 // Systray is the Host of the real tray (fyne.io/systray). Its functions
