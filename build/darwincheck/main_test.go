@@ -1,32 +1,16 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"earshot/build/internal/tinyprog"
 )
 
 // buildDarwin builds a do-nothing macOS program for arch, stripped as the
 // release's are.
 func buildDarwin(t *testing.T, arch string) string {
-	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": "package main\n\nfunc main() {}\n"}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "x")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOOS=darwin", "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build for darwin/%s: %v\n%s", arch, err, out)
-	}
-	return bin
+	return tinyprog.Build(t, "darwin", arch, nil, "-trimpath", "-ldflags", "-s -w")
 }
 
 // Go's linker signs Apple silicon binaries ad hoc, stripped or not; the

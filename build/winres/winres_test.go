@@ -9,36 +9,23 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"earshot/build/internal/tinyprog"
 )
 
-// buildWindows builds a do-nothing Windows program in a module of its own,
-// linking syso when it is not "", and returns the .exe's path.
+// buildWindows builds a do-nothing Windows program, linking syso when it
+// is not "", and returns the .exe's path.
 func buildWindows(t *testing.T, syso string) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{"go.mod": "module x\n\ngo 1.26\n", "main.go": "package main\n\nfunc main() {}\n"}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	files := map[string][]byte{}
 	if syso != "" {
 		data, err := os.ReadFile(syso)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "rsrc_windows_amd64.syso"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files["rsrc_windows_amd64.syso"] = data
 	}
-	exe := filepath.Join(dir, "x.exe")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build for Windows: %v\n%s", err, out)
-	}
-	return exe
+	return tinyprog.Build(t, "windows", "amd64", files)
 }
 
 func needWindres(t *testing.T) {
