@@ -256,6 +256,24 @@ func (c *Controller) background(timeout time.Duration, f func(ctx context.Contex
 	}()
 }
 
+// later runs f on the UI goroutine once d has passed, unless the
+// controller stops first; Wait waits for it. (A bare time.AfterFunc
+// outlives its window and draws into whatever Fyne shows next.)
+func (c *Controller) later(d time.Duration, f func()) {
+	parent := c.parent()
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			c.onUI(false, f)
+		case <-parent.Done():
+		}
+	}()
+}
+
 // CopyStreamURL puts the live stream's URL (with the tray's listen token)
 // on the clipboard and says so.
 func (c *Controller) CopyStreamURL() {

@@ -309,11 +309,9 @@ func (c *Controller) copyButton(value string) *widget.Button {
 		c.copyText(value)
 		b.SetText("Copied")
 		b.SetIcon(theme.ConfirmIcon())
-		time.AfterFunc(copiedFor, func() {
-			c.onUI(false, func() {
-				b.SetText("Copy")
-				b.SetIcon(theme.ContentCopyIcon())
-			})
+		c.later(copiedFor, func() {
+			b.SetText("Copy")
+			b.SetIcon(theme.ContentCopyIcon())
 		})
 	})
 	return b
