@@ -6,6 +6,12 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
+func nameHasOwner(conn *dbus.Conn, name string) bool {
+	var has bool
+	err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
+	return err == nil && has
+}
+
 // trayHostPresent reports whether a StatusNotifier host (a tray) is on the
 // session bus: without one, a hidden window could never be found again.
 func trayHostPresent() bool {

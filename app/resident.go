@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
-
-	"github.com/godbus/dbus/v5"
 
 	"earshot/app/singleinstance"
 	"earshot/relay/event"
@@ -24,8 +23,6 @@ import (
 	"earshot/ui/clipboard"
 	"earshot/ui/ipc"
 	"earshot/ui/listening"
-	"earshot/ui/mpris"
-	"earshot/ui/notify"
 	"earshot/ui/player"
 	"earshot/ui/tray"
 )
@@ -36,7 +33,7 @@ import (
 // starts the window process when a window is opened. Without a display it
 // runs the relay alone.
 func runDefault(ctx context.Context, env *Env, args []string) error {
-	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+	if !displayPresent(runtime.GOOS, os.Getenv) {
 		fmt.Fprintln(env.Stderr, "No display: running the relay without a window (`earshot relay`).")
 		return cmdRelay(ctx, env, args)
 	}
@@ -97,7 +94,7 @@ type resident struct {
 	quit   context.CancelFunc
 	relay  *instance
 	core   *listening.Core
-	note   *notify.Notifier // nil: no session bus
+	note   desktopNotifier // nil: none (no session bus; Windows, macOS)
 	follow *followCore
 }
 
@@ -116,16 +113,15 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var bus *dbus.Conn
-	if c, err := dbus.ConnectSessionBus(); err == nil {
-		bus = c
-		defer bus.Close()
-		note := notify.New(bus, "Earshot", r.log.With("part", "notify"))
-		wg.Go(func() { note.Run(ctx) })
-		r.note = note
+	// Notifications and media keys go through the session bus on Linux
+	// and the BSDs; Windows and macOS have none (resident_native.go).
+	defer r.startNotifications(ctx, &wg)()
+	var notifier listening.Notifier
+	if r.note != nil {
+		notifier = r.note
 	}
 	r.core = listening.New(listening.Options{
-		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: notifierOf(r.note), Logger: r.log.With("part", "listening"),
+		Feed: r.relay.Core, Player: p, Prefs: r.cfg, Notifier: notifier, Logger: r.log.With("part", "listening"),
 		Settings: &settingsStore{env: r.env, inst: r.relay, sound: sound, log: r.log.With("part", "settings")},
 		Account:  func() (string, string) { return residentAccounts{env: r.env}.Account() },
 		DemoFlag: r.flags.demo,
@@ -143,12 +139,7 @@ func (r *resident) run(ctx context.Context, inst *singleinstance.Instance, cfg *
 	})
 	wg.Go(func() { _ = r.core.Run(ctx) })
 	inst.OnShow(func() { r.showWindow(ipc.ShowPlayer) })
-	if m, err := mpris.Start(ctx, mprisControls{r}, r.log.With("part", "mpris")); err != nil {
-		r.log.Info("media keys unavailable (no MPRIS on the session bus)", "err", err)
-	} else {
-		defer m.Close()
-		wg.Go(func() { followMPRIS(ctx, r.core, m) })
-	}
+	defer r.startMediaKeys(ctx, &wg)()
 
 	// First run (no account) or no tray to find Earshot in: show the
 	// playback window with the demo banner and Sign in….
@@ -352,12 +343,11 @@ func (r *resident) StreamURL(ctx context.Context) (string, error) {
 	return server.StreamURL(r.BaseURL(), tok), nil
 }
 
-// notifierOf is n as the listening core takes it (nil: none).
-func notifierOf(n *notify.Notifier) listening.Notifier {
-	if n == nil {
-		return nil
-	}
-	return n
+// desktopNotifier shows the desktop's notifications: the listening
+// core's alerts and notices, and the resident's own messages.
+type desktopNotifier interface {
+	listening.Notifier
+	Notify(title, body string)
 }
 
 // followCore is what the continuous stream's follow=player follows in the
@@ -382,47 +372,4 @@ func (f *followCore) Ready() error {
 		return nil
 	}
 	return f.saved.Ready()
-}
-
-// mprisControls drives the listening core from media keys; what MPRIS
-// shows comes from the core's snapshot, like every other view.
-type mprisControls struct{ r *resident }
-
-func (m mprisControls) Raise()     { m.r.showWindow(ipc.ShowPlayer) }
-func (m mprisControls) PlayPause() { m.r.core.TogglePause() }
-func (m mprisControls) Play()      { m.r.core.Resume() }
-func (m mprisControls) Pause()     { m.r.core.Pause() }
-func (m mprisControls) Next()      { m.r.core.Skip() }
-func (m mprisControls) Previous()  { m.r.core.Replay() }
-func (m mprisControls) Now() mpris.NowPlaying {
-	if m.r.core == nil {
-		return mpris.NowPlaying{}
-	}
-	return nowPlaying(m.r.core.Snapshot())
-}
-
-// nowPlaying is what MPRIS shows of a snapshot: the title from the
-// current catalogue (never a label of another server).
-func nowPlaying(s *listening.Snapshot) mpris.NowPlaying {
-	n := mpris.NowPlaying{Playing: s.Call != nil && !s.Paused, Paused: s.Paused, Length: s.Duration}
-	if s.Call != nil {
-		n.CallID = s.Call.ID
-		n.Title = s.Title
-		n.Artist = s.Call.SystemLabel
-	}
-	return n
-}
-
-// followMPRIS tells MPRIS about every change.
-func followMPRIS(ctx context.Context, core *listening.Core, bus *mpris.Bus) {
-	wake, stop := core.Watch()
-	defer stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-			bus.Changed()
-		}
-	}
 }

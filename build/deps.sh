@@ -6,7 +6,8 @@
 # a real Secret Service (gnome-keyring) on a private D-Bus, Xvfb for the UI
 # (and xclip, the clipboard program Earshot hands copies to on X11),
 # ffmpeg for M4A/AAC decoding, Chromium for the web-player browser test, and
-# MinGW-w64 for cross-building the Windows GUI binary (Fyne's GLFW is cgo),
+# MinGW-w64 for cross-building the Windows GUI binary (Fyne's GLFW is cgo)
+# and compiling the Windows programs' resources (windres, build/winres),
 # zip for the Windows release, and desktop-file-validate for the autostart test.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -20,7 +21,7 @@ packages=(
   xvfb xauth imagemagick xdotool xclip
   ffmpeg espeak-ng
   chromium
-  gcc-mingw-w64-x86-64 zip desktop-file-utils
+  gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 zip desktop-file-utils
   curl ca-certificates
 )
 

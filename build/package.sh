@@ -6,10 +6,13 @@
 #   Earshot-windows-amd64.zip   Windows: Earshot.exe (the resident process: tray, player,
 #                               relay; no console), earshot-window.exe (the windows, Fyne;
 #                               cgo with MinGW-w64) and earshot-cli.exe (the same commands
-#                               on a console: a GUI binary has no console to print to)
-#   earshot-darwin-amd64, earshot-darwin-arm64
+#                               on a console: a GUI binary has no console to print to),
+#                               each with its icon, version information (FyneApp.toml)
+#                               and manifest, from build/winres and MinGW-w64's windres
+#   earshot-darwin-amd64.tar.gz, earshot-darwin-arm64.tar.gz
 #                               macOS: the headless earshot (relay and commands, no window;
-#                               a macOS GUI build needs Apple's SDK, which Linux lacks)
+#                               the tray and the windows are cgo against Cocoa, which needs
+#                               Apple's SDK, which Linux lacks)
 # The fyne tool (for the .desktop file, icon and Makefile) is installed with
 # `go install`, never as a module requirement (it would pin the app's Fyne
 # version), at a pinned version so packages build the same way every time
@@ -43,6 +46,7 @@ ldflags="-s -w -X earshot/app.Version=$version"
 
 echo "== Linux" >&2
 "$fyne" package --os linux --release
+cp "$saved" FyneApp.toml # the build number the Windows resources show
 # Both programs come from build/build.sh (which knows their flags), side by
 # side, and the Makefile installs and removes the window program with
 # earshot.
@@ -62,26 +66,56 @@ sed -i -e 's|^\(\t.*\)usr/local/bin/$(Exec) \(.*\)bin/$(Exec)$|&\n\1usr/local/bi
 tar -cJf "$out/Earshot.tar.xz" -C "$stage" earshot
 
 echo "== Windows (MinGW-w64 for the window program)" >&2
+# Each .exe gets its icon, version information (from FyneApp.toml) and
+# manifest from a .syso that build/winres compiles with MinGW-w64's
+# windres. go build links every .syso in a main package's directory, so
+# they go into a copy of the tree, never into the repository; the copy
+# also keeps a concurrent build here from picking them up.
 win="$stage/windows"
-mkdir -p "$win"
-CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags -H windowsgui" -o "$win/Earshot.exe" .
+src="$stage/src"
+mkdir -p "$win" "$src"
+tar -C "$PWD" --exclude=./.git --exclude=./build/out -cf - . | tar -C "$src" -xf -
+winres() { go run ./build/winres "$@"; }
+syso() { # exe description main-package-dir
+  winres syso -app FyneApp.toml -exe "$1" -desc "$2" -o "$src/$3/earshot_windows_amd64.syso"
+}
+syso Earshot.exe "Earshot" .
+(cd "$src" && CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags -H windowsgui" -o "$win/Earshot.exe" .)
 if go version -m "$win/Earshot.exe" | grep -q 'fyne.io/fyne'; then
   echo "package.sh: the resident Earshot.exe links Fyne" >&2; exit 1
 fi
-CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -tags no_emoji -trimpath \
-  -ldflags "$ldflags -H windowsgui" -o "$win/earshot-window.exe" ./ui/cmd/earshot-window
-CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags headless -trimpath -ldflags "$ldflags" -o "$win/earshot-cli.exe" .
+syso earshot-window.exe "Earshot window" ui/cmd/earshot-window
+(cd "$src" && CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -tags no_emoji -trimpath \
+  -ldflags "$ldflags -H windowsgui" -o "$win/earshot-window.exe" ./ui/cmd/earshot-window)
+syso earshot-cli.exe "Earshot command line" .
+(cd "$src" && CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags headless -trimpath -ldflags "$ldflags" -o "$win/earshot-cli.exe" .)
+# A regression (a lost icon, a version other than FyneApp.toml's) fails
+# the release here.
+winres check -app FyneApp.toml "$win/Earshot.exe" "$win/earshot-window.exe" "$win/earshot-cli.exe"
 rm -f "$out/Earshot-windows-amd64.zip"
 (cd "$win" && zip -q -9 "$out/Earshot-windows-amd64.zip" Earshot.exe earshot-window.exe earshot-cli.exe)
 
 echo "== macOS (headless)" >&2
+# Each in a tarball as `earshot`: a browser's download of a bare binary
+# loses its execute bit, an archive keeps it. darwincheck fails the release
+# if one would not start on a Mac (an unsigned Apple silicon binary,
+# a library a Mac lacks).
+mac="$stage/darwin"
 for arch in amd64 arm64; do
-  CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -tags headless -trimpath -ldflags "$ldflags" -o "$out/earshot-darwin-$arch" .
+  mkdir -p "$mac/$arch"
+  CGO_ENABLED=0 GOOS=darwin GOARCH=$arch go build -tags headless -trimpath -ldflags "$ldflags" -o "$mac/$arch/earshot" .
+done
+go run ./build/darwincheck "$mac/amd64/earshot" "$mac/arm64/earshot"
+for arch in amd64 arm64; do
+  tar -czf "$out/earshot-darwin-$arch.tar.gz" --owner=0 --group=0 -C "$mac/$arch" earshot
 done
 
 cd "$out"
-sha256sum Earshot.tar.xz Earshot-windows-amd64.zip earshot-darwin-amd64 earshot-darwin-arm64 > SHA256SUMS
+rm -f earshot-darwin-amd64 earshot-darwin-arm64 # the bare binaries of earlier releases
+sha256sum Earshot.tar.xz Earshot-windows-amd64.zip earshot-darwin-amd64.tar.gz earshot-darwin-arm64.tar.gz > SHA256SUMS
 echo "Release set in build/out:"
 cat SHA256SUMS
 tar -tJf Earshot.tar.xz
 unzip -l Earshot-windows-amd64.zip
+tar -tvzf earshot-darwin-amd64.tar.gz
+tar -tvzf earshot-darwin-arm64.tar.gz

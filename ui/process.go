@@ -17,7 +17,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
-	"github.com/godbus/dbus/v5"
 
 	"earshot/assets"
 	"earshot/ui/ipc"
@@ -190,17 +189,4 @@ func (c *Controller) residentGone() {
 		c.win.state.SetText(msg)
 		c.win.tg.SetText("Earshot has stopped")
 	}
-}
-
-// trayHostPresent reports whether a StatusNotifier host (a tray) is on the
-// session bus: without one, a closed window could never be found again.
-func trayHostPresent() bool {
-	conn, err := dbus.ConnectSessionBus()
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	var has bool
-	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
-	return err == nil && has
 }

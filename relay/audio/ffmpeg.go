@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"earshot/relay/media"
+	"earshot/relay/proc"
 )
 
 const (
@@ -71,6 +72,7 @@ func (d Decoder) decodeFFmpeg(ctx context.Context, r io.ReadSeeker, format media
 	cmd := exec.CommandContext(ctx, path, "-nostdin", "-hide_banner", "-v", "error",
 		"-i", input, "-vn", "-af", monoToStereo, "-f", "s16le", "-ac", "2", "-ar", strconv.Itoa(outRate), "pipe:1")
 	cmd.Stdin = stdin
+	proc.Background(cmd)
 	stderr := &cappedBuffer{max: maxFFmpegStderr}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = ffmpegWaitDelay

@@ -32,6 +32,14 @@ func Alive(pid int) bool {
 // Call it before cmd.Start.
 func Prepare(cmd *exec.Cmd) { prepare(cmd) }
 
+// Background sets cmd up as a helper that shows nothing of its own
+// (ffmpeg, a clipboard program). On Windows a console program started by
+// a program without a console (Earshot.exe, the tray) otherwise gets a
+// console window of its own, open as long as it runs: a black window for
+// every call ffmpeg decodes and for every live stream's encoder. Call it
+// before cmd.Start.
+func Background(cmd *exec.Cmd) { background(cmd) }
+
 // Options say how Stop asks.
 type Options struct {
 	// Grace is how long the process has to end after it is asked.

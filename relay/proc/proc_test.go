@@ -177,3 +177,17 @@ func TestStopSequence(t *testing.T) {
 		})
 	}
 }
+
+// Background changes nothing a helper's caller relies on: its input,
+// output and exit status pass as before (on Windows it only hides the
+// console window; proc_windows_test.go).
+func TestBackgroundKeepsTheHelpersPipes(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "tr a-z A-Z; exit 3")
+	Background(cmd)
+	cmd.Stdin = strings.NewReader("earshot")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if string(out) != "EARSHOT" || !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("output %q, err %v", out, err)
+	}
+}

@@ -17,4 +17,6 @@ func alive(pid int) bool {
 
 func prepare(*exec.Cmd) {}
 
+func background(*exec.Cmd) {}
+
 func interrupt(p *os.Process) error { return p.Signal(syscall.SIGTERM) }

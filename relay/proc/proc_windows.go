@@ -32,6 +32,14 @@ func prepare(cmd *exec.Cmd) {
 	cmd.SysProcAttr.CreationFlags |= windows.CREATE_NEW_PROCESS_GROUP
 }
 
+func background(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.CreationFlags |= windows.CREATE_NO_WINDOW
+	cmd.SysProcAttr.HideWindow = true
+}
+
 // interrupt sends CTRL_BREAK_EVENT to the process group the process leads
 // (Prepare made it one): Go programs receive it as os.Interrupt. It fails
 // when the process shares no console with this one (a GUI program), and

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"earshot/relay/proc"
 )
 
 // Encoder restarts: a process that dies is started again at once; one that
@@ -52,6 +54,7 @@ type encoder struct {
 // startEncoder starts ffmpeg; its output goes to st.output.
 func (st *station) startEncoder(base int64) (*encoder, error) {
 	cmd := exec.Command(st.ffmpeg, encoderArgs()...)
+	proc.Background(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"earshot/relay/cache"
 	"earshot/relay/event"
 	"earshot/relay/hub"
+	"earshot/relay/proc"
 )
 
 // The stream's format: MPEG-1 Layer III, mono, constant bitrate. 44.1 kHz
@@ -225,7 +226,9 @@ func (s *Streams) encoderPath() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "-hide_banner", "-nostdin", "-encoders").Output()
+	probe := exec.CommandContext(ctx, path, "-hide_banner", "-nostdin", "-encoders")
+	proc.Background(probe)
+	out, err := probe.Output()
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
 		return "", fmt.Errorf("%w: ffmpeg at %s cannot be run: %w", ErrNoEncoder, path, err)

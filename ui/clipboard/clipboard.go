@@ -23,6 +23,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"earshot/relay/proc"
 )
 
 // ErrNoProgram means no clipboard program fits this desktop.
@@ -102,6 +104,7 @@ func (e Env) Copy(ctx context.Context, text string) error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin = strings.NewReader(text)
+	proc.Background(cmd) // clip.exe, from the tray: no console window
 	// No pipes for its output: the part that stays behind inherits them,
 	// and Wait would wait for it to close them (until the next copy). What
 	// it says goes to a file, read when it fails.

@@ -1,3 +1,5 @@
+//go:build !windows && !darwin
+
 // Package mpris puts Earshot on the Linux session bus as an MPRIS media
 // player (org.mpris.MediaPlayer2 and .Player), so media keys and desktop
 // media widgets can play/pause, skip and replay, and show what is playing

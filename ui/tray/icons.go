@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"earshot/assets"
+	"earshot/ui/ico"
 	"earshot/ui/listening"
 )
 
@@ -63,6 +64,26 @@ func IconPNG(state listening.State, c color.NRGBA, size int) []byte {
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, img)
 	return buf.Bytes()
+}
+
+// windowsTraySizes are the sizes the notification area picks from: 16 px
+// at 100 % scale up to 32 at 200 %; LoadImage's default, 32; and the
+// drawn 64.
+var windowsTraySizes = []int{16, 20, 24, 32, 40, 48, IconSize}
+
+// hostIcon is an icon as the tray of goos takes it: Windows' notification
+// area loads an .ico (fyne.io/systray hands the bytes to LoadImage, which
+// shows nothing for a PNG), with the small sizes drawn rather than left to
+// its scaling; the others take the PNG.
+func hostIcon(goos string, png []byte) []byte {
+	if goos != "windows" {
+		return png
+	}
+	b, err := ico.FromPNG(png, windowsTraySizes...)
+	if err != nil {
+		return png // never for the icons drawn here
+	}
+	return b
 }
 
 // IconSize is the tray icons' side in pixels.

@@ -208,4 +208,14 @@ func TestSystrayChild(t *testing.T) {
 	if got := rec.list(); got != "open" {
 		t.Fatalf("clicking Open player ran %q", got)
 	}
+
+	// A talkgroup name holding dbusmenu's access-key mark reaches the
+	// panel escaped, so it shows as written (hostMenuTitle).
+	marked := playing(connected(), call(2, 102, "FD_DISPATCH"))
+	marked.Rev = paused.Rev + 1
+	core.publish(marked)
+	eventually(t, "the menu holds the escaped talkgroup name", func() bool {
+		_, ok := menuLabels(t, conn, item)["Hold FD__DISPATCH"]
+		return ok
+	})
 }

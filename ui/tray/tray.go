@@ -10,6 +10,7 @@ package tray
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -331,14 +332,31 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 	}
 }
 
+// windowsTooltipUnits is what Windows keeps of a tray tooltip:
+// NOTIFYICONDATA's szTip holds 128 UTF-16 units with the terminating NUL.
+const windowsTooltipUnits = 127
+
+// hostTooltip is a tooltip as the tray of goos takes it. fyne.io/systray
+// on Windows copies the text into szTip without a bound: a longer one lost
+// its terminating NUL, and one with a NUL in it (a server's label) was
+// refused, leaving the old tooltip up. There it is cut to fit, with "…",
+// and NULs are dropped; the others take it as it is.
+func hostTooltip(goos, s string) string {
+	if goos != "windows" {
+		return s
+	}
+	return clipUTF16(s, windowsTooltipUnits)
+}
+
 // Systray is the Host of the real tray (fyne.io/systray). Its functions
 // may be called only between Run's start and its end.
 type Systray struct{}
 
-func (Systray) SetIcon(png []byte)  { systray.SetIcon(png) }
-func (Systray) SetTooltip(s string) { systray.SetTooltip(s) }
+func (Systray) SetIcon(png []byte)  { systray.SetIcon(hostIcon(runtime.GOOS, png)) }
+func (Systray) SetTooltip(s string) { systray.SetTooltip(hostTooltip(runtime.GOOS, s)) }
 func (Systray) AddSeparator()       { systray.AddSeparator() }
 func (Systray) AddItem(title string, checkable, checked bool) Item {
+	title = hostMenuTitle(runtime.GOOS, title)
 	if checkable {
 		return systrayItem{systray.AddMenuItemCheckbox(title, "", checked)}
 	}
@@ -346,6 +364,24 @@ func (Systray) AddItem(title string, checkable, checked bool) Item {
 }
 
 type systrayItem struct{ *systray.MenuItem }
+
+func (i systrayItem) SetTitle(s string) { i.MenuItem.SetTitle(hostMenuTitle(runtime.GOOS, s)) }
+
+// hostMenuTitle is a menu item's text as the tray of goos shows it
+// literally. Titles carry the server's talkgroup names ("Hold Fire & EMS",
+// "Hold FD_DISPATCH"): Windows' menus take "&" for an access key's mark
+// and a tab for the start of a shortcut column, and fyne.io/systray there
+// refuses text with a NUL (the item kept its old title); dbusmenu (Linux,
+// the BSDs) takes "_" for the mark. macOS shows text as it is.
+func hostMenuTitle(goos, s string) string {
+	switch goos {
+	case "windows":
+		return strings.NewReplacer("&", "&&", "\t", " ", "\x00", "").Replace(s)
+	case "darwin":
+		return s
+	}
+	return strings.ReplaceAll(s, "_", "__")
+}
 
 func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 
