@@ -154,11 +154,21 @@ tab_settings() { click 577 22; }
 
 sleep "\${SCREENSHOT_WAIT:-6}"
 # A call playing, with its transcript if it has one.
-until_status Stopped; until_status Playing; sleep 0.8
-shot window
+# The demo's calls last 1 to 3 s: a picture taken as one ended showed
+# "Waiting for the next call…" instead; it is taken again until the player
+# says Playing after the picture too.
+for _ in \$(seq 1 10); do
+  until_status Stopped; until_status Playing; sleep 0.3
+  shot window
+  [ "\$(status)" = '"Playing"' ] && break
+done
 # Between calls: the last call stays on show, Hold and Avoid act on it.
-until_status Stopped; sleep 0.3
-shot window-between-calls
+# Taken again (as above) until the player still says Stopped after it.
+for _ in \$(seq 1 10); do
+  until_status Stopped; sleep 0.3
+  shot window-between-calls
+  [ "\$(status)" = '"Stopped"' ] && break
+done
 # Held: H while a call plays holds its talkgroup; H again releases it.
 until_status Playing; key h
 shot window-held
