@@ -522,3 +522,40 @@ func TestNoDisplayForTheWindowIsToldAndNotRetried(t *testing.T) {
 	default:
 	}
 }
+
+// Under the common LANG=C.UTF-8 the window program printed Fyne's
+// "Fyne error: Error parsing user locale C … language: tag is not
+// well-formed" with a source path each time it started. Started as the
+// resident starts it (windowEnv) it prints only its own words.
+func TestTheWindowProgramSaysNothingOfFyneUnderTheCLocale(t *testing.T) {
+	dir := t.TempDir()
+	buildBoth(t, dir)
+	dead := xvfbtest.Dead(t)
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LANG=") && !strings.HasPrefix(kv, "LC_") && !strings.HasPrefix(kv, "LANGUAGE=") &&
+			!strings.HasPrefix(kv, "DISPLAY=") {
+			base = append(base, kv)
+		}
+	}
+	base = append(base, "LANG=C.UTF-8", "DISPLAY="+dead)
+	run := func(env []string) string {
+		cmd := exec.Command(filepath.Join(dir, WindowBinary))
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader("")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run() // it cannot open a window: exit status 3
+		return stderr.String()
+	}
+	if raw := run(base); !strings.Contains(raw, "Fyne error") {
+		t.Logf("Fyne no longer complains of LANG=C.UTF-8 by itself:\n%s", raw)
+	}
+	got := run(windowEnv(base, false))
+	if strings.Contains(got, "Fyne error") || strings.Contains(got, "locale") {
+		t.Errorf("started as the resident starts it, the window program printed Fyne's locale error:\n%s", got)
+	}
+	if !strings.Contains(got, "Earshot cannot open a window") {
+		t.Errorf("it did not say why it showed no window:\n%s", got)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -223,9 +225,7 @@ func (w *windowHost) process() (*windowProc, error) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Stderr = w.stderr
-	if w.debug {
-		cmd.Env = append(os.Environ(), ipc.DebugEnv+"=1")
-	}
+	cmd.Env = windowEnv(os.Environ(), w.debug)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -286,6 +286,38 @@ func (w *windowHost) process() (*windowProc, error) {
 		}
 	})
 	return p, nil
+}
+
+// windowEnv is the window process's environment: this one's, with its
+// debug switch when debug, and LANGUAGE=en under a "C.UTF-8" locale:
+// Fyne reads its language from the locale at start and, given "C.UTF-8",
+// logs "Error parsing user locale C: language: tag is not well-formed"
+// with a source path (LANGUAGE, which gettext reads first, names the
+// English that the C locale means; times still follow LC_TIME and LANG).
+func windowEnv(environ []string, debug bool) []string {
+	env := slices.Clone(environ)
+	if debug {
+		env = append(env, ipc.DebugEnv+"=1")
+	}
+	get := func(name string) string {
+		v := ""
+		for _, kv := range environ {
+			if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+				v = val
+			}
+		}
+		return v
+	}
+	messages := ""
+	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if messages = get(name); messages != "" {
+			break
+		}
+	}
+	if get("LANGUAGE") == "" && (strings.HasPrefix(messages, "C.") || strings.HasPrefix(messages, "POSIX.")) {
+		env = append(env, "LANGUAGE=en")
+	}
+	return env
 }
 
 // wait waits for the window process (if any) to end after the resident's
