@@ -224,7 +224,9 @@ func (s *Streams) encoderPath() (string, error) {
 	if known {
 		return path, nil
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
+	// Generous: a first ffmpeg start on a busy machine loads a hundred
+	// libraries from a cold disk, and a refusal here is "no ffmpeg" (503).
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
 	defer cancel()
 	probe := exec.CommandContext(ctx, path, "-hide_banner", "-nostdin", "-encoders")
 	proc.Background(probe)
