@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -330,5 +331,28 @@ func TestRuleDialogExamplesReadAsExamples(t *testing.T) {
 		if !strings.HasPrefix(e.PlaceHolder, "e.g. ") && !strings.HasPrefix(e.PlaceHolder, "none, or e.g. ") {
 			t.Errorf("the empty %s field shows %q, which reads as a value", what, e.PlaceHolder)
 		}
+	}
+}
+
+// Every setting is in sight in the 640×560 window, with no scrolling:
+// "Start Earshot when I log in" used to sit below the fold.
+func TestSettingsTabFitsTheWindow(t *testing.T) {
+	c, _ := alertsWindow(t)
+	st := c.win.extra.settings
+	st.autostart.Show() // as when the desktop can start Earshot at log-in
+	c.win.tabs.SelectIndex(tabSettings)
+	c.win.w.Content().Refresh()
+	scroll := st.content.(*container.Scroll)
+	if need, have := scroll.Content.MinSize().Height, scroll.Size().Height; need > have {
+		t.Fatalf("the Settings tab needs %.0f px and has %.0f: it scrolls", need, have)
+	}
+	// A refusal is said under the switches, and takes room only then.
+	showText(st.status, "Not changed: something")
+	if !st.status.Visible() {
+		t.Fatal("the refusal is not shown")
+	}
+	showText(st.status, "")
+	if st.status.Visible() {
+		t.Fatal("an empty note takes room")
 	}
 }

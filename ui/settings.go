@@ -39,8 +39,8 @@ var catchUpChoices = []catchUpChoice{
 
 // Words of the interruption choice.
 const (
-	interruptRequeue = "Play the interrupted call again after it"
-	interruptDrop    = "Drop the interrupted call (it stays in the history)"
+	interruptRequeue = "Play it again afterwards"
+	interruptDrop    = "Drop it (it stays in the history)"
 )
 
 // settingsTab is the window's Settings tab.
@@ -99,6 +99,7 @@ func newSettingsTab(pw *playerWindow) *settingsTab {
 		st.apply(listening.Change{Kind: listening.ChangeOnInterrupt, OnInterrupt: policy})
 	})
 	st.interrupt.Required = true
+	st.interrupt.Horizontal = true
 	st.autostart = newKeyCheck(pw, "Start Earshot when I log in", func(bool) {
 		if !pw.updating {
 			c.ToggleAutostart()
@@ -138,24 +139,39 @@ func newSettingsTab(pw *playerWindow) *settingsTab {
 	playing := widget.NewForm(
 		widget.NewFormItem("After a drop, play what was missed within", st.catchUp),
 	)
+	// Days and size on one row, so the whole tab fits the 640×560 window.
+	bounds := container.NewGridWithColumns(2,
+		container.NewBorder(nil, nil, nil, widget.NewLabel("days,"), st.archDays),
+		container.NewBorder(nil, nil, widget.NewLabel("up to"), widget.NewLabel("MB a server"), st.archMB))
 	archForm := widget.NewForm(
 		widget.NewFormItem("Folder", st.archDir),
-		widget.NewFormItem("Keep for (days)", st.archDays),
-		widget.NewFormItem("Up to (MB a server)", st.archMB),
+		widget.NewFormItem("Keep for", bounds),
 		widget.NewFormItem("Talkgroups", container.NewBorder(nil, nil, nil, chooseTGs, st.archTGWords)),
 	)
 	body := container.NewVBox(
-		heading("Playing"), playing, st.levelling,
-		widget.NewLabel("When a priority call interrupts another:"), st.interrupt,
+		heading("Listening"), playing, st.levelling,
+		widget.NewLabel("A call that a priority call cuts short:"), st.interrupt,
+		st.autostart,
 		widget.NewSeparator(),
 		heading("Call archive"), st.archOn, archForm,
 		container.NewBorder(nil, nil, nil, st.archApply, st.archStatus), st.archNote,
-		widget.NewSeparator(),
-		heading("Start-up"), st.autostart,
 		st.status, layout.NewSpacer(),
 	)
+	st.status.Hide()
+	st.archNote.Hide()
 	st.content = container.NewVScroll(container.NewPadded(body))
 	return st
+}
+
+// showText sets a note's text and shows it only while it says something,
+// so an empty note takes no room (the tab fits the window unscrolled).
+func showText(l *widget.Label, text string) {
+	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
+	}
 }
 
 // apply sends a switch's change; a refusal is said under the tab, and the
@@ -163,11 +179,11 @@ func newSettingsTab(pw *playerWindow) *settingsTab {
 func (st *settingsTab) apply(ch listening.Change) {
 	st.pw.c.change(ch, func(err error) {
 		if err != nil {
-			st.status.SetText("Not changed: " + settingsError(err))
+			showText(st.status, "Not changed: "+settingsError(err))
 			st.rev = 0 // show the settings in force again
 			return
 		}
-		st.status.SetText("")
+		showText(st.status, "")
 	})
 }
 
@@ -185,9 +201,9 @@ func (st *settingsTab) update(s *listening.Snapshot) {
 	}
 	st.autostart.SetChecked(st.pw.c.autostart)
 	if s.Demo {
-		st.archNote.SetText("The demo server's calls are made up, so they are not archived: these settings apply to your own server once you sign in.")
+		showText(st.archNote, "The demo server's calls are made up, so they are not archived: these settings apply to your own server once you sign in.")
 	} else {
-		st.archNote.SetText("")
+		showText(st.archNote, "")
 	}
 	if s.SettingsRev == st.rev {
 		return
