@@ -130,7 +130,7 @@ func (s *Session) liveCall(ctx context.Context, f *feed, c *event.Call) error {
 // last one: a call history lacks is dropped; a jump ahead it confirms is
 // followed (with the calls before it); an id it shows reused is a reset.
 func (s *Session) resync(ctx context.Context, f *feed, c *event.Call) error {
-	calls, err := s.history(ctx, min(f.lastDate, c.DateTime)-resyncSlack)
+	calls, err := s.history(ctx, min(f.lastDate, c.DateTime)-resyncSlack, nil)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,13 @@ func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error
 			from = s.now().Add(-firstBackfill).Unix()
 		}
 	}
-	calls, err := s.history(ctx, from)
+	// With a call emitted already, history is read newest first down to
+	// it: a page emptied by the account's grants is then no end.
+	var anchor func(*event.Call) bool
+	if f.lastID > 0 {
+		anchor = f.repeat
+	}
+	calls, err := s.history(ctx, from, anchor)
 	if err != nil {
 		return err
 	}
@@ -246,16 +252,29 @@ func (s *Session) emitHistory(f *feed, calls []*event.Call, until int64) int {
 
 // history reads the server's calls from dateTime from on (at most
 // maxBackfillRuns pages), sorted by id.
-func (s *Session) history(ctx context.Context, from int64) ([]*event.Call, error) {
+//
+// OpenScanner cuts the calls outside the account's grants from a page
+// after taking it: a short page may have more behind it, and so may an
+// empty one (a page of calls all outside the grants). Without an anchor
+// the read goes oldest first and ends at the first empty page. With one
+// (a call the account has seen, so one that history shows it) the read
+// goes newest first and ends at the page that holds an anchor call,
+// however many empty pages come before it.
+func (s *Session) history(ctx context.Context, from int64, anchor func(*event.Call) bool) ([]*event.Call, error) {
 	tok, err := s.accessToken(ctx)
 	if err != nil {
 		return nil, err
 	}
+	order := "asc"
+	if anchor != nil {
+		order = "desc"
+	}
 	var calls []*event.Call
+	seen := make(map[int64]bool)
 	for page := 1; page <= maxBackfillRuns; page++ {
 		q := url.Values{}
 		q.Set("date_from", strconv.FormatInt(max(from, 0), 10))
-		q.Set("sort", "asc")
+		q.Set("sort", order)
 		q.Set("limit", strconv.Itoa(maxBackfillPage))
 		q.Set("page", strconv.Itoa(page))
 		var ans struct {
@@ -265,18 +284,24 @@ func (s *Session) history(ctx context.Context, from int64) ([]*event.Call, error
 		if err := s.do(ctx, "GET", s.prefix()+"/calls?"+q.Encode(), nil, tok, &ans); err != nil {
 			return nil, err
 		}
+		reached := false
 		for _, raw := range ans.Calls {
 			c, err := parseCall(raw)
 			if err != nil {
 				s.log.Warn("skipping a malformed history row", "err", err)
 				continue
 			}
-			calls = append(calls, c)
+			if anchor != nil && anchor(c) {
+				reached = true
+			}
+			// Newest first, calls that arrive meanwhile push rows onto
+			// the next page: the same call twice is kept once.
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				calls = append(calls, c)
+			}
 		}
-		// Only an empty page ends the history: OpenScanner cuts the calls
-		// outside the account's grants from a page after taking it, so a
-		// short page may have more behind it.
-		if len(ans.Calls) == 0 {
+		if reached || (anchor == nil && len(ans.Calls) == 0) {
 			break
 		}
 	}

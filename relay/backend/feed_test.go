@@ -271,3 +271,36 @@ func TestBackfillOfARestrictedListenerReadsPastShortPages(t *testing.T) {
 		t.Fatalf("emitted %s\nwant %s", got, idList(want...))
 	}
 }
+
+// TestBackfillOfARestrictedListenerReadsPastEmptyPages: seen on a real
+// OpenScanner 1.3.3. A listener granted system 1 was away while system 2
+// had more than a page of calls, then system 1 had one. The server cuts
+// the calls outside the grants from each page after taking it, so the
+// first page of the backfill came back empty although the granted call
+// was on a later one; the backfill took the empty page for the end of the
+// history and the call was never heard of.
+func TestBackfillOfARestrictedListenerReadsPastEmptyPages(t *testing.T) {
+	srv := fake(t, backendtest.Options{})
+	srv.AddSystem(2, "Metro")
+	srv.AddTalkgroup(2, 201, "Metro Dispatch", "Metro Dispatch", "Law", "Dispatch", "#0000ff")
+	srv.GrantSystems(user, 1)
+	col := startFeed(t, srv, &logBuffer{})
+	before, _ := callAt(srv, time.Now(), 101)
+	col.waitFor(t, "the live call", func(c *collector) bool { return len(c.calls) == 1 })
+	srv.Stop()
+	col.waitFor(t, "disconnected", func(c *collector) bool { return c.state() != event.StateConnected })
+	start := time.Now()
+	for i := range 2*maxBackfillPage + 5 {
+		srv.AddCall(backendtest.CallSpec{SystemID: 2, TalkgroupID: 201, DateTime: start.Add(time.Duration(i) * 10 * time.Millisecond),
+			Audio: []byte("x"), AudioName: "call.wav"})
+	}
+	granted := srv.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, DateTime: start.Add(3 * time.Second),
+		Audio: []byte("x"), AudioName: "call.wav"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFor(t, "the granted call", func(c *collector) bool { return len(c.calls) >= 2 })
+	if ids, _ := emitted(col); idList(ids...) != idList(before, granted) {
+		t.Fatalf("emitted %s, want %s", idList(ids...), idList(before, granted))
+	}
+}
