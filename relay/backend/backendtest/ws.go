@@ -313,14 +313,13 @@ func (s *Server) authFrame(msg []byte) (*user, string, bool) {
 	return s.userForAccessLocked(tok)
 }
 
-// configLocked is the scanner config as user u (nil: anonymous) sees it:
-// only granted systems.
+// configLocked is the scanner config as user u (nil: anonymous) sees it.
+// Like the real server (1.3.3, 1.2.0 and 1.1.2 alike), it lists every
+// system, the ones outside u's grants too: grants limit the calls, their
+// audio and history, never the config.
 func (s *Server) configLocked(u *user) map[string]any {
 	systems := []any{}
 	for _, sys := range s.systems {
-		if u != nil && u.grants != nil && !u.grants[sys.id] {
-			continue
-		}
 		tgs := []any{}
 		for _, tg := range sys.tgs {
 			t := map[string]any{"id": tg.row, "talkgroupId": tg.id, "label": tg.label}
