@@ -73,14 +73,5 @@ func nowPlaying(s *listening.Snapshot) mpris.NowPlaying {
 
 // followMPRIS tells MPRIS about every change.
 func followMPRIS(ctx context.Context, core *listening.Core, bus *mpris.Bus) {
-	wake, stop := core.Watch()
-	defer stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-			bus.Changed()
-		}
-	}
+	listening.Follow(ctx, core, bus.Changed)
 }

@@ -765,6 +765,26 @@ func (c *Core) Snapshot() *Snapshot {
 	return c.snap
 }
 
+// Watchable is what Follow follows: the core, or a view's stand-in for it.
+type Watchable interface {
+	Watch() (<-chan struct{}, func())
+}
+
+// Follow calls f after each change of w (changes that come while f runs
+// make one more call) until ctx ends.
+func Follow(ctx context.Context, w Watchable, f func()) {
+	wake, stop := w.Watch()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			f()
+		}
+	}
+}
+
 // Watch returns a channel that receives a signal after each change (at
 // most one pending: read Snapshot then for the latest) and the function
 // that stops watching.

@@ -244,7 +244,7 @@ func enable(i Item, on bool) {
 // Watcher is the listening core as the tray follows it.
 type Watcher interface {
 	Snapshot() *listening.Snapshot
-	Watch() (<-chan struct{}, func())
+	listening.Watchable
 }
 
 // Follow shows the core's snapshots and runs the items' actions until ctx
@@ -320,16 +320,7 @@ func (t *Tray) Follow(ctx context.Context, core Watcher) {
 			t.showAutostart()
 		})
 	}
-	wake, stop := core.Watch()
-	defer stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-			t.Show(core.Snapshot())
-		}
-	}
+	listening.Follow(ctx, core, func() { t.Show(core.Snapshot()) })
 }
 
 // windowsTooltipUnits is what Windows keeps of a tray tooltip:
