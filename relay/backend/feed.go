@@ -212,10 +212,12 @@ func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error
 		}
 	}
 	// With a call emitted already, history is read newest first down to
-	// it: a page emptied by the account's grants is then no end.
+	// the emitted ones: a page emptied by the account's grants is then no
+	// end. Any id up to the last emitted one ends it, the emitted call as
+	// history has it or not (a reset server's new numbering: resetIn).
 	var anchor func(*event.Call) bool
-	if f.lastID > 0 {
-		anchor = f.repeat
+	if last := f.lastID; last > 0 {
+		anchor = func(c *event.Call) bool { return c.ID <= last }
 	}
 	calls, err := s.history(ctx, from, anchor)
 	if err != nil {
@@ -257,8 +259,8 @@ func (s *Session) emitHistory(f *feed, calls []*event.Call, until int64) int {
 // after taking it: a short page may have more behind it, and so may an
 // empty one (a page of calls all outside the grants). Without an anchor
 // the read goes oldest first and ends at the first empty page. With one
-// (a call the account has seen, so one that history shows it) the read
-// goes newest first and ends at the page that holds an anchor call,
+// (it knows the calls emitted already, which the account is shown) the
+// read goes newest first and ends at the page that holds an anchor call,
 // however many empty pages come before it.
 func (s *Session) history(ctx context.Context, from int64, anchor func(*event.Call) bool) ([]*event.Call, error) {
 	tok, err := s.accessToken(ctx)
