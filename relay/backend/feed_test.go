@@ -235,18 +235,25 @@ func TestDroppedBroadcastsAtTheEndOfABurstComeSoon(t *testing.T) {
 	}
 }
 
-// TestBackfillOfARestrictedListenerReadsPastShortPages: OpenScanner cuts
-// the calls outside a listener's grants from a history page after taking
-// it, so a listener granted one of two busy systems gets a short page
-// with more behind it. The backfill after an outage must read on until an
-// empty page; before, it stopped at the first short page and the calls
-// behind it were never heard of.
-func TestBackfillOfARestrictedListenerReadsPastShortPages(t *testing.T) {
+// restrictedFeed starts a feed for a listener granted system 1 of a server
+// that has a system 2 too.
+func restrictedFeed(t *testing.T) (*backendtest.Server, *collector) {
+	t.Helper()
 	srv := fake(t, backendtest.Options{})
 	srv.AddSystem(2, "Metro")
 	srv.AddTalkgroup(2, 201, "Metro Dispatch", "Metro Dispatch", "Law", "Dispatch", "#0000ff")
 	srv.GrantSystems(user, 1)
-	col := startFeed(t, srv, &logBuffer{})
+	return srv, startFeed(t, srv, &logBuffer{})
+}
+
+// TestBackfillOfARestrictedListenerReadsPastShortPages: OpenScanner cuts
+// the calls outside a listener's grants from a history page after taking
+// it, so a listener granted one of two busy systems gets a short page
+// with more behind it. The backfill after an outage must read on past
+// it; before, it stopped at the first short page and the calls behind it
+// were never heard of.
+func TestBackfillOfARestrictedListenerReadsPastShortPages(t *testing.T) {
+	srv, col := restrictedFeed(t)
 	srv.Stop()
 	col.waitFor(t, "disconnected", func(c *collector) bool { return c.state() != event.StateConnected })
 	start := time.Now().Add(-time.Minute)
@@ -280,11 +287,7 @@ func TestBackfillOfARestrictedListenerReadsPastShortPages(t *testing.T) {
 // was on a later one; the backfill took the empty page for the end of the
 // history and the call was never heard of.
 func TestBackfillOfARestrictedListenerReadsPastEmptyPages(t *testing.T) {
-	srv := fake(t, backendtest.Options{})
-	srv.AddSystem(2, "Metro")
-	srv.AddTalkgroup(2, 201, "Metro Dispatch", "Metro Dispatch", "Law", "Dispatch", "#0000ff")
-	srv.GrantSystems(user, 1)
-	col := startFeed(t, srv, &logBuffer{})
+	srv, col := restrictedFeed(t)
 	before, _ := callAt(srv, time.Now(), 101)
 	col.waitFor(t, "the live call", func(c *collector) bool { return len(c.calls) == 1 })
 	srv.Stop()
