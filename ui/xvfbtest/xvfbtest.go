@@ -1,13 +1,14 @@
 // Package xvfbtest runs a virtual X display (Xvfb) for tests and
 // benchmarks: real windows, a real clipboard, screenshots, with no screen.
 //
-// It owns only that server's lifetime: the display number is Xvfb's own
-// choice, so parallel tests never collide, and the server is stopped when
-// the test ends.
+// It owns only that server's lifetime: each display gets a number drawn
+// from a wide range, so parallel tests (and packages) never share or
+// quickly reuse one, and the server is stopped when the test ends.
 package xvfbtest
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,18 +19,55 @@ import (
 	"time"
 )
 
-// Start starts a virtual display and returns its name (for DISPLAY). Xvfb
-// picks a free display number itself (-displayfd), so stale sockets and
-// lock files left in /tmp by an X server that was killed cannot exhaust a
-// range of numbers, and it is stopped with SIGTERM so it removes its own.
+// Start starts a virtual display and returns its name (for DISPLAY).
+//
+// The number is drawn at random from a wide range, not left to
+// -displayfd's first free one: test packages run in parallel, and a
+// display number that one package's Xvfb had just given up was taken
+// again at once by another's while the first was still ending — a window
+// then opened on the dying server ("X11: Failed to open display :0"). A
+// number whose lock file or socket is there is skipped, and one Xvfb
+// refuses (a server we could not see) is tried again with another, so
+// stale files in /tmp cannot exhaust the range. -displayfd still says when
+// the server is ready. It is stopped with SIGTERM so it removes its files.
 func Start(t testing.TB) string {
+	t.Helper()
+	var refusals []string
+	for range 20 {
+		n := 2000 + rand.IntN(30000) // above Dead's numbers
+		if inUse(n) {
+			continue
+		}
+		display, stderr, ok := startOn(t, n)
+		if ok {
+			return display
+		}
+		refusals = append(refusals, stderr)
+	}
+	t.Fatalf("Xvfb did not start (install it with build/deps.sh):\n%s", strings.Join(refusals, "\n"))
+	return ""
+}
+
+// inUse says whether display n has a lock file or a socket.
+func inUse(n int) bool {
+	for _, path := range []string{"/tmp/.X" + strconv.Itoa(n) + "-lock", "/tmp/.X11-unix/X" + strconv.Itoa(n)} {
+		if _, err := os.Lstat(path); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// startOn starts Xvfb on display n and waits until it is ready; ok is
+// false (with Xvfb's complaint) when it would not serve n.
+func startOn(t testing.TB, n int) (display, stderrText string, ok bool) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	x := exec.Command("Xvfb", ":"+strconv.Itoa(n), "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
 	x.ExtraFiles = []*os.File{w} // fd 3 in the child
 	var stderr strings.Builder
 	x.Stderr = &stderr
@@ -40,33 +78,33 @@ func Start(t testing.TB) string {
 	}
 	exited := make(chan struct{})
 	go func() { x.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		x.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			x.Process.Kill()
-			<-exited
-		}
-	})
 	number := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(r).ReadString('\n')
 		number <- strings.TrimSpace(line)
 	}()
 	select {
-	case n := <-number:
-		if n == "" {
+	case got := <-number:
+		if got == "" { // it exited without serving: the number was taken
 			<-exited
-			t.Fatalf("Xvfb did not start:\n%s", stderr.String())
+			return "", stderr.String(), false
 		}
-		return ":" + n
+		t.Cleanup(func() {
+			x.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				x.Process.Kill()
+				<-exited
+			}
+		})
+		return ":" + got, "", true
 	case <-time.After(30 * time.Second):
 		x.Process.Kill()
 		<-exited // stderr is complete, and no longer written, once Wait returns
 		t.Fatalf("Xvfb announced no display within 30 s:\n%s", stderr.String())
 	}
-	return ""
+	return "", "", false
 }
 
 // Dead returns the name of a display no X server serves (for DISPLAY): a
