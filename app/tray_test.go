@@ -413,6 +413,9 @@ func TestWindowProcessDiesAloneAndOutlivesNoResident(t *testing.T) {
 	var again int
 	waitUntil(t, "a new window process from the tray", func() bool { again = windowProcess(pid); return again != 0 && again != win })
 	waitUntil(t, "the playback window drawn again", func() bool { return d.xWindow("^Earshot$") })
+	// The process that drew it: a display that refused the first one for
+	// a moment is asked once more, by a newer process.
+	waitUntil(t, "the window process that drew it", func() bool { again = windowProcess(pid); return again != 0 })
 
 	// Closed (Ctrl+W) and opened again at once, while the resident has not
 	// yet seen the old process end: the fault was a click that went to the

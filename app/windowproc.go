@@ -130,6 +130,25 @@ func (w *windowHost) detach(p *windowProc) []showReq {
 	return pending
 }
 
+// refusedRetry is how long after a display refused a window it is asked
+// once more.
+const refusedRetry = time.Second
+
+// refusedOnce returns the windows of pending to ask once more after
+// failure: those asked only once, when the display answered and refused.
+func refusedOnce(failure string, pending []showReq) []showReq {
+	if !strings.Contains(failure, ipc.DisplayRefused) {
+		return nil
+	}
+	var retry []showReq
+	for _, req := range pending {
+		if req.tries < 2 {
+			retry = append(retry, req)
+		}
+	}
+	return retry
+}
+
 // failedWait bounds how long ask waits for a process whose channel closed
 // to end (and say whether it could not open a window).
 const failedWait = 5 * time.Second
@@ -191,7 +210,9 @@ func (e procEvents) Shown(what string) {
 func (e procEvents) CannotShow(reason string) {
 	e.w.mu.Lock()
 	e.p.failure = reason
-	e.p.pending = nil
+	if !strings.Contains(reason, ipc.DisplayRefused) {
+		e.p.pending = nil // kept for the one more try a refusal gets
+	}
 	if e.w.proc == e.p {
 		e.w.proc = nil
 	}
@@ -273,6 +294,17 @@ func (w *windowHost) process() (*windowProc, error) {
 		w.mu.Unlock()
 		pending := w.detach(p)
 		w.log.Debug("window process ended", "exit", err)
+		if retry := refusedOnce(failure, pending); len(retry) > 0 {
+			// The display answered and refused: ask once more, a moment
+			// later, before telling the listener.
+			w.log.Warn("the display refused the window; trying once more", "reason", failure)
+			select {
+			case <-w.ctx.Done():
+			case <-time.After(refusedRetry):
+				w.reask(retry)
+			}
+			return
+		}
 		if failure != "" {
 			w.log.Warn("no window could open", "reason", failure)
 			w.tell(failure)

@@ -45,7 +45,7 @@ func graphicsFailure(display string, recovered any, platform string) string {
 		detail = fmt.Sprint(recovered)
 	}
 	if display != "" {
-		return fmt.Sprintf("%sthe display %s did not let it (%s)", cannotOpen, display, detail)
+		return fmt.Sprintf("%sthe display %s %s (%s)", cannotOpen, display, ipc.DisplayRefused, detail)
 	}
 	return fmt.Sprintf("%sthe graphics library did not start (%s)", cannotOpen, detail)
 }

@@ -118,6 +118,12 @@ const ExitCannotShow = 3
 // CannotOpen starts every reason a CmdCannotShow gives.
 const CannotOpen = "Earshot cannot open a window: "
 
+// DisplayRefused is in a CmdCannotShow's reason when the display answered
+// and still refused the window: an X server can turn a client away for a
+// moment (seen right after another client of it was killed), so the
+// resident asks once more before telling the listener.
+const DisplayRefused = "did not let it"
+
 // MaxReason caps the text of a CmdCannotShow.
 const MaxReason = 1024
 
