@@ -36,7 +36,7 @@ type Client struct {
 	dir      listening.Directory
 	dirRev   uint64
 	settings listening.Settings
-	watchers map[chan struct{}]struct{}
+	watchers listening.Watchers
 	pending  map[uint64]chan Message
 	nextID   uint64
 	gone     bool
@@ -48,7 +48,7 @@ type Client struct {
 // NewClient makes the window's end of the channel on conn.
 func NewClient(conn *Conn) *Client {
 	return &Client{conn: conn, snap: &listening.Snapshot{Backend: "connecting", Live: true, Volume: 1},
-		watchers: map[chan struct{}]struct{}{}, pending: map[uint64]chan Message{}, progress: map[uint64]func(Progress){}}
+		pending: map[uint64]chan Message{}, progress: map[uint64]func(Progress){}}
 }
 
 // OnShow sets what a "show" message does (what: a Show… value).
@@ -131,14 +131,7 @@ func (c *Client) take(m Message) {
 	c.mu.Unlock()
 }
 
-func (c *Client) wakeLocked() {
-	for w := range c.watchers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-}
+func (c *Client) wakeLocked() { c.watchers.Wake() }
 
 // Snapshot is the latest snapshot the resident pushed.
 func (c *Client) Snapshot() *listening.Snapshot {
@@ -148,18 +141,7 @@ func (c *Client) Snapshot() *listening.Snapshot {
 }
 
 // Watch is listening.Core's Watch: a signal after each new snapshot.
-func (c *Client) Watch() (<-chan struct{}, func()) {
-	w := make(chan struct{}, 1)
-	c.mu.Lock()
-	c.watchers[w] = struct{}{}
-	c.mu.Unlock()
-	w <- struct{}{}
-	return w, func() {
-		c.mu.Lock()
-		delete(c.watchers, w)
-		c.mu.Unlock()
-	}
-}
+func (c *Client) Watch() (<-chan struct{}, func()) { return c.watchers.Watch() }
 
 func (c *Client) send(m Message) {
 	m.Type = TypeCommand

@@ -185,7 +185,7 @@ type Core struct {
 	told      bool        // the one-time ffmpeg notice was sent
 	playingID int64       // the call the player played last
 	last      *event.Call // that call (never modified once set)
-	watchers  map[chan struct{}]struct{}
+	watchers  Watchers
 
 	// What stands out (alerting.go, quiet.go).
 	loc         *time.Location
@@ -226,7 +226,6 @@ func New(opts Options) *Core {
 		notifyBy: map[string][]player.Talkgroup{},
 		notified: map[player.Talkgroup]time.Time{},
 		catchUp:  DefaultCatchUp,
-		watchers: map[chan struct{}]struct{}{},
 		loc:      opts.Location,
 		settings: DefaultSettings(),
 		// The defaults are the first revision: views that compare with
@@ -750,12 +749,7 @@ func (c *Core) publishLocked() {
 		s.Last, s.LastTitle = &last, c.titleLocked(last)
 	}
 	c.snap = s
-	for w := range c.watchers {
-		select {
-		case w <- struct{}{}:
-		default: // already woken; it reads the latest snapshot
-		}
-	}
+	c.watchers.Wake()
 }
 
 // Snapshot returns the latest snapshot. It is never modified.
@@ -788,18 +782,7 @@ func Follow(ctx context.Context, w Watchable, f func()) {
 // Watch returns a channel that receives a signal after each change (at
 // most one pending: read Snapshot then for the latest) and the function
 // that stops watching.
-func (c *Core) Watch() (<-chan struct{}, func()) {
-	w := make(chan struct{}, 1)
-	c.mu.Lock()
-	c.watchers[w] = struct{}{}
-	c.mu.Unlock()
-	w <- struct{}{}
-	return w, func() {
-		c.mu.Lock()
-		delete(c.watchers, w)
-		c.mu.Unlock()
-	}
-}
+func (c *Core) Watch() (<-chan struct{}, func()) { return c.watchers.Watch() }
 
 // after runs a command on the player, then publishes (and, with save,
 // saves the settings).
