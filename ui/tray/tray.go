@@ -218,6 +218,26 @@ func (t *Tray) Show(s *listening.Snapshot) {
 	}
 }
 
+// shownIconTooltip is the tooltip and icon Show last set (false: none
+// yet).
+func (t *Tray) shownIconTooltip() (tip string, icon []byte, shown bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tip, t.icons[t.icon], t.icon != ""
+}
+
+// reassert sets the icon and tooltip shown again, for a host that may have
+// lost them (settle).
+func (t *Tray) reassert() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.icon == "" {
+		return
+	}
+	t.host.SetIcon(t.icons[t.icon])
+	t.host.SetTooltip(t.tip)
+}
+
 // showAutostart ticks the autostart item as the log-in entry stands (the
 // entry is the truth: `earshot autostart` may change it too).
 func (t *Tray) showAutostart() {
@@ -376,6 +396,9 @@ func hostMenuTitle(goos, s string) string {
 
 func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 
+// trayTitle is the item's title (the name panels list it under).
+const trayTitle = "Earshot"
+
 // Run shows the tray, follows core's snapshots and runs the menu's
 // actions until ctx ends. It runs fyne.io/systray's own loop on the calling
 // goroutine, which on Windows and macOS must be the main one (the one the
@@ -384,10 +407,13 @@ func (i systrayItem) Clicked() <-chan struct{} { return i.ClickedCh }
 // one.
 func Run(ctx context.Context, a Actions, core Watcher) {
 	systray.Run(func() {
-		systray.SetTitle("Earshot")
+		systray.SetTitle(trayTitle)
 		t := New(Systray{}, a)
 		go func() {
+			settled := make(chan struct{})
+			go func() { defer close(settled); settle(ctx, t) }()
 			t.Follow(ctx, core)
+			<-settled
 			// The tray stops changing before it is taken down:
 			// fyne.io/systray panics when an icon is set after its end
 			// closed the bus connection.
