@@ -94,7 +94,7 @@ type resident struct {
 	quit   context.CancelFunc
 	relay  *instance
 	core   *listening.Core
-	note   desktopNotifier // nil: none (no session bus; Windows, macOS)
+	note   desktopNotifier // nil: none (no session bus)
 	follow *followCore
 }
 

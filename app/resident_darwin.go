@@ -5,11 +5,16 @@ package app
 import (
 	"context"
 	"sync"
+
+	"earshot/ui/tray"
 )
 
-// startNotifications: none on macOS yet (its notification centre needs
-// Apple's SDK, as the tray there does).
-func (r *resident) startNotifications(context.Context, *sync.WaitGroup) (stop func()) {
-	r.log.Debug("desktop notifications are not shown on this system")
+// startNotifications shows notifications in the macOS notification centre
+// (through osascript: see tray.NewBalloons). They carry no buttons: an
+// alert's Replay is in the tray menu.
+func (r *resident) startNotifications(ctx context.Context, wg *sync.WaitGroup) (stop func()) {
+	b := tray.NewBalloons(r.log.With("part", "notify"))
+	wg.Go(func() { b.Run(ctx) })
+	r.note = b
 	return func() {}
 }

@@ -8,7 +8,7 @@
 // must escape for the service. What to say is its callers'.
 //
 // On Windows and macOS the package holds only Notice and Action (what the
-// listening core hands over): Earshot shows no notifications there yet,
+// listening core hands over): notifications there are ui/tray's Balloons,
 // and nothing there may reach for a session bus (godbus would start
 // dbus-launch, or ask launchd, and fail).
 package notify

@@ -11,11 +11,12 @@ import (
 	"earshot/ui/notify"
 )
 
-// Balloons shows notifications where the platform has no notification
-// service but has the tray: on Windows, as the notification area's
-// balloons, which Windows 10 and 11 show as toasts under the program's
-// name (its version information's FileDescription, "Earshot"). They carry
-// no buttons: a notice's actions are left out.
+// Balloons shows notifications where the platform has no D-Bus
+// notification service: on Windows, as the notification area's balloons,
+// which Windows 10 and 11 show as toasts under the program's name (its
+// version information's FileDescription, "Earshot"); on macOS, in the
+// notification centre through osascript. They carry no buttons: a
+// notice's actions are left out.
 //
 // Show and Notify never block (the listening core calls them as calls
 // arrive); Run shows what they queued until its context ends.
@@ -32,8 +33,9 @@ var errNoTrayIcon = errors.New("no Earshot icon in the notification area")
 // balloonsQueued bounds the notices waiting, as ui/notify's does.
 const balloonsQueued = 8
 
-// NewBalloons shows balloons from this process's tray icon (Windows);
-// elsewhere every one fails, and is logged and dropped.
+// NewBalloons shows balloons from this process's tray icon (Windows) or in
+// the notification centre (macOS); elsewhere every one fails, and is
+// logged and dropped.
 func NewBalloons(log *slog.Logger) *Balloons { return newBalloons(showBalloon, log) }
 
 func newBalloons(send func(title, body string, urgent bool) error, log *slog.Logger) *Balloons {
