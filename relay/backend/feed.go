@@ -130,7 +130,7 @@ func (s *Session) liveCall(ctx context.Context, f *feed, c *event.Call) error {
 // last one: a call history lacks is dropped; a jump ahead it confirms is
 // followed (with the calls before it); an id it shows reused is a reset.
 func (s *Session) resync(ctx context.Context, f *feed, c *event.Call) error {
-	calls, err := s.history(ctx, min(f.lastDate, c.DateTime)-resyncSlack, nil)
+	calls, err := s.history(ctx, min(f.lastDate, c.DateTime)-resyncSlack, "asc", nil)
 	if err != nil {
 		return err
 	}
@@ -215,11 +215,13 @@ func (s *Session) backfillUntil(ctx context.Context, f *feed, until int64) error
 	// the emitted ones: a page emptied by the account's grants is then no
 	// end. Any id up to the last emitted one ends it, the emitted call as
 	// history has it or not (a reset server's new numbering: resetIn).
-	var anchor func(*event.Call) bool
+	var calls []*event.Call
+	var err error
 	if last := f.lastID; last > 0 {
-		anchor = func(c *event.Call) bool { return c.ID <= last }
+		calls, err = s.history(ctx, from, "desc", func(c *event.Call) bool { return c.ID <= last })
+	} else {
+		calls, err = s.freshHistory(ctx, from)
 	}
-	calls, err := s.history(ctx, from, anchor)
 	if err != nil {
 		return err
 	}
@@ -252,24 +254,54 @@ func (s *Session) emitHistory(f *feed, calls []*event.Call, until int64) int {
 	return n
 }
 
-// history reads the server's calls from dateTime from on (at most
-// maxBackfillRuns pages), sorted by id.
+// freshHistory reads the calls since from when the feed has emitted none
+// yet (a fresh start). Nothing is known there that a read could end at,
+// and a page the account's grants emptied looks like the end (see
+// history): the read goes newest first to the first empty page, for the
+// calls nearest now, and then oldest first up to the oldest of those,
+// past any emptied pages, for the ones before. Before, a single read
+// oldest first ended at an emptied page, and the newest calls behind it
+// (seen on a real OpenScanner 1.3.3, for a listener granted one of two
+// systems) reached history only with the next live call.
+func (s *Session) freshHistory(ctx context.Context, from int64) ([]*event.Call, error) {
+	newest, err := s.history(ctx, from, "desc", nil)
+	if err != nil {
+		return nil, err
+	}
+	var reached func(*event.Call) bool // nothing near now: oldest first to the first empty page
+	if len(newest) > 0 {
+		oldest := newest[0].ID
+		reached = func(c *event.Call) bool { return c.ID >= oldest }
+	}
+	older, err := s.history(ctx, from, "asc", reached)
+	if err != nil {
+		return nil, err
+	}
+	calls := newest
+	for _, c := range older {
+		if len(newest) == 0 || c.ID < newest[0].ID {
+			calls = append(calls, c)
+		}
+	}
+	sort.SliceStable(calls, func(i, j int) bool { return calls[i].ID < calls[j].ID })
+	return calls, nil
+}
+
+// history reads the server's calls from dateTime from on in order ("asc":
+// oldest first; "desc": newest first), at most maxBackfillRuns pages, and
+// returns them sorted by id.
 //
 // OpenScanner cuts the calls outside the account's grants from a page
 // after taking it: a short page may have more behind it, and so may an
 // empty one (a page of calls all outside the grants). Without an anchor
-// the read goes oldest first and ends at the first empty page. With one
-// (it knows the calls emitted already, which the account is shown) the
-// read goes newest first and ends at the page that holds an anchor call,
-// however many empty pages come before it.
-func (s *Session) history(ctx context.Context, from int64, anchor func(*event.Call) bool) ([]*event.Call, error) {
+// the read ends at the first empty page. With one (a call the read may
+// end at: one the feed has emitted, which the account is shown) it ends
+// at the page that holds an anchor call, however many empty pages come
+// before it.
+func (s *Session) history(ctx context.Context, from int64, order string, anchor func(*event.Call) bool) ([]*event.Call, error) {
 	tok, err := s.accessToken(ctx)
 	if err != nil {
 		return nil, err
-	}
-	order := "asc"
-	if anchor != nil {
-		order = "desc"
 	}
 	var calls []*event.Call
 	seen := make(map[int64]bool)

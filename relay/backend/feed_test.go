@@ -279,6 +279,40 @@ func TestBackfillOfARestrictedListenerReadsPastShortPages(t *testing.T) {
 	}
 }
 
+// TestFreshStartOfARestrictedListenerReadsPastEmptyPages: seen on a real
+// OpenScanner 1.3.3. On a fresh start the history of the last minutes
+// held a call of the listener's granted system, then more than two pages
+// of another system's calls, then a newer granted call. Read oldest first,
+// the second page came back empty (the server cuts calls outside the
+// grants after taking the page) and the newest call reached history only
+// with the next live call. Both must arrive at once, as history.
+func TestFreshStartOfARestrictedListenerReadsPastEmptyPages(t *testing.T) {
+	srv := fake(t, backendtest.Options{})
+	srv.AddSystem(2, "Metro")
+	srv.AddTalkgroup(2, 201, "Metro Dispatch", "Metro Dispatch", "Law", "Dispatch", "#0000ff")
+	srv.GrantSystems(user, 1)
+	start := time.Now().Add(-5 * time.Minute)
+	older, _ := callAt(srv, start, 101)
+	for i := range 2*maxBackfillPage + 5 {
+		srv.AddCall(backendtest.CallSpec{SystemID: 2, TalkgroupID: 201, DateTime: start.Add(time.Duration(i+1) * 100 * time.Millisecond),
+			Audio: []byte("x"), AudioName: "call.wav"})
+	}
+	newer, _ := callAt(srv, start.Add(time.Minute), 101)
+
+	col := startFeed(t, srv, &logBuffer{})
+	col.waitFor(t, "both granted calls", func(c *collector) bool { return len(c.calls) >= 2 })
+	if ids, _ := emitted(col); idList(ids...) != idList(older, newer) {
+		t.Fatalf("emitted %s, want %s", idList(ids...), idList(older, newer))
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for _, c := range col.calls {
+		if !c.Backfill {
+			t.Errorf("call %d is not marked as backfill: a fresh start must not present old calls as live", c.ID)
+		}
+	}
+}
+
 // TestBackfillOfARestrictedListenerReadsPastEmptyPages: seen on a real
 // OpenScanner 1.3.3. A listener granted system 1 was away while system 2
 // had more than a page of calls, then system 1 had one. The server cuts
