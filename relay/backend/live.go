@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -191,7 +192,18 @@ func backoffAt(attempt int, u float64) time.Duration {
 type rejectedError struct{ reason string }
 
 func (e *rejectedError) Error() string {
-	return "the server refused the live connection (" + e.reason + ")"
+	if e.reason == "max_clients" {
+		// OpenScanner says max_clients both for its own limit of
+		// listeners and for the account's connection limit.
+		return "too many listeners: the server's limit, or this account's own connection limit " +
+			"(close its other listeners — another Earshot, a browser tab — or ask the server's admin)"
+	}
+	// A reason is the server's text: shown clipped and quoted.
+	r := []rune(e.reason)
+	if len(r) > 64 {
+		r = append(r[:64], '…')
+	}
+	return "the server refused the live connection: " + strconv.Quote(string(r))
 }
 
 var (

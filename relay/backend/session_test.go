@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -446,8 +447,17 @@ func TestRejectedConnectionBacksOffWithReason(t *testing.T) {
 	col := run(t, s)
 	col.waitFor(t, "rejected", func(c *collector) bool { return c.state() == event.StateRejected })
 	st := s.Status()
-	if st.Reason == "" || st.RetryAt.Sub(st.Since) < time.Minute {
-		t.Fatalf("status %+v: want the reason and a long back-off", st)
+	if !strings.Contains(st.Reason, "this account's own connection limit") || st.RetryAt.Sub(st.Since) < time.Minute {
+		t.Fatalf("status %+v: want the reason in words (the server's limit or the account's) and a long back-off", st)
+	}
+}
+
+// A server's own reason reaches the listener clipped and quoted: it is the
+// server's text, shown in the window and the tray.
+func TestRejectedReasonIsClippedAndQuoted(t *testing.T) {
+	got := (&rejectedError{reason: "busy\n\x1b[31m" + strings.Repeat("x", 500)}).Error()
+	if len(got) > 200 || !strings.Contains(got, `"busy\n\x1b[31m`) || !strings.HasSuffix(got, `…"`) {
+		t.Fatalf("reason shown as %q", got)
 	}
 }
 
