@@ -22,6 +22,8 @@ type pastResident struct {
 	saved   map[string]int64
 	release chan struct{} // an export waits for it (or its cancel)
 	tokens  chan []tokens.Info
+	// unwatched hears when a watch of the token list ends.
+	unwatched chan struct{}
 }
 
 func (r *pastResident) Search(_ context.Context, q relay.SearchQuery) (relay.SearchResult, error) {
@@ -59,13 +61,15 @@ func (r *pastResident) Export(ctx context.Context, s Search, out string, progres
 
 type watchedTokens struct {
 	tokens.Admin
-	ch chan []tokens.Info
+	ch    chan []tokens.Info
+	ended chan struct{}
 }
 
 func (w watchedTokens) Watch(ctx context.Context) <-chan []tokens.Info {
 	out := make(chan []tokens.Info)
 	go func() {
 		defer close(out)
+		defer func() { w.ended <- struct{}{} }()
 		for {
 			select {
 			case l := <-w.ch:
@@ -82,11 +86,14 @@ func (w watchedTokens) Watch(ctx context.Context) <-chan []tokens.Info {
 	return out
 }
 
-func (r *pastResident) Tokens() tokens.Admin { return watchedTokens{ch: r.tokens} }
+func (r *pastResident) Tokens() tokens.Admin {
+	return watchedTokens{ch: r.tokens, ended: r.unwatched}
+}
 
 func newPastResident(t *testing.T) *pastResident {
 	res, _ := newResident(t)
-	return &pastResident{fakeResident: res, saved: map[string]int64{}, release: make(chan struct{}), tokens: make(chan []tokens.Info)}
+	return &pastResident{fakeResident: res, saved: map[string]int64{}, release: make(chan struct{}), tokens: make(chan []tokens.Info),
+		unwatched: make(chan struct{}, 8)}
 }
 
 func TestSearchCrossesTheChannelWithItsCursorAndProblem(t *testing.T) {
@@ -189,6 +196,13 @@ func TestTokenListFollowsTheRegistryWhileWatched(t *testing.T) {
 		t.Fatal("the token list did not reach the window")
 	}
 	c.WatchTokens(false)
+	// The resident stops following when the message reaches it, a moment
+	// later; then nothing reads the registry's changes.
+	select {
+	case <-res.unwatched:
+	case <-time.After(hangGuard):
+		t.Fatal("the resident never stopped following the registry after the window stopped watching")
+	}
 	select {
 	case res.tokens <- []tokens.Info{{ID: "b"}}:
 		t.Fatal("the registry was still followed after the window stopped watching")
