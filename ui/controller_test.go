@@ -394,7 +394,7 @@ func TestCopyStreamURLHandsTheCopyToTheDesktop(t *testing.T) {
 func TestStreamURLWindowShowsAndCopiesTheURL(t *testing.T) {
 	a := test.NewTempApp(t)
 	core := newCore(t, &fakeFeed{hub: hub.New(nil), state: event.StateConnected}, newFakePlayer(), nil, "https://scanner.example.org")
-	c := New(Options{App: a, Core: core})
+	c := endsWithTest(t, New(Options{App: a, Core: core}))
 	closed := 0
 	c.OnAllClosed(func() { closed++ })
 	const u = "ws://127.0.0.1:7373/v1/live?token=abc"

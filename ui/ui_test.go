@@ -279,8 +279,20 @@ func playerChanged(core *listening.Core, fp *fakePlayer) { core.OnPlayerChange(f
 func startController(t *testing.T, a fyne.App, core Core, opts Options) *Controller {
 	t.Helper()
 	opts.App, opts.Core = a, core
-	c := New(opts)
+	c := endsWithTest(t, New(opts))
 	c.Do(c.ShowPlayer)
+	return c
+}
+
+// endsWithTest ends c's timers and background work with the test: a Copy
+// button's revert, 2 s after a tap, drew into the next test's window
+// otherwise (a data race under -race, as Fyne's test app is shared).
+func endsWithTest(t *testing.T, c *Controller) *Controller {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
+	c.ctx = ctx
+	c.mu.Unlock()
+	t.Cleanup(func() { cancel(); c.Wait() })
 	return c
 }
 
