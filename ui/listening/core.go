@@ -612,13 +612,7 @@ const heldFromHistory = "from the server's history"
 //     absorbs a server clock that is off).
 func (c *Core) admitLocked(call event.Call, now time.Time) string {
 	delay := now.Sub(call.Time()).Seconds() - call.Duration
-	baseline, known := 0.0, len(c.delays) > 0
-	for i, d := range c.delays {
-		if i == 0 || d < baseline {
-			baseline = d
-		}
-	}
-	late := time.Duration((delay - baseline) * float64(time.Second))
+	late, known := c.lateLocked(call, now), len(c.delays) > 0
 	if call.Backfill {
 		switch {
 		case !c.sawLive && !c.dropped:
@@ -641,6 +635,57 @@ func (c *Core) admitLocked(call event.Call, now time.Time) string {
 	return ""
 }
 
+// lateLocked is how much later than the feed's usual delay call ends by
+// now (the usual delay is the least of the last live calls', which also
+// absorbs a server clock that is off).
+func (c *Core) lateLocked(call event.Call, now time.Time) time.Duration {
+	delay := now.Sub(call.Time()).Seconds() - call.Duration
+	baseline := 0.0
+	for i, d := range c.delays {
+		if i == 0 || d < baseline {
+			baseline = d
+		}
+	}
+	return time.Duration((delay - baseline) * float64(time.Second))
+}
+
+// heldNoSound marks a call that waited in the queue while the sound device
+// was gone until it was old news.
+const heldNoSound = "waited while there was no sound"
+
+// dropStale runs when sound comes back after the device was gone (an
+// unplugged headset, a sound server that restarted): the calls that
+// waited in the queue meanwhile and would now count as arriving late
+// (lateLocked beyond the catch-up window and its tolerance) go to the
+// history only, marked. Before, the whole backlog — up to the queue's
+// limit, hours old — played as if live.
+func (c *Core) dropStale(now time.Time) {
+	waiting := c.p.Queue()
+	stale := map[int64]bool{}
+	c.mu.Lock()
+	for _, call := range waiting {
+		if c.lateLocked(call, now) > c.catchUp+lateTolerance {
+			stale[call.ID] = true
+		}
+	}
+	c.mu.Unlock()
+	if len(stale) == 0 {
+		return
+	}
+	dropped := c.p.Unqueue(func(call event.Call) bool { return stale[call.ID] })
+	c.mu.Lock()
+	for _, id := range dropped {
+		c.markLocked(id, func(h *HistoryEntry) { h.Held = heldNoSound })
+	}
+	if len(dropped) > 0 {
+		c.histRev++
+	}
+	c.st = c.p.State()
+	c.publishLocked()
+	c.mu.Unlock()
+	c.log.Info("sound is back; calls that waited too long went to the history only", "calls", len(dropped))
+}
+
 // titleLocked names a call's talkgroup from the current catalogue, then
 // from the call's own labels, then by number: never a label of another
 // server.
@@ -657,6 +702,7 @@ func (c *Core) titleLocked(call event.Call) string {
 // OnPlayerChange is the player's OnChange callback.
 func (c *Core) OnPlayerChange(st player.State) {
 	c.mu.Lock()
+	soundBack := c.st.Device != "" && st.Device == ""
 	c.st = st
 	tell := st.FFmpegMissing && !c.told
 	if tell {
@@ -687,6 +733,9 @@ func (c *Core) OnPlayerChange(st player.State) {
 	}
 	c.publishLocked()
 	c.mu.Unlock()
+	if soundBack {
+		c.dropStale(c.now())
+	}
 	if tell && c.opts.Notifier != nil {
 		c.opts.Notifier.Show(notify.Notice{Title: "Earshot: some calls need ffmpeg", Body: FFmpegAdvice})
 	}

@@ -564,3 +564,88 @@ func TestTheTooltipSaysNoWindowCanOpen(t *testing.T) {
 		t.Fatalf("after a window opened the tooltip still says %q", tip)
 	}
 }
+
+// devPlayer is the rig's player with a sound device the test takes away
+// and gives back.
+type devPlayer struct {
+	*player.Player
+	mu     sync.Mutex
+	device string
+}
+
+func (p *devPlayer) State() player.State {
+	st := p.Player.State()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st.Device = p.device
+	return st
+}
+
+// setDevice changes the device's problem ("" works) and tells the core,
+// as the player's OnChange does.
+func (p *devPlayer) setDevice(core *Core, problem string) {
+	p.mu.Lock()
+	p.device = problem
+	p.mu.Unlock()
+	core.OnPlayerChange(p.State())
+}
+
+func newDeviceRig(t *testing.T) (*rig, *devPlayer) {
+	var dp *devPlayer
+	r := newRigWith(t, "https://scanner.example.org", func(o *Options) {
+		dp = &devPlayer{Player: o.Player.(*player.Player)}
+		o.Player = dp
+	})
+	return r, dp
+}
+
+// The no-sound fault: with the sound device gone the calls queue up ("No
+// sound · 17 calls waiting"), and when sound came back the whole backlog
+// played as if live, minutes old. Calls that waited past the catch-up
+// window go to the history only, marked; the recent ones play.
+func TestSoundBackPlaysOnlyWhatIsStillNews(t *testing.T) {
+	r, dp := newDeviceRig(t)
+	dp.setDevice(r.core, "No sound: the headset is gone")
+	r.send(t, r.call(1, 3*time.Second, false))
+	r.send(t, r.call(2, 3*time.Second, false))
+	r.advance(5 * time.Minute)
+	r.send(t, r.call(3, 3*time.Second, false))
+	if q := queued(r.p); len(q) != 3 {
+		t.Fatalf("without sound the queue is %v, want all three calls waiting", q)
+	}
+	dp.setDevice(r.core, "")
+	if q := queued(r.p); len(q) != 1 || q[0] != 3 {
+		t.Fatalf("with sound back the queue is %v, want only the call of a moment ago [3]", q)
+	}
+	s := r.core.Snapshot()
+	held := map[int64]string{}
+	for _, h := range s.History {
+		held[h.Call.ID] = h.Held
+	}
+	if held[1] != heldNoSound || held[2] != heldNoSound || held[3] != "" {
+		t.Fatalf("history marks %v", held)
+	}
+	if s.Queue != 1 {
+		t.Fatalf("the snapshot still counts %d waiting", s.Queue)
+	}
+	// Said again with sound working: nothing more goes.
+	dp.setDevice(r.core, "")
+	if q := queued(r.p); len(q) != 1 {
+		t.Fatalf("queue %v", q)
+	}
+}
+
+// A server clock minutes off makes every call look old: sound coming back
+// must not take that for waiting (the feed's usual delay absorbs it).
+func TestSoundBackKeepsCallsOfAServerWithItsClockOff(t *testing.T) {
+	r, dp := newDeviceRig(t)
+	const skew = 5 * time.Minute
+	dp.setDevice(r.core, "No sound: the headset is gone")
+	r.send(t, r.call(1, skew+2*time.Second, false))
+	r.send(t, r.call(2, skew+3*time.Second, false))
+	r.advance(20 * time.Second)
+	dp.setDevice(r.core, "")
+	if q := queued(r.p); len(q) != 2 {
+		t.Fatalf("a server with its clock off lost its waiting calls: queue %v", q)
+	}
+}

@@ -191,7 +191,16 @@ func (c *Core) silence(now time.Time) {
 		lvl, alerts := c.levelOfLocked(call)
 		return c.verdictLocked(now, lvl, len(alerts) > 0).Mute
 	}
-	dropped := c.p.Unqueue(muted)
+	// The verdicts are taken before the player's queue is changed: its
+	// lock must never wait for the core's (the core calls the player
+	// under its own).
+	mute := map[int64]bool{}
+	for _, call := range c.p.Queue() {
+		if muted(call) {
+			mute[call.ID] = true
+		}
+	}
+	dropped := c.p.Unqueue(func(call event.Call) bool { return mute[call.ID] })
 	st := c.p.State()
 	if st.Call != nil && st.Replay == 0 && muted(*st.Call) {
 		c.p.Skip()
