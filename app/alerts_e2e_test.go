@@ -151,7 +151,12 @@ func TestAlert_LateTranscriptNotifiesThatTheCallPlayedAndReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the live feed", func() bool { return fake.Counters().WSAuthorized > 0 })
-	waitFor(t, "the relay's first history read", func() bool { return core.Snapshot().Backend == "connected" })
+	// Once the relay's first history read has been answered, a call
+	// added is live; one added before it would come as history, which a
+	// fresh start does not play.
+	waitFor(t, "the relay's first history read", func() bool {
+		return core.Snapshot().Backend == "connected" && fake.Counters().HistoryRequests > 0
+	})
 	id := fake.AddCall(backendtest.CallSpec{SystemID: 1, TalkgroupID: 101, Audio: backendtest.SynthWAV(1, 440, 8000)})
 	played := func() bool {
 		for _, h := range core.Snapshot().History {

@@ -263,23 +263,24 @@ func (s *Session) emitHistory(f *feed, calls []*event.Call, until int64) int {
 // oldest first ended at an emptied page, and the newest calls behind it
 // (seen on a real OpenScanner 1.3.3, for a listener granted one of two
 // systems) reached history only with the next live call.
+//
+// When the newest page shows nothing, no second read is made: older calls
+// behind it are the rare case (a hundred ungranted calls in a row), and a
+// second unanchored read would also take in a call that arrives meanwhile,
+// which belongs to the live feed.
 func (s *Session) freshHistory(ctx context.Context, from int64) ([]*event.Call, error) {
 	newest, err := s.history(ctx, from, "desc", nil)
-	if err != nil {
+	if err != nil || len(newest) == 0 {
 		return nil, err
 	}
-	var reached func(*event.Call) bool // nothing near now: oldest first to the first empty page
-	if len(newest) > 0 {
-		oldest := newest[0].ID
-		reached = func(c *event.Call) bool { return c.ID >= oldest }
-	}
-	older, err := s.history(ctx, from, "asc", reached)
+	oldest := newest[0].ID
+	older, err := s.history(ctx, from, "asc", func(c *event.Call) bool { return c.ID >= oldest })
 	if err != nil {
 		return nil, err
 	}
 	calls := newest
 	for _, c := range older {
-		if len(newest) == 0 || c.ID < newest[0].ID {
+		if c.ID < oldest {
 			calls = append(calls, c)
 		}
 	}
