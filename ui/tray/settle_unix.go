@@ -60,6 +60,10 @@ func settle(ctx context.Context, t *Tray) {
 			return
 		case <-tick.C:
 		}
+		wantTip, wantIcon, sets, shown := t.shownIconTooltip()
+		if !shown {
+			continue // nothing set yet
+		}
 		title, ok := read("Title")
 		if !ok {
 			continue // not exported yet
@@ -72,9 +76,8 @@ func settle(ctx context.Context, t *Tray) {
 		if !ok {
 			continue
 		}
-		wantTip, wantIcon, shown := t.shownIconTooltip()
-		if !shown {
-			continue // nothing set yet
+		if _, _, now, _ := t.shownIconTooltip(); now != sets {
+			continue // the state changed meanwhile: what was read may be either
 		}
 		if s, _ := title.Value().(string); s != trayTitle {
 			systray.SetTitle(trayTitle)

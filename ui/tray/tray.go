@@ -108,6 +108,7 @@ type Tray struct {
 	icon  string // key of the icon shown
 	tip   string
 	icons map[string][]byte
+	sets  uint64 // icon and tooltip sets so far (settle)
 }
 
 // New builds the menu on host.
@@ -151,10 +152,12 @@ func (t *Tray) Show(s *listening.Snapshot) {
 	if key, icon := iconFor(s, t.icons); key != t.icon {
 		t.icon = key
 		t.host.SetIcon(icon)
+		t.sets++
 	}
 	if tip := s.Tooltip(); tip != t.tip {
 		t.tip = tip
 		t.host.SetTooltip(tip)
+		t.sets++
 	}
 	m := modelOf(s)
 	old, first := t.shown, !t.valid
@@ -219,11 +222,12 @@ func (t *Tray) Show(s *listening.Snapshot) {
 }
 
 // shownIconTooltip is the tooltip and icon Show last set (false: none
-// yet).
-func (t *Tray) shownIconTooltip() (tip string, icon []byte, shown bool) {
+// yet), and how many sets there have been: the host's own copy may be
+// compared with them only while that number stays the same.
+func (t *Tray) shownIconTooltip() (tip string, icon []byte, sets uint64, shown bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.tip, t.icons[t.icon], t.icon != ""
+	return t.tip, t.icons[t.icon], t.sets, t.icon != ""
 }
 
 // reassert sets the icon and tooltip shown again, for a host that may have
@@ -236,6 +240,7 @@ func (t *Tray) reassert() {
 	}
 	t.host.SetIcon(t.icons[t.icon])
 	t.host.SetTooltip(t.tip)
+	t.sets += 2
 }
 
 // showAutostart ticks the autostart item as the log-in entry stands (the
