@@ -53,7 +53,9 @@ func testEnv(t *testing.T, stdin string) (*Env, *syncBuffer, *syncBuffer) {
 	}
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
-	keys := secrets.New("earshot-test-"+hex.EncodeToString(suffix[:]), keyringTimeout)
+	// A bound on a hang, not production's 3 s: under the whole suite on
+	// two cores gnome-keyring once stalled for longer than that.
+	keys := secrets.New("earshot-test-"+hex.EncodeToString(suffix[:]), 30*time.Second)
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	return &Env{
 		Stdin:           strings.NewReader(stdin),
@@ -186,8 +188,12 @@ func runRelay(t *testing.T, env *Env, out *syncBuffer, args ...string) (token, b
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, env, append([]string{"relay", "--listen", "127.0.0.1:0"}, args...)) }()
+	exited := false // Run's code was taken below: nothing more to wait for
 	t.Cleanup(func() {
 		cancel()
+		if exited {
+			return
+		}
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
@@ -207,6 +213,7 @@ func runRelay(t *testing.T, env *Env, out *syncBuffer, args ...string) (token, b
 		}
 		select {
 		case code := <-done:
+			exited = true
 			t.Fatalf("relay exited with %d: %s", code, out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
