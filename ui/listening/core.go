@@ -673,17 +673,23 @@ func (c *Core) dropStale(now time.Time) {
 		return
 	}
 	dropped := c.p.Unqueue(func(call event.Call) bool { return stale[call.ID] })
+	c.markHeld(dropped, heldNoSound)
+	c.log.Info("sound is back; calls that waited too long went to the history only", "calls", len(dropped))
+}
+
+// markHeld marks the history entries of calls taken out of the queue with
+// why, and publishes the player's state as it is now.
+func (c *Core) markHeld(ids []int64, why string) {
 	c.mu.Lock()
-	for _, id := range dropped {
-		c.markLocked(id, func(h *HistoryEntry) { h.Held = heldNoSound })
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		c.markLocked(id, func(h *HistoryEntry) { h.Held = why })
 	}
-	if len(dropped) > 0 {
+	if len(ids) > 0 {
 		c.histRev++
 	}
 	c.st = c.p.State()
 	c.publishLocked()
-	c.mu.Unlock()
-	c.log.Info("sound is back; calls that waited too long went to the history only", "calls", len(dropped))
 }
 
 // titleLocked names a call's talkgroup from the current catalogue, then

@@ -205,16 +205,7 @@ func (c *Core) silence(now time.Time) {
 	if st.Call != nil && st.Replay == 0 && muted(*st.Call) {
 		c.p.Skip()
 	}
-	c.mu.Lock()
-	for _, id := range dropped {
-		c.markLocked(id, func(h *HistoryEntry) { h.Held = heldQuiet })
-	}
-	if len(dropped) > 0 {
-		c.histRev++
-	}
-	c.st = c.p.State()
-	c.publishLocked()
-	c.mu.Unlock()
+	c.markHeld(dropped, heldQuiet)
 }
 
 // collapse makes the notifications held during quiet hours one: a single
